@@ -1,0 +1,66 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// C libraries enter through one system-library target each; exactly one Swift
+/// module wraps each of them (see STYLE.md).
+let cLibraries: [Target] = [
+    .systemLibrary(name: "CLMDB", path: "Sources/CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
+    .systemLibrary(name: "CRdKafka", path: "Sources/CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
+    .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+    .systemLibrary(name: "CHiredis", path: "Sources/CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+    .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+]
+
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+
+let package = Package(
+    name: "tickfold",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "tickfold", targets: ["tickfold"]),
+        .library(name: "Events", targets: ["Events"]),
+        .library(name: "Projections", targets: ["Projections"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+    ],
+    targets: cLibraries + [
+        // Thin, safe wrappers: one per C library.
+        .target(name: "LMDB", dependencies: ["CLMDB"]),
+        .target(name: "Kafka", dependencies: ["CRdKafka", logging]),
+        .target(name: "Postgres", dependencies: ["CLibPQ"]),
+        .target(name: "Redis", dependencies: ["CHiredis"]),
+        .target(name: "Zstd", dependencies: ["CZstd"]),
+
+        // The product.
+        .target(name: "Events", dependencies: [
+            "LMDB", "Kafka", "Zstd", logging,
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .target(name: "Ingest", dependencies: ["Events", logging]),
+        .target(name: "Projections", dependencies: ["Events", "Postgres", "Redis", logging]),
+        .target(name: "Replay", dependencies: ["Projections", "Events", logging]),
+        .executableTarget(name: "tickfold", dependencies: [
+            "Events", "Ingest", "Projections", "Replay", "LMDB", "Kafka", "Postgres", "Redis", "Zstd", logging,
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Tests: one target per module, plus integration tests against real servers.
+        .target(name: "TickfoldTesting", path: "Tests/TickfoldTesting"),
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB", "TickfoldTesting"]),
+        .testTarget(name: "KafkaTests", dependencies: ["Kafka", "TickfoldTesting"]),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TickfoldTesting"]),
+        .testTarget(name: "RedisTests", dependencies: ["Redis", "TickfoldTesting"]),
+        .testTarget(name: "ZstdTests", dependencies: ["Zstd"]),
+        .testTarget(name: "EventsTests", dependencies: ["Events", "TickfoldTesting"]),
+        .testTarget(name: "IngestTests", dependencies: ["Ingest", "TickfoldTesting"]),
+        .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "TickfoldTesting"]),
+        .testTarget(name: "ReplayTests", dependencies: ["Replay", "TickfoldTesting"]),
+        .testTarget(name: "IntegrationTests", dependencies: [
+            "Events", "Projections", "Replay", "Kafka", "Postgres", "Redis", "LMDB", "TickfoldTesting",
+        ]),
+    ],
+    swiftLanguageModes: [.v6]
+)
