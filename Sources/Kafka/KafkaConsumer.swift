@@ -19,7 +19,9 @@ public struct KafkaTopicPartition: Hashable, Sendable, CustomStringConvertible {
 public enum KafkaOffset: Hashable, Sendable {
     /// The oldest message the broker still has.
     case beginning
-    /// Only messages produced after the assignment.
+    /// Only messages produced after the assignment. librdkafka resolves this with a
+    /// ListOffsets request, which Tansu 0.6.0 answers with the last batch's base offset + 1
+    /// (so the tail of a multi-message batch may be read again); prefer explicit offsets.
     case end
     /// The message with this offset (typically the application's checkpoint + 1).
     case at(Int64)
@@ -69,7 +71,8 @@ public struct KafkaRecord: Sendable {
 /// application stores offsets in its own checkpoints and passes them to `assign`.
 /// `group.id` is set to a placeholder when absent (librdkafka requires one), auto commit is
 /// off, and `auto.offset.reset` defaults to `error` so a start offset the broker no longer
-/// has fails with `.offsetOutOfRange` instead of silently skipping data.
+/// has fails with `.offsetOutOfRange` instead of silently skipping data (Tansu 0.6.0 never
+/// reports out-of-range fetches: a start offset past the end just reads nothing).
 /// Set `enable.partition.eof=true` to learn when a partition's end is reached
 /// (`partitionsAtEnd`). Thread safe, though one polling thread is the intended use.
 public final class KafkaConsumer: @unchecked Sendable {  // librdkafka's consumer is thread safe; Swift state is guarded by `lock`
