@@ -1,0 +1,110 @@
+import CRdKafka
+import Logging
+
+/// What `KafkaAdmin.createTopic` found.
+public enum KafkaTopicCreation: Sendable, Equatable {
+    case created
+    /// A topic with that name was already there (its partition count may differ).
+    case alreadyExisted
+}
+
+/// Creates and deletes topics and reads cluster metadata and partition watermarks.
+///
+/// Every call blocks the calling thread for at most about its timeout. Thread safe.
+public final class KafkaAdmin: Sendable {
+    private let handle: KafkaHandle
+
+    public init(config: KafkaConfig, logger: Logger = Logger(label: "tickfold.kafka.admin")) throws(KafkaError) {
+        handle = try KafkaHandle(type: RD_KAFKA_PRODUCER, config: config, logger: logger)
+    }
+
+    /// Topics and partition counts, from the broker; `.brokerUnreachable` (naming
+    /// `bootstrap.servers`) when no broker answers within `timeoutMs`.
+    public func metadata(timeoutMs: Int32) throws(KafkaError) -> KafkaMetadata {
+        try handle.metadata(timeoutMs: timeoutMs)
+    }
+
+    /// The partition's first offset (low) and the offset its next message will get (high).
+    ///
+    /// A relay compares `high` with what the broker acknowledged to detect a broker that lost
+    /// data. Tansu 0.6.0 answers this query with the last record batch's base offset + 1, not the
+    /// true end, when that batch holds several messages; fetches report the true end.
+    public func watermarks(topic: String, partition: Int32, timeoutMs: Int32) throws(KafkaError) -> (low: Int64, high: Int64) {
+        try handle.watermarks(topic: topic, partition: partition, timeoutMs: timeoutMs)
+    }
+
+    /// Creates a topic; an existing topic of that name is reported, not thrown.
+    public func createTopic(
+        _ name: String, partitions: Int32, replicationFactor: Int32 = 1, timeoutMs: Int32 = 10_000
+    ) throws(KafkaError) -> KafkaTopicCreation {
+        let operation = "createTopic \(name)"
+        var errorText = [CChar](repeating: 0, count: 512)
+        guard let newTopic = rd_kafka_NewTopic_new(name, partitions, replicationFactor, &errorText, errorText.count) else {
+            throw KafkaError(
+                code: .librdkafka, operation: operation,
+                message: String(decoding: errorText.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+        defer { rd_kafka_NewTopic_destroy(newTopic) }
+        let code = try runTopicOperation(
+            operation: operation, kind: RD_KAFKA_ADMIN_OP_CREATETOPICS, timeoutMs: timeoutMs,
+            start: { client, options, queue in
+                var topics: [OpaquePointer?] = [newTopic]
+                rd_kafka_CreateTopics(client, &topics, 1, options, queue)
+            },
+            results: { event, count in rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), count) })
+        return code == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS ? .alreadyExisted : .created
+    }
+
+    /// Deletes a topic and all its messages; `.unknownTopicOrPartition` if there is none.
+    public func deleteTopic(_ name: String, timeoutMs: Int32 = 10_000) throws(KafkaError) {
+        let deletion = rd_kafka_DeleteTopic_new(name)!
+        defer { rd_kafka_DeleteTopic_destroy(deletion) }
+        _ = try runTopicOperation(
+            operation: "deleteTopic \(name)", kind: RD_KAFKA_ADMIN_OP_DELETETOPICS, timeoutMs: timeoutMs,
+            start: { client, options, queue in
+                var topics: [OpaquePointer?] = [deletion]
+                rd_kafka_DeleteTopics(client, &topics, 1, options, queue)
+            },
+            results: { event, count in rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(event), count) })
+    }
+
+    /// Runs one single-topic admin request and returns its topic result code when that is
+    /// success or "already exists"; throws anything else.
+    private func runTopicOperation(
+        operation: String, kind: rd_kafka_admin_op_t, timeoutMs: Int32,
+        start: (OpaquePointer, OpaquePointer, OpaquePointer) -> Void,
+        results: (OpaquePointer, UnsafeMutablePointer<Int>) -> UnsafeMutablePointer<OpaquePointer?>?
+    ) throws(KafkaError) -> rd_kafka_resp_err_t {
+        rd_kafka_poll(handle.pointer, 0)  // serve queued error callbacks; nobody else polls an admin client
+        let options = rd_kafka_AdminOptions_new(handle.pointer, kind)!
+        defer { rd_kafka_AdminOptions_destroy(options) }
+        var errorText = [CChar](repeating: 0, count: 512)
+        rd_kafka_AdminOptions_set_request_timeout(options, timeoutMs, &errorText, errorText.count)
+        rd_kafka_AdminOptions_set_operation_timeout(options, timeoutMs, &errorText, errorText.count)
+        let queue = rd_kafka_queue_new(handle.pointer)!
+        defer { rd_kafka_queue_destroy(queue) }
+
+        start(handle.pointer, options, queue)
+        guard let event = rd_kafka_queue_poll(queue, timeoutMs + 1_000) else {
+            throw handle.error(RD_KAFKA_RESP_ERR__TIMED_OUT, operation: operation, timeoutMs: timeoutMs)
+        }
+        defer { rd_kafka_event_destroy(event) }
+        let eventCode = rd_kafka_event_error(event)
+        guard eventCode == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw handle.error(
+                eventCode, operation: operation, timeoutMs: timeoutMs,
+                text: rd_kafka_event_error_string(event).map { String(cString: $0) })
+        }
+        var count = 0
+        guard let topics = results(event, &count), count == 1, let topic = topics[0] else {
+            throw KafkaError(code: .librdkafka, operation: operation, message: "the broker returned \(count) topic results for one topic")
+        }
+        let code = rd_kafka_topic_result_error(topic)
+        switch code {
+        case RD_KAFKA_RESP_ERR_NO_ERROR, RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS:
+            return code
+        default:
+            throw KafkaError(code, operation: operation, text: rd_kafka_topic_result_error_string(topic).map { String(cString: $0) })
+        }
+    }
+}
