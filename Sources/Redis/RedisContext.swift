@@ -1,0 +1,204 @@
+import CHiredis
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Owns one blocking hiredis context. After any I/O error the context is freed, and the next
+/// call to `connected()` opens a fresh one (and repeats AUTH and SELECT), so callers see one
+/// thrown `connectionLost` and then a working connection again.
+///
+/// Not thread-safe: the public classes serialize access with a lock.
+final class RedisContext {
+    let url: RedisURL
+    let timeout: Duration
+    private var context: UnsafeMutablePointer<redisContext>?
+
+    // Reused for every command so appending one costs no allocation once warmed up: the
+    // arguments' bytes back to back, where each starts, and the argv arrays hiredis reads.
+    private var argumentBytes: [UInt8] = []
+    private var argumentStarts: [Int] = []
+    private var argv: UnsafeMutablePointer<UnsafePointer<CChar>?>
+    private var argvLengths: UnsafeMutablePointer<Int>
+    private var argvCapacity = 16
+
+    /// hiredis writes with `write(2)`, so a server that closed the connection would kill the
+    /// process with SIGPIPE; ignoring it turns that into an ordinary EPIPE error.
+    private static let brokenPipeIgnored: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
+
+    init(url: RedisURL, timeout: Duration) throws {
+        self.url = url
+        self.timeout = timeout
+        argv = .allocate(capacity: argvCapacity)
+        argvLengths = .allocate(capacity: argvCapacity)
+        argumentBytes.reserveCapacity(4096)
+        argumentStarts.reserveCapacity(argvCapacity + 1)
+        Self.brokenPipeIgnored
+        _ = try connected()
+    }
+
+    deinit {
+        if let context { redisFree(context) }
+        argv.deallocate()
+        argvLengths.deallocate()
+    }
+
+    var isConnected: Bool { context != nil }
+
+    /// The live context, opening a new one (with AUTH and SELECT) if the last one failed.
+    func connected() throws -> UnsafeMutablePointer<redisContext> {
+        if let context { return context }
+        guard let fresh = redisConnectWithTimeout(url.host, Int32(url.port), timeout.timeval) else {
+            throw RedisError(.connectionFailed, operation: "connect", message: "\(url.endpoint): hiredis could not allocate a context")
+        }
+        guard fresh.pointee.err == 0 else {
+            let message = Self.errorText(fresh)
+            redisFree(fresh)
+            throw RedisError(.connectionFailed, operation: "connect", message: "\(url.endpoint): \(message)")
+        }
+        redisSetTimeout(fresh, timeout.timeval)
+        context = fresh
+        do {
+            if let password = url.password {
+                var auth: [any RedisArgument] = ["AUTH"]
+                if let username = url.username { auth.append(username) }
+                auth.append(password)
+                try expectOK(try roundTrip(auth, operation: "connect"), doing: "AUTH")
+            }
+            if url.database != 0 {
+                try expectOK(try roundTrip(["SELECT", url.database], operation: "connect"), doing: "SELECT \(url.database)")
+            }
+        } catch {
+            disconnect()
+            throw error
+        }
+        return fresh
+    }
+
+    private func expectOK(_ reply: RedisReply, doing step: String) throws {
+        guard case .status = reply else {
+            throw RedisError(.connectionFailed, operation: "connect", message: "\(url.endpoint): \(step) was refused: \(reply.errorMessage ?? "\(reply)")")
+        }
+    }
+
+    /// Frees the context; the next call reconnects.
+    func disconnect() {
+        if let context { redisFree(context) }
+        context = nil
+    }
+
+    /// Sends one command and reads its reply.
+    func roundTrip(_ arguments: [any RedisArgument], operation: String) throws -> RedisReply {
+        try append(arguments, operation: operation)
+        return try readReply(operation: operation)
+    }
+
+    /// Queues one command in hiredis's output buffer; nothing is sent until a reply is read.
+    func append(_ arguments: [any RedisArgument], operation: String) throws {
+        let context = try connected()
+        precondition(!arguments.isEmpty, "a Redis command needs at least its name")
+        argumentBytes.removeAll(keepingCapacity: true)
+        argumentStarts.removeAll(keepingCapacity: true)
+        for argument in arguments {
+            argumentStarts.append(argumentBytes.count)
+            argument.withRedisBytes { argumentBytes.append(contentsOf: $0) }
+        }
+        argumentStarts.append(argumentBytes.count)
+        argumentBytes.append(0)  // never empty, so the buffer always has an address
+        if arguments.count > argvCapacity { growArgv(to: arguments.count) }
+        let status = argumentBytes.withUnsafeBytes { bytes in
+            let base = bytes.baseAddress!
+            for index in 0..<arguments.count {
+                argv[index] = (base + argumentStarts[index]).assumingMemoryBound(to: CChar.self)
+                argvLengths[index] = argumentStarts[index + 1] - argumentStarts[index]
+            }
+            return redisAppendCommandArgv(context, Int32(arguments.count), argv, argvLengths)
+        }
+        guard status == REDIS_OK else { throw lostConnection(context, operation: operation) }
+    }
+
+    /// Sends whatever is queued and reads the next reply, blocking up to the timeout.
+    func readReply(operation: String) throws -> RedisReply {
+        let context = try connected()
+        var raw: UnsafeMutableRawPointer?
+        guard redisGetReply(context, &raw) == REDIS_OK, let raw else {
+            throw lostConnection(context, operation: operation)
+        }
+        defer { freeReplyObject(raw) }
+        return Self.reply(raw.assumingMemoryBound(to: redisReply.self))
+    }
+
+    /// A reply already received and buffered, if there is a complete one; never blocks.
+    func bufferedReply(operation: String) throws -> RedisReply? {
+        let context = try connected()
+        var raw: UnsafeMutableRawPointer?
+        guard redisGetReplyFromReader(context, &raw) == REDIS_OK else {
+            throw lostConnection(context, operation: operation)
+        }
+        guard let raw else { return nil }
+        defer { freeReplyObject(raw) }
+        return Self.reply(raw.assumingMemoryBound(to: redisReply.self))
+    }
+
+    /// Waits up to `timeout` for bytes from the server and buffers them; false on timeout.
+    func receive(within timeout: Duration, operation: String) throws -> Bool {
+        let context = try connected()
+        var descriptor = pollfd(fd: context.pointee.fd, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&descriptor, 1, timeout.pollMilliseconds)
+        if ready == 0 || (ready < 0 && errno == EINTR) { return false }
+        guard ready > 0, redisBufferRead(context) == REDIS_OK else {
+            throw lostConnection(context, operation: operation)
+        }
+        return true
+    }
+
+    private func lostConnection(_ context: UnsafeMutablePointer<redisContext>, operation: String) -> RedisError {
+        let message = context.pointee.err != 0 ? Self.errorText(context) : "unexpected end of the reply stream"
+        disconnect()
+        return RedisError(.connectionLost, operation: operation, message: "\(url.endpoint): \(message)")
+    }
+
+    private func growArgv(to count: Int) {
+        argv.deallocate()
+        argvLengths.deallocate()
+        argvCapacity = max(count, argvCapacity * 2)
+        argv = .allocate(capacity: argvCapacity)
+        argvLengths = .allocate(capacity: argvCapacity)
+    }
+
+    private static func errorText(_ context: UnsafeMutablePointer<redisContext>) -> String {
+        withUnsafeBytes(of: context.pointee.errstr) { bytes in
+            String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+        }
+    }
+
+    private static func reply(_ reply: UnsafePointer<redisReply>) -> RedisReply {
+        let value = reply.pointee
+        let bytes = UnsafeRawBufferPointer(start: value.str, count: value.str == nil ? 0 : value.len)
+        switch value.type {
+        case REDIS_REPLY_STATUS: return .status(String(decoding: bytes, as: UTF8.self))
+        case REDIS_REPLY_ERROR: return .error(String(decoding: bytes, as: UTF8.self))
+        case REDIS_REPLY_INTEGER: return .integer(Int64(value.integer))
+        case REDIS_REPLY_STRING: return .bulk(Array(bytes))
+        case REDIS_REPLY_NIL: return .null
+        case REDIS_REPLY_ARRAY: return .array((0..<value.elements).map { Self.reply(value.element[$0]!) })
+        default: preconditionFailure("hiredis 0.14 has no reply type \(value.type)")
+        }
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded up, within what `poll(2)` accepts.
+    var pollMilliseconds: Int32 {
+        let (seconds, attoseconds) = components
+        guard seconds < Int64(Int32.max / 1000) else { return Int32.max }
+        guard seconds >= 0, attoseconds >= 0 else { return 0 }
+        return Int32(seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
+    }
+
+    var timeval: timeval {
+        let (seconds, attoseconds) = components
+        return .init(tv_sec: .init(seconds), tv_usec: .init(attoseconds / 1_000_000_000_000))
+    }
+}
