@@ -15,13 +15,9 @@ final class RedisContext {
     let timeout: Duration
     private var context: UnsafeMutablePointer<redisContext>?
 
-    // Reused for every command so appending one costs no allocation once warmed up: the
-    // arguments' bytes back to back, where each starts, and the argv arrays hiredis reads.
-    private var argumentBytes: [UInt8] = []
-    private var argumentStarts: [Int] = []
-    private var argv: UnsafeMutablePointer<UnsafePointer<CChar>?>
-    private var argvLengths: UnsafeMutablePointer<Int>
-    private var argvCapacity = 16
+    /// Commands queued since the last read, RESP-encoded; reused so that queueing a
+    /// command costs no allocation once the buffer has grown to the pipeline's size.
+    private var commands = RedisCommandBuffer(capacity: 64 * 1024)
 
     /// hiredis writes with `write(2)`, so a server that closed the connection would kill the
     /// process with SIGPIPE; ignoring it turns that into an ordinary EPIPE error.
@@ -30,18 +26,13 @@ final class RedisContext {
     init(url: RedisURL, timeout: Duration) throws {
         self.url = url
         self.timeout = timeout
-        argv = .allocate(capacity: argvCapacity)
-        argvLengths = .allocate(capacity: argvCapacity)
-        argumentBytes.reserveCapacity(4096)
-        argumentStarts.reserveCapacity(argvCapacity + 1)
         Self.brokenPipeIgnored
         _ = try connected()
     }
 
     deinit {
         if let context { redisFree(context) }
-        argv.deallocate()
-        argvLengths.deallocate()
+        commands.deallocate()
     }
 
     var isConnected: Bool { context != nil }
@@ -82,10 +73,11 @@ final class RedisContext {
         }
     }
 
-    /// Frees the context; the next call reconnects.
+    /// Frees the context and drops unsent commands; the next call reconnects.
     func disconnect() {
         if let context { redisFree(context) }
         context = nil
+        commands.removeAll()
     }
 
     /// Sends one command and reads its reply.
@@ -94,33 +86,26 @@ final class RedisContext {
         return try readReply(operation: operation)
     }
 
-    /// Queues one command in hiredis's output buffer; nothing is sent until a reply is read.
+    /// Queues one command; nothing is sent until a reply is read.
     func append(_ arguments: [any RedisArgument], operation: String) throws {
-        let context = try connected()
         precondition(!arguments.isEmpty, "a Redis command needs at least its name")
-        argumentBytes.removeAll(keepingCapacity: true)
-        argumentStarts.removeAll(keepingCapacity: true)
-        for argument in arguments {
-            argumentStarts.append(argumentBytes.count)
-            argument.withRedisBytes { argumentBytes.append(contentsOf: $0) }
-        }
-        argumentStarts.append(argumentBytes.count)
-        argumentBytes.append(0)  // never empty, so the buffer always has an address
-        if arguments.count > argvCapacity { growArgv(to: arguments.count) }
-        let status = argumentBytes.withUnsafeBytes { bytes in
-            let base = bytes.baseAddress!
-            for index in 0..<arguments.count {
-                argv[index] = (base + argumentStarts[index]).assumingMemoryBound(to: CChar.self)
-                argvLengths[index] = argumentStarts[index + 1] - argumentStarts[index]
-            }
-            return redisAppendCommandArgv(context, Int32(arguments.count), argv, argvLengths)
-        }
+        let context = try connected()
+        commands.encode(arguments)
+        if commands.count >= 256 * 1024 { try handOverCommands(context, operation: operation) }
+    }
+
+    /// Moves the queued commands into hiredis's output buffer.
+    private func handOverCommands(_ context: UnsafeMutablePointer<redisContext>, operation: String) throws {
+        guard commands.count > 0 else { return }
+        let status = redisAppendFormattedCommand(context, commands.bytes.assumingMemoryBound(to: CChar.self), commands.count)
+        commands.removeAll()
         guard status == REDIS_OK else { throw lostConnection(context, operation: operation) }
     }
 
     /// Sends whatever is queued and reads the next reply, blocking up to the timeout.
     func readReply(operation: String) throws -> RedisReply {
         let context = try connected()
+        try handOverCommands(context, operation: operation)
         var raw: UnsafeMutableRawPointer?
         guard redisGetReply(context, &raw) == REDIS_OK, let raw else {
             throw lostConnection(context, operation: operation)
@@ -157,14 +142,6 @@ final class RedisContext {
         let message = context.pointee.err != 0 ? Self.errorText(context) : "unexpected end of the reply stream"
         disconnect()
         return RedisError(.connectionLost, operation: operation, message: "\(url.endpoint): \(message)")
-    }
-
-    private func growArgv(to count: Int) {
-        argv.deallocate()
-        argvLengths.deallocate()
-        argvCapacity = max(count, argvCapacity * 2)
-        argv = .allocate(capacity: argvCapacity)
-        argvLengths = .allocate(capacity: argvCapacity)
     }
 
     private static func errorText(_ context: UnsafeMutablePointer<redisContext>) -> String {
