@@ -16,15 +16,17 @@ public final class RedisConnection: @unchecked Sendable {
     public let url: RedisURL
 
     /// Connects to `url` (`redis://[user:password@]host[:port][/db]`); `timeout` bounds the
-    /// connect and every read or write afterwards.
-    public convenience init(url: String, timeout: Duration = .seconds(5)) throws {
-        try self.init(try RedisURL(url), timeout: timeout)
+    /// connect and every read or write afterwards; `clientName` (CLIENT SETNAME, no spaces)
+    /// makes the connection recognisable in `CLIENT LIST`.
+    public convenience init(url: String, timeout: Duration = .seconds(5), clientName: String? = nil) throws {
+        try self.init(try RedisURL(url), timeout: timeout, clientName: clientName)
     }
 
-    /// Connects to `url`; `timeout` bounds the connect and every read or write afterwards.
-    public init(_ url: RedisURL, timeout: Duration = .seconds(5)) throws {
+    /// Connects to `url`; `timeout` bounds the connect and every read or write afterwards;
+    /// `clientName` is set with CLIENT SETNAME on every (re)connect.
+    public init(_ url: RedisURL, timeout: Duration = .seconds(5), clientName: String? = nil) throws {
         self.url = url
-        context = try RedisContext(url: url, timeout: timeout)
+        context = try RedisContext(url: url, timeout: timeout, clientName: clientName)
     }
 
     /// The hiredis library version this module was built against, e.g. `0.14.1`.

@@ -13,6 +13,7 @@ import Darwin
 final class RedisContext {
     let url: RedisURL
     let timeout: Duration
+    let clientName: String?
     private var context: UnsafeMutablePointer<redisContext>?
 
     /// Commands queued since the last read, RESP-encoded; reused so that queueing a
@@ -23,9 +24,10 @@ final class RedisContext {
     /// process with SIGPIPE; ignoring it turns that into an ordinary EPIPE error.
     private static let brokenPipeIgnored: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
 
-    init(url: RedisURL, timeout: Duration) throws {
+    init(url: RedisURL, timeout: Duration, clientName: String?) throws {
         self.url = url
         self.timeout = timeout
+        self.clientName = clientName
         Self.brokenPipeIgnored
         _ = try connected()
     }
@@ -56,6 +58,9 @@ final class RedisContext {
                 if let username = url.username { auth.append(username) }
                 auth.append(password)
                 try expectOK(try roundTrip(auth, operation: "connect"), doing: "AUTH")
+            }
+            if let clientName {
+                try expectOK(try roundTrip(["CLIENT", "SETNAME", clientName], operation: "connect"), doing: "CLIENT SETNAME")
             }
             if url.database != 0 {
                 try expectOK(try roundTrip(["SELECT", url.database], operation: "connect"), doing: "SELECT \(url.database)")

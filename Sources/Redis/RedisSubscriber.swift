@@ -23,14 +23,16 @@ public final class RedisSubscriber: @unchecked Sendable {
     private var queued: [RedisMessage] = []
     private var queuedHead = 0
 
-    /// Connects to `url`; `timeout` bounds the connect and the wait for confirmations.
-    public convenience init(url: String, timeout: Duration = .seconds(5)) throws {
-        try self.init(try RedisURL(url), timeout: timeout)
+    /// Connects to `url`; `timeout` bounds the connect and the wait for confirmations;
+    /// `clientName` (CLIENT SETNAME) makes the connection recognisable in `CLIENT LIST`.
+    public convenience init(url: String, timeout: Duration = .seconds(5), clientName: String? = nil) throws {
+        try self.init(try RedisURL(url), timeout: timeout, clientName: clientName)
     }
 
-    /// Connects to `url`; `timeout` bounds the connect and the wait for confirmations.
-    public init(_ url: RedisURL, timeout: Duration = .seconds(5)) throws {
-        context = try RedisContext(url: url, timeout: timeout)
+    /// Connects to `url`; `timeout` bounds the connect and the wait for confirmations;
+    /// `clientName` is set with CLIENT SETNAME on every (re)connect.
+    public init(_ url: RedisURL, timeout: Duration = .seconds(5), clientName: String? = nil) throws {
+        context = try RedisContext(url: url, timeout: timeout, clientName: clientName)
     }
 
     /// The channels currently subscribed to.

@@ -205,8 +205,37 @@ struct RedisFailureTests {
         #expect(lost.message.contains(base.endpoint))
 
         #expect(try victim.command("GET", key).string == "in-db-3", "SELECT 3 is repeated on reconnect")
-        #expect(try victim.command("CLIENT", "ID").integer != id)
+        let secondID = try #require(try victim.command("CLIENT", "ID").integer)
+        #expect(secondID != id)
         #expect(try killer.command("EXISTS", key).integer == 0, "the key lives in database 3, not 0")
+
+        #expect(try killer.command("CLIENT", "KILL", "ID", Int(secondID)).integer == 1)
+        let lostPipeline = try #require(throws: RedisError.self) {
+            try victim.pipeline([["SET", key, "lost"], ["GET", key]])
+        }
+        #expect(lostPipeline.code == .connectionLost)
+        #expect(try victim.pipeline([["GET", key]]) == [.bulk(Array("in-db-3".utf8))], "unsent commands are not replayed")
+    }
+
+    @Test("a killed subscriber throws connectionLost, then reconnects and resubscribes on the next call")
+    func subscriberReconnects() throws {
+        let url = try #require(TestServices.redis)
+        let name = TestServices.uniqueName("subscriber")
+        let subscriber = try RedisSubscriber(url: url, clientName: name)
+        let publisher = try RedisConnection(url: url)
+        let channel = TestServices.uniqueName("chan")
+        try subscriber.subscribe([channel])
+
+        let clients = try #require(try publisher.command("CLIENT", "LIST").string)
+        let line = try #require(clients.split(separator: "\n").first { $0.contains(" name=\(name) ") })
+        let id = try #require(line.split(separator: " ").first { $0.hasPrefix("id=") }?.dropFirst(3))
+        #expect(try publisher.command("CLIENT", "KILL", "ID", id).integer == 1)
+
+        let lost = try #require(throws: RedisError.self) { try subscriber.nextMessage(timeout: .seconds(2)) }
+        #expect(lost.code == .connectionLost)
+        #expect(try subscriber.nextMessage(timeout: .milliseconds(50)) == nil)
+        #expect(try publisher.command("PUBLISH", channel, "after").integer == 1)
+        #expect(try subscriber.nextMessage(timeout: .seconds(2))?.text == "after")
     }
 
     @Test("a read that outlasts the timeout fails with connectionLost, then the connection recovers")
