@@ -4,7 +4,9 @@ import Foundation
 /// A blocking connection to Redis through hiredis, for single commands and deep pipelines.
 /// After an I/O error (server restart, `CLIENT KILL`, timeout) the failing call throws
 /// `connectionLost` and the next call reconnects, repeating AUTH and SELECT. Commands are
-/// never retried: the caller decides whether resending is safe.
+/// never retried: the caller decides whether resending is safe. The first connection sets
+/// SIGPIPE to ignored for the process: hiredis writes with `write(2)`, and a closed socket
+/// must become an error, not a dead process.
 ///
 /// `@unchecked Sendable`: the hiredis context is only touched under `lock`, one call
 /// (command or whole pipeline) at a time.

@@ -131,16 +131,16 @@ final class RedisContext {
         return Self.reply(raw.assumingMemoryBound(to: redisReply.self))
     }
 
-    /// Waits up to `timeout` for bytes from the server and buffers them; false on timeout.
-    func receive(within timeout: Duration, operation: String) throws -> Bool {
+    /// Waits up to `timeout` for bytes from the server and buffers them; returns early
+    /// (with nothing buffered) on timeout or a signal.
+    func receive(within timeout: Duration, operation: String) throws {
         let context = try connected()
         var descriptor = pollfd(fd: context.pointee.fd, events: Int16(POLLIN), revents: 0)
         let ready = poll(&descriptor, 1, timeout.pollMilliseconds)
-        if ready == 0 || (ready < 0 && errno == EINTR) { return false }
+        if ready == 0 || (ready < 0 && errno == EINTR) { return }
         guard ready > 0, redisBufferRead(context) == REDIS_OK else {
             throw lostConnection(context, operation: operation)
         }
-        return true
     }
 
     private func lostConnection(_ context: UnsafeMutablePointer<redisContext>, operation: String) -> RedisError {

@@ -71,7 +71,7 @@ public final class RedisSubscriber: @unchecked Sendable {
                 }
                 let remaining = deadline - ContinuousClock.now
                 guard remaining > .zero else { return nil }
-                _ = try context.receive(within: remaining, operation: "nextMessage")
+                try context.receive(within: remaining, operation: "nextMessage")
             }
         }
     }
