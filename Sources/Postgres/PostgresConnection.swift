@@ -1,0 +1,212 @@
+import CLibPQ
+import Foundation
+
+/// One connection to PostgreSQL through libpq: bound-parameter queries, scripts,
+/// transactions, COPY in both directions and pipelines. Every call blocks the calling
+/// thread until the server answers, so async callers run it off the cooperative pool.
+///
+/// `@unchecked Sendable`: every use of the `PGconn` happens under `lock`, which is recursive
+/// and held for the whole of a transaction, COPY or pipeline, so a second thread waits
+/// instead of interleaving statements on the wire.
+public final class PostgresConnection: @unchecked Sendable {
+    let connection: OpaquePointer
+    let lock = NSRecursiveLock()
+    let secrets: ConnectionSecrets
+
+    /// `host:port` of the server, for messages and logs.
+    public let endpoint: String
+
+    /// Connects with a libpq connection string, URI (`postgresql://user:pass@host:port/db`)
+    /// or `key=value` form. Errors name `endpoint` and never contain the password.
+    public init(_ conninfo: String) throws {
+        secrets = ConnectionSecrets(conninfo: conninfo)
+        guard let connection = PQconnectdb(conninfo) else {
+            throw PostgresError(.connectionFailed, operation: "connect", message: "libpq could not allocate a connection")
+        }
+        endpoint = Self.endpoint(of: connection)
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let error = Self.connectError(connection, endpoint: endpoint, secrets: secrets, operation: "connect")
+            PQfinish(connection)
+            throw error
+        }
+        // Notices (e.g. "table does not exist, skipping") are informational; libpq would
+        // print them to stderr. Warnings that matter arrive as errors in results.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
+        self.connection = connection
+    }
+
+    deinit { PQfinish(connection) }
+
+    /// libpq's version as an integer, e.g. `150020` for 15.20.
+    public static var libraryVersion: Int { Int(PQlibVersion()) }
+
+    /// The server's version as an integer, e.g. `150004` for 15.4.
+    public var serverVersion: Int { withConnection { Int(PQserverVersion($0)) } }
+
+    /// Whether the connection was usable after its last operation. A connection the server
+    /// dropped reads as unhealthy once a call has failed with `connectionLost`.
+    public var isHealthy: Bool { withConnection { PQstatus($0) == CONNECTION_OK } }
+
+    /// Closes the connection and opens it again with the same settings, after a lost
+    /// connection. Throws `connectionFailed`/`authenticationFailed` if the server is still away.
+    public func reset() throws {
+        try withConnection { connection in
+            PQreset(connection)
+            guard PQstatus(connection) == CONNECTION_OK else {
+                throw Self.connectError(connection, endpoint: endpoint, secrets: secrets, operation: "reset")
+            }
+        }
+    }
+
+    /// Runs one statement with `$1, $2, ...` bound to `parameters` (text format, `nil` is
+    /// NULL). Values are never spliced into the SQL text.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [String?] = []) throws -> PostgresResult {
+        try withConnection { connection in
+            let result = try Self.withParameterValues(parameters, operation: "query") { values in
+                PQexecParams(connection, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+            }
+            return try checked(result, operation: "query")
+        }
+    }
+
+    /// Runs a script of one or more `;`-separated statements without parameters (DDL,
+    /// migrations). Returns the result of the last statement; stops at the first error.
+    @discardableResult
+    public func execute(_ script: String) throws -> PostgresResult {
+        try withConnection { connection in
+            try checked(PQexec(connection, script), operation: "execute")
+        }
+    }
+
+    /// Runs `body` inside `BEGIN` ... `COMMIT`, rolling back if `body` throws. The connection
+    /// is held for the whole body, so other threads cannot slip statements into it.
+    public func withTransaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        try withConnection { connection in
+            guard PQtransactionStatus(connection) == PQTRANS_IDLE else {
+                throw PostgresError(.invalidArgument, operation: "begin", message: "a transaction is already open on \(endpoint)")
+            }
+            try execute("BEGIN")
+            let value: T
+            do {
+                value = try body(self)
+            } catch {
+                // The body's error is the one to report. ROLLBACK can only fail when the
+                // connection is gone, and then the server has rolled back on its own.
+                _ = try? execute("ROLLBACK")
+                throw error
+            }
+            let commit = try execute("COMMIT")
+            guard commit.commandTag == "COMMIT" else {
+                throw PostgresError(.transactionFailed, operation: "commit", message: "the transaction had failed and was rolled back (server answered \(commit.commandTag))")
+            }
+            return value
+        }
+    }
+
+    /// `name` as a double-quoted SQL identifier (`"a""b"`), for schema and table names chosen
+    /// at run time. Identifiers cannot be bound as parameters, so this is the safe way in.
+    public static func quoteIdentifier(_ name: String) throws -> String {
+        guard !name.isEmpty, !name.utf8.contains(0) else {
+            throw PostgresError(.invalidArgument, operation: "quoteIdentifier", message: "an identifier must be non-empty and contain no NUL byte")
+        }
+        return "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    func withConnection<T>(_ body: (OpaquePointer) throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(connection)
+    }
+
+    /// Turns a finished `PGresult` into a `PostgresResult` or the error it carries.
+    func checked(_ result: OpaquePointer?, operation: String, failure: PostgresError.Code = .queryFailed) throws -> PostgresResult {
+        guard let result else { throw connectionError(operation: operation) }
+        let status = PQresultStatus(result)
+        if status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY {
+            return PostgresResult(result)
+        }
+        if status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH {
+            PQclear(result)
+            abandonCopy(status == PGRES_COPY_IN ? "COPY FROM STDIN is not supported by \(operation)" : nil)
+            throw PostgresError(.invalidArgument, operation: operation, message: "COPY statements must go through copyIn/copyOut")
+        }
+        defer { PQclear(result) }
+        throw error(from: result, operation: operation, failure: failure)
+    }
+
+    /// The error a failed `PGresult` carries; `connectionLost` when the connection broke.
+    func error(from result: OpaquePointer, operation: String, failure: PostgresError.Code) -> PostgresError {
+        let message = Self.singleLine(String(cString: PQresultErrorMessage(result)))
+        let sqlState = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+        if PQstatus(connection) == CONNECTION_BAD {
+            return PostgresError(.connectionLost, operation: operation, message: secrets.redact("\(endpoint): \(message)"), sqlState: sqlState)
+        }
+        return PostgresError(failure, operation: operation, message: secrets.redact(message), sqlState: sqlState)
+    }
+
+    /// The error libpq reports on the connection itself (no result to read it from).
+    func connectionError(operation: String) -> PostgresError {
+        let message = secrets.redact("\(endpoint): " + Self.singleLine(String(cString: PQerrorMessage(connection))))
+        let code: PostgresError.Code = PQstatus(connection) == CONNECTION_BAD ? .connectionLost : .queryFailed
+        return PostgresError(code, operation: operation, message: message)
+    }
+
+    /// Leaves a COPY the caller did not ask for, so the connection stays usable.
+    func abandonCopy(_ reason: String?) {
+        if let reason {
+            PQputCopyEnd(connection, reason)
+        } else {
+            var buffer: UnsafeMutablePointer<CChar>?
+            while PQgetCopyData(connection, &buffer, 0) > 0 { PQfreemem(buffer) }
+        }
+        while let result = PQgetResult(connection) { PQclear(result) }
+    }
+
+    static func connectError(_ connection: OpaquePointer, endpoint: String, secrets: ConnectionSecrets, operation: String) -> PostgresError {
+        let message = singleLine(String(cString: PQerrorMessage(connection)))
+        let needsPassword = PQconnectionNeedsPassword(connection) == 1
+        let code: PostgresError.Code = needsPassword || message.contains("authentication failed") ? .authenticationFailed : .connectionFailed
+        return PostgresError(code, operation: operation, message: secrets.redact("\(endpoint): \(message)"))
+    }
+
+    static func endpoint(of connection: OpaquePointer) -> String {
+        let host = PQhost(connection).map { String(cString: $0) } ?? ""
+        let port = PQport(connection).map { String(cString: $0) } ?? ""
+        return "\(host.isEmpty ? "(unknown host)" : host):\(port.isEmpty ? "5432" : port)"
+    }
+
+    /// libpq's multi-line messages ("...failed: ...\n\tIs the server running...") on one line.
+    static func singleLine(_ message: String) -> String {
+        message.split(whereSeparator: \.isNewline)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
+            .joined(separator: " ")
+    }
+
+    /// Lends libpq an array of NUL-terminated parameter values (NULL pointers for `nil`),
+    /// all stored in one buffer.
+    static func withParameterValues<R>(
+        _ parameters: [String?], operation: String,
+        _ body: (UnsafePointer<UnsafePointer<CChar>?>?) throws -> R
+    ) throws -> R {
+        if parameters.isEmpty { return try body(nil) }
+        var bytes: [UInt8] = [0]  // never empty, so the buffer always has an address
+        var offsets: [Int] = []
+        offsets.reserveCapacity(parameters.count)
+        for (index, parameter) in parameters.enumerated() {
+            guard let parameter else { offsets.append(-1); continue }
+            guard !parameter.utf8.contains(0) else {
+                throw PostgresError(.invalidArgument, operation: operation, message: "parameter $\(index + 1) contains a NUL byte, which PostgreSQL text cannot hold")
+            }
+            offsets.append(bytes.count)
+            bytes.append(contentsOf: parameter.utf8)
+            bytes.append(0)
+        }
+        return try bytes.withUnsafeBufferPointer { buffer in
+            let base = UnsafeRawPointer(buffer.baseAddress!)
+            let values: [UnsafePointer<CChar>?] = offsets.map { $0 < 0 ? nil : (base + $0).assumingMemoryBound(to: CChar.self) }
+            return try values.withUnsafeBufferPointer { try body($0.baseAddress) }
+        }
+    }
+}
