@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "Ingest", dependencies: [
             "Events", logging,
             .product(name: "Crypto", package: "swift-crypto"),
-        ]),
+        ], exclude: ["FIXTURES.md"]),
         .target(name: "Projections", dependencies: ["Events", "Postgres", "Redis", logging]),
         .target(name: "Replay", dependencies: ["Projections", "Events", logging]),
         .executableTarget(name: "tickfold", dependencies: [

@@ -181,7 +181,8 @@ public final class FixtureServer: @unchecked Sendable {
 
     private func handle(_ request: HTTPRequestReader.Request) -> FixtureStore.Reply {
         let (path, query) = Self.split(request.target)
-        guard let key = FixtureKey(method: request.method, path: path, query: query) else {
+        // HEAD is answered from the GET fixture, without its body.
+        guard let key = FixtureKey(method: request.method == "HEAD" ? "GET" : request.method, path: path, query: query) else {
             return .respond(HTTPResponse(status: 400, headers: ["Content-Type": "application/json"], body: Self.json(["error": "path must not contain . or .. segments"])))
         }
         do {
@@ -294,7 +295,7 @@ public final class FixtureServer: @unchecked Sendable {
     }
 
     static func json(_ object: Any) -> [UInt8] {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data("{}".utf8)
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         return [UInt8](data)
     }
 
