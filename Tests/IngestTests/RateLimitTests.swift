@@ -48,6 +48,44 @@ struct RateLimitTests {
         #expect(tomorrow.key == key)
     }
 
+    @Test("through the client: yfinance tickers 5 s apart; a daily quota holds without a ledger too")
+    func clientSpacingAndQuota() async throws {
+        let harness = try FixtureHarness()
+        for ticker in ["SPY", "QQQ", "IWM"] { try harness.write("yahoo_finance/v8/finance/chart/\(ticker)/GET.json", "{}") }
+        try harness.write("alpha_vantage/query/GET@function=GLOBAL_QUOTE&symbol=IBM.json", AlphaVantageNotes.globalQuote)
+        let clock = ManualClock(testEpoch)
+        let yahoo = try SourceClient(descriptor: .yahooFinance, baseURL: harness.baseURL("yahoo_finance"), transport: URLSessionTransport(),
+                                     clock: clock, random: SeededRandomUnitSource(seed: 1), logger: LogCapture().logger())
+        for ticker in ["SPY", "QQQ", "IWM"] {
+            guard case .fetched = try await yahoo.fetch(SourceRequest(path: "/v8/finance/chart/\(ticker)")) else {
+                Issue.record("\(ticker) not fetched")
+                return
+            }
+        }
+        #expect(clock.sleepDeadlines.map { $0.timeIntervalSince(testEpoch) } == [0, 5, 10])
+
+        var policy = RateLimitPolicy.alphaVantage
+        policy.dailyQuotaPerKey = 2
+        let av = try SourceClient(descriptor: .alphaVantage, baseURL: harness.baseURL("alpha_vantage"), keys: [APIKey("AV-Q")], policy: policy,
+                                  transport: URLSessionTransport(), clock: clock, random: SeededRandomUnitSource(seed: 1), logger: LogCapture().logger())
+        let request = SourceRequest(path: "/query", query: [("function", "GLOBAL_QUOTE"), ("symbol", "IBM")])
+        var outcomes: [Bool] = []
+        for _ in 0..<3 {
+            if case .fetched = try await av.fetch(request) { outcomes.append(true) } else { outcomes.append(false) }
+        }
+        #expect(outcomes == [true, true, false])
+        #expect(harness.server.statistics.served == 5)
+    }
+
+    @Test("a source that needs a key refuses to start without one")
+    func missingKey() {
+        let error = #expect(throws: FetchError.self) {
+            _ = try SourceClient(descriptor: .alphaVantage, transport: URLSessionTransport(), logger: LogCapture().logger())
+        }
+        #expect(error?.code == .missingCredentials)
+        #expect(String(describing: error).contains("ALPHAVANTAGE_API_KEYS"))
+    }
+
     @Test("a permit further away than maxWait is reported as a stop instead of a long sleep")
     func maxWait() {
         var policy = RateLimitPolicy.alphaVantage

@@ -48,6 +48,14 @@ public actor SourceClient {
         let stop: SourceStop
     }
 
+    private struct SpentKey: Hashable {
+        let key: KeyFingerprint
+        let day: UTCDay
+    }
+
+    /// Daily counts kept in memory when no ledger is given (they do not survive a restart).
+    private var unrecordedSpent: [SpentKey: Int] = [:]
+
     /// Throws `FetchError` `.missingCredentials` when the source needs keys and `keys` is
     /// empty. Stops recorded in `ledger` by a previous run are honoured.
     public init(descriptor: SourceDescriptor, baseURL: URL? = nil, keys: [APIKey] = [], policy: RateLimitPolicy? = nil,
@@ -108,10 +116,9 @@ public actor SourceClient {
             ])
             return .fetched(response, key: permit.key)
         }
-        guard case .stopped(let until, let reason) = limiter.reserve(now: fetcher.clock.now(), spent: spentCounter()) else {
-            return stop(SourceStop(source: descriptor.id, until: fetcher.clock.now() + RateLimitDetector.defaultPause, reason: "every key was refused"))
-        }
-        return stop(SourceStop(source: descriptor.id, until: until, reason: reason))
+        let now = fetcher.clock.now()
+        let until = limiter.keys.compactMap { limiter.blockedUntil($0, now: now) }.min() ?? now + RateLimitDetector.defaultPause
+        return stop(SourceStop(source: descriptor.id, until: until, reason: "every key was refused"))
     }
 
     /// Takes a permit and counts it in the ledger in one step, so concurrent fetches can
@@ -122,15 +129,22 @@ public actor SourceClient {
             throw Stopped(stop: SourceStop(source: descriptor.id, until: until, reason: reason))
         case .proceed(let permit):
             if policy.dailyQuotaPerKey != nil {
-                try ledger?.record(source: descriptor.id, key: permit.key, day: UTCDay(permit.at))
+                let day = UTCDay(permit.at)
+                if let ledger {
+                    try ledger.record(source: descriptor.id, key: permit.key, day: day)
+                } else {
+                    unrecordedSpent[SpentKey(key: permit.key, day: day), default: 0] += 1
+                }
             }
             return permit
         }
     }
 
     private func spentCounter() -> (KeyFingerprint, UTCDay) -> Int {
-        let ledger = ledger, source = descriptor.id
-        return { key, day in ledger?.spent(source: source, key: key, day: day) ?? 0 }
+        let ledger = ledger, source = descriptor.id, unrecorded = unrecordedSpent
+        return { key, day in
+            ledger?.spent(source: source, key: key, day: day) ?? unrecorded[SpentKey(key: key, day: day), default: 0]
+        }
     }
 
     private func apply(_ signal: RateLimitSignal, key: KeyFingerprint, now: Date, request: HTTPRequest) throws {
@@ -139,7 +153,12 @@ public actor SourceClient {
         limiter.block(key, until: until, reason: reason)
         try ledger?.stop(source: descriptor.id, key: key, until: until, reason: reason)
         if signal.dailyQuotaSpent, let quota = policy.dailyQuotaPerKey {
-            try ledger?.markSpent(source: descriptor.id, key: key, day: UTCDay(now), quota: quota)
+            if let ledger {
+                try ledger.markSpent(source: descriptor.id, key: key, day: UTCDay(now), quota: quota)
+            } else {
+                let spentKey = SpentKey(key: key, day: UTCDay(now))
+                unrecordedSpent[spentKey] = max(unrecordedSpent[spentKey, default: 0], quota)
+            }
         }
         logger.warning("rate limited", metadata: [
             "source": "\(descriptor.id)", "request": "\(redactor.describe(request))", "key": "\(key)",
