@@ -41,7 +41,10 @@ let package = Package(
             "LMDB", "Kafka", "Zstd", logging,
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .target(name: "Ingest", dependencies: ["Events", logging]),
+        .target(name: "Ingest", dependencies: [
+            "Events", logging,
+            .product(name: "Crypto", package: "swift-crypto"),
+        ], exclude: ["FIXTURES.md"]),
         .target(name: "Projections", dependencies: ["Events", "Postgres", "Redis", logging]),
         .target(name: "Replay", dependencies: ["Projections", "Events", logging]),
         .executableTarget(name: "tickfold", dependencies: [
@@ -57,7 +60,7 @@ let package = Package(
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TickfoldTesting"]),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd"]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "TickfoldTesting"]),
-        .testTarget(name: "IngestTests", dependencies: ["Ingest", "TickfoldTesting"]),
+        .testTarget(name: "IngestTests", dependencies: ["Ingest", "TickfoldTesting", logging]),
         .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "TickfoldTesting"]),
         .testTarget(name: "ReplayTests", dependencies: ["Replay", "TickfoldTesting"]),
         .testTarget(name: "IntegrationTests", dependencies: [
