@@ -273,6 +273,23 @@ public struct CanonicalJSONWriter: Sendable {
         bytes.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
+    /// Appends a timestamp's canonical text as a JSON string.
+    public mutating func writeTimestamp(_ time: Timestamp) {
+        bytes.append(UInt8(ascii: "\""))
+        time.write(into: &bytes)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Appends an event id as a JSON string of lowercase hex.
+    public mutating func writeEventID(_ id: EventID) {
+        bytes.append(UInt8(ascii: "\""))
+        for b in id.bytes {
+            bytes.append(Self.hexDigits[Int(b >> 4)])
+            bytes.append(Self.hexDigits[Int(b & 0x0f)])
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
     /// Appends one byte verbatim.
     public mutating func appendByte(_ byte: UInt8) {
         bytes.append(byte)

@@ -119,15 +119,11 @@ public struct Event: Hashable, Sendable {
     /// Appends the canonical envelope to a reusable writer (hot path for ingest and relays).
     public func writeCanonical(into writer: inout CanonicalJSONWriter, includingSeq: Bool = false) throws(EventError) {
         // Members in RFC 8785 order: id, observedAt, occurredAt, payload, provenance, seq, source, subject, type, version.
-        writer.appendASCII("{\"id\":\"")
-        writer.appendRaw(id.hexBytes)
-        writer.appendByte(UInt8(ascii: "\""))
+        writer.appendASCII("{\"id\":")
+        writer.writeEventID(id)
         if let observedAt {
-            writer.appendASCII(",\"observedAt\":\"")
-            var time: [UInt8] = []
-            observedAt.write(into: &time)
-            writer.appendRaw(time)
-            writer.appendByte(UInt8(ascii: "\""))
+            writer.appendASCII(",\"observedAt\":")
+            writer.writeTimestamp(observedAt)
         }
         writer.appendByte(UInt8(ascii: ","))
         try Self.writeIdentityMembers(into: &writer, occurredAt: occurredAt, payload: payload) {
@@ -186,12 +182,9 @@ public struct Event: Hashable, Sendable {
         into writer: inout CanonicalJSONWriter, occurredAt: Timestamp, payload: JSONValue,
         middle: (inout CanonicalJSONWriter) -> Void, tail: (inout CanonicalJSONWriter) -> Void
     ) throws(EventError) {
-        writer.appendASCII("\"occurredAt\":\"")
-        var time: [UInt8] = []
-        time.reserveCapacity(24)
-        occurredAt.write(into: &time)
-        writer.appendRaw(time)
-        writer.appendASCII("\",\"payload\":")
+        writer.appendASCII("\"occurredAt\":")
+        writer.writeTimestamp(occurredAt)
+        writer.appendASCII(",\"payload\":")
         do {
             try writer.write(payload)
         } catch {
@@ -246,17 +239,4 @@ extension EventID {
         digest.withUnsafeBytes { raw.append(contentsOf: $0) }
         self.init(bytes: raw)!
     }
-
-    /// The lowercase hex digits as bytes, without building a String.
-    var hexBytes: [UInt8] {
-        var out = [UInt8]()
-        out.reserveCapacity(64)
-        for b in bytes {
-            out.append(hexDigitBytes[Int(b >> 4)])
-            out.append(hexDigitBytes[Int(b & 0x0f)])
-        }
-        return out
-    }
 }
-
-private let hexDigitBytes: [UInt8] = Array("0123456789abcdef".utf8)

@@ -48,22 +48,22 @@ public struct EventDecoder: Sendable {
         var provenance: Provenance?
         var seq: UInt64?
         for member in envelope.members {
-            switch member.key {
-            case "id": idText = try string(member)
-            case "type": type = try string(member)
-            case "version": version = Int(try integer(member, range: 1...1_000_000))
-            case "source": source = try string(member)
-            case "subject": subject = try string(member)
-            case "occurredAt": occurredAt = try time(member)
-            case "observedAt": observedAt = try time(member)
-            case "payload":
+            switch Self.envelopeKey(member.key) {
+            case .id: idText = try string(member)
+            case .type: type = try string(member)
+            case .version: version = Int(try integer(member, range: 1...1_000_000))
+            case .source: source = try string(member)
+            case .subject: subject = try string(member)
+            case .occurredAt: occurredAt = try time(member)
+            case .observedAt: observedAt = try time(member)
+            case .payload:
                 guard case .object = member.value else {
                     throw EventError(code: .invalidField, field: "payload", detail: "expected an object, found \(member.value.kindDescription)")
                 }
                 payload = member.value
-            case "provenance": provenance = try decodeProvenance(member.value)
-            case "seq": seq = UInt64(try integer(member, range: 1...9_007_199_254_740_991))
-            default:
+            case .provenance: provenance = try decodeProvenance(member.value)
+            case .seq: seq = UInt64(try integer(member, range: 1...9_007_199_254_740_991))
+            case .unknown:
                 throw EventError(code: .unknownField, field: member.key, detail: "envelopes have id, type, version, source, subject, occurredAt, observedAt, payload, provenance, seq")
             }
         }
@@ -94,6 +94,27 @@ public struct EventDecoder: Sendable {
         return Event(
             id: storedID, type: type, version: version, source: source, subject: subject, occurredAt: occurredAt,
             observedAt: observedAt, payload: payload, provenance: provenance, seq: seq)
+    }
+
+    private enum EnvelopeKey {
+        case id, type, version, source, subject, seq, payload, provenance, occurredAt, observedAt, unknown
+    }
+
+    /// Recognizes an envelope member name with one string comparison instead of a chain of them.
+    private static func envelopeKey(_ key: String) -> EnvelopeKey {
+        let utf8 = key.utf8
+        switch (utf8.count, utf8.first ?? 0) {
+        case (2, UInt8(ascii: "i")): return key == "id" ? .id : .unknown
+        case (4, UInt8(ascii: "t")): return key == "type" ? .type : .unknown
+        case (7, UInt8(ascii: "v")): return key == "version" ? .version : .unknown
+        case (6, UInt8(ascii: "s")): return key == "source" ? .source : .unknown
+        case (7, UInt8(ascii: "s")): return key == "subject" ? .subject : .unknown
+        case (3, UInt8(ascii: "s")): return key == "seq" ? .seq : .unknown
+        case (7, UInt8(ascii: "p")): return key == "payload" ? .payload : .unknown
+        case (10, UInt8(ascii: "p")): return key == "provenance" ? .provenance : .unknown
+        case (10, UInt8(ascii: "o")): return key == "occurredAt" ? .occurredAt : key == "observedAt" ? .observedAt : .unknown
+        default: return .unknown
+        }
     }
 
     private func missing(_ field: String) -> EventError {

@@ -142,6 +142,7 @@ struct JSONParser {
         try enter()
         position += 1
         var elements: [JSONValue] = []
+        elements.reserveCapacity(4)
         skipWhitespace()
         if position < bytes.count, bytes[position] == UInt8(ascii: "]") {
             position += 1
@@ -167,6 +168,7 @@ struct JSONParser {
         try enter()
         position += 1
         var members: [JSONObject.Member] = []
+        members.reserveCapacity(8)
         var seen: Set<String>? = nil
         skipWhitespace()
         if position < bytes.count, bytes[position] == UInt8(ascii: "}") {

@@ -28,20 +28,36 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// Parses exactly the canonical form `YYYY-MM-DDTHH:MM:SS.mmmZ`.
     public init(canonical text: String) throws(TimeFormatError) {
-        let utf8 = Array(text.utf8)
-        let shape = "expected YYYY-MM-DDTHH:MM:SS.mmmZ"
-        guard utf8.count == 24, utf8[10] == UInt8(ascii: "T"), utf8[19] == UInt8(ascii: "."), utf8[23] == UInt8(ascii: "Z") else {
-            throw TimeFormatError(text: text, detail: shape)
+        let contiguous: Int64?? = text.utf8.withContiguousStorageIfAvailable { Timestamp.parseCanonical($0) }
+        let parsed: Int64? = contiguous ?? Timestamp.parseCanonical(Array(text.utf8))
+        guard let milliseconds = parsed else {
+            throw TimeFormatError(text: text, detail: "expected YYYY-MM-DDTHH:MM:SS.mmmZ (UTC, milliseconds) with a real date and time")
         }
-        let date = try LocalDate.parse(utf8[0..<10], text: text)
-        guard utf8[13] == UInt8(ascii: ":"), utf8[16] == UInt8(ascii: ":"),
-              let hour = digits(utf8, 11, 2), let minute = digits(utf8, 14, 2), let second = digits(utf8, 17, 2),
-              let milli = digits(utf8, 20, 3)
-        else { throw TimeFormatError(text: text, detail: shape) }
-        guard hour < 24, minute < 60, second < 60 else {
-            throw TimeFormatError(text: text, detail: "hour, minute or second out of range")
+        millisecondsSinceEpoch = milliseconds
+    }
+
+    /// Milliseconds since the epoch, or nil when the bytes are not exactly the canonical form.
+    private static func parseCanonical(_ b: some RandomAccessCollection<UInt8>) -> Int64? {
+        guard b.count == 24 else { return nil }
+        let s = b.startIndex
+        func at(_ i: Int) -> UInt8 { b[b.index(s, offsetBy: i)] }
+        func number(_ start: Int, _ count: Int) -> Int? {
+            var value = 0
+            for i in start..<(start + count) {
+                let d = at(i) &- UInt8(ascii: "0")
+                guard d < 10 else { return nil }
+                value = value * 10 + Int(d)
+            }
+            return value
         }
-        millisecondsSinceEpoch = ((date.daysSinceEpoch * 24 + Int64(hour)) * 60 + Int64(minute)) * 60_000 + Int64(second) * 1000 + Int64(milli)
+        guard at(4) == UInt8(ascii: "-"), at(7) == UInt8(ascii: "-"), at(10) == UInt8(ascii: "T"), at(13) == UInt8(ascii: ":"),
+              at(16) == UInt8(ascii: ":"), at(19) == UInt8(ascii: "."), at(23) == UInt8(ascii: "Z"),
+              let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
+              let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2), let milli = number(20, 3),
+              hour < 24, minute < 60, second < 60,
+              let date = LocalDate(year: year, month: month, day: day)
+        else { return nil }
+        return ((date.daysSinceEpoch * 24 + Int64(hour)) * 60 + Int64(minute)) * 60_000 + Int64(second) * 1000 + Int64(milli)
     }
 
     /// Parses any RFC 3339 date-time (`T`/`t`/space separator, 0–9 fraction digits truncated to
