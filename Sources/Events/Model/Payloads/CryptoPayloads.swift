@@ -1,0 +1,126 @@
+/// A crypto data source.
+public enum CryptoVenue: String, Codable, Sendable, CaseIterable {
+    case bithumb, coingecko
+}
+
+/// `crypto.listing` v1: a tradable market or listed coin (subject = symbol, upper case): Bithumb
+/// market codes (`KRW-BTC`, Korean/English names) and CoinGecko's coin list (`coinId`).
+public struct CryptoListing: EventPayload {
+    public static let type = "crypto.listing"
+    public static let version = 1
+
+    public var venue: CryptoVenue
+    public var symbol: String
+    public var market: String?
+    public var coinId: String?
+    public var name: String?
+    public var koreanName: String?
+    public var englishName: String?
+    /// Bithumb's market warning flag (`CAUTION`), when set.
+    public var warning: String?
+
+    public init(venue: CryptoVenue, symbol: String, market: String? = nil, coinId: String? = nil, name: String? = nil, koreanName: String? = nil, englishName: String? = nil, warning: String? = nil) {
+        self.venue = venue
+        self.symbol = symbol
+        self.market = market
+        self.coinId = coinId
+        self.name = name
+        self.koreanName = koreanName
+        self.englishName = englishName
+        self.warning = warning
+    }
+
+    public func validate() throws(PayloadError) {
+        try requireText(symbol, "symbol")
+    }
+}
+
+/// `crypto.market` v1: a CoinGecko /coins/markets row (subject = symbol, upper case).
+public struct CryptoMarket: EventPayload {
+    public static let type = "crypto.market"
+    public static let version = 1
+
+    public var coinId: String
+    public var symbol: String
+    public var name: String
+    /// The quote currency of every price here (`usd`, `eur`, `krw`).
+    public var vsCurrency: String
+    public var currentPrice: DecimalString
+    public var marketCap: DecimalString?
+    public var marketCapRank: Int?
+    public var totalVolume: DecimalString?
+    public var high24h: DecimalString?
+    public var low24h: DecimalString?
+    public var priceChange24h: DecimalString?
+    public var priceChangePercentage24h: DecimalString?
+    public var circulatingSupply: DecimalString?
+    public var totalSupply: DecimalString?
+    public var maxSupply: DecimalString?
+    public var lastUpdated: Timestamp?
+
+    public init(coinId: String, symbol: String, name: String, vsCurrency: String, currentPrice: DecimalString, marketCap: DecimalString? = nil, marketCapRank: Int? = nil, totalVolume: DecimalString? = nil, high24h: DecimalString? = nil, low24h: DecimalString? = nil, priceChange24h: DecimalString? = nil, priceChangePercentage24h: DecimalString? = nil, circulatingSupply: DecimalString? = nil, totalSupply: DecimalString? = nil, maxSupply: DecimalString? = nil, lastUpdated: Timestamp? = nil) {
+        self.coinId = coinId
+        self.symbol = symbol
+        self.name = name
+        self.vsCurrency = vsCurrency
+        self.currentPrice = currentPrice
+        self.marketCap = marketCap
+        self.marketCapRank = marketCapRank
+        self.totalVolume = totalVolume
+        self.high24h = high24h
+        self.low24h = low24h
+        self.priceChange24h = priceChange24h
+        self.priceChangePercentage24h = priceChangePercentage24h
+        self.circulatingSupply = circulatingSupply
+        self.totalSupply = totalSupply
+        self.maxSupply = maxSupply
+        self.lastUpdated = lastUpdated
+    }
+}
+
+/// `crypto.ticker` v1: a 24 h ticker snapshot of one market (subject = base symbol, upper case):
+/// Bithumb KRW tickers and CoinGecko exchange tickers. Natural key `(venue, market)`.
+public struct CryptoTicker: EventPayload {
+    public static let type = "crypto.ticker"
+    public static let version = 1
+
+    public var venue: CryptoVenue
+    /// The venue's market name (`KRW-BTC`, `BTC_KRW`).
+    public var market: String
+    public var base: String
+    public var quote: String
+    public var lastPrice: DecimalString
+    public var openPrice: DecimalString?
+    public var highPrice: DecimalString?
+    public var lowPrice: DecimalString?
+    public var prevClosePrice: DecimalString?
+    public var volume24h: DecimalString?
+    public var quoteVolume24h: DecimalString?
+    public var changePrice24h: DecimalString?
+    /// Signed fractional or percent change as the venue reports it.
+    public var changeRate24h: DecimalString?
+    /// The venue's own timestamp of the snapshot.
+    public var timestampMs: Int64
+
+    public init(venue: CryptoVenue, market: String, base: String, quote: String, lastPrice: DecimalString, openPrice: DecimalString? = nil, highPrice: DecimalString? = nil, lowPrice: DecimalString? = nil, prevClosePrice: DecimalString? = nil, volume24h: DecimalString? = nil, quoteVolume24h: DecimalString? = nil, changePrice24h: DecimalString? = nil, changeRate24h: DecimalString? = nil, timestampMs: Int64) {
+        self.venue = venue
+        self.market = market
+        self.base = base
+        self.quote = quote
+        self.lastPrice = lastPrice
+        self.openPrice = openPrice
+        self.highPrice = highPrice
+        self.lowPrice = lowPrice
+        self.prevClosePrice = prevClosePrice
+        self.volume24h = volume24h
+        self.quoteVolume24h = quoteVolume24h
+        self.changePrice24h = changePrice24h
+        self.changeRate24h = changeRate24h
+        self.timestampMs = timestampMs
+    }
+
+    public func validate() throws(PayloadError) {
+        try requireText(market, "market")
+        try requireNonNegative(Int(timestampMs), "timestampMs")
+    }
+}

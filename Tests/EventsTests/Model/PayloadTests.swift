@@ -1,0 +1,110 @@
+import Testing
+@testable import Events
+
+@Suite("Typed payloads and the catalogue")
+struct PayloadTests {
+    @Test("Every generated event validates against the catalogue and round-trips through its typed payload")
+    func everyType() throws {
+        var samples = EventSamples(seed: 11)
+        var seen: Set<String> = []
+        for event in try samples.events(EventSamples.kinds * 20) {
+            try EventCatalog.standard.validate(event)
+            seen.insert(event.type)
+            let decoded = try Event.decode(try event.canonicalBytes())
+            #expect(decoded == event)
+        }
+        #expect(seen == Set(EventCatalog.standard.types))
+    }
+
+    @Test("The catalogue lists every family with its versions")
+    func catalogue() throws {
+        let catalog = EventCatalog.standard
+        #expect(catalog.types.count == 22)
+        #expect(catalog.entry("bar.daily")?.versions == 1...2)
+        #expect(catalog.entry("news.article")?.versions == 1...1)
+        #expect(catalog.entry("nope") == nil)
+    }
+
+    @Test("Payload errors give the field path and what was wrong", arguments: [
+        ("bar.daily", 2, #"{"date":"2026-02-18","open":"1","high":"1","low":"1","close":1.5,"volume":1}"#, "close", "expected a string"),
+        ("bar.daily", 2, #"{"date":"2026-02-18","open":"1","high":"1","low":"1","close":"1e5","volume":1}"#, "close", "decimal string"),
+        ("bar.daily", 2, #"{"date":"2026-02-30","open":"1","high":"1","low":"1","close":"1","volume":1}"#, "date", "not a calendar date"),
+        ("bar.daily", 2, #"{"date":"2026-02-18","open":"1","high":"1","low":"1","close":"1","volume":1.5}"#, "volume", "integer"),
+        ("bar.daily", 2, #"{"date":"2026-02-18","open":"1","high":"1","low":"1","close":"1","volume":-1}"#, "volume", "non-negative"),
+        ("bar.daily", 2, #"{"date":"2026-02-18","open":"1","high":"1","low":"1","volume":1}"#, "close", "missing"),
+        ("bar.daily", 2, #"{"date":"2026-02-18","open":"1","high":"1","low":"1","close":"1","volume":1,"vwap":"1"}"#, "vwap", "unknown field"),
+        ("bar.daily", 2, #"{"date":"2026-02-18","open":"1","high":"1","low":"1","close":"1","adjClose":null,"volume":1}"#, "adjClose", "omitted, not null"),
+        ("bar.daily", 1, #"{"date":"2026-02-18","open":"1","high":"1","low":"1","close":"1","adjClose":"1","volume":1}"#, "adjClose", "unknown field"),
+        ("news.article", 1, #"{"url":"u","title":"t","source":"s","publishedAt":"2025-01-31T10:57:09.000Z","authors":[],"topics":[],"tickers":[{"ticker":"AAPL","relevance":0.45}]}"#, "tickers[0].relevance", "expected a string"),
+        ("market.mover", 1, #"{"category":"winner","rank":1,"price":"1","changeAmount":"1","changePercent":"1","volume":1}"#, "category", "winner"),
+        ("social.post", 1, #"{"platform":"x","postId":"1","authorId":"2","text":"t","createdAt":"2025-01-31T10:57:09.000Z","metrics":{"likes":"3"}}"#, "metrics.likes", "integer"),
+        ("macro.observation", 1, #"{"seriesId":"CPIAUCSL","date":"2000-01-01","value":"n/a"}"#, "value", "\".\""),
+        ("stage.decision", 1, #"{"stage":"s","asOf":"2000-01-01","watermark":1,"decision":"d","details":[]}"#, "details", "expected an object"),
+    ])
+    func errors(type: String, version: Int, payload: String, path: String, detail: String) throws {
+        let event = try Event.make(type: type, version: version, source: "test", subject: "X",
+                                   occurredAt: Timestamp(millisecondsSinceEpoch: 0), payload: try JSONValue.parse(payload))
+        do {
+            try EventCatalog.standard.validate(event)
+            Issue.record("accepted \(payload)")
+        } catch {
+            #expect(error.path == path, "\(error)")
+            #expect(error.description.contains(detail), "\(error)")
+            #expect(error.type == type)
+        }
+    }
+
+    @Test("Decimal strings: plain notation only")
+    func decimals() {
+        for good in ["0", "-0", "12", "-12.50", "0.0529", "22336000", "123456789012345678901234567890.1"] {
+            #expect(DecimalString(good) != nil, "\(good)")
+        }
+        for bad in ["", "-", "01", "1.", ".5", "+1", "1e5", "1,5", " 1", "NaN", "0x10", "١"] {
+            #expect(DecimalString(bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test("Unknown types and unknown versions are refused by the catalogue")
+    func unknown() throws {
+        let t = Timestamp(millisecondsSinceEpoch: 0)
+        let alien = try Event.make(type: "alien.thing", version: 1, source: "s", subject: "x", occurredAt: t, payload: [:])
+        #expect(throws: PayloadError.self) { try EventCatalog.standard.validate(alien) }
+        let future = try Event.make(type: "trade", version: 2, source: "s", subject: "x", occurredAt: t, payload: [:])
+        #expect(throws: PayloadError.self) { try EventCatalog.standard.validate(future) }
+    }
+
+    @Test("A stored bar.daily v1 reads as the current DailyBar while its id stays the v1 hash")
+    func upcasting() throws {
+        let v1 = DailyBarV1(date: try LocalDate("2021-07-20"), open: "187.36", high: "188.07", low: "182.55", close: "187.80", volume: 35_000_000)
+        let stored = try Event.make(v1, source: "yahoo", subject: "NVDA", occurredAt: try Timestamp(canonical: "2021-07-20T20:00:00.000Z"))
+        let bytes = try stored.canonicalBytes()
+
+        let decoded = try Event.decode(bytes)
+        #expect(decoded.version == 1)
+        #expect(decoded.id == stored.id)
+        #expect(try decoded.canonicalBytes() == bytes)
+
+        let current = try decoded.payload(as: DailyBar.self)
+        #expect(current == DailyBar(date: v1.date, open: v1.open, high: v1.high, low: v1.low, close: v1.close, adjClose: nil, volume: v1.volume))
+        let upcast = try EventCatalog.standard.currentPayload(of: decoded)
+        #expect(upcast.version == 2)
+
+        // The same content made as v2 is a different event: the version is part of the identity.
+        let asV2 = try Event.make(current, source: "yahoo", subject: "NVDA", occurredAt: stored.occurredAt)
+        #expect(asV2.id != stored.id)
+        // Reading v1 as the old struct is refused: the catalogue hands out current versions.
+        #expect(throws: PayloadError.self) { try decoded.payload(as: DailyBarV1.self) }
+        #expect(throws: PayloadError.self) { try decoded.payload(as: Trade.self) }
+    }
+
+    @Test("Typed encoding omits nil optionals and refuses integers beyond 2^53")
+    func encoding() throws {
+        let bar = DailyBar(date: try LocalDate("2026-02-18"), open: "1", high: "2", low: "0.5", close: "1.5", volume: 10)
+        #expect(try bar.json().description == #"{"close":"1.5","date":"2026-02-18","high":"2","low":"0.5","open":"1","volume":10}"#)
+        let huge = DailyBar(date: bar.date, open: "1", high: "1", low: "1", close: "1", volume: 9_007_199_254_740_992)
+        #expect(throws: PayloadError.self) { try huge.json() }
+        let details: JSONValue = ["weights": ["XLK": "0.25"], "n": 3]
+        let decision = StageDecision(stage: "allocation", asOf: bar.date, watermark: 7, decision: "allocate", details: details)
+        #expect(try StageDecision(json: try decision.json()) == decision)
+    }
+}
