@@ -40,16 +40,16 @@ public final class EventLog: Sendable {
         notifier.close(with: Self.closedError("wait for events"))
     }
 
-
     /// Appends `records` as one all-or-nothing batch and returns, in their order, the seq
     /// each got or already had; returns once the batch is durable. Records already in the
     /// log, or repeated within the call, come back as `.duplicate`.
     public func append(_ records: [LogRecord]) async throws -> [AppendOutcome] {
         let writer = try appendableWriter(records)
         guard !records.isEmpty else { return [] }
+        let batch = try writer.encoders.encode(records)
         return try await withCheckedThrowingContinuation { continuation in
             do {
-                try writer.submit(.append(records) { continuation.resume(with: $0) })
+                try writer.submit(.append(batch) { continuation.resume(with: $0) })
             } catch {
                 continuation.resume(throwing: error)
             }
@@ -61,10 +61,14 @@ public final class EventLog: Sendable {
     public func append(_ records: [LogRecord]) throws -> [AppendOutcome] {
         let writer = try appendableWriter(records)
         guard !records.isEmpty else { return [] }
+        let batch = try writer.encoders.encode(records)
         let waiter = BlockingResult<[AppendOutcome]>()
-        try writer.submit(.append(records, waiter.complete))
+        try writer.submit(.append(batch, waiter.complete))
         return try waiter.wait()
     }
+
+    /// The zstd dictionary new records are compressed with (nil: none yet, or read-only).
+    public var activeDictionaryID: UInt32? { writer?.encoders.dictionary?.id }
 
     /// What the writer committed so far for how many calls (zero for a read-only log).
     public var writeCounters: EventLogWriteCounters { writer?.writeCounters ?? EventLogWriteCounters() }
@@ -76,7 +80,6 @@ public final class EventLog: Sendable {
         }
         return writer
     }
-
 
     /// Up to `limit` events from `seq` on (seqs start at 1), with their bytes copied out.
     public func read(from seq: UInt64, limit: Int) throws -> [StoredEvent] {
@@ -141,7 +144,6 @@ public final class EventLog: Sendable {
         }
     }
 
-
     /// Returns the newest seq once the log holds an event after `seq`.
     ///
     /// In the writing process, appends wake waiters the moment they commit. A read-only log
@@ -162,7 +164,6 @@ public final class EventLog: Sendable {
             delay = min(delay * 2, .milliseconds(20))
         }
     }
-
 
     /// The seq stored under `name` (e.g. the Kafka relay's last acknowledged seq), or nil.
     public func checkpoint(named name: String) throws -> UInt64? {
@@ -201,12 +202,11 @@ public final class EventLog: Sendable {
         }
         let value = LogFormat.bigEndian(seq)
         return (writer, { completion in
-            .exclusive("set checkpoint \(name)", body: { writer, txn in
-                try txn.put(value, for: key, in: writer.store.meta)
+            .exclusive("set checkpoint \(name)", body: { store, txn in
+                try txn.put(value, for: key, in: store.meta)
             }, afterCommit: { _ in }, completion)
         })
     }
-
 
     /// Trains a zstd dictionary on the first `sampleCount` events, stores it in the log and
     /// compresses every later record with it; earlier records keep their format. Returns the
@@ -218,27 +218,12 @@ public final class EventLog: Sendable {
         guard options.compressionLevel != nil else {
             throw EventLogError(.invalidArgument, operation: "train dictionary", message: "the log was opened without compression")
         }
-        let samples = try read(from: 1, limit: sampleCount).map(\.canonicalJSON)
-        let dictionary: ZstdDictionary
-        do {
-            dictionary = try ZstdDictionary(bytes: Zstd.trainDictionary(samples: samples, capacity: capacity),
-                                            compressionLevel: store().dictionaries.compressionLevel)
-        } catch let error as ZstdError {
-            throw EventLogError(.invalidArgument, operation: "train dictionary on \(samples.count) events",
-                                message: error.message, underlying: error)
-        }
+        let dictionary = try LogWriter.trainDictionary(store(), sampleCount: sampleCount, capacity: capacity)
         let waiter = BlockingResult<Void>()
-        try writer.submit(.exclusive("store dictionary \(dictionary.id)", body: { writer, txn in
-            try txn.put(dictionary.bytes, for: LogFormat.MetaKey.dictionary(dictionary.id), in: writer.store.meta)
-            try txn.put(LogFormat.bigEndian(dictionary.id), for: LogFormat.MetaKey.activeDictionary, in: writer.store.meta)
-        }, afterCommit: { writer in
-            writer.store.dictionaries.insert(dictionary)
-            try writer.useCompression(dictionary: dictionary)
-        }, waiter.complete))
+        try writer.submit(writer.installJob(dictionary, waiter.complete))
         try waiter.wait()
         return dictionary.id
     }
-
 
     func store() throws -> LogStore {
         guard let store = current.withLock({ $0 }) else { throw Self.closedError("use") }

@@ -25,6 +25,10 @@ public struct EventLogOptions: Sendable {
     public var maximumMapSize: Int
     /// zstd level for stored records (1–3 suit the hot path); nil stores records uncompressed.
     public var compressionLevel: Int?
+    /// Once the log holds this many events and has no zstd dictionary, one is trained on them
+    /// in the background and used for every later record; nil never trains automatically.
+    /// (Without a dictionary, records under 1 KiB are stored uncompressed: see `RecordEncoder`.)
+    public var dictionaryTrainingThreshold: Int?
     /// Most records one write transaction takes from the queue when coalescing appends
     /// (a single larger call still commits whole).
     public var maximumBatchRecords: Int
@@ -37,6 +41,7 @@ public struct EventLogOptions: Sendable {
         initialMapSize: Int = 64 << 20,
         maximumMapSize: Int = 1 << 40,
         compressionLevel: Int? = 1,
+        dictionaryTrainingThreshold: Int? = 10_000,
         maximumBatchRecords: Int = 65_536,
         maxReaders: Int = 256
     ) {
@@ -45,6 +50,7 @@ public struct EventLogOptions: Sendable {
         self.initialMapSize = initialMapSize
         self.maximumMapSize = maximumMapSize
         self.compressionLevel = compressionLevel
+        self.dictionaryTrainingThreshold = dictionaryTrainingThreshold
         self.maximumBatchRecords = maximumBatchRecords
         self.maxReaders = maxReaders
     }

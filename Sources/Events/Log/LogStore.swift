@@ -144,12 +144,12 @@ final class LogStore: Sendable {
     }
 
     /// Whether the record stored at `seq` carries `id` (nil when there is no such record).
-    func storedID(at seq: UInt64, equals id: [UInt8], _ txn: LMDBReadTransaction) throws -> Bool? {
+    func storedID(at seq: UInt64, equals id: UnsafeRawBufferPointer, _ txn: LMDBReadTransaction) throws -> Bool? {
         try LogFormat.withSeqKey(seq) { key in
             try txn.withValue(for: key, in: events) { value -> Bool? in
                 guard let value else { return nil }
                 guard value.count >= LogFormat.recordHeaderSize else { return false }
-                return id.withUnsafeBytes { $0.elementsEqual(value[1..<LogFormat.recordHeaderSize]) }
+                return id.elementsEqual(value[1..<LogFormat.recordHeaderSize])
             }
         }
     }
@@ -162,7 +162,7 @@ final class LogStore: Sendable {
             }
         }
         guard let indexed else { return nil }
-        if try storedID(at: indexed, equals: id.bytes, txn) == true { return indexed }
+        if try id.bytes.withUnsafeBytes({ try storedID(at: indexed, equals: $0, txn) }) == true { return indexed }
         return try txn.withValue(for: id.bytes, in: collisions) { try $0.map { try indexValue($0) } }
     }
 

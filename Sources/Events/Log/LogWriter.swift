@@ -9,18 +9,18 @@ import Zstd
 /// Callers never run LMDB writes themselves, so blocking commits stay off Swift's
 /// cooperative pool and concurrent appends coalesce into group commits.
 final class LogWriter: @unchecked Sendable {
-    // Safe to share: `queue` and `stopping` are touched only while holding `condition`;
-    // every other stored `var` is touched only by the writer thread.
+    // Safe to share: `queue`, `stopping` and `trainer` are touched only while holding
+    // `condition`; every other stored `var` is touched only by the writer thread.
 
     typealias Completion<T> = @Sendable (Result<T, EventLogError>) -> Void
 
     enum Job {
-        case append([LogRecord], Completion<[AppendOutcome]>)
+        case append(EncodedBatch, Completion<[AppendOutcome]>)
         /// Runs `body` alone in its own write transaction, then `afterCommit` once it committed.
         case exclusive(
             String,
-            body: @Sendable (LogWriter, LMDBWriteTransaction) throws -> Void,
-            afterCommit: @Sendable (LogWriter) throws -> Void,
+            body: @Sendable (LogStore, LMDBWriteTransaction) throws -> Void,
+            afterCommit: @Sendable (LogStore) throws -> Void,
             Completion<Void>
         )
     }
@@ -28,36 +28,39 @@ final class LogWriter: @unchecked Sendable {
     private let condition = NSCondition()
     private var queue: [Job] = []
     private var stopping = false
+    private var trainer: DispatchSemaphore?
     private let finished = DispatchSemaphore(value: 0)
 
     /// Released by the writer thread as it ends, so `close` really closes the files.
     private var ownedStore: LogStore?
     /// The open store; only the writer thread (and code it runs) reads it.
-    var store: LogStore { ownedStore! }
+    private var store: LogStore { ownedStore! }
     private let notifier: CommitNotifier
+    let encoders: EncoderPool
+    private let maximumBatchRecords: Int
+    private let maximumMapSize: Int
     private let counters = Mutex(EventLogWriteCounters())
 
     private var lastSeq: UInt64
     private var storedBytes: UInt64
     private var rawBytes: UInt64
-    private var compressor: ZstdCompressor?
-    private var compressedFormat = LogFormat.RecordFormat.zstd
-    private var value: [UInt8] = []
 
     init(store: LogStore, notifier: CommitNotifier) throws {
         self.ownedStore = store
         self.notifier = notifier
-        (lastSeq, storedBytes, rawBytes) = try store.read("open writer") { txn in
+        self.maximumBatchRecords = store.options.maximumBatchRecords
+        self.maximumMapSize = store.options.maximumMapSize
+        let meta = store.meta
+        let (lastSeq, storedBytes, rawBytes, active) = try store.read("open writer") { txn in
             (
                 try store.lastSeq(txn),
-                LogFormat.integer(try txn.get(LogFormat.MetaKey.storedBytes, in: store.meta), as: UInt64.self) ?? 0,
-                LogFormat.integer(try txn.get(LogFormat.MetaKey.rawBytes, in: store.meta), as: UInt64.self) ?? 0
+                LogFormat.integer(try txn.get(LogFormat.MetaKey.storedBytes, in: meta), as: UInt64.self) ?? 0,
+                LogFormat.integer(try txn.get(LogFormat.MetaKey.rawBytes, in: meta), as: UInt64.self) ?? 0,
+                LogFormat.integer(try txn.get(LogFormat.MetaKey.activeDictionary, in: meta), as: UInt32.self)
             )
         }
-        let active = try store.read("open writer") { txn in
-            LogFormat.integer(try txn.get(LogFormat.MetaKey.activeDictionary, in: store.meta), as: UInt32.self)
-        }
-        try useCompression(dictionary: active.flatMap { store.dictionaries[id: $0] })
+        (self.lastSeq, self.storedBytes, self.rawBytes) = (lastSeq, storedBytes, rawBytes)
+        encoders = EncoderPool(level: store.options.compressionLevel, dictionary: active.flatMap { store.dictionaries[id: $0] })
         notifier.publish(lastSeq)
         let thread = Thread { [self] in
             run()
@@ -81,35 +84,76 @@ final class LogWriter: @unchecked Sendable {
         condition.signal()
     }
 
-    /// Finishes every queued job, then ends the writer thread and waits for it.
+    /// Finishes every queued job and a running dictionary training, then ends the writer
+    /// thread and waits for it.
     func stop() {
         condition.lock()
         let first = !stopping
         stopping = true
+        let training = trainer
         condition.signal()
         condition.unlock()
-        if first { finished.wait() }
+        guard first else { return }
+        training?.wait()
+        finished.wait()
     }
 
-    /// The compressor for new records: with `dictionary` when given.
-    func useCompression(dictionary: ZstdDictionary?) throws {
-        guard let level = store.options.compressionLevel else {
-            compressor = nil
-            return
+    /// Trains a dictionary on the first `sampleCount` events of `store`.
+    static func trainDictionary(_ store: LogStore, sampleCount: Int, capacity: Int) throws -> ZstdDictionary {
+        var samples: [[UInt8]] = []
+        samples.reserveCapacity(sampleCount)
+        try store.scan(from: 1, through: .max, limit: sampleCount) { event in
+            samples.append(Array(event.canonicalJSON))
+            return true
         }
-        compressor = try ZstdCompressor(level: level, dictionary: dictionary, checksum: true)
-        compressedFormat = dictionary == nil ? .zstd : .zstdDictionary
+        do {
+            return try ZstdDictionary(bytes: Zstd.trainDictionary(samples: samples, capacity: capacity),
+                                      compressionLevel: store.dictionaries.compressionLevel)
+        } catch let error as ZstdError {
+            throw EventLogError(.invalidArgument, operation: "train dictionary on \(samples.count) events",
+                                message: error.message, underlying: error)
+        }
+    }
+
+    /// The job that stores `dictionary` and makes new records use it.
+    func installJob(_ dictionary: ZstdDictionary, _ completion: @escaping Completion<Void>) -> Job {
+        .exclusive("store dictionary \(dictionary.id)", body: { store, txn in
+            try txn.put(dictionary.bytes, for: LogFormat.MetaKey.dictionary(dictionary.id), in: store.meta)
+            try txn.put(LogFormat.bigEndian(dictionary.id), for: LogFormat.MetaKey.activeDictionary, in: store.meta)
+        }, afterCommit: { [encoders] store in
+            store.dictionaries.insert(dictionary)
+            encoders.use(dictionary)
+        }, completion)
+    }
+
+    /// Once the log holds enough events and has no dictionary, trains one on a thread of its
+    /// own (it takes about a second) and installs it; a failed training is not retried.
+    private func trainDictionaryIfDue() {
+        guard let threshold = store.options.dictionaryTrainingThreshold, store.options.compressionLevel != nil,
+              lastSeq >= UInt64(threshold), encoders.dictionary == nil else { return }
+        condition.lock()
+        defer { condition.unlock() }
+        guard trainer == nil, !stopping else { return }
+        let done = DispatchSemaphore(value: 0)
+        trainer = done
+        let store = self.store
+        Thread { [self] in
+            defer { done.signal() }
+            guard let dictionary = try? Self.trainDictionary(store, sampleCount: threshold, capacity: 16 << 10) else { return }
+            try? submit(installJob(dictionary) { _ in })
+        }.start()
     }
 
     private func run() {
         while let jobs = next() {
             switch jobs.first {
             case .exclusive(let operation, let body, let afterCommit, let completion)?:
-                completion(commit(operation) { txn in try body(self, txn) }.flatMap { _ in
-                    Result { try afterCommit(self) }.mapError { EventLogError.wrap($0, operation: operation) }
+                completion(commit(operation) { [store] txn in try body(store, txn) }.flatMap { _ in
+                    Result { try afterCommit(store) }.mapError { EventLogError.wrap($0, operation: operation) }
                 })
             case .append?:
                 commitAppends(jobs)
+                trainDictionaryIfDue()
             case nil:
                 break
             }
@@ -131,7 +175,7 @@ final class LogWriter: @unchecked Sendable {
         var records = 0
         for job in queue {
             guard case .append(let batch, _) = job else { break }
-            if taken > 0 && records + batch.count > store.options.maximumBatchRecords { break }
+            if taken > 0 && records + batch.count > maximumBatchRecords { break }
             taken += 1
             records += batch.count
         }
@@ -142,11 +186,11 @@ final class LogWriter: @unchecked Sendable {
 
     private func commit<T>(_ operation: String, _ body: (LMDBWriteTransaction) throws -> T) -> Result<T, EventLogError> {
         do {
-            let result = try store.environment.write(growingMapUpTo: store.options.maximumMapSize, body)
+            let result = try store.environment.write(growingMapUpTo: maximumMapSize, body)
             counters.withLock { $0.transactions += 1 }
             return .success(result)
         } catch {
-            return .failure(EventLogError.wrap(error, operation: operation, maximumMapSize: store.options.maximumMapSize))
+            return .failure(EventLogError.wrap(error, operation: operation, maximumMapSize: maximumMapSize))
         }
     }
 
@@ -159,10 +203,10 @@ final class LogWriter: @unchecked Sendable {
     }
 
     private func commitAppends(_ jobs: [Job]) {
-        var batches: [[LogRecord]] = []
+        var batches: [EncodedBatch] = []
         var completions: [Completion<[AppendOutcome]>] = []
-        for case .append(let records, let completion) in jobs {
-            batches.append(records)
+        for case .append(let batch, let completion) in jobs {
+            batches.append(batch)
             completions.append(completion)
         }
         let total = batches.reduce(0) { $0 + $1.count }
@@ -190,61 +234,60 @@ final class LogWriter: @unchecked Sendable {
         case duplicate(UInt64)
     }
 
-    private struct Prefix {
-        let high: UInt64
-        let low: UInt64
-        let candidate: Int
+    /// A record of the coalesced batches: which call, which position in it.
+    private struct Position {
+        let batch: Int
+        let index: Int
     }
 
     /// Appends `batches` in order in one transaction: dedups within the batch and against
     /// the id index (whose keys are inserted sorted), assigns dense seqs, stores records.
-    private func append(_ batches: [[LogRecord]], _ txn: LMDBWriteTransaction) throws -> BatchResult {
-        let records = batches.flatMap { $0 }
+    private func append(_ batches: [EncodedBatch], _ txn: LMDBWriteTransaction) throws -> BatchResult {
+        let store = self.store
+        let total = batches.reduce(0) { $0 + $1.count }
         let base = lastSeq + 1
 
-        // First occurrence of each id in the batch: the candidates for new seqs.
-        var candidateOf = [Int](repeating: 0, count: records.count)
-        var candidates: [Int] = []
-        candidates.reserveCapacity(records.count)
-        if records.count == 1 {
-            candidates.append(0)
-        } else {
-            var first = [EventID: Int](minimumCapacity: records.count)
-            for (index, record) in records.enumerated() {
-                if let candidate = first[record.id] {
-                    candidateOf[index] = candidate
+        // First occurrence of each id across the batches: the candidates for new seqs.
+        var candidateOf = [Int](repeating: 0, count: total)
+        var candidates: [Position] = []
+        candidates.reserveCapacity(total)
+        var first = [IDKey: Int](minimumCapacity: total)
+        var flat = 0
+        for (b, batch) in batches.enumerated() {
+            for (i, id) in batch.ids.enumerated() {
+                if let candidate = first[id] {
+                    candidateOf[flat] = candidate
                 } else {
-                    first[record.id] = candidates.count
-                    candidateOf[index] = candidates.count
-                    candidates.append(index)
+                    first[id] = candidates.count
+                    candidateOf[flat] = candidates.count
+                    candidates.append(Position(batch: b, index: i))
                 }
+                flat += 1
             }
         }
+        func id(_ candidate: Int) -> IDKey { batches[candidates[candidate].batch].ids[candidates[candidate].index] }
 
         // Insert provisional seqs into the index in key order; existing keys reveal duplicates.
-        var order = candidates.indices.map { candidate in
-            records[candidates[candidate]].id.bytes.withUnsafeBytes { id in
-                Prefix(high: UInt64(bigEndian: id.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
-                       low: UInt64(bigEndian: id.loadUnaligned(fromByteOffset: 8, as: UInt64.self)),
-                       candidate: candidate)
-            }
+        var order = Array(candidates.indices)
+        order.sort { a, b in
+            let (x, y) = (id(a), id(b))
+            return x.w0 != y.w0 ? x.w0 < y.w0 : x.w1 < y.w1
         }
-        order.sort { ($0.high, $0.low) < ($1.high, $1.low) }
         var resolutions = [Resolution](repeating: .indexed, count: candidates.count)
         var duplicates = 0
-        for prefix in order {
-            let id = records[candidates[prefix.candidate]].id
-            let provisional = base + UInt64(prefix.candidate)
-            let existing = try withPrefixKey(prefix) { key in
+        for candidate in order {
+            let key = id(candidate)
+            let provisional = base + UInt64(candidate)
+            let existing = try key.withPrefix { prefix in
                 try withUnsafeBytes(of: provisional.bigEndian) { seq in
-                    try txn.putIfAbsent(seq, for: key, in: store.ids) { try store.indexValue($0) }
+                    try txn.putIfAbsent(seq, for: prefix, in: store.ids) { try store.indexValue($0) }
                 }
             }
             guard let existing else { continue }
             if existing < base {
-                switch try store.storedID(at: existing, equals: id.bytes, txn) {
+                switch try key.withBytes({ try store.storedID(at: existing, equals: $0, txn) }) {
                 case true?:
-                    resolutions[prefix.candidate] = .duplicate(existing)
+                    resolutions[candidate] = .duplicate(existing)
                     duplicates += 1
                     continue
                 case false?:
@@ -254,11 +297,11 @@ final class LogWriter: @unchecked Sendable {
                                         message: "the id index points to event \(existing), which does not exist")
                 }
             }
-            if let seq = try txn.withValue(for: id.bytes, in: store.collisions, { try $0.map { try store.indexValue($0) } }) {
-                resolutions[prefix.candidate] = .duplicate(seq)
+            if let seq = try key.withBytes({ try txn.withValue(for: $0, in: store.collisions) { try $0.map { try store.indexValue($0) } } }) {
+                resolutions[candidate] = .duplicate(seq)
                 duplicates += 1
             } else {
-                resolutions[prefix.candidate] = .collision
+                resolutions[candidate] = .collision
             }
         }
 
@@ -273,18 +316,16 @@ final class LogWriter: @unchecked Sendable {
                 nextSeq += 1
             }
         }
-        for prefix in order {
-            let seq = finalSeqs[prefix.candidate]
-            switch resolutions[prefix.candidate] {
-            case .indexed where duplicates > 0 && seq != base + UInt64(prefix.candidate):
-                try withPrefixKey(prefix) { key in
+        for candidate in order {
+            let seq = finalSeqs[candidate]
+            switch resolutions[candidate] {
+            case .indexed where duplicates > 0 && seq != base + UInt64(candidate):
+                try id(candidate).withPrefix { key in
                     try withUnsafeBytes(of: seq.bigEndian) { try txn.put($0, for: key, in: store.ids) }
                 }
             case .collision:
                 try withUnsafeBytes(of: seq.bigEndian) { value in
-                    try records[candidates[prefix.candidate]].id.bytes.withUnsafeBytes { key in
-                        try txn.put(value, for: key, in: store.collisions)
-                    }
+                    try id(candidate).withBytes { try txn.put(value, for: $0, in: store.collisions) }
                 }
             case .indexed, .duplicate:
                 break
@@ -296,9 +337,15 @@ final class LogWriter: @unchecked Sendable {
         var raw = rawBytes
         for candidate in candidates.indices {
             if case .duplicate = resolutions[candidate] { continue }
-            let record = records[candidates[candidate]]
-            stored += UInt64(try put(record, at: finalSeqs[candidate], txn))
-            raw += UInt64(record.canonicalJSON.count)
+            let position = candidates[candidate]
+            let batch = batches[position.batch]
+            try batch.withValue(position.index) { value in
+                try LogFormat.withSeqKey(finalSeqs[candidate]) { key in
+                    try txn.put(value, for: key, in: store.events, flags: .append)
+                }
+                stored += UInt64(value.count)
+            }
+            raw += UInt64(batch.rawSizes[position.index])
         }
         if nextSeq > base {
             try txn.put(LogFormat.bigEndian(stored), for: LogFormat.MetaKey.storedBytes, in: store.meta)
@@ -308,68 +355,24 @@ final class LogWriter: @unchecked Sendable {
         // Outcomes in each caller's order; repeats inside the batch point at the first one.
         var outcomes: [[AppendOutcome]] = []
         outcomes.reserveCapacity(batches.count)
-        var index = 0
-        for batch in batches {
+        flat = 0
+        for (b, batch) in batches.enumerated() {
             var batchOutcomes: [AppendOutcome] = []
             batchOutcomes.reserveCapacity(batch.count)
-            for _ in batch {
-                let candidate = candidateOf[index]
-                let seq = finalSeqs[candidate]
-                if candidates[candidate] == index, case .indexed = resolutions[candidate] {
-                    batchOutcomes.append(.appended(seq))
-                } else if candidates[candidate] == index, case .collision = resolutions[candidate] {
-                    batchOutcomes.append(.appended(seq))
-                } else {
+            for i in 0..<batch.count {
+                let candidate = candidateOf[flat]
+                let isFirst = candidates[candidate].batch == b && candidates[candidate].index == i
+                switch resolutions[candidate] {
+                case .indexed, .collision:
+                    batchOutcomes.append(isFirst ? .appended(finalSeqs[candidate]) : .duplicate(finalSeqs[candidate]))
+                case .duplicate(let seq):
                     batchOutcomes.append(.duplicate(seq))
                 }
-                index += 1
+                flat += 1
             }
             outcomes.append(batchOutcomes)
         }
         return BatchResult(outcomes: outcomes, lastSeq: nextSeq - 1, storedBytes: stored, rawBytes: raw,
                            appended: Int(nextSeq - base))
-    }
-
-    private func withPrefixKey<R>(_ prefix: Prefix, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
-        let key = (prefix.high.bigEndian, prefix.low.bigEndian)
-        return try withUnsafeBytes(of: key, body)
-    }
-
-    /// Encodes `record` (compressed when that is smaller) and appends it at `seq`; returns the stored size.
-    private func put(_ record: LogRecord, at seq: UInt64, _ txn: LMDBWriteTransaction) throws -> Int {
-        let json = record.canonicalJSON
-        let header = LogFormat.recordHeaderSize
-        let capacity = header + max(json.count, compressor == nil ? 0 : Zstd.compressBound(json.count))
-        if value.count < capacity {
-            value = [UInt8](repeating: 0, count: max(capacity, 2 * value.count))
-        }
-        let size = try value.withUnsafeMutableBytes { buffer in
-            var format = LogFormat.RecordFormat.raw
-            var payloadSize = json.count
-            let payload = UnsafeMutableRawBufferPointer(rebasing: buffer[header...])
-            try json.withUnsafeBytes { json in
-                if let compressor {
-                    do {
-                        let compressed = try compressor.compress(json, into: payload)
-                        if compressed < json.count {
-                            format = compressedFormat
-                            payloadSize = compressed
-                        }
-                    } catch let error as ZstdError {
-                        throw EventLogError(.storage, operation: "compress event \(seq)", message: error.message, underlying: error)
-                    }
-                }
-                if format == .raw { payload.copyMemory(from: json) }
-            }
-            buffer[0] = format.rawValue
-            record.id.bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[1..<header]).copyMemory(from: $0) }
-            return header + payloadSize
-        }
-        try value.withUnsafeBytes { value in
-            try LogFormat.withSeqKey(seq) { key in
-                try txn.put(UnsafeRawBufferPointer(rebasing: value[..<size]), for: key, in: store.events, flags: .append)
-            }
-        }
-        return size
     }
 }

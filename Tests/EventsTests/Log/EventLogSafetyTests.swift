@@ -88,10 +88,12 @@ struct EventLogSafetyTests {
         _ = temporary
     }
 
-    @Test("verify reports a damaged record and a record whose id was altered; reading it fails precisely")
+    @Test("verify reports a damaged compressed record, a damaged raw record and an altered id; reading fails precisely")
     func corruptedRecords() throws {
         let (temporary, path) = try LogFixtures.directory()
-        let records = LogFixtures.records(0..<100)
+        // Large records are zstd frames with checksums; small ones (seq 31…) are stored raw,
+        // so only re-hashing can tell their damage.
+        let records = (0..<30).map(LogFixtures.largeRecord) + LogFixtures.records(30..<100)
         do {
             let log = try EventLog(directory: path)
             _ = try log.append(records)
@@ -109,6 +111,11 @@ struct EventLogSafetyTests {
                 var altered = try #require(try txn.get(key20, in: events))
                 altered[1] ^= 0xFF
                 try txn.put(altered, for: key20, in: events)
+                let key50 = withUnsafeBytes(of: UInt64(50).bigEndian) { Array($0) }
+                var rawDamage = try #require(try txn.get(key50, in: events))
+                #expect(rawDamage[0] == 0, "seq 50 is stored raw")
+                rawDamage[100] ^= 0x01
+                try txn.put(rawDamage, for: key50, in: events)
             }
         }
         let log = try EventLog(directory: path)
@@ -117,7 +124,8 @@ struct EventLogSafetyTests {
         #expect(problems.contains { if case .missingIndexEntry(seq: 20, _) = $0 { true } else { false } }, "\(problems)")
         #expect(problems.contains { if case .idMismatch(seq: 20, _, _) = $0 { true } else { false } }, "\(problems)")
         #expect(problems.contains { if case .danglingIndexEntry(_, seq: 20) = $0 { true } else { false } }, "\(problems)")
-        #expect(problems.count == 4, "\(problems)")
+        #expect(problems.contains { if case .idMismatch(seq: 50, _, _) = $0 { true } else { false } }, "\(problems)")
+        #expect(problems.count == 5, "\(problems)")
         let error = #expect(throws: EventLogError.self) { _ = try log.event(at: 10) }
         #expect(error?.code == .corrupted)
         #expect(error?.operation == "read event 10")

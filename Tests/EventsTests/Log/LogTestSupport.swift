@@ -23,6 +23,12 @@ enum LogFixtures {
         return LogRecord(id: id(of: bytes), canonicalJSON: bytes)
     }
 
+    /// A ~1.3 KB record: large enough to be zstd-compressed (with a checksum) without a dictionary.
+    static func largeRecord(_ n: Int) -> LogRecord {
+        let bytes = Array((0..<4).flatMap { json(n, tag: "-\($0)") })
+        return LogRecord(id: id(of: bytes), canonicalJSON: bytes)
+    }
+
     static func records(_ range: Range<Int>, tag: String = "") -> [LogRecord] {
         range.map { record($0, tag: tag) }
     }
