@@ -46,7 +46,7 @@ public final class EventLog: Sendable {
     public func append(_ records: [LogRecord]) async throws -> [AppendOutcome] {
         let writer = try appendableWriter(records)
         guard !records.isEmpty else { return [] }
-        let batch = try writer.encoders.encode(records)
+        let batch = try await writer.encoders.encode(records)
         return try await withCheckedThrowingContinuation { continuation in
             do {
                 try writer.submit(.append(batch) { continuation.resume(with: $0) })
@@ -61,7 +61,7 @@ public final class EventLog: Sendable {
     public func append(_ records: [LogRecord]) throws -> [AppendOutcome] {
         let writer = try appendableWriter(records)
         guard !records.isEmpty else { return [] }
-        let batch = try writer.encoders.encode(records)
+        let batch = try writer.encoders.encodeBlocking(records)
         let waiter = BlockingResult<[AppendOutcome]>()
         try writer.submit(.append(batch, waiter.complete))
         return try waiter.wait()

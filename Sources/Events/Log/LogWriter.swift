@@ -15,7 +15,8 @@ final class LogWriter: @unchecked Sendable {
     typealias Completion<T> = @Sendable (Result<T, EventLogError>) -> Void
 
     enum Job {
-        case append(EncodedBatch, Completion<[AppendOutcome]>)
+        /// One caller's records, encoded in parts; they commit together or not at all.
+        case append([EncodedBatch], Completion<[AppendOutcome]>)
         /// Runs `body` alone in its own write transaction, then `afterCommit` once it committed.
         case exclusive(
             String,
@@ -174,10 +175,11 @@ final class LogWriter: @unchecked Sendable {
         var taken = 0
         var records = 0
         for job in queue {
-            guard case .append(let batch, _) = job else { break }
-            if taken > 0 && records + batch.count > maximumBatchRecords { break }
+            guard case .append(let parts, _) = job else { break }
+            let count = parts.reduce(0) { $0 + $1.count }
+            if taken > 0 && records + count > maximumBatchRecords { break }
             taken += 1
-            records += batch.count
+            records += count
         }
         let jobs = Array(queue.prefix(taken))
         queue.removeFirst(taken)
@@ -204,10 +206,10 @@ final class LogWriter: @unchecked Sendable {
 
     private func commitAppends(_ jobs: [Job]) {
         var batches: [EncodedBatch] = []
-        var completions: [Completion<[AppendOutcome]>] = []
-        for case .append(let batch, let completion) in jobs {
-            batches.append(batch)
-            completions.append(completion)
+        var completions: [(parts: Int, completion: Completion<[AppendOutcome]>)] = []
+        for case .append(let parts, let completion) in jobs {
+            batches += parts
+            completions.append((parts.count, completion))
         }
         let total = batches.reduce(0) { $0 + $1.count }
         let result = commit("append \(total) records") { txn in try append(batches, txn) }
@@ -222,9 +224,13 @@ final class LogWriter: @unchecked Sendable {
                 $0.duplicates += total - batch.appended
             }
             if batch.appended > 0 { notifier.publish(lastSeq) }
-            for (completion, outcomes) in zip(completions, batch.outcomes) { completion(.success(outcomes)) }
+            var part = 0
+            for (parts, completion) in completions {
+                completion(.success(Array(batch.outcomes[part..<part + parts].joined())))
+                part += parts
+            }
         case .failure(let error):
-            for completion in completions { completion(.failure(error)) }
+            for (_, completion) in completions { completion(.failure(error)) }
         }
     }
 
@@ -232,6 +238,13 @@ final class LogWriter: @unchecked Sendable {
         case indexed
         case collision
         case duplicate(UInt64)
+    }
+
+    /// An index key's two words next to the candidate it belongs to, sorted contiguously.
+    private struct SortKey {
+        let high: UInt64
+        let low: UInt64
+        let candidate: Int
     }
 
     /// A record of the coalesced batches: which call, which position in it.
@@ -251,6 +264,8 @@ final class LogWriter: @unchecked Sendable {
         var candidateOf = [Int](repeating: 0, count: total)
         var candidates: [Position] = []
         candidates.reserveCapacity(total)
+        var candidateIDs: [IDKey] = []
+        candidateIDs.reserveCapacity(total)
         var first = [IDKey: Int](minimumCapacity: total)
         var flat = 0
         for (b, batch) in batches.enumerated() {
@@ -261,18 +276,17 @@ final class LogWriter: @unchecked Sendable {
                     first[id] = candidates.count
                     candidateOf[flat] = candidates.count
                     candidates.append(Position(batch: b, index: i))
+                    candidateIDs.append(id)
                 }
                 flat += 1
             }
         }
-        func id(_ candidate: Int) -> IDKey { batches[candidates[candidate].batch].ids[candidates[candidate].index] }
+        func id(_ candidate: Int) -> IDKey { candidateIDs[candidate] }
 
         // Insert provisional seqs into the index in key order; existing keys reveal duplicates.
-        var order = Array(candidates.indices)
-        order.sort { a, b in
-            let (x, y) = (id(a), id(b))
-            return x.w0 != y.w0 ? x.w0 < y.w0 : x.w1 < y.w1
-        }
+        var sortKeys = candidateIDs.enumerated().map { SortKey(high: $1.w0, low: $1.w1, candidate: $0) }
+        sortKeys.sort { $0.high != $1.high ? $0.high < $1.high : $0.low < $1.low }
+        let order = sortKeys.map(\.candidate)
         var resolutions = [Resolution](repeating: .indexed, count: candidates.count)
         var duplicates = 0
         for candidate in order {

@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 import Zstd
 
@@ -63,7 +64,7 @@ final class RecordEncoder: @unchecked Sendable {
         self.format = dictionary == nil ? .zstd : .zstdDictionary
     }
 
-    func encode(_ records: [LogRecord]) throws -> EncodedBatch {
+    func encode(_ records: ArraySlice<LogRecord>) throws -> EncodedBatch {
         var batch = EncodedBatch()
         batch.ids.reserveCapacity(records.count)
         batch.ends.reserveCapacity(records.count)
@@ -135,7 +136,39 @@ final class EncoderPool: Sendable {
         }
     }
 
-    func encode(_ records: [LogRecord]) throws -> EncodedBatch {
+    /// Records per part when a large call is encoded on several threads.
+    static let partSize = 4_096
+
+    /// Encodes a call's records on the calling thread, spreading large calls over all cores.
+    func encodeBlocking(_ records: [LogRecord]) throws -> [EncodedBatch] {
+        let parts = (records.count + Self.partSize - 1) / Self.partSize
+        guard parts > 1 else { return [try encode(records[...])] }
+        let results = Mutex([Result<EncodedBatch, any Error>?](repeating: nil, count: parts))
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            let range = part * Self.partSize..<min(records.count, (part + 1) * Self.partSize)
+            let result = Result { try encode(records[range]) }
+            results.withLock { $0[part] = result }
+        }
+        return try results.withLock { $0 }.map { try $0!.get() }
+    }
+
+    /// Encodes a call's records from async code, spreading large calls over the cooperative pool.
+    func encode(_ records: [LogRecord]) async throws -> [EncodedBatch] {
+        let parts = (records.count + Self.partSize - 1) / Self.partSize
+        guard parts > 1 else { return [try encode(records[...])] }
+        return try await withThrowingTaskGroup(of: (Int, EncodedBatch).self) { group in
+            for part in 0..<parts {
+                group.addTask {
+                    (part, try self.encode(records[part * Self.partSize..<min(records.count, (part + 1) * Self.partSize)]))
+                }
+            }
+            var encoded = [EncodedBatch](repeating: EncodedBatch(), count: parts)
+            for try await (part, batch) in group { encoded[part] = batch }
+            return encoded
+        }
+    }
+
+    private func encode(_ records: ArraySlice<LogRecord>) throws -> EncodedBatch {
         let (encoder, dictionary) = state.withLock { state in (state.idle.popLast(), state.dictionary) }
         let used = try encoder ?? RecordEncoder(level: level, dictionary: dictionary)
         defer {
