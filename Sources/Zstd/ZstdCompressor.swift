@@ -97,23 +97,21 @@ public final class ZstdDecompressor {
     }
 
     /// Decompresses `frame` into `destination` with `dictionary` (nil: no dictionary);
-    /// returns the decoded size. A frame that names no dictionary is decoded without one.
+    /// returns the decoded size. A frame that names no dictionary ignores the one given.
     public func decompress(
         _ frame: UnsafeRawBufferPointer,
         using dictionary: ZstdDictionary?,
         into destination: UnsafeMutableRawBufferPointer
     ) throws -> Int {
-        let frameDictionary = ZSTD_getDictID_fromFrame(frame.baseAddress, frame.count)
-        if frameDictionary != 0 && frameDictionary != dictionary?.id {
-            throw ZstdError(
-                code: .wrongDictionary, operation: "ZSTD_decompress_usingDDict",
-                message: "frame was compressed with dictionary \(frameDictionary), decoder has \(dictionary.map { "dictionary \($0.id)" } ?? "no dictionary")"
-            )
-        }
-        return try checked(
-            ZSTD_decompress_usingDDict(context, destination.baseAddress, destination.count, frame.baseAddress, frame.count,
-                                       frameDictionary == 0 ? nil : dictionary?.decompressionDictionary),
-            "ZSTD_decompress_usingDDict(\(frame.count) bytes)"
+        let result = ZSTD_decompress_usingDDict(context, destination.baseAddress, destination.count, frame.baseAddress, frame.count,
+                                                dictionary?.decompressionDictionary)
+        guard ZSTD_isError(result) != 0 else { return result }
+        let error = ZstdError(result: result, operation: "ZSTD_decompress_usingDDict(\(frame.count) bytes)")
+        guard error.code == .wrongDictionary else { throw error }
+        let needed = ZSTD_getDictID_fromFrame(frame.baseAddress, frame.count)
+        throw ZstdError(
+            code: .wrongDictionary, operation: error.operation,
+            message: "frame was compressed with dictionary \(needed), decoder has \(dictionary.map { "dictionary \($0.id)" } ?? "no dictionary")"
         )
     }
 

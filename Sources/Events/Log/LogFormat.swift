@@ -110,6 +110,8 @@ struct RecordDecoder {
     private let dictionaries: DictionaryCache
     private let meta: LMDBDatabase
     private var buffer: [UInt8] = []
+    /// The dictionary the previous record needed: almost always the next one's too.
+    private var recent: ZstdDictionary?
 
     init(dictionaries: DictionaryCache, meta: LMDBDatabase) throws {
         self.decompressor = try ZstdDecompressor(maximumOutputSize: 1 << 30)
@@ -136,11 +138,16 @@ struct RecordDecoder {
         case .zstd:
             try decompress(seq: seq, payload, dictionary: nil)
         case .zstdDictionary:
+            if let recent, (try? decompressor.decompress(payload, using: recent, into: &buffer)) != nil {
+                break
+            }
             guard let dictionaryID = Zstd.dictionaryID(ofFrame: payload) else {
                 throw EventLogError(.corrupted, operation: "read event \(seq)",
                                     message: "record is marked dictionary-compressed but its frame names no dictionary")
             }
-            try decompress(seq: seq, payload, dictionary: dictionary(dictionaryID, seq: seq, txn: txn))
+            let dictionary = try dictionary(dictionaryID, seq: seq, txn: txn)
+            try decompress(seq: seq, payload, dictionary: dictionary)
+            recent = dictionary
         case nil:
             throw EventLogError(.corrupted, operation: "read event \(seq)",
                                 message: "record has unknown format byte 0x\(String(value[0], radix: 16))")
