@@ -56,9 +56,10 @@ public final class EventLog: Sendable {
         }
     }
 
-    /// Blocking `append` for single-threaded callers such as the CLI.
+    /// Blocking `append` for single-threaded callers such as the CLI; large calls are
+    /// compressed on all cores before the writer takes them.
     @available(*, noasync, message: "use the async append from async code")
-    public func append(_ records: [LogRecord]) throws -> [AppendOutcome] {
+    public func appendBlocking(_ records: [LogRecord]) throws -> [AppendOutcome] {
         let writer = try appendableWriter(records)
         guard !records.isEmpty else { return [] }
         let batch = try writer.encoders.encodeBlocking(records)
@@ -187,7 +188,7 @@ public final class EventLog: Sendable {
 
     /// Blocking `setCheckpoint` for synchronous callers.
     @available(*, noasync, message: "use the async setCheckpoint from async code")
-    public func setCheckpoint(named name: String, seq: UInt64) throws {
+    public func setCheckpointBlocking(named name: String, seq: UInt64) throws {
         let job = try checkpointJob(name: name, seq: seq)
         let waiter = BlockingResult<Void>()
         try job.writer.submit(job.job(waiter.complete))

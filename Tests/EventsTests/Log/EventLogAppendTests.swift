@@ -11,7 +11,7 @@ struct EventLogAppendTests {
         let records = LogFixtures.records(0..<1_000)
         do {
             let log = try EventLog(directory: path)
-            let outcomes = try log.append(records)
+            let outcomes = try log.appendBlocking(records)
             #expect(outcomes == (1...1_000).map { AppendOutcome.appended(UInt64($0)) })
             try check(log, records)
             let stats = try log.stats()
@@ -22,7 +22,7 @@ struct EventLogAppendTests {
         }
         let reader = try EventLog(directory: path, options: .readOnly)
         try check(reader, records)
-        let refused = #expect(throws: EventLogError.self) { _ = try reader.append([LogFixtures.record(5_000)]) }
+        let refused = #expect(throws: EventLogError.self) { _ = try reader.appendBlocking([LogFixtures.record(5_000)]) }
         #expect(refused?.code == .readOnly)
         _ = temporary
     }
@@ -55,10 +55,10 @@ struct EventLogAppendTests {
         let (temporary, path) = try LogFixtures.directory()
         let log = try EventLog(directory: path)
         let (a, b, c) = (LogFixtures.record(1), LogFixtures.record(2), LogFixtures.record(3))
-        #expect(try log.append([a, b, a]) == [.appended(1), .appended(2), .duplicate(1)])
-        #expect(try log.append([b, c, c, a]) == [.duplicate(2), .appended(3), .duplicate(3), .duplicate(1)])
-        #expect(try log.append([a]) == [.duplicate(1)])
-        #expect(try log.append([]) == [])
+        #expect(try log.appendBlocking([a, b, a]) == [.appended(1), .appended(2), .duplicate(1)])
+        #expect(try log.appendBlocking([b, c, c, a]) == [.duplicate(2), .appended(3), .duplicate(3), .duplicate(1)])
+        #expect(try log.appendBlocking([a]) == [.duplicate(1)])
+        #expect(try log.appendBlocking([]) == [])
         #expect(try log.lastSeq() == 3)
         #expect(try log.read(from: 1, limit: 10).map(\.id) == [a.id, b.id, c.id])
         let counters = log.writeCounters
@@ -76,9 +76,9 @@ struct EventLogAppendTests {
             LogRecord(id: EventID(bytes: prefix + [UInt8](repeating: tail, count: 16))!, canonicalJSON: LogFixtures.json(Int(tail)))
         }
         let (x, y, z) = (colliding(1), colliding(2), colliding(3))
-        #expect(try log.append([LogFixtures.record(0), x]) == [.appended(1), .appended(2)])
-        #expect(try log.append([y, x, z, y]) == [.appended(3), .duplicate(2), .appended(4), .duplicate(3)])
-        #expect(try log.append([z, y]) == [.duplicate(4), .duplicate(3)])
+        #expect(try log.appendBlocking([LogFixtures.record(0), x]) == [.appended(1), .appended(2)])
+        #expect(try log.appendBlocking([y, x, z, y]) == [.appended(3), .duplicate(2), .appended(4), .duplicate(3)])
+        #expect(try log.appendBlocking([z, y]) == [.duplicate(4), .duplicate(3)])
         #expect(try log.seq(of: x.id) == 2)
         #expect(try log.seq(of: y.id) == 3)
         #expect(try log.seq(of: z.id) == 4)
@@ -126,7 +126,7 @@ struct EventLogAppendTests {
         let (temporary, path) = try LogFixtures.directory()
         let log = try EventLog(directory: path, options: EventLogOptions(durability: .noSync, initialMapSize: 256 << 10))
         for batch in 0..<20 {
-            _ = try log.append(LogFixtures.records(batch * 1_000..<(batch + 1) * 1_000))
+            _ = try log.appendBlocking(LogFixtures.records(batch * 1_000..<(batch + 1) * 1_000))
         }
         #expect(try log.count() == 20_000)
         #expect(try log.event(at: 20_000)?.canonicalJSON == LogFixtures.json(19_999))
@@ -140,10 +140,10 @@ struct EventLogAppendTests {
         let (temporary, path) = try LogFixtures.directory()
         let log = try EventLog(directory: path, options: EventLogOptions(
             durability: .noSync, initialMapSize: 256 << 10, maximumMapSize: 512 << 10, compressionLevel: nil))
-        let error = #expect(throws: EventLogError.self) { _ = try log.append(LogFixtures.records(0..<5_000)) }
+        let error = #expect(throws: EventLogError.self) { _ = try log.appendBlocking(LogFixtures.records(0..<5_000)) }
         #expect(error?.code == .mapLimitReached)
         #expect(try log.count() == 0)
-        #expect(try log.append([LogFixtures.record(1)]) == [.appended(1)])
+        #expect(try log.appendBlocking([LogFixtures.record(1)]) == [.appended(1)])
         _ = temporary
     }
 
@@ -154,11 +154,11 @@ struct EventLogAppendTests {
         let after = LogFixtures.records(2_000..<4_000, tag: "-after")
         do {
             let log = try EventLog(directory: path)
-            _ = try log.append(before)
+            _ = try log.appendBlocking(before)
             let storedBefore = try log.stats().storedBytes
             let id = try log.trainDictionary(sampleCount: 2_000, capacity: 8 << 10)
             #expect(id != 0)
-            _ = try log.append(after)
+            _ = try log.appendBlocking(after)
             let storedAfter = try log.stats().storedBytes - storedBefore
             #expect(storedAfter < storedBefore * 3 / 4, "plain \(storedBefore) vs dictionary \(storedAfter)")
             #expect(try log.read(from: 1, limit: 5_000).map(\.canonicalJSON) == (before + after).map(\.canonicalJSON))
@@ -166,7 +166,7 @@ struct EventLogAppendTests {
             log.close()
         }
         let reopened = try EventLog(directory: path)
-        #expect(try reopened.append([LogFixtures.record(9_000)]) == [.appended(4_001)])
+        #expect(try reopened.appendBlocking([LogFixtures.record(9_000)]) == [.appended(4_001)])
         #expect(try reopened.read(from: 1, limit: 5_000).map(\.canonicalJSON) == (before + after + [LogFixtures.record(9_000)]).map(\.canonicalJSON))
         _ = temporary
     }
@@ -202,18 +202,18 @@ struct EventLogAppendTests {
         do {
             let log = try EventLog(directory: path)
             #expect(try log.checkpoint(named: "kafka-relay") == nil)
-            try log.setCheckpoint(named: "kafka-relay", seq: 42)
-            try log.setCheckpoint(named: "kafka-relay", seq: 43)
-            try log.setCheckpoint(named: "projector", seq: 7)
+            try log.setCheckpointBlocking(named: "kafka-relay", seq: 42)
+            try log.setCheckpointBlocking(named: "kafka-relay", seq: 43)
+            try log.setCheckpointBlocking(named: "projector", seq: 7)
             #expect(try log.checkpoint(named: "kafka-relay") == 43)
-            let invalid = #expect(throws: EventLogError.self) { try log.setCheckpoint(named: "", seq: 1) }
+            let invalid = #expect(throws: EventLogError.self) { try log.setCheckpointBlocking(named: "", seq: 1) }
             #expect(invalid?.code == .invalidArgument)
             log.close()
         }
         let reader = try EventLog(directory: path, options: .readOnly)
         #expect(try reader.checkpoint(named: "kafka-relay") == 43)
         #expect(try reader.checkpoint(named: "projector") == 7)
-        let refused = #expect(throws: EventLogError.self) { try reader.setCheckpoint(named: "x", seq: 1) }
+        let refused = #expect(throws: EventLogError.self) { try reader.setCheckpointBlocking(named: "x", seq: 1) }
         #expect(refused?.code == .readOnly)
         _ = temporary
     }
@@ -223,11 +223,11 @@ struct EventLogAppendTests {
         let (temporary, path) = try LogFixtures.directory()
         let log = try EventLog(directory: path)
         let empty = #expect(throws: EventLogError.self) {
-            _ = try log.append([LogRecord(id: LogFixtures.record(1).id, canonicalJSON: [])])
+            _ = try log.appendBlocking([LogRecord(id: LogFixtures.record(1).id, canonicalJSON: [])])
         }
         #expect(empty?.code == .invalidArgument)
         log.close()
-        let closed = #expect(throws: EventLogError.self) { _ = try log.append([LogFixtures.record(1)]) }
+        let closed = #expect(throws: EventLogError.self) { _ = try log.appendBlocking([LogFixtures.record(1)]) }
         #expect(closed?.code == .closed)
         #expect((try? log.read(from: 1, limit: 1)) == nil)
         _ = temporary

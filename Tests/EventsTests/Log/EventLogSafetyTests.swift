@@ -17,7 +17,7 @@ struct EventLogSafetyTests {
         #expect(reader?.code == .alreadyOpen)
         first.close()
         let second = try EventLog(directory: path)
-        #expect(try second.append([LogFixtures.record(1)]) == [.appended(1)])
+        #expect(try second.appendBlocking([LogFixtures.record(1)]) == [.appended(1)])
         _ = temporary
     }
 
@@ -50,7 +50,7 @@ struct EventLogSafetyTests {
         try input.fileHandleForWriting.close()
         holder.waitUntilExit()
         let writer = try EventLog(directory: path)
-        #expect(try writer.append([LogFixtures.record(1)]) == [.appended(1)])
+        #expect(try writer.appendBlocking([LogFixtures.record(1)]) == [.appended(1)])
         _ = temporary
     }
 
@@ -58,7 +58,7 @@ struct EventLogSafetyTests {
     func fileModes() throws {
         let (temporary, path) = try LogFixtures.directory()
         let log = try EventLog(directory: path)
-        _ = try log.append([LogFixtures.record(1)])
+        _ = try log.appendBlocking([LogFixtures.record(1)])
         func mode(_ file: String) throws -> Int? {
             try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int
         }
@@ -73,7 +73,7 @@ struct EventLogSafetyTests {
     func incompatibleVersion() throws {
         let (temporary, path) = try LogFixtures.directory()
         let log = try EventLog(directory: path)
-        _ = try log.append([LogFixtures.record(1)])
+        _ = try log.appendBlocking([LogFixtures.record(1)])
         log.close()
         do {
             let env = try LMDBEnvironment(path: path, maxDatabases: 4)
@@ -96,7 +96,7 @@ struct EventLogSafetyTests {
         let records = (0..<30).map(LogFixtures.largeRecord) + LogFixtures.records(30..<100)
         do {
             let log = try EventLog(directory: path)
-            _ = try log.append(records)
+            _ = try log.appendBlocking(records)
             log.close()
         }
         do {
@@ -138,7 +138,7 @@ struct EventLogSafetyTests {
         let (temporary, path) = try LogFixtures.directory()
         do {
             let log = try EventLog(directory: path)
-            _ = try log.append(LogFixtures.records(0..<3_000))
+            _ = try log.appendBlocking(LogFixtures.records(0..<3_000))
             log.close()
         }
         let data = URL(fileURLWithPath: "\(path)/data.mdb")
