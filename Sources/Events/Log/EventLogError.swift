@@ -1,6 +1,12 @@
 import LMDB
 import Zstd
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Why the event log refused or failed an operation, with the detail to act on it.
 public struct EventLogError: Error, CustomStringConvertible, Sendable {
     /// The failure kinds callers act on.
@@ -82,5 +88,19 @@ public struct EventLogError: Error, CustomStringConvertible, Sendable {
         default:
             return EventLogError(.storage, operation: operation, message: "\(error)")
         }
+    }
+
+    /// LMDB reports a write cut short by a full disk as EIO ("short write"), not ENOSPC; when
+    /// the log's file system is in fact (nearly) full, say so. Nothing of the batch was
+    /// committed either way: LMDB only writes its meta page after every data page.
+    func reclassifyingShortWrite(directory: String) -> EventLogError {
+        guard code == .storage, let lmdb = underlying as? LMDBError, lmdb.returnCode == EIO else { return self }
+        var fs = statvfs()
+        guard statvfs(directory, &fs) == 0 else { return self }
+        let free = UInt64(fs.f_bavail) * UInt64(fs.f_frsize)
+        guard free < 16 << 20 else { return self }
+        return EventLogError(.diskFull, operation: operation,
+                             message: "no space left on the device (\(free) bytes free); nothing of this write was stored",
+                             underlying: lmdb)
     }
 }

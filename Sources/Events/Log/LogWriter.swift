@@ -192,7 +192,8 @@ final class LogWriter: @unchecked Sendable {
             counters.withLock { $0.transactions += 1 }
             return .success(result)
         } catch {
-            return .failure(EventLogError.wrap(error, operation: operation, maximumMapSize: maximumMapSize))
+            let wrapped = EventLogError.wrap(error, operation: operation, maximumMapSize: maximumMapSize)
+            return .failure(wrapped.reclassifyingShortWrite(directory: store.directory))
         }
     }
 

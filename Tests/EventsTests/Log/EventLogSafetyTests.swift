@@ -163,11 +163,61 @@ struct EventLogSafetyTests {
         _ = temporary
     }
 
+    @Test("a full disk fails the batch with diskFull and stores none of it", .enabled(if: SmallFileSystem.canMount))
+    func diskFull() async throws {
+        let fileSystem = try SmallFileSystem(bytes: 2 << 20)
+        let path = "\(fileSystem.path)/log"
+        let log = try EventLog(directory: path, options: EventLogOptions(compressionLevel: nil))
+        var appended = 0
+        let error = await #expect(throws: EventLogError.self) {
+            while true {
+                _ = try await log.append(LogFixtures.records(appended..<appended + 500))
+                appended += 500
+            }
+        }
+        #expect(error?.code == .diskFull, "\(String(describing: error))")
+        #expect(try log.count() == appended)
+        #expect(try log.verifyStorage().isEmpty)
+        log.close()
+        #expect(try EventLog(directory: path, options: .readOnly).count() == appended)
+    }
+
     @Test("opening a missing log read-only reports notFound")
     func missing() throws {
         let (temporary, path) = try LogFixtures.directory()
         let error = #expect(throws: EventLogError.self) { _ = try EventLog(directory: path, options: .readOnly) }
         #expect(error?.code == .notFound)
         _ = temporary
+    }
+}
+
+/// A 2 MiB tmpfs mounted for one test (needs root), unmounted when dropped.
+final class SmallFileSystem {
+    let directory: TemporaryDirectory
+    var path: String { directory.path }
+
+    static let canMount: Bool = {
+        guard getuid() == 0, let probe = try? SmallFileSystem(bytes: 1 << 20) else { return false }
+        _ = probe
+        return true
+    }()
+
+    init(bytes: Int) throws {
+        directory = try TemporaryDirectory("tinyfs")
+        guard Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(bytes)", "tmpfs", directory.path]) else {
+            throw CocoaError(.fileWriteNoPermission)
+        }
+    }
+
+    deinit { _ = Self.run("/bin/umount", [directory.path]) }
+
+    private static func run(_ tool: String, _ arguments: [String]) -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
     }
 }
