@@ -121,6 +121,31 @@ struct EventLogAppendTests {
         _ = temporary
     }
 
+    @Test("a large call, stored while it is still being compressed, dedups across its parts and survives map growth",
+          arguments: [false, true])
+    func largeCall(async: Bool) async throws {
+        let (temporary, path) = try LogFixtures.directory()
+        let log = try EventLog(directory: path, options: EventLogOptions(durability: .noSync, initialMapSize: 256 << 10))
+        _ = try await log.append(LogFixtures.records(0..<100))
+        let numbers = Array(50..<5_000) + Array(0..<4_000) + Array(5_000..<9_000)
+        let records = numbers.map { LogFixtures.record($0) }
+        let outcomes = async ? try await log.append(records) : try appendBlocking(log, records)
+        var firstSeen = Set<Int>()
+        let expected = numbers.map { n -> AppendOutcome in
+            let first = firstSeen.insert(n).inserted
+            return first && n >= 100 ? .appended(UInt64(n + 1)) : .duplicate(UInt64(n + 1))
+        }
+        #expect(outcomes == expected)
+        #expect(try log.lastSeq() == 9_000)
+        #expect(log.writeCounters.transactions == 2)
+        #expect(try log.verifyStorage(rehash: LogFixtures.id(of:)).isEmpty)
+        _ = temporary
+    }
+
+    private func appendBlocking(_ log: EventLog, _ records: [LogRecord]) throws -> [AppendOutcome] {
+        try log.appendBlocking(records)
+    }
+
     @Test("a tiny initial map grows transparently over many appends")
     func mapGrowth() throws {
         let (temporary, path) = try LogFixtures.directory()
