@@ -221,7 +221,7 @@ final class LogWriter: @unchecked Sendable {
         }
         let total = batches.reduce(0) { $0 + $1.count }
         let result = commit("append \(total) records") { txn in
-            var seen: [IDKey: UInt64]? = nil
+            var seen: IDTable<UInt64>? = nil
             let batch = try append(batches, after: totals, seen: &seen, txn)
             try storeTotals(batch.totals, txn)
             return batch
@@ -241,7 +241,7 @@ final class LogWriter: @unchecked Sendable {
 
     private func commitStreamed(_ stream: PartStream, _ completion: Completion<[AppendOutcome]>) {
         let result = commit("append \(stream.records) records") { txn -> (Totals, [AppendOutcome]) in
-            var seen: [IDKey: UInt64]? = [:]
+            var seen: IDTable<UInt64>? = IDTable(capacity: stream.records)
             var running = totals
             var outcomes: [AppendOutcome] = []
             outcomes.reserveCapacity(stream.records)
@@ -313,7 +313,7 @@ final class LogWriter: @unchecked Sendable {
     private func append(
         _ batches: [EncodedBatch],
         after start: Totals,
-        seen: inout [IDKey: UInt64]?,
+        seen: inout IDTable<UInt64>?,
         _ txn: LMDBWriteTransaction
     ) throws -> BatchResult {
         let store = self.store
@@ -326,14 +326,13 @@ final class LogWriter: @unchecked Sendable {
         candidates.reserveCapacity(total)
         var candidateIDs: [IDKey] = []
         candidateIDs.reserveCapacity(total)
-        var first = [IDKey: Int](minimumCapacity: total)
+        var first = IDTable<Int>(capacity: total)
         var flat = 0
         for (b, batch) in batches.enumerated() {
             for (i, id) in batch.ids.enumerated() {
-                if let candidate = first[id] {
+                if let candidate = first.insert(id, candidates.count) {
                     candidateOf[flat] = candidate
                 } else {
-                    first[id] = candidates.count
                     candidateOf[flat] = candidates.count
                     candidates.append(Position(batch: b, index: i))
                     candidateIDs.append(id)
@@ -412,7 +411,7 @@ final class LogWriter: @unchecked Sendable {
         }
 
         if seen != nil {
-            for candidate in candidates.indices { seen?[candidateIDs[candidate]] = finalSeqs[candidate] }
+            for candidate in candidates.indices { _ = seen?.insert(candidateIDs[candidate], finalSeqs[candidate]) }
         }
 
         // Store the new records in seq order.

@@ -4,7 +4,7 @@ import Zstd
 
 /// An event id as four big-endian words: hashed and compared without per-byte work, and
 /// ordered like the id bytes (so sorting by the first two words sorts index keys).
-struct IDKey: Hashable {
+struct IDKey: Equatable {
     let w0, w1, w2, w3: UInt64
 
     init(_ bytes: UnsafeRawBufferPointer) {
@@ -203,3 +203,63 @@ final class PartStream: @unchecked Sendable {
         return ready[index]
     }
 }
+
+/// A hash table from ids to values for one write transaction's dedup: open addressing over
+/// an id word mixed with a per-process secret, far cheaper than SipHashing every id (ids are
+/// SHA-256 digests, so their words are already uniform).
+struct IDTable<Value> {
+    private static var seed: UInt64 { idTableSeed }
+
+    private var slots: [Int32]
+    private var keys: [IDKey] = []
+    private var values: [Value] = []
+    private var shift: UInt64
+
+    init(capacity: Int) {
+        var size = 16
+        var bits: UInt64 = 4
+        while size < 2 * capacity + 2 {
+            size <<= 1
+            bits += 1
+        }
+        slots = [Int32](repeating: -1, count: size)
+        shift = 64 - bits
+        keys.reserveCapacity(capacity)
+        values.reserveCapacity(capacity)
+    }
+
+    subscript(key: IDKey) -> Value? {
+        var slot = index(key)
+        while true {
+            let entry = Int(slots[slot])
+            if entry < 0 { return nil }
+            if keys[entry] == key { return values[entry] }
+            slot = (slot + 1) & (slots.count - 1)
+        }
+    }
+
+    /// Stores `value` under `key` unless present; returns the value already there, if any.
+    /// At most `capacity` keys fit (the table stays at most half full).
+    mutating func insert(_ key: IDKey, _ value: Value) -> Value? {
+        precondition(2 * (keys.count + 1) <= slots.count, "IDTable sized for fewer ids")
+        var slot = index(key)
+        while true {
+            let entry = Int(slots[slot])
+            if entry < 0 {
+                slots[slot] = Int32(keys.count)
+                keys.append(key)
+                values.append(value)
+                return nil
+            }
+            if keys[entry] == key { return values[entry] }
+            slot = (slot + 1) & (slots.count - 1)
+        }
+    }
+
+    @inline(__always)
+    private func index(_ key: IDKey) -> Int {
+        Int(truncatingIfNeeded: ((key.w2 ^ Self.seed) &* 0x9E37_79B9_7F4A_7C15) >> shift)
+    }
+}
+
+private let idTableSeed = UInt64.random(in: .min ... .max)
