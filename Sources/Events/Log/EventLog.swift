@@ -46,21 +46,14 @@ public final class EventLog: Sendable {
     public func append(_ records: [LogRecord]) async throws -> [AppendOutcome] {
         let writer = try appendableWriter(records)
         guard !records.isEmpty else { return [] }
-        guard records.count > PartStream.partSize else {
-            let batch = try writer.encoders.encode(records[...])
-            return try await withCheckedThrowingContinuation { continuation in
-                do {
-                    try writer.submit(.append([batch]) { continuation.resume(with: $0) })
-                } catch {
-                    continuation.resume(throwing: error)
-                }
+        let batch = try await writer.encoders.encode(records)
+        return try await withCheckedThrowingContinuation { continuation in
+            do {
+                try writer.submit(.append(batch) { continuation.resume(with: $0) })
+            } catch {
+                continuation.resume(throwing: error)
             }
         }
-        let stream = PartStream(records: records.count)
-        let waiter = AsyncResult<[AppendOutcome]>()
-        try writer.submit(.streamedAppend(stream, waiter.complete))
-        feed(stream, records, writer)
-        return try await waiter.value
     }
 
     /// Blocking `append` for single-threaded callers such as the CLI; large calls are
@@ -69,27 +62,10 @@ public final class EventLog: Sendable {
     public func appendBlocking(_ records: [LogRecord]) throws -> [AppendOutcome] {
         let writer = try appendableWriter(records)
         guard !records.isEmpty else { return [] }
+        let batch = try writer.encoders.encodeBlocking(records)
         let waiter = BlockingResult<[AppendOutcome]>()
-        guard records.count > PartStream.partSize else {
-            try writer.submit(.append([writer.encoders.encode(records[...])], waiter.complete))
-            return try waiter.wait()
-        }
-        let stream = PartStream(records: records.count)
-        try writer.submit(.streamedAppend(stream, waiter.complete))
-        feed(stream, records, writer)
+        try writer.submit(.append(batch, waiter.complete))
         return try waiter.wait()
-    }
-
-    /// Encodes `records` part by part into `stream`, which the writer is already consuming.
-    private func feed(_ stream: PartStream, _ records: [LogRecord], _ writer: LogWriter) {
-        for slice in PartStream.slices(records) {
-            do {
-                stream.push(try writer.encoders.encode(slice))
-            } catch {
-                stream.fail(EventLogError.wrap(error, operation: "compress records"))
-                return
-            }
-        }
     }
 
     /// The zstd dictionary new records are compressed with (nil: none yet, or read-only).
@@ -261,44 +237,6 @@ public final class EventLog: Sendable {
 
     private static func readOnlyError(_ operation: String) -> EventLogError {
         EventLogError(.readOnly, operation: operation, message: "the log was opened read-only")
-    }
-}
-
-/// Hands a writer-thread result to a task awaiting `value`, whichever comes first.
-private final class AsyncResult<T: Sendable>: Sendable {
-    private enum State {
-        case pending
-        case waiting(CheckedContinuation<T, any Error>)
-        case done(Result<T, EventLogError>)
-    }
-
-    private let state = Mutex(State.pending)
-
-    var complete: LogWriter.Completion<T> {
-        { outcome in
-            let waiting: CheckedContinuation<T, any Error>? = self.state.withLock { state in
-                if case .waiting(let continuation) = state {
-                    state = .done(outcome)
-                    return continuation
-                }
-                state = .done(outcome)
-                return nil
-            }
-            waiting?.resume(with: outcome)
-        }
-    }
-
-    var value: T {
-        get async throws {
-            try await withCheckedThrowingContinuation { continuation in
-                let done: Result<T, EventLogError>? = state.withLock { state in
-                    if case .done(let result) = state { return result }
-                    state = .waiting(continuation)
-                    return nil
-                }
-                if let done { continuation.resume(with: done) }
-            }
-        }
     }
 }
 

@@ -17,10 +17,6 @@ final class LogWriter: @unchecked Sendable {
     enum Job {
         /// One caller's records, encoded in parts; they commit together or not at all.
         case append([EncodedBatch], Completion<[AppendOutcome]>)
-        /// One large call whose parts arrive while the writer already stores earlier ones
-        /// (the caller compresses part k+1 as the writer indexes part k); always alone in
-        /// its transaction, so a failure to encode affects no other caller.
-        case streamedAppend(PartStream, Completion<[AppendOutcome]>)
         /// Runs `body` alone in its own write transaction, then `afterCommit` once it committed.
         case exclusive(
             String,
@@ -159,9 +155,6 @@ final class LogWriter: @unchecked Sendable {
             case .append?:
                 commitAppends(jobs)
                 trainDictionaryIfDue()
-            case .streamedAppend(let stream, let completion)?:
-                commitStreamed(stream, completion)
-                trainDictionaryIfDue()
             case nil:
                 break
             }
@@ -175,12 +168,9 @@ final class LogWriter: @unchecked Sendable {
         defer { condition.unlock() }
         while queue.isEmpty && !stopping { condition.wait() }
         guard let first = queue.first else { return nil }
-        switch first {
-        case .exclusive, .streamedAppend:
+        if case .exclusive = first {
             queue.removeFirst()
             return [first]
-        case .append:
-            break
         }
         var taken = 0
         var records = 0
@@ -209,7 +199,10 @@ final class LogWriter: @unchecked Sendable {
 
     private struct BatchResult {
         var outcomes: [[AppendOutcome]]
-        var totals: Totals
+        var lastSeq: UInt64
+        var storedBytes: UInt64
+        var rawBytes: UInt64
+        var appended: Int
     }
 
     private func commitAppends(_ jobs: [Job]) {
@@ -220,15 +213,18 @@ final class LogWriter: @unchecked Sendable {
             completions.append((parts.count, completion))
         }
         let total = batches.reduce(0) { $0 + $1.count }
-        let result = commit("append \(total) records") { txn in
-            var seen: IDTable<UInt64>? = nil
-            let batch = try append(batches, after: totals, seen: &seen, txn)
-            try storeTotals(batch.totals, txn)
-            return batch
-        }
+        let result = commit("append \(total) records") { txn in try append(batches, txn) }
         switch result {
         case .success(let batch):
-            committed(batch.totals, calls: jobs.count, records: total)
+            lastSeq = batch.lastSeq
+            storedBytes = batch.storedBytes
+            rawBytes = batch.rawBytes
+            counters.withLock {
+                $0.calls += jobs.count
+                $0.appended += batch.appended
+                $0.duplicates += total - batch.appended
+            }
+            if batch.appended > 0 { notifier.publish(lastSeq) }
             var part = 0
             for (parts, completion) in completions {
                 completion(.success(Array(batch.outcomes[part..<part + parts].joined())))
@@ -237,55 +233,6 @@ final class LogWriter: @unchecked Sendable {
         case .failure(let error):
             for (_, completion) in completions { completion(.failure(error)) }
         }
-    }
-
-    private func commitStreamed(_ stream: PartStream, _ completion: Completion<[AppendOutcome]>) {
-        let result = commit("append \(stream.records) records") { txn -> (Totals, [AppendOutcome]) in
-            var seen: IDTable<UInt64>? = IDTable(capacity: stream.records)
-            var running = totals
-            var outcomes: [AppendOutcome] = []
-            outcomes.reserveCapacity(stream.records)
-            for index in 0..<stream.parts {
-                let part = try append([stream.part(index)], after: running, seen: &seen, txn)
-                running = part.totals
-                outcomes += part.outcomes[0]
-            }
-            try storeTotals(running, txn)
-            return (running, outcomes)
-        }
-        switch result {
-        case .success(let (totals, outcomes)):
-            committed(totals, calls: 1, records: stream.records)
-            completion(.success(outcomes))
-        case .failure(let error):
-            completion(.failure(error))
-        }
-    }
-
-    /// Last seq and byte counters, as committed or as a transaction is about to commit them.
-    private struct Totals {
-        var lastSeq: UInt64
-        var storedBytes: UInt64
-        var rawBytes: UInt64
-    }
-
-    private var totals: Totals { Totals(lastSeq: lastSeq, storedBytes: storedBytes, rawBytes: rawBytes) }
-
-    private func storeTotals(_ totals: Totals, _ txn: LMDBWriteTransaction) throws {
-        guard totals.lastSeq > lastSeq else { return }
-        try txn.put(LogFormat.bigEndian(totals.storedBytes), for: LogFormat.MetaKey.storedBytes, in: store.meta)
-        try txn.put(LogFormat.bigEndian(totals.rawBytes), for: LogFormat.MetaKey.rawBytes, in: store.meta)
-    }
-
-    private func committed(_ totals: Totals, calls: Int, records: Int) {
-        let appended = Int(totals.lastSeq - lastSeq)
-        (lastSeq, storedBytes, rawBytes) = (totals.lastSeq, totals.storedBytes, totals.rawBytes)
-        counters.withLock {
-            $0.calls += calls
-            $0.appended += appended
-            $0.duplicates += records - appended
-        }
-        if appended > 0 { notifier.publish(lastSeq) }
     }
 
     private enum Resolution {
@@ -307,18 +254,12 @@ final class LogWriter: @unchecked Sendable {
         let index: Int
     }
 
-    /// Appends `batches` in order after `start`: dedups within them, against `seen` (ids of
-    /// earlier parts of the same transaction, when given; updated) and against the id index
-    /// (whose keys are inserted sorted), assigns dense seqs, stores records.
-    private func append(
-        _ batches: [EncodedBatch],
-        after start: Totals,
-        seen: inout IDTable<UInt64>?,
-        _ txn: LMDBWriteTransaction
-    ) throws -> BatchResult {
+    /// Appends `batches` in order in one transaction: dedups within the batch and against
+    /// the id index (whose keys are inserted sorted), assigns dense seqs, stores records.
+    private func append(_ batches: [EncodedBatch], _ txn: LMDBWriteTransaction) throws -> BatchResult {
         let store = self.store
         let total = batches.reduce(0) { $0 + $1.count }
-        let base = start.lastSeq + 1
+        let base = lastSeq + 1
 
         // First occurrence of each id across the batches: the candidates for new seqs.
         var candidateOf = [Int](repeating: 0, count: total)
@@ -350,11 +291,6 @@ final class LogWriter: @unchecked Sendable {
         var duplicates = 0
         for candidate in order {
             let key = id(candidate)
-            if let earlier = seen?[key] {
-                resolutions[candidate] = .duplicate(earlier)
-                duplicates += 1
-                continue
-            }
             let provisional = base + UInt64(candidate)
             let existing = try key.withPrefix { prefix in
                 try withUnsafeBytes(of: provisional.bigEndian) { seq in
@@ -410,13 +346,9 @@ final class LogWriter: @unchecked Sendable {
             }
         }
 
-        if seen != nil {
-            for candidate in candidates.indices { _ = seen?.insert(candidateIDs[candidate], finalSeqs[candidate]) }
-        }
-
         // Store the new records in seq order.
-        var stored = start.storedBytes
-        var raw = start.rawBytes
+        var stored = storedBytes
+        var raw = rawBytes
         for candidate in candidates.indices {
             if case .duplicate = resolutions[candidate] { continue }
             let position = candidates[candidate]
@@ -428,6 +360,10 @@ final class LogWriter: @unchecked Sendable {
                 stored += UInt64(value.count)
             }
             raw += UInt64(batch.rawSizes[position.index])
+        }
+        if nextSeq > base {
+            try txn.put(LogFormat.bigEndian(stored), for: LogFormat.MetaKey.storedBytes, in: store.meta)
+            try txn.put(LogFormat.bigEndian(raw), for: LogFormat.MetaKey.rawBytes, in: store.meta)
         }
 
         // Outcomes in each caller's order; repeats inside the batch point at the first one.
@@ -450,6 +386,7 @@ final class LogWriter: @unchecked Sendable {
             }
             outcomes.append(batchOutcomes)
         }
-        return BatchResult(outcomes: outcomes, totals: Totals(lastSeq: nextSeq - 1, storedBytes: stored, rawBytes: raw))
+        return BatchResult(outcomes: outcomes, lastSeq: nextSeq - 1, storedBytes: stored, rawBytes: raw,
+                           appended: Int(nextSeq - base))
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import Dispatch
 import Synchronization
 import Zstd
 
@@ -136,8 +136,39 @@ final class EncoderPool: Sendable {
         }
     }
 
-    /// Encodes (a part of) a call's records with an idle encoder.
-    func encode(_ records: ArraySlice<LogRecord>) throws -> EncodedBatch {
+    /// Records per part when a large call is encoded on several threads.
+    static let partSize = 4_096
+
+    /// Encodes a call's records on the calling thread, spreading large calls over all cores.
+    func encodeBlocking(_ records: [LogRecord]) throws -> [EncodedBatch] {
+        let parts = (records.count + Self.partSize - 1) / Self.partSize
+        guard parts > 1 else { return [try encode(records[...])] }
+        let results = Mutex([Result<EncodedBatch, any Error>?](repeating: nil, count: parts))
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            let range = part * Self.partSize..<min(records.count, (part + 1) * Self.partSize)
+            let result = Result { try encode(records[range]) }
+            results.withLock { $0[part] = result }
+        }
+        return try results.withLock { $0 }.map { try $0!.get() }
+    }
+
+    /// Encodes a call's records from async code, spreading large calls over the cooperative pool.
+    func encode(_ records: [LogRecord]) async throws -> [EncodedBatch] {
+        let parts = (records.count + Self.partSize - 1) / Self.partSize
+        guard parts > 1 else { return [try encode(records[...])] }
+        return try await withThrowingTaskGroup(of: (Int, EncodedBatch).self) { group in
+            for part in 0..<parts {
+                group.addTask {
+                    (part, try self.encode(records[part * Self.partSize..<min(records.count, (part + 1) * Self.partSize)]))
+                }
+            }
+            var encoded = [EncodedBatch](repeating: EncodedBatch(), count: parts)
+            for try await (part, batch) in group { encoded[part] = batch }
+            return encoded
+        }
+    }
+
+    private func encode(_ records: ArraySlice<LogRecord>) throws -> EncodedBatch {
         let (encoder, dictionary) = state.withLock { state in (state.idle.popLast(), state.dictionary) }
         let used = try encoder ?? RecordEncoder(level: level, dictionary: dictionary)
         defer {
@@ -150,57 +181,6 @@ final class EncoderPool: Sendable {
         } catch let error as ZstdError {
             throw EventLogError(.storage, operation: "compress records", message: error.message, underlying: error)
         }
-    }
-}
-
-/// The parts of one large append, handed from the encoding caller to the writer thread as
-/// they are ready; the writer keeps them, so a transaction rerun after map growth reuses them.
-final class PartStream: @unchecked Sendable {
-    // Safe to share: `ready` and `failure` are touched only while holding `condition`.
-
-    /// Records per part: large enough to sort index keys in useful runs, small enough that
-    /// encoding and storing overlap well.
-    static let partSize = 4_096
-
-    let records: Int
-    let parts: Int
-    private let condition = NSCondition()
-    private var ready: [EncodedBatch] = []
-    private var failure: EventLogError?
-
-    init(records: Int) {
-        self.records = records
-        self.parts = (records + Self.partSize - 1) / Self.partSize
-    }
-
-    /// The slices of `records` to encode, in order.
-    static func slices(_ records: [LogRecord]) -> [ArraySlice<LogRecord>] {
-        stride(from: 0, to: records.count, by: partSize).map { records[$0..<min(records.count, $0 + partSize)] }
-    }
-
-    func push(_ part: EncodedBatch) {
-        condition.lock()
-        ready.append(part)
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    func fail(_ error: EventLogError) {
-        condition.lock()
-        failure = error
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    /// Waits for part `index`, or throws the caller's encoding failure.
-    func part(_ index: Int) throws -> EncodedBatch {
-        condition.lock()
-        defer { condition.unlock() }
-        while ready.count <= index {
-            if let failure { throw failure }
-            condition.wait()
-        }
-        return ready[index]
     }
 }
 
