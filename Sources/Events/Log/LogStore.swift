@@ -1,0 +1,213 @@
+import Foundation
+import LMDB
+import Zstd
+
+/// An open log directory: the LMDB environment, its databases, the dictionaries, and (for
+/// the writer) the writer lock. Everything here is immutable after opening or internally
+/// synchronized; closing happens when the last user releases it.
+final class LogStore: Sendable {
+    let directory: String
+    let options: EventLogOptions
+    let environment: LMDBEnvironment
+    let events: LMDBDatabase
+    let ids: LMDBDatabase
+    let collisions: LMDBDatabase
+    let meta: LMDBDatabase
+    let dictionaries: DictionaryCache
+
+    private let writerLock: WriterLock?
+    private let registration: OpenLogRegistry.Token
+
+    /// Records read per read transaction by long scans, so map growth never waits on a scan.
+    static let scanChunk = 16_384
+
+    init(directory: String, options: EventLogOptions) throws {
+        let writable = options.access == .writer
+        let files = FileManager.default
+        var isDirectory: ObjCBool = false
+        if !files.fileExists(atPath: directory, isDirectory: &isDirectory) {
+            guard writable else {
+                throw EventLogError(.notFound, operation: "open \(directory)", message: "no event log there (directory missing)")
+            }
+            do {
+                try files.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                          attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw EventLogError(.storage, operation: "create \(directory)", message: "\(error)")
+            }
+        } else if !isDirectory.boolValue {
+            throw EventLogError(.invalidArgument, operation: "open \(directory)", message: "not a directory")
+        }
+        let canonical = URL(fileURLWithPath: directory).resolvingSymlinksInPath().path
+        self.directory = canonical
+        self.options = options
+
+        writerLock = writable ? try WriterLock(path: "\(canonical)/\(LogFormat.writerLockFile)") : nil
+        registration = try OpenLogRegistry.shared.claim(canonical)
+
+        let dataPath = "\(canonical)/\(LogFormat.dataFile)"
+        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let existingSize = (try? files.attributesOfItem(atPath: dataPath)[.size] as? Int) ?? nil
+        if let existingSize, existingSize < 2 * pageSize {
+            throw EventLogError(.corrupted, operation: "open \(canonical)",
+                                message: "\(LogFormat.dataFile) is \(existingSize) bytes, smaller than LMDB's two meta pages: the file was truncated")
+        }
+        if existingSize == nil && !writable {
+            throw EventLogError(.notFound, operation: "open \(canonical)", message: "no event log there (\(LogFormat.dataFile) missing)")
+        }
+
+        var flags: LMDBEnvironment.Flags = [.noTLS]
+        if !writable { flags.insert(.readOnly) }
+        if options.durability == .noSync { flags.insert(.noSync) }
+        let environment: LMDBEnvironment
+        do {
+            environment = try LMDBEnvironment(path: canonical, mapSize: nil, maxDatabases: 4,
+                                              maxReaders: options.maxReaders, flags: flags)
+        } catch let error as LMDBError {
+            throw EventLogError.storage(error, operation: "open \(canonical)")
+        }
+
+        let info = environment.info()
+        let needed = (info.lastPageNumber + 1) * environment.stat().pageSize
+        if let existingSize, existingSize < needed {
+            throw EventLogError(.corrupted, operation: "open \(canonical)",
+                                message: "\(LogFormat.dataFile) is \(existingSize) bytes but its last page ends at byte \(needed): the file was truncated")
+        }
+        let dictionaries = DictionaryCache(compressionLevel: options.compressionLevel ?? 3)
+        do {
+            if writable {
+                if info.mapSize < options.initialMapSize {
+                    try environment.setMapSize(min(options.initialMapSize, options.maximumMapSize))
+                }
+                try environment.readerCheck()
+            }
+            let meta = try Self.openDatabase(environment, LogFormat.metaDatabase, create: writable, directory: canonical)
+            let found = try environment.read { try LogFormat.integer($0.get(LogFormat.MetaKey.format, in: meta), as: UInt32.self) }
+            switch found {
+            case LogFormat.version?:
+                break
+            case let other?:
+                throw EventLogError(.incompatibleFormat(found: other, supported: LogFormat.version), operation: "open \(canonical)",
+                                    message: "log format version \(other) is not supported; this build reads version \(LogFormat.version)")
+            case nil:
+                guard writable else {
+                    throw EventLogError(.notFound, operation: "open \(canonical)", message: "not an event log (no format version)")
+                }
+                try environment.write { txn in
+                    try txn.put(LogFormat.bigEndian(LogFormat.version), for: LogFormat.MetaKey.format, in: meta)
+                    try txn.put(Array("tickfold EventLog format \(LogFormat.version)".utf8), for: LogFormat.MetaKey.createdBy, in: meta)
+                }
+            }
+            self.meta = meta
+            events = try Self.openDatabase(environment, LogFormat.eventsDatabase, create: writable, directory: canonical)
+            ids = try Self.openDatabase(environment, LogFormat.idsDatabase, create: writable, directory: canonical)
+            collisions = try Self.openDatabase(environment, LogFormat.collisionsDatabase, create: writable, directory: canonical)
+            try environment.read { try dictionaries.load(from: $0, meta: meta) }
+        } catch {
+            throw EventLogError.wrap(error, operation: "open \(canonical)")
+        }
+        self.environment = environment
+        self.dictionaries = dictionaries
+    }
+
+    private static func openDatabase(_ environment: LMDBEnvironment, _ name: String, create: Bool, directory: String) throws -> LMDBDatabase {
+        do {
+            return try environment.openDatabase(named: name, create: create)
+        } catch let error as LMDBError where error.code == .notFound {
+            throw EventLogError(.notFound, operation: "open \(directory)", message: "not an event log (no '\(name)' database)")
+        }
+    }
+
+    /// Runs `body` in a read transaction, turning failures into `EventLogError`s.
+    func read<T>(_ operation: @autoclosure () -> String, _ body: (LMDBReadTransaction) throws -> T) throws -> T {
+        do {
+            return try environment.read(body)
+        } catch {
+            throw EventLogError.wrap(error, operation: operation())
+        }
+    }
+
+    /// The newest seq in the snapshot (0 when empty).
+    func lastSeq(_ txn: LMDBReadTransaction) throws -> UInt64 {
+        try txn.withCursor(on: events) { cursor in
+            guard let last = try cursor.last() else { return 0 }
+            return try seq(of: last.key)
+        }
+    }
+
+    /// Decodes an `events` key.
+    func seq(of key: UnsafeRawBufferPointer) throws -> UInt64 {
+        guard let seq = LogFormat.integer(key, as: UInt64.self) else {
+            throw EventLogError(.corrupted, operation: "read events", message: "an events key is \(key.count) bytes, not 8")
+        }
+        return seq
+    }
+
+    /// Whether the record stored at `seq` carries `id` (nil when there is no such record).
+    func storedID(at seq: UInt64, equals id: UnsafeRawBufferPointer, _ txn: LMDBReadTransaction) throws -> Bool? {
+        try LogFormat.withSeqKey(seq) { key in
+            try txn.withValue(for: key, in: events) { value -> Bool? in
+                guard let value else { return nil }
+                guard value.count >= LogFormat.recordHeaderSize else { return false }
+                return id.elementsEqual(value[1..<LogFormat.recordHeaderSize])
+            }
+        }
+    }
+
+    /// Where the event `id` is, through the prefix index and the collision table.
+    func seq(of id: EventID, _ txn: LMDBReadTransaction) throws -> UInt64? {
+        let indexed = try id.bytes.withUnsafeBytes { bytes in
+            try txn.withValue(for: UnsafeRawBufferPointer(rebasing: bytes[..<LogFormat.idPrefixSize]), in: ids) { value in
+                try value.map { try indexValue($0) }
+            }
+        }
+        guard let indexed else { return nil }
+        if try id.bytes.withUnsafeBytes({ try storedID(at: indexed, equals: $0, txn) }) == true { return indexed }
+        return try txn.withValue(for: id.bytes, in: collisions) { try $0.map { try indexValue($0) } }
+    }
+
+    /// Decodes an `ids` or `idCollisions` value.
+    func indexValue(_ value: UnsafeRawBufferPointer) throws -> UInt64 {
+        guard let seq = LogFormat.integer(value, as: UInt64.self), seq > 0 else {
+            throw EventLogError(.corrupted, operation: "read id index", message: "an index value is not a valid seq (\(value.count) bytes)")
+        }
+        return seq
+    }
+
+    /// Visits events `from...through` in order, at most `limit` of them, in read transactions
+    /// of `scanChunk` records; `body` returns false to stop.
+    func scan(from start: UInt64, through end: UInt64, limit: Int, _ body: (StoredEventView) throws -> Bool) throws {
+        var decoder = try RecordDecoder(dictionaries: dictionaries, meta: meta)
+        var next = max(start, 1)
+        var remaining = limit
+        var more = true
+        while more && next <= end && remaining > 0 {
+            more = try read("read events from \(next)") { txn in
+                try txn.withCursor(on: events) { cursor in
+                    var visited = 0
+                    var entry = try LogFormat.withSeqKey(next) { try cursor.seek(atLeast: $0) }
+                    while let current = entry {
+                        let seq = try seq(of: current.key)
+                        guard seq <= end else { return false }
+                        let proceed = try decoder.decode(seq: seq, value: current.value, in: txn) { id, json in
+                            try body(StoredEventView(seq: seq, idBytes: id, canonicalJSON: json))
+                        }
+                        next = seq + 1
+                        remaining -= 1
+                        visited += 1
+                        guard proceed, remaining > 0 else { return false }
+                        if visited == Self.scanChunk { return true }
+                        entry = try cursor.next()
+                    }
+                    return false
+                }
+            }
+        }
+    }
+
+    /// Size of the data file.
+    func fileBytes() -> UInt64 {
+        let size = try? FileManager.default.attributesOfItem(atPath: "\(directory)/\(LogFormat.dataFile)")[.size] as? Int
+        return UInt64(size ?? 0)
+    }
+}

@@ -1,0 +1,392 @@
+import Foundation
+import LMDB
+import Synchronization
+import Zstd
+
+/// The log's single writer: a dedicated thread that takes every queued append, commits
+/// them in one write transaction (one fsync), then completes each caller.
+///
+/// Callers never run LMDB writes themselves, so blocking commits stay off Swift's
+/// cooperative pool and concurrent appends coalesce into group commits.
+final class LogWriter: @unchecked Sendable {
+    // Safe to share: `queue`, `stopping` and `trainer` are touched only while holding
+    // `condition`; every other stored `var` is touched only by the writer thread.
+
+    typealias Completion<T> = @Sendable (Result<T, EventLogError>) -> Void
+
+    enum Job {
+        /// One caller's records, encoded in parts; they commit together or not at all.
+        case append([EncodedBatch], Completion<[AppendOutcome]>)
+        /// Runs `body` alone in its own write transaction, then `afterCommit` once it committed.
+        case exclusive(
+            String,
+            body: @Sendable (LogStore, LMDBWriteTransaction) throws -> Void,
+            afterCommit: @Sendable (LogStore) throws -> Void,
+            Completion<Void>
+        )
+    }
+
+    private let condition = NSCondition()
+    private var queue: [Job] = []
+    private var stopping = false
+    private var trainer: DispatchSemaphore?
+    private let finished = DispatchSemaphore(value: 0)
+
+    /// Released by the writer thread as it ends, so `close` really closes the files.
+    private var ownedStore: LogStore?
+    /// The open store; only the writer thread (and code it runs) reads it.
+    private var store: LogStore { ownedStore! }
+    private let notifier: CommitNotifier
+    let encoders: EncoderPool
+    private let maximumBatchRecords: Int
+    private let maximumMapSize: Int
+    private let counters = Mutex(EventLogWriteCounters())
+
+    private var lastSeq: UInt64
+    private var storedBytes: UInt64
+    private var rawBytes: UInt64
+
+    init(store: LogStore, notifier: CommitNotifier) throws {
+        self.ownedStore = store
+        self.notifier = notifier
+        self.maximumBatchRecords = store.options.maximumBatchRecords
+        self.maximumMapSize = store.options.maximumMapSize
+        let meta = store.meta
+        let (lastSeq, storedBytes, rawBytes, active) = try store.read("open writer") { txn in
+            (
+                try store.lastSeq(txn),
+                LogFormat.integer(try txn.get(LogFormat.MetaKey.storedBytes, in: meta), as: UInt64.self) ?? 0,
+                LogFormat.integer(try txn.get(LogFormat.MetaKey.rawBytes, in: meta), as: UInt64.self) ?? 0,
+                LogFormat.integer(try txn.get(LogFormat.MetaKey.activeDictionary, in: meta), as: UInt32.self)
+            )
+        }
+        (self.lastSeq, self.storedBytes, self.rawBytes) = (lastSeq, storedBytes, rawBytes)
+        encoders = EncoderPool(level: store.options.compressionLevel, dictionary: active.flatMap { store.dictionaries[id: $0] })
+        notifier.publish(lastSeq)
+        let thread = Thread { [self] in
+            run()
+            ownedStore = nil
+            finished.signal()
+        }
+        thread.name = "tickfold-log-writer"
+        thread.start()
+    }
+
+    var writeCounters: EventLogWriteCounters { counters.withLock { $0 } }
+
+    /// Queues `job`; throws `.closed` once `stop` has begun.
+    func submit(_ job: Job) throws {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !stopping else {
+            throw EventLogError(.closed, operation: "append", message: "the log is closed")
+        }
+        queue.append(job)
+        condition.signal()
+    }
+
+    /// Finishes every queued job and a running dictionary training, then ends the writer
+    /// thread and waits for it.
+    func stop() {
+        condition.lock()
+        let first = !stopping
+        stopping = true
+        let training = trainer
+        condition.signal()
+        condition.unlock()
+        guard first else { return }
+        training?.wait()
+        finished.wait()
+    }
+
+    /// Trains a dictionary on the first `sampleCount` events of `store`.
+    static func trainDictionary(_ store: LogStore, sampleCount: Int, capacity: Int) throws -> ZstdDictionary {
+        var samples: [[UInt8]] = []
+        samples.reserveCapacity(sampleCount)
+        try store.scan(from: 1, through: .max, limit: sampleCount) { event in
+            samples.append(Array(event.canonicalJSON))
+            return true
+        }
+        do {
+            return try ZstdDictionary(bytes: Zstd.trainDictionary(samples: samples, capacity: capacity),
+                                      compressionLevel: store.dictionaries.compressionLevel)
+        } catch let error as ZstdError {
+            throw EventLogError(.invalidArgument, operation: "train dictionary on \(samples.count) events",
+                                message: error.message, underlying: error)
+        }
+    }
+
+    /// The job that stores `dictionary` and makes new records use it.
+    func installJob(_ dictionary: ZstdDictionary, _ completion: @escaping Completion<Void>) -> Job {
+        .exclusive("store dictionary \(dictionary.id)", body: { store, txn in
+            try txn.put(dictionary.bytes, for: LogFormat.MetaKey.dictionary(dictionary.id), in: store.meta)
+            try txn.put(LogFormat.bigEndian(dictionary.id), for: LogFormat.MetaKey.activeDictionary, in: store.meta)
+        }, afterCommit: { [encoders] store in
+            store.dictionaries.insert(dictionary)
+            encoders.use(dictionary)
+        }, completion)
+    }
+
+    /// Once the log holds enough events and has no dictionary, trains one on a thread of its
+    /// own (it takes about a second) and installs it; a failed training is not retried.
+    private func trainDictionaryIfDue() {
+        guard let threshold = store.options.dictionaryTrainingThreshold, store.options.compressionLevel != nil,
+              lastSeq >= UInt64(threshold), encoders.dictionary == nil else { return }
+        condition.lock()
+        defer { condition.unlock() }
+        guard trainer == nil, !stopping else { return }
+        let done = DispatchSemaphore(value: 0)
+        trainer = done
+        let store = self.store
+        Thread { [self] in
+            defer { done.signal() }
+            guard let dictionary = try? Self.trainDictionary(store, sampleCount: threshold, capacity: 16 << 10) else { return }
+            try? submit(installJob(dictionary) { _ in })
+        }.start()
+    }
+
+    private func run() {
+        while let jobs = next() {
+            switch jobs.first {
+            case .exclusive(let operation, let body, let afterCommit, let completion)?:
+                completion(commit(operation) { [store] txn in try body(store, txn) }.flatMap { _ in
+                    Result { try afterCommit(store) }.mapError { EventLogError.wrap($0, operation: operation) }
+                })
+            case .append?:
+                commitAppends(jobs)
+                trainDictionaryIfDue()
+            case nil:
+                break
+            }
+        }
+    }
+
+    /// Waits for work; returns one exclusive job, or every queued append up to the batch
+    /// limit; nil once stopped and drained.
+    private func next() -> [Job]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while queue.isEmpty && !stopping { condition.wait() }
+        guard let first = queue.first else { return nil }
+        if case .exclusive = first {
+            queue.removeFirst()
+            return [first]
+        }
+        var taken = 0
+        var records = 0
+        for job in queue {
+            guard case .append(let parts, _) = job else { break }
+            let count = parts.reduce(0) { $0 + $1.count }
+            if taken > 0 && records + count > maximumBatchRecords { break }
+            taken += 1
+            records += count
+        }
+        let jobs = Array(queue.prefix(taken))
+        queue.removeFirst(taken)
+        return jobs
+    }
+
+    private func commit<T>(_ operation: String, _ body: (LMDBWriteTransaction) throws -> T) -> Result<T, EventLogError> {
+        do {
+            let result = try store.environment.write(growingMapUpTo: maximumMapSize, body)
+            counters.withLock { $0.transactions += 1 }
+            return .success(result)
+        } catch {
+            let wrapped = EventLogError.wrap(error, operation: operation, maximumMapSize: maximumMapSize)
+            return .failure(wrapped.reclassifyingShortWrite(directory: store.directory))
+        }
+    }
+
+    private struct BatchResult {
+        var outcomes: [[AppendOutcome]]
+        var lastSeq: UInt64
+        var storedBytes: UInt64
+        var rawBytes: UInt64
+        var appended: Int
+    }
+
+    private func commitAppends(_ jobs: [Job]) {
+        var batches: [EncodedBatch] = []
+        var completions: [(parts: Int, completion: Completion<[AppendOutcome]>)] = []
+        for case .append(let parts, let completion) in jobs {
+            batches += parts
+            completions.append((parts.count, completion))
+        }
+        let total = batches.reduce(0) { $0 + $1.count }
+        let result = commit("append \(total) records") { txn in try append(batches, txn) }
+        switch result {
+        case .success(let batch):
+            lastSeq = batch.lastSeq
+            storedBytes = batch.storedBytes
+            rawBytes = batch.rawBytes
+            counters.withLock {
+                $0.calls += jobs.count
+                $0.appended += batch.appended
+                $0.duplicates += total - batch.appended
+            }
+            if batch.appended > 0 { notifier.publish(lastSeq) }
+            var part = 0
+            for (parts, completion) in completions {
+                completion(.success(Array(batch.outcomes[part..<part + parts].joined())))
+                part += parts
+            }
+        case .failure(let error):
+            for (_, completion) in completions { completion(.failure(error)) }
+        }
+    }
+
+    private enum Resolution {
+        case indexed
+        case collision
+        case duplicate(UInt64)
+    }
+
+    /// An index key's two words next to the candidate it belongs to, sorted contiguously.
+    private struct SortKey {
+        let high: UInt64
+        let low: UInt64
+        let candidate: Int
+    }
+
+    /// A record of the coalesced batches: which call, which position in it.
+    private struct Position {
+        let batch: Int
+        let index: Int
+    }
+
+    /// Appends `batches` in order in one transaction: dedups within the batch and against
+    /// the id index (whose keys are inserted sorted), assigns dense seqs, stores records.
+    private func append(_ batches: [EncodedBatch], _ txn: LMDBWriteTransaction) throws -> BatchResult {
+        let store = self.store
+        let total = batches.reduce(0) { $0 + $1.count }
+        let base = lastSeq + 1
+
+        // First occurrence of each id across the batches: the candidates for new seqs.
+        var candidateOf = [Int](repeating: 0, count: total)
+        var candidates: [Position] = []
+        candidates.reserveCapacity(total)
+        var candidateIDs: [IDKey] = []
+        candidateIDs.reserveCapacity(total)
+        var first = IDTable<Int>(capacity: total)
+        var flat = 0
+        for (b, batch) in batches.enumerated() {
+            for (i, id) in batch.ids.enumerated() {
+                if let candidate = first.insert(id, candidates.count) {
+                    candidateOf[flat] = candidate
+                } else {
+                    candidateOf[flat] = candidates.count
+                    candidates.append(Position(batch: b, index: i))
+                    candidateIDs.append(id)
+                }
+                flat += 1
+            }
+        }
+        func id(_ candidate: Int) -> IDKey { candidateIDs[candidate] }
+
+        // Insert provisional seqs into the index in key order; existing keys reveal duplicates.
+        var sortKeys = candidateIDs.enumerated().map { SortKey(high: $1.w0, low: $1.w1, candidate: $0) }
+        sortKeys.sort { $0.high != $1.high ? $0.high < $1.high : $0.low < $1.low }
+        let order = sortKeys.map(\.candidate)
+        var resolutions = [Resolution](repeating: .indexed, count: candidates.count)
+        var duplicates = 0
+        for candidate in order {
+            let key = id(candidate)
+            let provisional = base + UInt64(candidate)
+            let existing = try key.withPrefix { prefix in
+                try withUnsafeBytes(of: provisional.bigEndian) { seq in
+                    try txn.putIfAbsent(seq, for: prefix, in: store.ids) { try store.indexValue($0) }
+                }
+            }
+            guard let existing else { continue }
+            if existing < base {
+                switch try key.withBytes({ try store.storedID(at: existing, equals: $0, txn) }) {
+                case true?:
+                    resolutions[candidate] = .duplicate(existing)
+                    duplicates += 1
+                    continue
+                case false?:
+                    break
+                case nil:
+                    throw EventLogError(.corrupted, operation: "append",
+                                        message: "the id index points to event \(existing), which does not exist")
+                }
+            }
+            if let seq = try key.withBytes({ try txn.withValue(for: $0, in: store.collisions) { try $0.map { try store.indexValue($0) } } }) {
+                resolutions[candidate] = .duplicate(seq)
+                duplicates += 1
+            } else {
+                resolutions[candidate] = .collision
+            }
+        }
+
+        // Final seqs close the gaps duplicates left; fix the index entries that moved.
+        var finalSeqs = [UInt64](repeating: 0, count: candidates.count)
+        var nextSeq = base
+        for candidate in candidates.indices {
+            if case .duplicate(let seq) = resolutions[candidate] {
+                finalSeqs[candidate] = seq
+            } else {
+                finalSeqs[candidate] = nextSeq
+                nextSeq += 1
+            }
+        }
+        for candidate in order {
+            let seq = finalSeqs[candidate]
+            switch resolutions[candidate] {
+            case .indexed where duplicates > 0 && seq != base + UInt64(candidate):
+                try id(candidate).withPrefix { key in
+                    try withUnsafeBytes(of: seq.bigEndian) { try txn.put($0, for: key, in: store.ids) }
+                }
+            case .collision:
+                try withUnsafeBytes(of: seq.bigEndian) { value in
+                    try id(candidate).withBytes { try txn.put(value, for: $0, in: store.collisions) }
+                }
+            case .indexed, .duplicate:
+                break
+            }
+        }
+
+        // Store the new records in seq order.
+        var stored = storedBytes
+        var raw = rawBytes
+        for candidate in candidates.indices {
+            if case .duplicate = resolutions[candidate] { continue }
+            let position = candidates[candidate]
+            let batch = batches[position.batch]
+            try batch.withValue(position.index) { value in
+                try LogFormat.withSeqKey(finalSeqs[candidate]) { key in
+                    try txn.put(value, for: key, in: store.events, flags: .append)
+                }
+                stored += UInt64(value.count)
+            }
+            raw += UInt64(batch.rawSizes[position.index])
+        }
+        if nextSeq > base {
+            try txn.put(LogFormat.bigEndian(stored), for: LogFormat.MetaKey.storedBytes, in: store.meta)
+            try txn.put(LogFormat.bigEndian(raw), for: LogFormat.MetaKey.rawBytes, in: store.meta)
+        }
+
+        // Outcomes in each caller's order; repeats inside the batch point at the first one.
+        var outcomes: [[AppendOutcome]] = []
+        outcomes.reserveCapacity(batches.count)
+        flat = 0
+        for (b, batch) in batches.enumerated() {
+            var batchOutcomes: [AppendOutcome] = []
+            batchOutcomes.reserveCapacity(batch.count)
+            for i in 0..<batch.count {
+                let candidate = candidateOf[flat]
+                let isFirst = candidates[candidate].batch == b && candidates[candidate].index == i
+                switch resolutions[candidate] {
+                case .indexed, .collision:
+                    batchOutcomes.append(isFirst ? .appended(finalSeqs[candidate]) : .duplicate(finalSeqs[candidate]))
+                case .duplicate(let seq):
+                    batchOutcomes.append(.duplicate(seq))
+                }
+                flat += 1
+            }
+            outcomes.append(batchOutcomes)
+        }
+        return BatchResult(outcomes: outcomes, lastSeq: nextSeq - 1, storedBytes: stored, rawBytes: raw,
+                           appended: Int(nextSeq - base))
+    }
+}

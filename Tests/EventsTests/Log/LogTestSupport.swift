@@ -1,0 +1,41 @@
+import Crypto
+import Events
+import Foundation
+import TickfoldTesting
+
+/// Records shaped like canonical envelopes (~300 bytes); the id is the SHA-256 of the bytes,
+/// which lets `verifyStorage(rehash:)` recompute it.
+enum LogFixtures {
+    static let symbols = ["AAPL", "MSFT", "NVDA", "TSLA", "AMZN", "GOOG", "META", "BTC", "ETH", "SPY"]
+
+    static func json(_ n: Int, tag: String = "") -> [UInt8] {
+        let symbol = symbols[n % symbols.count]
+        let close = 100 + (n * 7919) % 90_000
+        return Array(#"{"id":"","observedAt":"2026-11-23T08:00:\#(String(format: "%02d", n % 60)).000Z","occurredAt":"2026-11-\#(String(format: "%02d", 1 + n % 28))T00:00:00.000Z","payload":{"adjClose":"\#(close).\#(n % 97)","close":"\#(close).\#(n % 89)","high":"\#(close + 3).25","low":"\#(close - 2).75","open":"\#(close).10","volume":"\#(n * 1031 % 9_000_000)"},"provenance":{"fetch":"yahoo-daily-\#(n / 100)\#(tag)"},"source":"yahoo","subject":"\#(symbol)","type":"bar.daily","version":1}"#.utf8)
+    }
+
+    static func id(of bytes: [UInt8]) -> EventID {
+        EventID(bytes: Array(SHA256.hash(data: bytes)))!
+    }
+
+    static func record(_ n: Int, tag: String = "") -> LogRecord {
+        let bytes = json(n, tag: tag)
+        return LogRecord(id: id(of: bytes), canonicalJSON: bytes)
+    }
+
+    /// A ~1.3 KB record: large enough to be zstd-compressed (with a checksum) without a dictionary.
+    static func largeRecord(_ n: Int) -> LogRecord {
+        let bytes = Array((0..<4).flatMap { json(n, tag: "-\($0)") })
+        return LogRecord(id: id(of: bytes), canonicalJSON: bytes)
+    }
+
+    static func records(_ range: Range<Int>, tag: String = "") -> [LogRecord] {
+        range.map { record($0, tag: tag) }
+    }
+
+    /// A fresh log directory inside a temporary directory removed after the test.
+    static func directory() throws -> (TemporaryDirectory, String) {
+        let temporary = try TemporaryDirectory("eventlog")
+        return (temporary, temporary.file("log"))
+    }
+}
