@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TickfoldTesting"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TickfoldTesting"]),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd"]),
-        .testTarget(name: "EventsTests", dependencies: ["Events", "TickfoldTesting"]),
+        .testTarget(name: "EventsTests", dependencies: ["Events", "LMDB", "TickfoldTesting"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "TickfoldTesting", logging]),
         .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "TickfoldTesting"]),
         .testTarget(name: "ReplayTests", dependencies: ["Replay", "TickfoldTesting"]),
