@@ -176,7 +176,12 @@ public final class EventLog: Sendable {
 
     /// Durably stores `seq` under `name`, in its own write transaction.
     public func setCheckpoint(named name: String, seq: UInt64) async throws {
-        let job = try checkpointJob(name: name, seq: seq)
+        try await setCheckpoints([(name, seq)])
+    }
+
+    /// Durably stores several named checkpoints together, in one write transaction.
+    public func setCheckpoints(_ values: [(name: String, seq: UInt64)]) async throws {
+        let job = try checkpointJob(values)
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             do {
                 try job.writer.submit(job.job { continuation.resume(with: $0) })
@@ -189,22 +194,47 @@ public final class EventLog: Sendable {
     /// Blocking `setCheckpoint` for synchronous callers.
     @available(*, noasync, message: "use the async setCheckpoint from async code")
     public func setCheckpointBlocking(named name: String, seq: UInt64) throws {
-        let job = try checkpointJob(name: name, seq: seq)
+        try setCheckpointsBlocking([(name, seq)])
+    }
+
+    /// Blocking `setCheckpoints` for synchronous callers.
+    @available(*, noasync, message: "use the async setCheckpoints from async code")
+    public func setCheckpointsBlocking(_ values: [(name: String, seq: UInt64)]) throws {
+        let job = try checkpointJob(values)
         let waiter = BlockingResult<Void>()
         try job.writer.submit(job.job(waiter.complete))
         try waiter.wait()
     }
 
-    private func checkpointJob(name: String, seq: UInt64) throws -> (writer: LogWriter, job: (@escaping LogWriter.Completion<Void>) -> LogWriter.Job) {
-        guard let writer else { throw Self.readOnlyError("set checkpoint \(name)") }
-        let key = LogFormat.MetaKey.checkpoint(name)
-        guard !name.isEmpty, key.count <= 511 else {
-            throw EventLogError(.invalidArgument, operation: "set checkpoint", message: "checkpoint names are 1 to 500 UTF-8 bytes")
+    /// Every checkpoint whose name starts with `prefix`, by name.
+    public func checkpoints(prefixed prefix: String) throws -> [(name: String, seq: UInt64)] {
+        let store = try store()
+        let start = LogFormat.MetaKey.checkpoint(prefix)
+        return try store.read("read checkpoints \(prefix)") { txn in
+            var found: [(name: String, seq: UInt64)] = []
+            try txn.forEach(in: store.meta, from: start) { key, value in
+                guard key.starts(with: start) else { return false }
+                let name = String(decoding: key.dropFirst(LogFormat.MetaKey.checkpointPrefix.count), as: UTF8.self)
+                if let seq = LogFormat.integer(value, as: UInt64.self) { found.append((name, seq)) }
+                return true
+            }
+            return found
         }
-        let value = LogFormat.bigEndian(seq)
+    }
+
+    private func checkpointJob(_ values: [(name: String, seq: UInt64)]) throws -> (writer: LogWriter, job: (@escaping LogWriter.Completion<Void>) -> LogWriter.Job) {
+        let names = values.map(\.name).joined(separator: ", ")
+        guard let writer else { throw Self.readOnlyError("set checkpoint \(names)") }
+        let entries = try values.map { name, seq in
+            let key = LogFormat.MetaKey.checkpoint(name)
+            guard !name.isEmpty, key.count <= 511 else {
+                throw EventLogError(.invalidArgument, operation: "set checkpoint", message: "checkpoint names are 1 to 500 UTF-8 bytes")
+            }
+            return (key, LogFormat.bigEndian(seq))
+        }
         return (writer, { completion in
-            .exclusive("set checkpoint \(name)", body: { store, txn in
-                try txn.put(value, for: key, in: store.meta)
+            .exclusive("set checkpoint \(names)", body: { store, txn in
+                for (key, value) in entries { try txn.put(value, for: key, in: store.meta) }
             }, afterCommit: { _ in }, completion)
         })
     }

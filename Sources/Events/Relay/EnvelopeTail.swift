@@ -1,0 +1,110 @@
+/// Reads the last members of a stored canonical envelope — `source`, `subject`, `type`,
+/// `version` — without parsing the payload, and splices `seq` in for the wire form.
+///
+/// In RFC 8785 member order these four come last, and none of their values can contain
+/// the unescaped byte sequence `,"source":"`; a payload may (news articles have a
+/// `source`), but it comes earlier. So the last occurrence of that sequence is the
+/// top-level one. The relay's hot path uses this instead of a full decode.
+struct EnvelopeTail {
+    /// Index of the `,` that starts `,"source":"`.
+    let sourceMemberStart: Int
+    let subject: [UInt8]
+    let type: String
+    let version: Int
+
+    private static let sourceMarker = Array(#","source":""#.utf8)
+    private static let subjectMarker = Array(#","subject":""#.utf8)
+    private static let typeMarker = Array(#","type":""#.utf8)
+    private static let versionMarker = Array(#","version":"#.utf8)
+
+    init(_ bytes: UnsafeRawBufferPointer) throws(EventError) {
+        guard let start = Self.lastIndex(of: Self.sourceMarker, in: bytes) else {
+            throw EventError(code: .missingField, field: "source", detail: "not a canonical envelope")
+        }
+        var cursor = start + Self.sourceMarker.count
+        _ = try Self.string(bytes, &cursor, field: "source")
+        try Self.expect(Self.subjectMarker, bytes, &cursor, field: "subject")
+        subject = try Self.string(bytes, &cursor, field: "subject")
+        try Self.expect(Self.typeMarker, bytes, &cursor, field: "type")
+        type = String(decoding: try Self.string(bytes, &cursor, field: "type"), as: UTF8.self)
+        try Self.expect(Self.versionMarker, bytes, &cursor, field: "version")
+        var version = 0
+        while cursor < bytes.count, bytes[cursor] >= UInt8(ascii: "0"), bytes[cursor] <= UInt8(ascii: "9") {
+            version = version &* 10 &+ Int(bytes[cursor] - UInt8(ascii: "0"))
+            cursor += 1
+        }
+        guard cursor == bytes.count - 1, bytes[cursor] == UInt8(ascii: "}") else {
+            throw EventError(code: .invalidField, field: "version", detail: "not a canonical envelope ending")
+        }
+        self.version = version
+        sourceMemberStart = start
+    }
+
+    /// The wire form: the stored envelope with `,"seq":N` inserted in canonical position
+    /// (after `provenance`, before `source`).
+    func wireBytes(_ stored: UnsafeRawBufferPointer, seq: UInt64, into out: inout [UInt8]) {
+        out.removeAll(keepingCapacity: true)
+        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: stored[..<sourceMemberStart]))
+        out.append(contentsOf: #","seq":"#.utf8)
+        out.append(contentsOf: String(seq).utf8)
+        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: stored[sourceMemberStart...]))
+    }
+
+    private static func lastIndex(of marker: [UInt8], in bytes: UnsafeRawBufferPointer) -> Int? {
+        var i = bytes.count - marker.count
+        while i >= 0 {
+            if bytes[i] == marker[0] {
+                var matched = true
+                for j in 1..<marker.count where bytes[i + j] != marker[j] { matched = false; break }
+                if matched { return i }
+            }
+            i -= 1
+        }
+        return nil
+    }
+
+    private static func expect(_ marker: [UInt8], _ bytes: UnsafeRawBufferPointer, _ cursor: inout Int, field: String) throws(EventError) {
+        guard cursor + marker.count <= bytes.count,
+              marker.indices.allSatisfy({ bytes[cursor + $0] == marker[$0] }) else {
+            throw EventError(code: .missingField, field: field, detail: "not in canonical position")
+        }
+        cursor += marker.count
+    }
+
+    /// Decodes a canonical JSON string body (the opening quote already consumed).
+    private static func string(_ bytes: UnsafeRawBufferPointer, _ cursor: inout Int, field: String) throws(EventError) -> [UInt8] {
+        var out: [UInt8] = []
+        while cursor < bytes.count {
+            let b = bytes[cursor]
+            cursor += 1
+            switch b {
+            case UInt8(ascii: "\""):
+                return out
+            case UInt8(ascii: "\\"):
+                guard cursor < bytes.count else { break }
+                let e = bytes[cursor]
+                cursor += 1
+                switch e {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0c)
+                case UInt8(ascii: "n"): out.append(0x0a)
+                case UInt8(ascii: "r"): out.append(0x0d)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "u"):
+                    // Canonical JSON escapes only control characters this way (\u00XX).
+                    guard cursor + 4 <= bytes.count, let value = UInt8(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(cursor + 2)..<(cursor + 4)]), as: UTF8.self), radix: 16) else {
+                        throw EventError(code: .invalidField, field: field, detail: "bad \\u escape")
+                    }
+                    out.append(value)
+                    cursor += 4
+                default:
+                    throw EventError(code: .invalidField, field: field, detail: "bad escape")
+                }
+            default:
+                out.append(b)
+            }
+        }
+        throw EventError(code: .invalidField, field: field, detail: "unterminated string")
+    }
+}

@@ -1,0 +1,341 @@
+import Dispatch
+import Kafka
+import Logging
+
+/// Publishes the event log to Kafka in `seq` order (SPEC §1.4).
+///
+/// Each event goes to its family's topic, keyed by subject, valued by the canonical
+/// envelope with `seq`, with headers `id`, `type`, `version`, `seq`, through an idempotent
+/// producer. The highest seq below which every event was acknowledged by the broker is
+/// checkpointed in the log's own LMDB environment, so a restart resumes there. For every
+/// partition the relay also remembers the last acknowledged message (offset and seq); at
+/// start and periodically it checks those messages are still on the broker, and when a
+/// topic or a partition lost them (the in-memory test broker restarts empty) it publishes
+/// that topic's events again from the start of the log.
+///
+/// The relay runs in the process that writes the log (checkpoints are written through the
+/// log's writer). Its work is blocking I/O: callers run it on a thread of its own
+/// (`run(until:)` does so itself).
+public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a time: `run` serializes passes on `queue`
+    public struct Options: Sendable {
+        public var naming: TopicNaming
+        /// Partitions of topics the relay creates.
+        public var partitions: Int
+        /// Events read from the log per step.
+        public var batchSize: Int
+        /// How often a following relay checkpoints and re-checks the broker for lost data.
+        public var checkpointIntervalMs: Int
+        public var lossCheckIntervalMs: Int
+
+        public init(naming: TopicNaming = TopicNaming(), partitions: Int = 6, batchSize: Int = 20_000,
+                    checkpointIntervalMs: Int = 1_000, lossCheckIntervalMs: Int = 30_000) {
+            self.naming = naming
+            self.partitions = partitions
+            self.batchSize = batchSize
+            self.checkpointIntervalMs = checkpointIntervalMs
+            self.lossCheckIntervalMs = lossCheckIntervalMs
+        }
+    }
+
+    /// What one pass did.
+    public struct Report: Sendable, Equatable {
+        /// Events sent to the broker (including re-publications).
+        public var published = 0
+        /// Events sent again because the broker had lost them.
+        public var republished = 0
+        /// Topics found to have lost acknowledged messages.
+        public var lostTopics: [String] = []
+        /// The checkpoint after the pass: every seq up to it is acknowledged.
+        public var checkpoint: UInt64 = 0
+    }
+
+    public let options: Options
+    private let log: EventLog
+    private let config: KafkaConfig
+    private let producer: KafkaProducer
+    private let admin: KafkaAdmin
+    private let logger: Logger
+    private let queue = DispatchQueue(label: "tickfold.relay")
+    private var knownTopics: Set<String> = []
+
+    // Acknowledgement window: acked[i] tells whether seq `windowBase + i` was acknowledged.
+    private var windowBase: UInt64 = 1
+    private var acked: [Bool] = []
+    private var windowHead = 0
+    private var failure: DeliveryReport?
+    /// Per topic and partition, the last acknowledged message: (offset, seq).
+    private var marks: [KafkaTopicPartition: (offset: Int64, seq: UInt64)] = [:]
+    /// Marks of lost topics, erased in storage at the next checkpoint.
+    private var erasedMarks: Set<KafkaTopicPartition> = []
+    private static let erasedOffset = UInt64.max
+    private var scratch: [UInt8] = []
+
+    public init(log: EventLog, kafka config: KafkaConfig, options: Options = Options(),
+                logger: Logger = Logger(label: "tickfold.relay")) throws {
+        self.log = log
+        self.config = config
+        self.options = options
+        self.logger = logger
+        producer = try KafkaProducer(config: config, idempotent: true, logger: logger)
+        admin = try KafkaAdmin(config: config, logger: logger)
+    }
+
+    /// The checkpoint name under which this relay's progress is kept (one per topic prefix).
+    public var checkpointName: String { "relay/\(options.naming.prefix)" }
+    private var markPrefix: String { "relay/\(options.naming.prefix)/mark/" }
+
+    /// The last seq the broker acknowledged together with every seq before it.
+    public func checkpoint() throws -> UInt64 { try log.checkpoint(named: checkpointName) ?? 0 }
+
+    /// One pass: checks the broker for lost data, publishes every event after the
+    /// checkpoint up to the log's end, waits for the broker's acknowledgements and
+    /// checkpoints. Blocking.
+    @available(*, noasync, message: "blocks; use run(until:) from async code")
+    public func runOnce() throws -> Report {
+        var report = Report()
+        try publishPass(into: &report, following: false, shouldStop: { false })
+        return report
+    }
+
+    /// Follows the log until `shouldStop` returns true (checked between steps; a SIGTERM
+    /// handler sets it), then drains, checkpoints and returns. Runs on the relay's own
+    /// thread, never on the cooperative pool.
+    public func run(until shouldStop: @escaping @Sendable () -> Bool) async throws -> Report {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Report, any Error>) in
+            queue.async {
+                var report = Report()
+                continuation.resume(with: Result { try self.publishPass(into: &report, following: true, shouldStop: shouldStop); return report })
+            }
+        }
+    }
+
+    private func publishPass(into report: inout Report, following: Bool, shouldStop: () -> Bool) throws {
+        try loadMarks()
+        var checkpoint = try self.checkpoint()
+        var republishTopics = try lostTopics()
+        report.lostTopics = republishTopics.sorted()
+        if !republishTopics.isEmpty {
+            logger.warning("broker lost acknowledged events; publishing their topics again", metadata: [
+                "topics": "\(report.lostTopics.joined(separator: ","))", "checkpoint": "\(checkpoint)"])
+        }
+        // Re-publication walks the log from seq 1 but sends only lost topics' events until
+        // it reaches the checkpoint; past it, everything is sent as usual.
+        let republishThrough = republishTopics.isEmpty ? 0 : checkpoint
+        var next: UInt64 = republishTopics.isEmpty ? checkpoint + 1 : 1
+        resetWindow(at: next)
+        var lastCheckpointAt = DispatchTime.now()
+        var lastLossCheckAt = DispatchTime.now()
+
+        while true {
+            let end = try log.lastSeq()
+            if next <= end {
+                let through = min(end, next + UInt64(options.batchSize) - 1)
+                try log.forEach(from: next, through: through) { view in
+                    let republishing = view.seq <= republishThrough
+                    let sent = try self.send(view, onlyTopics: republishing ? republishTopics : nil)
+                    if sent {
+                        report.published += 1
+                        if republishing { report.republished += 1 }
+                    } else {
+                        self.acknowledge(view.seq)
+                    }
+                }
+                next = through + 1
+                drain(producer.poll(timeoutMs: 0))
+            } else if !following || shouldStop() {
+                break
+            } else {
+                drain(producer.poll(timeoutMs: 20))
+            }
+            try throwIfFailed()
+            if republishThrough > 0, next > republishThrough { republishTopics = [] }
+            let now = DispatchTime.now()
+            if following, elapsedMs(since: lastCheckpointAt, now) >= options.checkpointIntervalMs {
+                checkpoint = try saveCheckpoint(atLeast: checkpoint)
+                lastCheckpointAt = now
+            }
+            if following, elapsedMs(since: lastLossCheckAt, now) >= options.lossCheckIntervalMs {
+                lastLossCheckAt = now
+                let lost = try lostTopics()
+                if !lost.isEmpty {
+                    // Start over: the next pass re-publishes the lost topics.
+                    _ = try flushAll()
+                    _ = try saveCheckpoint(atLeast: checkpoint)
+                    report.lostTopics = Array(Set(report.lostTopics).union(lost)).sorted()
+                    return try publishPass(into: &report, following: following, shouldStop: shouldStop)
+                }
+            }
+            if following, shouldStop() { break }
+        }
+        try flushAll()
+        try throwIfFailed()
+        report.checkpoint = try saveCheckpoint(atLeast: checkpoint)
+    }
+
+    /// Sends one stored event; returns false when it was skipped (not in `onlyTopics`).
+    private func send(_ view: StoredEventView, onlyTopics: Set<String>?) throws -> Bool {
+        let tail = try EnvelopeTail(view.canonicalJSON)
+        let topic = options.naming.topic(forType: tail.type)
+        if let onlyTopics, !onlyTopics.contains(topic) { return false }
+        if !knownTopics.contains(topic) { try ensureTopic(topic) }
+        tail.wireBytes(view.canonicalJSON, seq: view.seq, into: &scratch)
+        let idHex = Array(view.id.hex.utf8)
+        try producer.send(
+            topic: topic, key: tail.subject, value: scratch,
+            headers: [("id", idHex), ("type", Array(tail.type.utf8)), ("version", Array(String(tail.version).utf8)),
+                      ("seq", Array(String(view.seq).utf8))],
+            tag: view.seq)
+        return true
+    }
+
+    private func ensureTopic(_ topic: String) throws {
+        let outcome = try admin.createTopic(topic, partitions: Int32(options.partitions), timeoutMs: 10_000)
+        if outcome == .created { logger.info("created topic", metadata: ["topic": "\(topic)", "partitions": "\(options.partitions)"]) }
+        knownTopics.insert(topic)
+    }
+
+    // MARK: acknowledgements
+
+    private func resetWindow(at seq: UInt64) {
+        windowBase = seq
+        acked.removeAll(keepingCapacity: true)
+        windowHead = 0
+        failure = nil
+    }
+
+    private func acknowledge(_ seq: UInt64) {
+        guard seq >= windowBase else { return }
+        let index = Int(seq - windowBase)
+        if index >= acked.count { acked.append(contentsOf: repeatElement(false, count: index - acked.count + 1)) }
+        acked[index] = true
+        while windowHead < acked.count, acked[windowHead] { windowHead += 1 }
+        if windowHead > 1 << 16 {
+            acked.removeFirst(windowHead)
+            windowBase += UInt64(windowHead)
+            windowHead = 0
+        }
+    }
+
+    /// Every seq below this has been acknowledged.
+    private var contiguousAcknowledged: UInt64 { windowBase + UInt64(windowHead) - 1 }
+
+    private func drain(_ reports: [DeliveryReport]) {
+        for report in reports {
+            if report.error != nil {
+                if failure == nil { failure = report }
+                continue
+            }
+            acknowledge(report.tag)
+            if let offset = report.offset {
+                let partition = KafkaTopicPartition(topic: report.topic, partition: report.partition)
+                if (marks[partition]?.offset ?? -1) < offset { marks[partition] = (offset, report.tag) }
+            }
+        }
+    }
+
+    private func flushAll() throws {
+        while producer.outstandingMessages > 0 {
+            drain(try producer.flush(timeoutMs: 30_000))
+            if producer.outstandingMessages > 0 {
+                throw RelayError("the broker at \(config.bootstrapServers) did not acknowledge \(producer.outstandingMessages) messages within 30 s")
+            }
+        }
+        drain(producer.poll(timeoutMs: 0))
+    }
+
+    private func throwIfFailed() throws {
+        guard let failure else { return }
+        // Keep what was acknowledged; the next pass resumes after it.
+        _ = try? saveCheckpoint(atLeast: 0)
+        throw RelayError("delivery of seq \(failure.tag) to \(failure.topic) failed: \(failure.error.map { "\($0)" } ?? "unknown error")")
+    }
+
+    /// Writes the contiguous acknowledged seq (never lower than `floor`) and the marks.
+    @discardableResult
+    private func saveCheckpoint(atLeast floor: UInt64) throws -> UInt64 {
+        let value = max(floor, contiguousAcknowledged)
+        var entries: [(name: String, seq: UInt64)] = [(checkpointName, value)]
+        for (partition, mark) in marks.sorted(by: { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }) {
+            let name = "\(markPrefix)\(partition.topic)/\(partition.partition)"
+            entries.append((name + "/offset", UInt64(mark.offset)))
+            entries.append((name + "/seq", mark.seq))
+        }
+        for partition in erasedMarks.subtracting(marks.keys) {
+            entries.append(("\(markPrefix)\(partition.topic)/\(partition.partition)/offset", Self.erasedOffset))
+        }
+        try log.setCheckpointsBlocking(entries)
+        erasedMarks = []
+        return value
+    }
+
+    // MARK: loss detection
+
+    private func loadMarks() throws {
+        marks = [:]
+        var offsets: [KafkaTopicPartition: UInt64] = [:]
+        var seqs: [KafkaTopicPartition: UInt64] = [:]
+        for (name, value) in try log.checkpoints(prefixed: markPrefix) {
+            let parts = name.dropFirst(markPrefix.count).split(separator: "/")
+            guard parts.count == 3, let partition = Int32(parts[1]) else { continue }
+            let key = KafkaTopicPartition(topic: String(parts[0]), partition: partition)
+            if parts[2] == "offset" { offsets[key] = value } else if parts[2] == "seq" { seqs[key] = value }
+        }
+        for (key, offset) in offsets where offset != Self.erasedOffset {
+            if let seq = seqs[key] { marks[key] = (Int64(offset), seq) }
+        }
+    }
+
+    /// Topics with a partition whose last acknowledged message is no longer on the broker.
+    private func lostTopics() throws -> Set<String> {
+        guard !marks.isEmpty else { return [] }
+        let metadata = try admin.metadata(timeoutMs: 10_000)
+        var lost: Set<String> = []
+        var toFetch: [KafkaTopicPartition: (offset: Int64, seq: UInt64)] = [:]
+        for (partition, mark) in marks {
+            guard let topic = metadata.topic(partition.topic), topic.error == nil, Int(partition.partition) < Int(topic.partitionCount) else {
+                lost.insert(partition.topic)
+                continue
+            }
+            toFetch[partition] = mark
+        }
+        if !toFetch.isEmpty {
+            var consumerConfig = config
+            consumerConfig["enable.partition.eof"] = "true"
+            let consumer = try KafkaConsumer(config: consumerConfig, logger: logger)
+            try consumer.assign(toFetch.map { KafkaTopicPartitionOffset(topic: $0.key.topic, partition: $0.key.partition, offset: .at($0.value.offset)) })
+            var pending = toFetch
+            let deadline = DispatchTime.now().uptimeNanoseconds + 10_000_000_000
+            while !pending.isEmpty, DispatchTime.now().uptimeNanoseconds < deadline {
+                for record in try consumer.poll(max: 1000, timeoutMs: 100) {
+                    let key = KafkaTopicPartition(topic: record.topic, partition: record.partition)
+                    guard let mark = pending[key], record.offset == mark.offset else { continue }
+                    if record.header("seq").map({ String(decoding: $0, as: UTF8.self) }) != String(mark.seq) { lost.insert(key.topic) }
+                    pending[key] = nil
+                }
+                for (key, end) in consumer.partitionsAtEnd where pending[key] != nil && end <= pending[key]!.offset {
+                    lost.insert(key.topic)
+                    pending[key] = nil
+                }
+            }
+            for key in pending.keys { lost.insert(key.topic) }
+        }
+        if !lost.isEmpty {
+            for key in marks.keys where lost.contains(key.topic) {
+                marks[key] = nil
+                erasedMarks.insert(key)
+            }
+            knownTopics.subtract(lost)
+        }
+        return lost
+    }
+
+    private func elapsedMs(since start: DispatchTime, _ now: DispatchTime) -> Int {
+        Int((now.uptimeNanoseconds - start.uptimeNanoseconds) / 1_000_000)
+    }
+}
+
+/// A relay failure the operator must see: broker unreachable, delivery refused.
+public struct RelayError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    init(_ message: String) { description = message }
+}
