@@ -49,6 +49,9 @@ public final class LMDBEnvironment: @unchecked Sendable {
     }
 
     /// The path given at open (directory, or data file with `.noSubdir`).
+    /// The linked liblmdb's version string, e.g. "LMDB 0.9.24: (July 24, 2019)".
+    public static var libraryVersion: String { String(cString: mdb_version(nil, nil, nil)) }
+
     public let path: String
     /// The flags the environment was opened with.
     public let flags: Flags

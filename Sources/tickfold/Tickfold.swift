@@ -7,7 +7,7 @@ struct Tickfold: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tickfold",
         abstract: "An event-sourced stream processor for market data.",
-        subcommands: [FixturesCommand.self]
+        subcommands: [LogCommand.self, RelayCommand.self, DoctorCommand.self, FixturesCommand.self]
     )
 }
 
@@ -20,6 +20,27 @@ enum Entry {
             handler.logLevel = level
             return handler
         }
-        await Tickfold.main()
+        do {
+            var command = try Tickfold.parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as CLIError {
+            fail(error)
+        } catch {
+            // Argument errors, help and explicit exit codes keep ArgumentParser's handling;
+            // anything else is a runtime error: one line, exit status 2.
+            if error is ExitCode || Tickfold.exitCode(for: error) != .failure {
+                Tickfold.exit(withError: error)
+            }
+            fail(error)
+        }
+    }
+
+    private static func fail(_ error: any Error) -> Never {
+        printError("error: \(error)")
+        exit(2)
     }
 }

@@ -181,6 +181,14 @@ public final class EventLog: Sendable {
 
     /// Durably stores several named checkpoints together, in one write transaction.
     public func setCheckpoints(_ values: [(name: String, seq: UInt64)]) async throws {
+        if writer == nil, options.access == .checkpointer {
+            // A short LMDB write transaction; there is no writer thread to hand it to.
+            return try await withCheckedThrowingContinuation { continuation in
+                DispatchQueue.global().async {
+                    continuation.resume(with: Result { try self.setCheckpointsBlocking(values) })
+                }
+            }
+        }
         let job = try checkpointJob(values)
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             do {
@@ -200,6 +208,18 @@ public final class EventLog: Sendable {
     /// Blocking `setCheckpoints` for synchronous callers.
     @available(*, noasync, message: "use the async setCheckpoints from async code")
     public func setCheckpointsBlocking(_ values: [(name: String, seq: UInt64)]) throws {
+        if writer == nil, options.access == .checkpointer {
+            let entries = try Self.checkpointEntries(values)
+            let store = try store()
+            do {
+                try store.environment.write { txn in
+                    for (key, value) in entries { try txn.put(value, for: key, in: store.meta) }
+                }
+            } catch {
+                throw EventLogError.wrap(error, operation: "set checkpoints")
+            }
+            return
+        }
         let job = try checkpointJob(values)
         let waiter = BlockingResult<Void>()
         try job.writer.submit(job.job(waiter.complete))
@@ -222,16 +242,20 @@ public final class EventLog: Sendable {
         }
     }
 
-    private func checkpointJob(_ values: [(name: String, seq: UInt64)]) throws -> (writer: LogWriter, job: (@escaping LogWriter.Completion<Void>) -> LogWriter.Job) {
-        let names = values.map(\.name).joined(separator: ", ")
-        guard let writer else { throw Self.readOnlyError("set checkpoint \(names)") }
-        let entries = try values.map { name, seq in
+    private static func checkpointEntries(_ values: [(name: String, seq: UInt64)]) throws -> [([UInt8], [UInt8])] {
+        try values.map { name, seq in
             let key = LogFormat.MetaKey.checkpoint(name)
             guard !name.isEmpty, key.count <= 511 else {
                 throw EventLogError(.invalidArgument, operation: "set checkpoint", message: "checkpoint names are 1 to 500 UTF-8 bytes")
             }
             return (key, LogFormat.bigEndian(seq))
         }
+    }
+
+    private func checkpointJob(_ values: [(name: String, seq: UInt64)]) throws -> (writer: LogWriter, job: (@escaping LogWriter.Completion<Void>) -> LogWriter.Job) {
+        let names = values.map(\.name).joined(separator: ", ")
+        guard let writer else { throw Self.readOnlyError("set checkpoint \(names)") }
+        let entries = try Self.checkpointEntries(values)
         return (writer, { completion in
             .exclusive("set checkpoint \(names)", body: { store, txn in
                 for (key, value) in entries { try txn.put(value, for: key, in: store.meta) }

@@ -6,6 +6,10 @@ public struct EventLogOptions: Sendable {
         case writer
         /// Reads only; needs no lock and sees the writer's commits as they land.
         case readOnly
+        /// Reads, and writes named checkpoints only: for a Kafka relay running beside the
+        /// appending process. Takes no writer lock; LMDB serializes its small write
+        /// transactions with the appender's.
+        case checkpointer
     }
 
     /// When an append counts as done.

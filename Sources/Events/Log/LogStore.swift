@@ -57,7 +57,7 @@ final class LogStore: Sendable {
         }
 
         var flags: LMDBEnvironment.Flags = [.noTLS]
-        if !writable { flags.insert(.readOnly) }
+        if options.access == .readOnly { flags.insert(.readOnly) }
         if options.durability == .noSync { flags.insert(.noSync) }
         let environment: LMDBEnvironment
         do {

@@ -1,0 +1,197 @@
+import ArgumentParser
+import Events
+import Foundation
+
+/// `tickfold log …`: append to and inspect the LMDB event log.
+struct LogCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "log",
+        abstract: "Append to and inspect the event log.",
+        subcommands: [Append.self, Read.self, Get.self, Stats.self, Verify.self]
+    )
+
+    struct Append: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Append JSON lines of envelopes (no id or seq) to the log.",
+            discussion: """
+                Prints `SEQ ID` for each appended event and `duplicate SEQ ID` for events already in \
+                the log. A malformed line is reported as FILE:LINE: reason; a file is appended \
+                all-or-nothing (exit 1, nothing appended). With --commit-every N, input is committed \
+                every N lines as it arrives (for streams).
+                """)
+
+        @OptionGroup(title: "Connections") var connection: ConnectionOptions
+
+        @Argument(help: "File of JSON lines, or - for standard input.")
+        var file: String = "-"
+
+        @Flag(help: "Commit without fsync (MDB_NOSYNC): survives a process crash, not a machine crash.")
+        var nosync = false
+
+        @Option(help: "Commit every N lines as they arrive instead of the whole input at once.")
+        var commitEvery: Int?
+
+        func run() throws {
+            let log = try connection.openLog(.writer, durability: nosync ? .noSync : .fsync)
+            let name = file == "-" ? "<stdin>" : file
+            let input = try LineInput(path: file)
+            var output = StandardOutput()
+            if let commitEvery {
+                guard commitEvery > 0 else { throw ValidationError("--commit-every must be positive") }
+                var batch: [Event] = []
+                var lineNumber = 0
+                while let line = input.nextLine() {
+                    lineNumber += 1
+                    guard !line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0d }) else { continue }
+                    do { batch.append(try EventSubmission.event(fromLine: line)) } catch {
+                        throw CLIError("\(name):\(lineNumber): \(error)")
+                    }
+                    if batch.count >= commitEvery {
+                        try Self.commit(batch, to: log, output: &output)
+                        batch.removeAll(keepingCapacity: true)
+                    }
+                }
+                try Self.commit(batch, to: log, output: &output)
+                return
+            }
+            var events: [Event] = []
+            var problems: [String] = []
+            var lineNumber = 0
+            while let line = input.nextLine() {
+                lineNumber += 1
+                guard !line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0d }) else { continue }
+                do { events.append(try EventSubmission.event(fromLine: line)) } catch {
+                    problems.append("\(name):\(lineNumber): \(error)")
+                }
+            }
+            guard problems.isEmpty else {
+                for problem in problems { printError(problem) }
+                printError("\(name): \(problems.count) malformed line(s); nothing appended")
+                throw ExitCode(1)
+            }
+            try Self.commit(events, to: log, output: &output)
+        }
+
+        private static func commit(_ events: [Event], to log: EventLog, output: inout StandardOutput) throws {
+            guard !events.isEmpty else { return }
+            let outcomes = try log.appendBlocking(events: events)
+            for (event, outcome) in zip(events, outcomes) {
+                switch outcome {
+                case .appended(let seq): output.write("\(seq) \(event.id.hex)\n")
+                case .duplicate(let seq): output.write("duplicate \(seq) \(event.id.hex)\n")
+                }
+            }
+            output.flush()
+        }
+    }
+
+    struct Read: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print events from a seq on, optionally filtered.")
+
+        @OptionGroup(title: "Connections") var connection: ConnectionOptions
+        @Option(help: "First seq to read.") var from: UInt64 = 1
+        @Option(help: "Last seq to read (inclusive).") var to: UInt64?
+        @Option(help: "Only events of this type.") var type: String?
+        @Option(help: "Only events about this subject.") var subject: String?
+        @Flag(help: "Print canonical JSON envelopes (with seq), one per line.") var json = false
+
+        func run() throws {
+            let log = try connection.openLog(.readOnly)
+            var output = StandardOutput()
+            var decoder = EventDecoder()
+            if !json { output.write("seq\toccurredAt\ttype\tsource\tsubject\tid\n") }
+            try log.forEach(from: max(from, 1), through: to ?? .max) { view in
+                var event = try decoder.decode(view.canonicalJSON, verification: .trustStored)
+                event.seq = view.seq
+                if let type, event.type != type { return }
+                if let subject, event.subject != subject { return }
+                if json {
+                    output.write(try event.canonicalBytes(includingSeq: true))
+                    output.write("\n")
+                } else {
+                    output.write("\(view.seq)\t\(event.occurredAt)\t\(event.type)\t\(event.source)\t\(event.subject)\t\(event.id.hex)\n")
+                }
+            }
+            output.flush()
+        }
+    }
+
+    struct Get: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the event with this id (exit 1 if absent).")
+
+        @OptionGroup(title: "Connections") var connection: ConnectionOptions
+        @Argument(help: "The event id: 64 hex digits.") var id: String
+
+        func run() throws {
+            guard let eventID = EventID(hex: id) else { throw ValidationError("an event id is 64 hex digits") }
+            let log = try connection.openLog(.readOnly)
+            guard let seq = try log.seq(of: eventID), let stored = try log.event(at: seq) else {
+                printError("no event \(id) in \(log.directory)")
+                throw ExitCode(1)
+            }
+            var event = try Event.decode(stored.canonicalJSON, verification: .recompute)
+            event.seq = seq
+            var output = StandardOutput()
+            output.write(try event.canonicalBytes(includingSeq: true))
+            output.write("\n")
+            output.flush()
+        }
+    }
+
+    struct Stats: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Count, last seq, bytes and compression ratio.")
+
+        @OptionGroup(title: "Connections") var connection: ConnectionOptions
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let log = try connection.openLog(.readOnly)
+            let stats = try log.stats()
+            let ratio = (stats.compressionRatio * 1000).rounded() / 1000
+            if json {
+                print(#"{"bytesOnDisk":\#(stats.fileBytes),"compressionRatio":\#(ratio),"count":\#(stats.count),"lastSeq":\#(stats.lastSeq),"rawBytes":\#(stats.rawBytes),"storedBytes":\#(stats.storedBytes)}"#)
+            } else {
+                print("""
+                    log               \(log.directory)
+                    events            \(stats.count)
+                    last seq          \(stats.lastSeq)
+                    canonical bytes   \(stats.rawBytes)
+                    stored bytes      \(stats.storedBytes)
+                    file bytes        \(stats.fileBytes)
+                    compression ratio \(ratio)
+                    """)
+            }
+        }
+    }
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Re-hash every event and check the id index both ways (exit 1 on any inconsistency).")
+
+        @OptionGroup(title: "Connections") var connection: ConnectionOptions
+
+        func run() throws {
+            let log = try connection.openLog(.readOnly)
+            let problems = try log.verify()
+            let count = try log.count()
+            guard problems.isEmpty else {
+                for problem in problems { print(problem) }
+                printError("\(log.directory): \(problems.count) inconsistenc\(problems.count == 1 ? "y" : "ies") in \(count) events")
+                throw ExitCode(1)
+            }
+            print("\(log.directory): \(count) events verified, no inconsistency")
+        }
+    }
+}
+
+extension ConnectionOptions {
+    /// Opens the event log at the configured path with a precise error when it cannot.
+    func openLog(_ access: EventLogOptions.Access, durability: EventLogOptions.Durability = .fsync) throws -> EventLog {
+        let path = try logPath()
+        do {
+            return try EventLog(directory: path.value, options: EventLogOptions(access: access, durability: durability))
+        } catch {
+            throw CLIError("event log \(path): \(error)")
+        }
+    }
+}
