@@ -48,7 +48,7 @@ public struct CSVImportError: Error, CustomStringConvertible, Sendable, Equatabl
         self.detail = detail
     }
 
-    public var description: String { "\(file): \(detail)" }
+    public var description: String { file.isEmpty ? detail : "\(file): \(detail)" }
 }
 
 /// What importing one daily-bar CSV produced and skipped.

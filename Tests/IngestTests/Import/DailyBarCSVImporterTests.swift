@@ -103,6 +103,22 @@ struct DailyBarCSVImporterTests {
         #expect(result.bars.first?.bar.low == "270.80")
     }
 
+    @Test("Yahoo website table: Close* and Adj Close** headers, quoted Mon D, YYYY dates, grouped volumes, newest first")
+    func yahooWebsite() throws {
+        let result = try run("""
+            Date,Open,High,Low,Close*,Adj Close**,Volume
+            "Feb 27, 2026",272.81,272.81,262.89,264.18,264.18,"72,239,400"
+            "Feb 26, 2026",274.95,276.11,270.80,272.95,272.95,"32,345,100"
+            "Feb 9, 2024",0.24 Dividend
+            """, file: "AAPL.csv")
+        #expect(result.rejections.isEmpty)
+        #expect(result.dividendRows == 1)
+        #expect(result.bars.map(\.bar) == [
+            DailyBar(date: try LocalDate("2026-02-26"), open: "274.95", high: "276.11", low: "270.80", close: "272.95", adjClose: "272.95", volume: 32_345_100),
+            DailyBar(date: try LocalDate("2026-02-27"), open: "272.81", high: "272.81", low: "262.89", close: "264.18", adjClose: "264.18", volume: 72_239_400),
+        ])
+    }
+
     @Test("Yahoo dividend and split rows are skipped and counted")
     func corporateActions() throws {
         let result = try run("""
