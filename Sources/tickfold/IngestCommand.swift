@@ -240,10 +240,6 @@ private struct JSONReport: Encodable {
     let files: [FileReport]
 }
 
-private func printError(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
-}
-
 /// Reports a usage problem and yields exit status 2.
 private func usageError(_ message: String) -> ExitCode {
     printError("error: \(message)")
