@@ -52,7 +52,7 @@ public struct AlphaVantageNewsParser: ResponseParser {
                 let article = NewsArticle(
                     url: url, title: try item.member("title").text(),
                     summary: try item.optionalMember("summary")?.optionalText(),
-                    source: try item.optionalMember("source")?.optionalText() ?? item.optionalMember("source_domain")?.optionalText() ?? "unknown",
+                    source: try (item.optionalMember("source")?.optionalText()).or(item.optionalMember("source_domain")?.optionalText()) ?? "unknown",
                     publishedAt: published, authors: authors,
                     category: try item.optionalMember("category_within_source")?.optionalText(),
                     imageUrl: try item.optionalMember("banner_image")?.optionalText(),
@@ -84,7 +84,7 @@ public struct AlphaVantageOverviewParser: ResponseParser {
             func text(_ key: String) throws(FieldError) -> String? { try root.optionalMember(key)?.optionalText() }
             func decimal(_ key: String) throws(FieldError) -> DecimalString? { try root.optionalMember(key)?.optionalDecimal() }
             let name = try root.member("Name").text()
-            let symbol = try text("Symbol") ?? context.requiredSubjectField()
+            let symbol = try text("Symbol").or(context.requiredSubjectField())
             var latestQuarter: LocalDate? = nil
             if let node = root.optionalMember("LatestQuarter"), try node.optionalText() != nil {
                 latestQuarter = try node.date()
@@ -222,7 +222,7 @@ public struct AlphaVantageBalanceSheetParser: ResponseParser {
         try AlphaVantageErrors.check(root, dataKeys: ["annualReports", "quarterlyReports"], context)
         var collector = EventCollector(context, eventSource: "alphavantage")
         do throws(FieldError) {
-            let symbol = try root.optionalMember("symbol")?.text() ?? context.requiredSubjectField()
+            let symbol = try (root.optionalMember("symbol")?.text()).or(context.requiredSubjectField())
             guard root.has("annualReports") || root.has("quarterlyReports") else {
                 throw FieldError(code: .missingField, path: "$.annualReports", detail: "neither annualReports nor quarterlyReports is present")
             }

@@ -91,7 +91,7 @@ public struct CoinGeckoTickersParser: ResponseParser {
                 let base = try ticker.member("base").text().uppercased()
                 let target = try ticker.member("target").text().uppercased()
                 let exchange = try ticker.member("market").member("identifier").text()
-                let time = try (ticker.optionalMember("last_traded_at") ?? ticker.member("timestamp")).rfc3339()
+                let time = try ticker.optionalMember("last_traded_at").or(ticker.member("timestamp")).rfc3339()
                 let snapshot = CryptoTicker(
                     venue: .coingecko, market: "\(exchange):\(base)/\(target)", base: base, quote: target,
                     lastPrice: try ticker.member("last").decimal(), volume24h: try ticker.optionalMember("volume")?.optionalDecimal(),
@@ -173,7 +173,7 @@ public struct BithumbTickerParser: ResponseParser {
                 let marketNode = try ticker.member("market")
                 let market = try marketNode.text()
                 let (quote, base) = try BithumbMarket.split(market, marketNode)
-                let timestampNode = try ticker.optionalMember("timestamp") ?? ticker.member("trade_timestamp")
+                let timestampNode = try ticker.optionalMember("timestamp").or(ticker.member("trade_timestamp"))
                 let timestamp = try timestampNode.integer()
                 guard timestamp >= 0, Timestamp.range.contains(timestamp) else { throw timestampNode.invalid("\(timestamp) ms is not a time") }
                 let snapshot = CryptoTicker(
@@ -235,7 +235,7 @@ public struct BithumbPublicTickerParser: ResponseParser {
             lastPrice: try node.member("closing_price").decimal(), openPrice: try decimal("opening_price"),
             highPrice: try decimal("max_price"), lowPrice: try decimal("min_price"),
             prevClosePrice: try decimal("prev_closing_price"),
-            volume24h: try decimal("units_traded_24H") ?? decimal("volume_1day"),
+            volume24h: try decimal("units_traded_24H").or(decimal("volume_1day")),
             quoteVolume24h: try decimal("acc_trade_value_24H"),
             changePrice24h: try decimal("fluctate_24H"), changeRate24h: try decimal("fluctate_rate_24H"),
             timestampMs: timestamp)

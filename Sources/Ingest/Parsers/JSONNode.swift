@@ -216,3 +216,18 @@ func excerpt(_ text: String, limit: Int = 60) -> String {
     guard text.count > limit else { return text }
     return String(text.prefix(limit)) + "…"
 }
+
+extension Optional {
+    /// The value, else `fallback` — like `??`, which rethrows as `any Error` and so loses the
+    /// typed `FieldError`.
+    func or(_ fallback: @autoclosure () throws(FieldError) -> Wrapped) throws(FieldError) -> Wrapped {
+        if let value = self { return value }
+        return try fallback()
+    }
+
+    /// The value, else the optional `fallback`.
+    func or(_ fallback: @autoclosure () throws(FieldError) -> Wrapped?) throws(FieldError) -> Wrapped? {
+        if let value = self { return value }
+        return try fallback()
+    }
+}

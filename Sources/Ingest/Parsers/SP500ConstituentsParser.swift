@@ -51,7 +51,7 @@ public struct SP500ConstituentsParser: ResponseParser {
                 guard let name = field(nameColumn) else { throw FieldError(code: .missingField, path: location + " Security", detail: "is empty") }
                 var added: LocalDate? = nil
                 if let text = field(dateAdded) {
-                    do {
+                    do throws(FieldError) {
                         added = try CalendarDate.parse(String(text.prefix(10)), location: location + " Date added")
                     } catch {
                         c.issue(location + " Date added", "\(error.detail); the field is omitted")

@@ -148,9 +148,9 @@ public struct TruthSocialStatusesParser: ResponseParser {
             collector.each { (c: inout EventCollector) throws(FieldError) in
                 let status = entry.optionalMember("reblog") ?? entry
                 let account = try status.member("account")
-                let handle = try (account.optionalMember("acct") ?? account.member("username")).text()
+                let handle = try account.optionalMember("acct").or(account.member("username")).text()
                 let createdAt = try status.member("created_at").rfc3339()
-                let html = try status.optionalMember("content")?.string() ?? status.member("text").string()
+                let html = try (status.optionalMember("content")?.string()).or(status.member("text").string())
                 func count(_ key: String) throws(FieldError) -> Int? { try status.optionalMember(key)?.count() }
                 let post = SocialPost(
                     platform: .truthsocial, postId: try status.member("id").text(), authorId: try account.member("id").text(),

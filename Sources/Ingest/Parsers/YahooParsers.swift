@@ -190,7 +190,7 @@ public struct YahooQuoteSummaryParser: ResponseParser {
         let root = try ResponseBody.json(body, context)
         var collector = EventCollector(context, eventSource: "yahoo")
         do throws(FieldError) {
-            let summary = try root.optionalMember("finance") ?? root.member("quoteSummary")
+            let summary = try root.optionalMember("finance").or(root.member("quoteSummary"))
             try YahooErrors.check(summary, context)
             for result in try summary.member("result").array() {
                 _ = try result.object()
@@ -250,9 +250,9 @@ public struct YahooQuoteSummaryParser: ResponseParser {
                 guard let earnings = calendar.optionalMember("earnings"), let dates = earnings.optionalMember("earningsDate") else { return }
                 guard let first = try dates.array().first else { return }
                 let reportDate = LocalDate(utcDateOf: try first.epochSeconds())
-                let name = try price?.optionalMember("longName")?.optionalText() ?? price?.optionalMember("shortName")?.optionalText()
-                    ?? quoteType?.optionalMember("longName")?.optionalText() ?? symbol
-                let reportCurrency = try currency ?? result.optionalMember("earnings")?.optionalMember("financialCurrency")?.optionalText() ?? "USD"
+                let name = try (price?.optionalMember("longName")?.optionalText()).or(price?.optionalMember("shortName")?.optionalText())
+                    .or(quoteType?.optionalMember("longName")?.optionalText()) ?? symbol
+                let reportCurrency = try currency.or(result.optionalMember("earnings")?.optionalMember("financialCurrency")?.optionalText()) ?? "USD"
                 let entry = EarningsCalendarEntry(
                     name: name, reportDate: reportDate, fiscalDateEnding: reportDate.previousQuarterEnd,
                     estimate: try earnings.optionalMember("earningsAverage")?.optionalDecimal(), currency: reportCurrency)
@@ -270,7 +270,7 @@ public struct YahooQuoteSummaryParser: ResponseParser {
         for node in try holdings.member("holdings").array() {
             collector.each { (_: inout EventCollector) throws(FieldError) in
                 let percent = try node.member("holdingPercent")
-                let fraction = try percent.optionalMember("raw")?.number() ?? percent.number()
+                let fraction = try (percent.optionalMember("raw")?.number()).or(percent.number())
                 guard fraction.isFinite, fraction >= 0 else { throw percent.invalid("expected a non-negative fraction") }
                 rows.append(Row(node: node, fraction: fraction))
             }
@@ -299,26 +299,26 @@ public struct YahooQuoteSummaryParser: ResponseParser {
         let statistics = result.optionalMember("defaultKeyStatistics")
         func text(_ node: JSONNode?, _ key: String) throws(FieldError) -> String? { try node?.optionalMember(key)?.optionalText() }
         func decimal(_ node: JSONNode?, _ key: String) throws(FieldError) -> DecimalString? { try node?.optionalMember(key)?.optionalDecimal() }
-        guard let name = try text(price, "longName") ?? text(price, "shortName") ?? text(quoteType, "longName") ?? text(quoteType, "shortName") else {
+        guard let name = try text(price, "longName").or(text(price, "shortName")).or(text(quoteType, "longName")).or(text(quoteType, "shortName")) else {
             throw FieldError(code: .missingField, path: price.path + ".longName", detail: "no longName or shortName to name the company")
         }
         var latestQuarter: LocalDate? = nil
         if let node = statistics?.optionalMember("mostRecentQuarter") { latestQuarter = LocalDate(utcDateOf: try node.epochSeconds()) }
         return CompanyOverview(
             name: name,
-            assetType: try text(price, "quoteType") ?? text(quoteType, "quoteType"),
+            assetType: try text(price, "quoteType").or(text(quoteType, "quoteType")),
             exchange: try text(price, "exchange"),
             currency: try text(price, "currency"),
             country: try text(profile, "country"),
             sector: try text(profile, "sector"),
             industry: try text(profile, "industry"),
             description: try text(profile, "longBusinessSummary"),
-            marketCap: try decimal(price, "marketCap") ?? decimal(detail, "marketCap"),
+            marketCap: try decimal(price, "marketCap").or(decimal(detail, "marketCap")),
             sharesOutstanding: try decimal(statistics, "sharesOutstanding"),
             peRatio: try decimal(detail, "trailingPE"),
             eps: try decimal(statistics, "trailingEps"),
-            dividendYield: try decimal(detail, "dividendYield") ?? decimal(detail, "yield"),
-            beta: try decimal(detail, "beta") ?? decimal(statistics, "beta"),
+            dividendYield: try decimal(detail, "dividendYield").or(decimal(detail, "yield")),
+            beta: try decimal(detail, "beta").or(decimal(statistics, "beta")),
             week52High: try decimal(detail, "fiftyTwoWeekHigh"),
             week52Low: try decimal(detail, "fiftyTwoWeekLow"),
             latestQuarter: latestQuarter)

@@ -34,7 +34,7 @@ struct AlphaVantageParserTests {
         #expect(overview.name == "International Business Machines Corporation")
         #expect(overview.sector == "Technology" && overview.industry == "Information Technology Services")
         #expect(overview.marketCap == "114234572800" && overview.peRatio == "14.1327" && overview.dividendYield == "0.0529")
-        #expect(overview.week52High == "158.75" && overview.latestQuarter == (try LocalDate("2020-06-30")))
+        #expect(overview.week52High == "158.75" && overview.latestQuarter == day("2020-06-30"))
         #expect(result.events.first?.occurredAt.rfc3339 == "2020-06-30T00:00:00.000Z")
         #expect(result.events.first?.subject == "IBM")
 
@@ -57,8 +57,8 @@ struct AlphaVantageParserTests {
         #expect(result.issues.isEmpty, "\(result.issues.prefix(3))")
         let entries = try payloads(result, EarningsCalendarEntry.self)
         let agilent = try #require(entries.first)
-        #expect(agilent == EarningsCalendarEntry(name: "Agilent Technologies Inc", reportDate: try LocalDate("2023-11-20"),
-                                                 fiscalDateEnding: try LocalDate("2023-10-31"), estimate: "1.35", currency: "USD"))
+        #expect(agilent == EarningsCalendarEntry(name: "Agilent Technologies Inc", reportDate: day("2023-11-20"),
+                                                 fiscalDateEnding: day("2023-10-31"), estimate: "1.35", currency: "USD"))
         #expect(result.events.first?.subject == "A")
         #expect(entries[3].name == "ATA Creativity Global" && entries[3].estimate == nil && entries[3].currency == "CNY")
         #expect(entries[1].estimate == "-0.79")
@@ -136,7 +136,7 @@ struct AlphaVantageParserTests {
         #expect(sheets.count == 2)
         #expect(sheets[0].period == .annual && sheets[0].totalAssets == "135241000000" && sheets[0].shortTermDebt == nil)
         #expect(sheets[0].cashAndEquivalents == "13068000000" && sheets[0].sharesOutstanding == "915013486")
-        #expect(sheets[1].period == .quarterly && sheets[1].fiscalDateEnding == (try LocalDate("2024-03-31")))
+        #expect(sheets[1].period == .quarterly && sheets[1].fiscalDateEnding == day("2024-03-31"))
         #expect(result.issues.map(\.location) == ["$.quarterlyReports[1].fiscalDateEnding"])
         #expect(result.events.first?.subject == "IBM")
         _ = expectParseError(.missingField, utf8(#"{"symbol":"IBM"}"#), context)

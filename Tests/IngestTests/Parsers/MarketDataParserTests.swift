@@ -61,7 +61,7 @@ struct MarketDataParserTests {
         let result = try parse(body, context)
         let observations = try payloads(result, MacroObservation.self)
         #expect(observations.count == 319 && result.issues.isEmpty)
-        #expect(observations.first == MacroObservation(seriesId: "CPIAUCSL", date: try LocalDate("2000-01-01"), value: "169.3"))
+        #expect(observations.first == MacroObservation(seriesId: "CPIAUCSL", date: day("2000-01-01"), value: "169.3"))
         #expect(observations.first { $0.date.description == "2025-10-01" }?.value == ".")
         #expect(observations.last?.value == "332.813")
         #expect(result.events.first?.subject == "CPIAUCSL" && result.events.first?.source == "fred")

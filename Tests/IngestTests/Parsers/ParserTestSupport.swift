@@ -154,3 +154,6 @@ func expectParseError(_ code: ParseError.Code, _ body: [UInt8], _ context: Parse
 
 /// The UTF-8 bytes of a test body.
 func utf8(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+/// A date literal for expectations.
+func day(_ text: String) -> LocalDate { try! LocalDate(text) }

@@ -15,7 +15,7 @@ struct ParserToolTests {
         #expect(PlainDecimal.text(-7128.754488713603) == "-7128.754488713603")
         #expect(PlainDecimal.text(0.1 + 0.2) == "0.30000000000000004")
         #expect(PlainDecimal.text(.nan) == nil && PlainDecimal.text(.infinity) == nil)
-        let tiny = PlainDecimal.text(5e-324)
+        let tiny = PlainDecimal.text(.leastNonzeroMagnitude)
         #expect(tiny?.hasPrefix("0.000") == true && tiny?.hasSuffix("5") == true && tiny?.count == 326)
     }
 

@@ -13,23 +13,23 @@ struct YahooParserTests {
         #expect(bars.count == 49)
         #expect(result.issues.isEmpty && result.skipped == 0)
         let first = try #require(bars.first)
-        #expect(first.date == (try LocalDate("2020-08-31")))
+        #expect(first.date == day("2020-08-31"))
         #expect(first.open == "127.58000183105469")
         #expect(first.high == "131")
         #expect(first.low == "126")
         #expect(first.close == "129.0399932861328")
         #expect(first.adjClose == "128.02847290039062")
         #expect(first.volume == 225_702_700)
-        #expect(bars.last?.date == (try LocalDate("2020-11-06")))
+        #expect(bars.last?.date == day("2020-11-06"))
         #expect(bars.last?.close == "118.69000244140625")
         let event = try #require(result.events.first { $0.type == DailyBar.type })
         #expect(event.source == "yahoo" && event.subject == "AAPL")
         #expect(event.occurredAt.rfc3339 == "2020-08-31T00:00:00.000Z")
 
         let splits = try payloads(result, StockSplit.self)
-        #expect(splits == [StockSplit(date: try LocalDate("2020-08-31"), numerator: "4", denominator: "1")])
+        #expect(splits == [StockSplit(date: day("2020-08-31"), numerator: "4", denominator: "1")])
         let dividends = try payloads(result, CashDividend.self)
-        #expect(dividends == [CashDividend(date: try LocalDate("2020-11-06"), amount: "0.205", currency: "USD")])
+        #expect(dividends == [CashDividend(date: day("2020-11-06"), amount: "0.205", currency: "USD")])
         try expectStableIDs(Samples.yahooBody("chart-AAPL-2020-08-31-to-2020-11-07.json"), chart)
     }
 
@@ -37,11 +37,11 @@ struct YahooParserTests {
     func splitAndDividendHistories() throws {
         let nvda = try parse(Samples.yahooBody("historical-via-chart-NVDA-split-2021-02-01-to-2022-01-31.csv"), chart)
         #expect(try payloads(nvda, DailyBar.self).count == 252)
-        #expect(try payloads(nvda, StockSplit.self) == [StockSplit(date: try LocalDate("2021-07-20"), numerator: "4", denominator: "1")])
+        #expect(try payloads(nvda, StockSplit.self) == [StockSplit(date: day("2021-07-20"), numerator: "4", denominator: "1")])
         let msft = try parse(Samples.yahooBody("historical-via-chart-MSFT-dividends-2021-02-01-to-2022-01-31.csv"), chart)
         let dividends = try payloads(msft, CashDividend.self)
         #expect(dividends.map(\.amount) == ["0.56", "0.56", "0.56", "0.62"])
-        #expect(dividends.last?.date == (try LocalDate("2021-11-17")))
+        #expect(dividends.last?.date == day("2021-11-17"))
     }
 
     @Test("crypto daily bars are dated in UTC (gmtoffset 0)")
@@ -90,7 +90,7 @@ struct YahooParserTests {
         #expect(top.fund == "QQQ" && top.symbol == "AAPL" && top.name == "Apple Inc" && top.rank == 1)
         #expect(top.weight == "11.270001")
         // asOf comes from price.regularMarketTime 1656524368 (2022-06-29) when the context gives none.
-        #expect(top.asOf == (try LocalDate("2022-06-29")))
+        #expect(top.asOf == day("2022-06-29"))
         #expect(holdings.map(\.rank) == Array(1...10))
         #expect(holdings.last?.symbol == "ADBE" && holdings.last?.weight == "2.15")
         let overview = try #require(try payloads(result, CompanyOverview.self).first)
@@ -103,7 +103,7 @@ struct YahooParserTests {
         try expectStableIDs(body, context)
 
         var dated = context
-        dated.asOf = try LocalDate("2022-06-30")
+        dated.asOf = day("2022-06-30")
         #expect(try payloads(parse(body, dated), ETFHolding.self).allSatisfy { $0.asOf.description == "2022-06-30" })
     }
 
@@ -113,9 +113,9 @@ struct YahooParserTests {
         let result = try parse(Samples.yahooBody("quoteSummary-calendarEvents-AAPL.json"), context)
         let entries = try payloads(result, EarningsCalendarEntry.self)
         #expect(entries.count == 1)
-        #expect(entries.first?.reportDate == (try LocalDate("2021-04-28")))
+        #expect(entries.first?.reportDate == day("2021-04-28"))
         #expect(entries.first?.estimate == "0.98")
-        #expect(entries.first?.fiscalDateEnding == (try LocalDate("2021-03-31")))
+        #expect(entries.first?.fiscalDateEnding == day("2021-03-31"))
         #expect(result.events.first?.subject == "AAPL")
         let goog = try parse(Samples.yahooBody("quoteSummary-calendarEvents-GOOG.json"), parseContext("yahoo_finance", "quoteSummary", subject: "GOOG"))
         #expect(goog.events.isEmpty && goog.issues.isEmpty)
@@ -171,7 +171,7 @@ struct YahooParserTests {
         let context = parseContext("yahoo_finance", "quoteSummary", subject: "QQQ")
         _ = expectParseError(.missingField, body, context)
         var dated = context
-        dated.asOf = try LocalDate("2024-05-01")
+        dated.asOf = day("2024-05-01")
         let result = try parse(body, dated)
         #expect(result.events.count == 1)
         #expect(result.issues.map(\.location) == ["$.quoteSummary.result[0].topHoldings.holdings[1].holdingPercent"])
