@@ -9,7 +9,7 @@ public struct CoinGeckoCoinsListParser: ResponseParser {
     public func parse(_ body: [UInt8], context: ParseContext) throws(ParseError) -> ParseResult {
         let root = try ResponseBody.json(body, context)
         try CoinGeckoErrors.check(root, context)
-        let (_, occurredAt) = try context.snapshotTime("/coins/list")
+        let occurredAt = try context.snapshotTime("/coins/list")
         var collector = EventCollector(context, eventSource: "coingecko")
         let coins: [JSONValue]
         do throws(FieldError) {
@@ -125,7 +125,7 @@ public struct BithumbMarketsParser: ResponseParser {
     public func parse(_ body: [UInt8], context: ParseContext) throws(ParseError) -> ParseResult {
         let root = try ResponseBody.json(body, context)
         try BithumbErrors.check(root, context)
-        let (_, occurredAt) = try context.snapshotTime("/v1/market/all")
+        let occurredAt = try context.snapshotTime("/v1/market/all")
         var collector = EventCollector(context, eventSource: "bithumb")
         let markets: [JSONNode]
         do throws(FieldError) {

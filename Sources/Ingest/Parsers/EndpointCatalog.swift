@@ -35,8 +35,10 @@ public struct EndpointParser: Sendable {
 /// overview `LatestQuarter`; movers `last_updated`. Snapshots that state no time (holdings,
 /// coin and market lists, profiles, index constituents) use the request's `asOf` at 00:00Z.
 public struct EndpointCatalog: Sendable {
+    /// The registered endpoints, in registration order (help texts list them so).
     public let entries: [EndpointParser]
 
+    /// A catalog of `entries`; `standard` is the one ingest uses.
     public init(_ entries: [EndpointParser]) {
         self.entries = entries
     }

@@ -88,11 +88,11 @@ struct EventCollector {
 
 extension ParseContext {
     /// The `asOf` date at 00:00Z, for snapshot data that states no time of its own.
-    func snapshotTime(_ what: String) throws(ParseError) -> (LocalDate, Timestamp) {
+    func snapshotTime(_ what: String) throws(ParseError) -> Timestamp {
         guard let asOf else {
             throw ParseError(.missingContext, self, "\(what) states no date of its own; the request context must give asOf")
         }
-        return (asOf, asOf.startOfDay)
+        return asOf.startOfDay
     }
 
     /// `subject`, or a `missingContext` error saying what it should have been.

@@ -22,6 +22,7 @@ public struct ParseContext: Sendable {
     /// When the response was fetched; becomes `observedAt`, excluded from event ids.
     public var observedAt: Timestamp?
 
+    /// A context; credential parameters in `parameters` are dropped.
     public init(source: String, endpoint: String, subject: String? = nil, asOf: LocalDate? = nil,
                 parameters: [String: String] = [:], requestFingerprint: String, observedAt: Timestamp? = nil) {
         self.source = source
@@ -57,6 +58,7 @@ public struct ParseIssue: Sendable, Equatable, CustomStringConvertible {
 
 /// The events one response body yielded, and what was left out.
 public struct ParseResult: Sendable {
+    /// The events, in the order the body lists their data.
     public var events: [Event]
     /// Items refused one by one (the rest of the payload was fine).
     public var issues: [ParseIssue]
@@ -137,6 +139,7 @@ public struct ParseError: Error, CustomStringConvertible, Sendable, Equatable {
 /// Turns one response body into typed events. Implementations are pure: the result depends
 /// only on `body` and `context`.
 public protocol ResponseParser: Sendable {
+    /// The events of `body`; throws when the payload as a whole is unusable.
     func parse(_ body: [UInt8], context: ParseContext) throws(ParseError) -> ParseResult
 }
 

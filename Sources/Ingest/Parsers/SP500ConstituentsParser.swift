@@ -18,7 +18,7 @@ public struct SP500ConstituentsParser: ResponseParser {
 
     public func parse(_ body: [UInt8], context: ParseContext) throws(ParseError) -> ParseResult {
         try ResponseBody.refuseNonData(body, context)
-        let (_, occurredAt) = try context.snapshotTime("the constituents list")
+        let occurredAt = try context.snapshotTime("the constituents list")
         let table: CSVTable
         do {
             table = try CSVTable(body)

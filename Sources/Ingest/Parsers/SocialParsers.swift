@@ -9,7 +9,7 @@ public struct XUserParser: ResponseParser {
     public func parse(_ body: [UInt8], context: ParseContext) throws(ParseError) -> ParseResult {
         let root = try ResponseBody.json(body, context)
         try XErrors.check(root, hasData: root.optionalMember("data") != nil, context)
-        let (_, occurredAt) = try context.snapshotTime("an X user")
+        let occurredAt = try context.snapshotTime("an X user")
         var collector = EventCollector(context, eventSource: "x")
         do throws(FieldError) {
             let user = try root.member("data")
