@@ -105,7 +105,7 @@ final class PostgresAuditSession: Sendable {
                                       OR (base.typcategory = 'A' AND oc.opcintype = 'anyarray'::regtype)
                                       OR (base.typtype = 'e' AND oc.opcintype = 'anyenum'::regtype)
                                       OR (base.typtype = 'r' AND oc.opcintype = 'anyrange'::regtype))),
-                       coalesce(array_position(i.indkey::int2[], a.attnum), 0)
+                       coalesce((SELECT k.n FROM unnest(i.indkey) WITH ORDINALITY k(attnum, n) WHERE k.attnum = a.attnum), 0)
                 FROM pg_class c
                 JOIN pg_namespace n ON n.oid = c.relnamespace
                 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -179,7 +179,7 @@ final class PostgresAuditSession: Sendable {
         let keyHash = keyHashExpression(table, columns: columns)
         let keyColumns = table.primaryKey.compactMap { name in columns.first { $0.name == name } }
         let keyText = "ROW(\(keyColumns.map(\.canonicalExpression).joined(separator: ", ")))::text"
-        let values = columns.map { "(\($0.quoted))::text" }.joined(separator: ", ")
+        let values = columns.map { "(\($0.canonicalExpression))::text" }.joined(separator: ", ")
         let sql = """
             SELECT \(keyText), \(rowHashExpression(columns)), \(values) FROM \(source)
             WHERE (\(keyHash) >> \(64 - bits)) = ANY($1::bigint[])
