@@ -1,14 +1,15 @@
 import Crypto
 
-/// The digest of one leaf (one key-hash bucket): how many rows it holds and the XOR and the
-/// sum of their 64-bit row hashes. Both combinations are independent of row order, so a
-/// leaf is the same whatever order rows were inserted or stored in; together with the count
-/// a changed, missing or extra row changes the leaf except with probability ~2⁻⁶⁴.
+/// The digest of one leaf (one key-hash bucket): how many rows it holds and the XOR of
+/// their 64-bit row hashes. The XOR is independent of row order, so a leaf is the same
+/// whatever order rows were inserted or stored in; with the count, a changed, missing or
+/// extra row changes the leaf except with probability ~2⁻⁶⁴.
 struct Leaf: Hashable, Sendable {
     var count: Int64
     var xor: Int64
-    /// Decimal text of the exact (PostgreSQL, unbounded) or wrapping (Redis, mod 2⁶⁴) sum.
-    var sum: String
+    /// Redis only: the wrapping sum of 64 further bits of each value's SHA-256, free to
+    /// compute client side. PostgreSQL leaves skip it (a second aggregate costs ~30% there).
+    var sum: UInt64?
 }
 
 /// The leaves of one table or key family at one level: bucket (the top `bits` bits of the
@@ -27,7 +28,7 @@ struct LeafLevel: Sendable {
         hasher.update(data: Array("\(scheme) bits=\(bits)\n".utf8))
         for bucket in leaves.keys.sorted() {
             let leaf = leaves[bucket]!
-            hasher.update(data: Array("\(bucket) \(leaf.count) \(leaf.xor) \(leaf.sum)\n".utf8))
+            hasher.update(data: Array("\(bucket) \(leaf.count) \(leaf.xor)\(leaf.sum.map { " \($0)" } ?? "")\n".utf8))
         }
         return hasher.finalize().hexString
     }

@@ -67,7 +67,8 @@ final class PostgresAuditSession: Sendable {
             try connection.execute("""
                 BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
                 SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL IntervalStyle = 'iso_8601';
-                SET LOCAL extra_float_digits = 1; SET LOCAL bytea_output = 'hex'; SET LOCAL work_mem = '64MB'
+                SET LOCAL extra_float_digits = 1; SET LOCAL bytea_output = 'hex'; SET LOCAL work_mem = '64MB';
+                SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0
                 """)
         }
     }
@@ -148,7 +149,7 @@ final class PostgresAuditSession: Sendable {
         let rowHash = rowHashExpression(columns)
         let seq = seqColumn.map { (try? PostgresConnection.quoteIdentifier($0)) ?? $0 } ?? "NULL::bigint"
         var sql = """
-            SELECT b, count(*), bit_xor(h), sum(h), max(s)::text FROM (
+            SELECT b, count(*), bit_xor(h), max(s)::text FROM (
               SELECT \(keyHash) >> \(64 - bits) AS b, \(rowHash) AS h, \(seq) AS s FROM \(source)
             """
         var parameters: [String?] = []
@@ -163,8 +164,8 @@ final class PostgresAuditSession: Sendable {
         for row in 0..<result.rowCount {
             let bucket = Int64(result.value(row, 0)!)!
             level.leaves[bucket] = Leaf(
-                count: Int64(result.value(row, 1)!)!, xor: Int64(result.value(row, 2)!)!, sum: result.value(row, 3)!)
-            if let text = result.value(row, 4), let seq = Int64(text) ?? Double(text).map({ Int64($0) }) {
+                count: Int64(result.value(row, 1)!)!, xor: Int64(result.value(row, 2)!)!, sum: nil)
+            if let text = result.value(row, 3), let seq = Int64(text) ?? Double(text).map({ Int64($0) }) {
                 level.maxSeq = max(level.maxSeq ?? seq, seq)
             }
         }

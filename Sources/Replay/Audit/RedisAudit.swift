@@ -188,7 +188,7 @@ struct RedisAuditSession: Sendable {
         }
         return LeafLevel(
             bits: bits,
-            leaves: xors.mapValues { Leaf(count: $0.count, xor: $0.xor, sum: String($0.sum)) },
+            leaves: xors.mapValues { Leaf(count: $0.count, xor: $0.xor, sum: $0.sum) },
             maxSeq: maxSeq)
     }
 
