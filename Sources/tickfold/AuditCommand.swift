@@ -10,14 +10,17 @@ struct AuditCommand: AsyncParsableCommand {
         abstract: "Digest, compare and trace projection outputs.",
         discussion: """
         A TARGET is one or more comma-separated parts, or a name:
-          pg:SCHEMA                 a schema on the default database (--pg / TICKFOLD_PG)
-          pg:CONNINFO#SCHEMA        a schema on another database (libpq URI or key=value)
-          redis:PREFIX              a key namespace on the default Redis (--redis / TICKFOLD_REDIS); may be empty
-          redis:URL#PREFIX          a key namespace on another Redis server
-          NAME                      looked up in the configuration file's "auditTargets" object,
-                                    e.g. {"auditTargets": {"live": "pg:tickfold,redis:"}}
-        Example: tickfold audit diff pg:tickfold,redis: pg:tickfold_rebuild,redis:rebuild:
-        Exit status: 0 equal (or success), 1 different, 2 error; 64 for command-line misuse.
+          pg:SCHEMA            schema on the default database (--pg, TICKFOLD_PG)
+          pg:CONNINFO#SCHEMA   schema on another database (libpq URI or key=value)
+          redis:PREFIX         key namespace on the default Redis (--redis,
+                               TICKFOLD_REDIS); the prefix may be empty
+          redis:URL#PREFIX     key namespace on another Redis server
+          NAME                 from the configuration file's "auditTargets",
+                               e.g. {"auditTargets": {"live": "pg:tickfold,redis:"}}
+        Example:
+          tickfold audit diff pg:tickfold,redis: pg:rebuild,redis:rebuild:
+        Exit status: 0 equal (or success), 1 different, 2 error;
+        64 for command-line misuse.
         """,
         subcommands: [Digest.self, Diff.self, Trace.self]
     )
@@ -72,7 +75,7 @@ struct AuditCommand: AsyncParsableCommand {
                     let source = try AuditSource.open(target, defaultPostgres: pg, defaultRedis: redis)
                     reports.append(try Audit.digest(source, options: options))
                 }
-                print(json ? try auditJSON(reports.count == 1 ? [reports[0]] : reports) : reports.map { $0.text() }.joined(separator: "\n\n"))
+                print(json ? try auditJSON(reports) : reports.map { $0.text() }.joined(separator: "\n\n"))
                 return .equal
             }
         }

@@ -18,6 +18,7 @@ struct AuditColumn: Hashable, Sendable {
     let hashing: Hashing
     let isNumeric: Bool
 
+    /// Catalog names are never empty and hold no NUL, the only names quoting rejects.
     var quoted: String { (try? PostgresConnection.quoteIdentifier(name)) ?? name }
 
     var hashExpression: String {
@@ -73,7 +74,8 @@ final class PostgresAuditSession: Sendable {
         }
     }
 
-    /// Ends the snapshot; nothing was written, so this is a rollback.
+    /// Ends the snapshot; nothing was written, so this is a rollback. It can only fail when
+    /// the connection is gone, and then the server has ended the transaction itself.
     func close() {
         _ = try? connection.execute("ROLLBACK")
     }

@@ -21,6 +21,18 @@ struct RedisAuditSession: Sendable {
     let prefix: String
     let options: AuditOptions
     static let scheme = "tickfold-audit/redis-sha256/v1"
+    let excludedFieldBytes: Set<[UInt8]>
+    let seqFieldBytes: [[UInt8]]
+    let eventIDFieldBytes: [[UInt8]]
+
+    init(connection: RedisConnection, prefix: String, options: AuditOptions) {
+        self.connection = connection
+        self.prefix = prefix
+        self.options = options
+        excludedFieldBytes = Set(options.excludedFields.map { Array($0.utf8) })
+        seqFieldBytes = options.seqFields.map { Array($0.utf8) }
+        eventIDFieldBytes = options.eventIDFields.map { Array($0.utf8) }
+    }
     static let batch = 1000
 
     func run<T>(_ operation: String, _ body: () throws -> T) throws(AuditError) -> T {
@@ -60,8 +72,8 @@ struct RedisAuditSession: Sendable {
     }
 
     /// The canonical values of `keys`, in pipelined batches; keys that vanished meanwhile
-    /// are left out.
-    func values(of keys: [[UInt8]]) throws(AuditError) -> [RedisValue] {
+    /// are left out. Without `showing`, only hashes and the seq are kept (the digest pass).
+    func values(of keys: [[UInt8]], showing: Bool = true) throws(AuditError) -> [RedisValue] {
         try run("read values under \(prefix)") {
             var values: [RedisValue] = []
             values.reserveCapacity(keys.count)
@@ -93,7 +105,7 @@ struct RedisAuditSession: Sendable {
                         throw AuditError(.redis, operation: "read \(String(decoding: key, as: UTF8.self))", message: message)
                     }
                     if reply.isNull { continue }
-                    values.append(canonical(key: key, type: type, reply: reply))
+                    values.append(canonical(key: key, type: type, reply: reply, showing: showing))
                 }
             }
             return values
@@ -102,7 +114,8 @@ struct RedisAuditSession: Sendable {
 
     /// Hashes a value: relative key, type, then the type's elements in a fixed order (hash
     /// fields and set members sorted, operational hash fields left out, lists in order).
-    func canonical(key: [UInt8], type: String, reply: RedisReply) -> RedisValue {
+    /// `showing` keeps every field as text for listing a difference.
+    func canonical(key: [UInt8], type: String, reply: RedisReply, showing: Bool) -> RedisValue {
         var encoding: [UInt8] = []
         func append(_ bytes: [UInt8]) {
             var length = UInt32(bytes.count).bigEndian
@@ -119,9 +132,8 @@ struct RedisAuditSession: Sendable {
         case "string":
             let bytes = reply.bytes ?? []
             append(bytes)
-            let text = String(decoding: bytes, as: UTF8.self)
-            fields["value"] = text
-            if let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] {
+            if showing { fields["value"] = String(decoding: bytes, as: UTF8.self) }
+            if bytes.first == UInt8(ascii: "{"), let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] {
                 seq = options.seqFields.lazy.compactMap { object[$0].map { "\($0)" } }.first
                 eventID = options.eventIDFields.lazy.compactMap { object[$0].map { "\($0)" } }.first
             }
@@ -134,33 +146,34 @@ struct RedisAuditSession: Sendable {
             }
             pairs.sort { $0.0.lexicographicallyPrecedes($1.0) }
             for (field, value) in pairs {
-                let name = String(decoding: field, as: UTF8.self)
-                if type == "hash" && options.excludedFields.contains(name) { continue }
+                if type == "hash" && excludedFieldBytes.contains(field) { continue }
                 append(field)
                 append(value)
-                fields[name] = String(decoding: value, as: UTF8.self)
+                if showing { fields[String(decoding: field, as: UTF8.self)] = String(decoding: value, as: UTF8.self) }
             }
             if type == "hash" {
-                seq = options.seqFields.lazy.compactMap { fields[$0] ?? nil }.first
-                eventID = options.eventIDFields.lazy.compactMap { fields[$0] ?? nil }.first
+                let byName = Dictionary(pairs, uniquingKeysWith: { first, _ in first })
+                seq = seqFieldBytes.lazy.compactMap { byName[$0].map { String(decoding: $0, as: UTF8.self) } }.first
+                if showing {
+                    eventID = eventIDFieldBytes.lazy.compactMap { byName[$0].map { String(decoding: $0, as: UTF8.self) } }.first
+                }
             }
         case "set":
             for member in elements.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
                 append(member)
-                fields[String(decoding: member, as: UTF8.self)] = .some(nil)
+                if showing { fields[String(decoding: member, as: UTF8.self)] = .some(nil) }
             }
         case "list":
             for (index, element) in elements.enumerated() {
                 append(element)
-                fields[String(index)] = String(decoding: element, as: UTF8.self)
+                if showing { fields[String(index)] = String(decoding: element, as: UTF8.self) }
             }
         default:
             break
         }
-        let valueDigest = Array(SHA256.hash(data: encoding))
-        let keyDigest = Array(SHA256.hash(data: key))
+        let valueDigest = SHA256.hash(data: encoding)
         return RedisValue(
-            key: key, keyHash: Self.int64(keyDigest, 0),
+            key: key, keyHash: Self.keyHash(key),
             valueHash: (Self.int64(valueDigest, 0), UInt64(bitPattern: Self.int64(valueDigest, 8))),
             fields: fields, seq: seq, eventID: eventID)
     }
@@ -174,7 +187,7 @@ struct RedisAuditSession: Sendable {
         while start < keys.count {
             let chunk = Array(keys[start..<min(start + 10 * Self.batch, keys.count)])
             start += chunk.count
-            for value in try values(of: chunk) {
+            for value in try values(of: chunk, showing: false) {
                 let bucket = value.keyHash >> Int64(64 - bits)
                 var leaf = xors[bucket] ?? (0, 0, 0)
                 leaf.count += 1
@@ -196,15 +209,23 @@ struct RedisAuditSession: Sendable {
     /// names only, values are read for the chosen buckets.
     func values(of family: String, bits: Int, buckets: Set<Int64>) throws(AuditError) -> [RedisValue] {
         let chosen = try keys(of: family).filter { key in
-            buckets.contains(Self.int64(Array(SHA256.hash(data: key)), 0) >> Int64(64 - bits))
+            buckets.contains(Self.keyHash(key) >> Int64(64 - bits))
         }
         return try values(of: chosen)
     }
 
-    static func int64(_ bytes: [UInt8], _ offset: Int) -> Int64 {
-        var value: UInt64 = 0
-        for index in offset..<offset + 8 { value = value << 8 | UInt64(bytes[index]) }
-        return Int64(bitPattern: value)
+    /// The first 64 bits of the key name's SHA-256: where the key sits in the tree.
+    static func keyHash(_ key: [UInt8]) -> Int64 {
+        int64(SHA256.hash(data: key), 0)
+    }
+
+    /// Eight digest bytes from `offset` as a big-endian integer, read in place.
+    static func int64(_ digest: SHA256.Digest, _ offset: Int) -> Int64 {
+        digest.withUnsafeBytes { bytes in
+            var value: UInt64 = 0
+            for index in offset..<offset + 8 { value = value << 8 | UInt64(bytes[index]) }
+            return Int64(bitPattern: value)
+        }
     }
 
     /// `text` with glob metacharacters escaped, so a prefix matches only itself in SCAN MATCH.
