@@ -46,7 +46,9 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ], exclude: ["FIXTURES.md"]),
         .target(name: "Projections", dependencies: ["Events", "Postgres", "Redis", logging]),
-        .target(name: "Replay", dependencies: ["Projections", "Events", logging]),
+        .target(name: "Replay", dependencies: [
+            "Projections", "Events", "Postgres", "Redis", logging, .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .executableTarget(name: "tickfold", dependencies: [
             "Events", "Ingest", "Projections", "Replay", "LMDB", "Kafka", "Postgres", "Redis", "Zstd", logging,
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -62,7 +64,7 @@ let package = Package(
         .testTarget(name: "EventsTests", dependencies: ["Events", "LMDB", "TickfoldTesting"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "TickfoldTesting", logging]),
         .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "TickfoldTesting"]),
-        .testTarget(name: "ReplayTests", dependencies: ["Replay", "TickfoldTesting"]),
+        .testTarget(name: "ReplayTests", dependencies: ["Replay", "Events", "Postgres", "Redis", "TickfoldTesting"]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "Events", "Projections", "Replay", "Kafka", "Postgres", "Redis", "LMDB", "TickfoldTesting",
         ]),
