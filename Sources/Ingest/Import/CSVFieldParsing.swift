@@ -19,7 +19,7 @@ public enum CSVFieldParsing {
     /// refused rather than guessed), `.5` and `5.`, and an exponent (`1.2345E7`), expanded
     /// exactly by moving the decimal point. Redundant leading zeros are dropped; fraction
     /// digits are kept as written. Returns the reason on failure.
-    public static func decimal(_ raw: Substring) -> Result<String, FieldError> {
+    public static func decimal(_ raw: Substring) -> Result<String, CSVFieldError> {
         var text = raw.trimmingSpaces
         var negative = false
         if text.first == "-" || text.first == "+" {
@@ -43,7 +43,7 @@ public enum CSVFieldParsing {
         }
         if groups.count > 1 {
             guard (1...3).contains(groups[0]), groups.dropFirst().allSatisfy({ $0 == 3 }) else {
-                return .failure(FieldError("\"\(raw)\" has misplaced thousands separators (expected groups of three like 1,234.50)"))
+                return .failure(CSVFieldError("\"\(raw)\" has misplaced thousands separators (expected groups of three like 1,234.50)"))
             }
         }
         if utf8.first == UInt8(ascii: ".") {
@@ -54,7 +54,7 @@ public enum CSVFieldParsing {
             }
         }
         guard !integer.isEmpty || !fraction.isEmpty else {
-            return .failure(FieldError("\"\(raw)\" is not a number"))
+            return .failure(CSVFieldError("\"\(raw)\" is not a number"))
         }
         if let e = utf8.first, e == UInt8(ascii: "e") || e == UInt8(ascii: "E") {
             utf8 = utf8.dropFirst()
@@ -69,14 +69,14 @@ public enum CSVFieldParsing {
                 digitCount += 1
                 utf8 = utf8.dropFirst()
             }
-            guard digitCount > 0 else { return .failure(FieldError("\"\(raw)\" has an exponent without digits")) }
+            guard digitCount > 0 else { return .failure(CSVFieldError("\"\(raw)\" has an exponent without digits")) }
             guard exponent <= maximumExponent else {
-                return .failure(FieldError("\"\(raw)\" has an exponent beyond ±\(maximumExponent)"))
+                return .failure(CSVFieldError("\"\(raw)\" has an exponent beyond ±\(maximumExponent)"))
             }
             if exponentNegative { exponent = -exponent }
         }
         guard utf8.isEmpty else {
-            return .failure(FieldError("\"\(raw)\" is not a number"))
+            return .failure(CSVFieldError("\"\(raw)\" is not a number"))
         }
         if exponent != 0 {
             let digits = integer + fraction
@@ -112,23 +112,23 @@ public enum CSVFieldParsing {
     /// A share volume as a whole number, from the same spellings as `decimal` (`1,234,567`,
     /// `1.2345E7`, and `1234567.0` as pandas writes float columns). A non-zero fraction,
     /// abbreviations like `45.67M` (rounded by the exporter) and negative volumes are refused.
-    public static func volume(_ raw: Substring) -> Result<Int, FieldError> {
+    public static func volume(_ raw: Substring) -> Result<Int, CSVFieldError> {
         let trimmed = raw.trimmingSpaces
         if let last = trimmed.last, "KkMmBb".contains(last) {
-            return .failure(FieldError("volume \"\(raw)\" is abbreviated (rounded by the exporter); export full volumes"))
+            return .failure(CSVFieldError("volume \"\(raw)\" is abbreviated (rounded by the exporter); export full volumes"))
         }
         let text: String
         switch decimal(trimmed) {
         case .success(let value): text = value
-        case .failure(let error): return .failure(FieldError("volume \(error.reason)"))
+        case .failure(let error): return .failure(CSVFieldError("volume \(error.reason)"))
         }
-        guard !text.hasPrefix("-") else { return .failure(FieldError("volume \(text) is negative")) }
+        guard !text.hasPrefix("-") else { return .failure(CSVFieldError("volume \(text) is negative")) }
         let parts = text.split(separator: ".", maxSplits: 1)
         if parts.count == 2, !parts[1].allSatisfy({ $0 == "0" }) {
-            return .failure(FieldError("volume \(text) is not a whole number"))
+            return .failure(CSVFieldError("volume \(text) is not a whole number"))
         }
         guard let value = Int(parts[0]), value <= maximumJSONInteger else {
-            return .failure(FieldError("volume \(text) is too large"))
+            return .failure(CSVFieldError("volume \(text) is too large"))
         }
         return .success(value)
     }
@@ -164,11 +164,11 @@ public enum CSVFieldParsing {
     /// - `D-Mon-YY`, `D-Mon-YYYY` (`27-Feb-26`), `D Mon YYYY` and `Mon D, YYYY` (`Feb 27, 2026`),
     ///   English month names or their first three or more letters, any case.
     /// - Two-digit years use the POSIX `%y` pivot: `00`–`68` are 2000–2068, `69`–`99` are 1969–1999.
-    public static func date(_ raw: Substring) -> Result<LocalDate, FieldError> {
+    public static func date(_ raw: Substring) -> Result<LocalDate, CSVFieldError> {
         let text = raw.trimmingSpaces
         let shape = "date \"\(raw)\" is not YYYY-MM-DD, M/D/YYYY, D-Mon-YY or Mon D, YYYY"
         var tokens = text.split(whereSeparator: { $0 == " " || $0 == "," })
-        guard let first = tokens.first else { return .failure(FieldError("date is missing")) }
+        guard let first = tokens.first else { return .failure(CSVFieldError("date is missing")) }
         if let t = first.firstIndex(of: "T"), t > first.startIndex, first[first.index(before: t)].isASCIIDigit,
            first.index(after: t) < first.endIndex, first[first.index(after: t)].isASCIIDigit {
             tokens[0] = first[..<t]
@@ -182,19 +182,19 @@ public enum CSVFieldParsing {
             used += 1
         }
         guard parts.count == 3, tokens[used...].allSatisfy({ $0.first?.isASCIIDigit == true && $0.contains(":") }) else {
-            return .failure(FieldError(shape))
+            return .failure(CSVFieldError(shape))
         }
         if parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCIIDigit) }) {
             let p = parts.map { Int($0)! }
             if parts[0].count == 4 {
-                guard parts[1].count <= 2, parts[2].count <= 2 else { return .failure(FieldError(shape)) }
+                guard parts[1].count <= 2, parts[2].count <= 2 else { return .failure(CSVFieldError(shape)) }
                 return calendarDate(year: p[0], month: p[1], day: p[2], raw: raw)
             }
             guard tokens[0].contains("/"), parts[0].count <= 2, parts[1].count <= 2, parts[2].count == 4 || parts[2].count == 2 else {
-                return .failure(FieldError(shape))
+                return .failure(CSVFieldError(shape))
             }
             if p[0] > 12 && p[1] <= 12 {
-                return .failure(FieldError("date \"\(raw)\" looks like D/M/YYYY; only US M/D/YYYY is read"))
+                return .failure(CSVFieldError("date \"\(raw)\" looks like D/M/YYYY; only US M/D/YYYY is read"))
             }
             let year = parts[2].count == 2 ? pivotYear(p[2]) : p[2]
             return calendarDate(year: year, month: p[0], day: p[1], raw: raw)
@@ -206,7 +206,7 @@ public enum CSVFieldParsing {
         let yearText = parts[2]
         guard let month = monthNumber(monthText), (1...2).contains(dayText.count), dayText.allSatisfy(\.isASCIIDigit),
               yearText.count == 2 || yearText.count == 4, yearText.allSatisfy(\.isASCIIDigit)
-        else { return .failure(FieldError(shape)) }
+        else { return .failure(CSVFieldError(shape)) }
         let year = yearText.count == 2 ? pivotYear(Int(yearText)!) : Int(yearText)!
         return calendarDate(year: year, month: month, day: Int(dayText)!, raw: raw)
     }
@@ -225,16 +225,16 @@ public enum CSVFieldParsing {
         return monthNames.firstIndex { $0.hasPrefix(lower) }.map { $0 + 1 }
     }
 
-    private static func calendarDate(year: Int, month: Int, day: Int, raw: Substring) -> Result<LocalDate, FieldError> {
+    private static func calendarDate(year: Int, month: Int, day: Int, raw: Substring) -> Result<LocalDate, CSVFieldError> {
         guard let date = LocalDate(year: year, month: month, day: day) else {
-            return .failure(FieldError("date \"\(raw)\" is not a calendar date (year \(year), month \(month), day \(day))"))
+            return .failure(CSVFieldError("date \"\(raw)\" is not a calendar date (year \(year), month \(month), day \(day))"))
         }
         return .success(date)
     }
 }
 
 /// Why one CSV field could not be read; becomes the reason of a rejected row.
-public struct FieldError: Error, CustomStringConvertible, Sendable, Equatable {
+public struct CSVFieldError: Error, CustomStringConvertible, Sendable, Equatable {
     public let reason: String
     public init(_ reason: String) { self.reason = reason }
     public var description: String { reason }

@@ -255,10 +255,10 @@ private struct RowCollector {
     }
 
     /// The bar in `record`; nil when the row has no prices at all.
-    private func parse(_ record: CSVRecord) -> Result<DailyBar?, FieldError> {
+    private func parse(_ record: CSVRecord) -> Result<DailyBar?, CSVFieldError> {
         let fields = record.fields
         if fields.count < header.requiredFieldCount || fields.dropFirst(header.fieldCount).contains(where: { !$0.isEmpty }) {
-            return .failure(FieldError("expected \(header.fieldCount) fields like the header, found \(fields.count)"))
+            return .failure(CSVFieldError("expected \(header.fieldCount) fields like the header, found \(fields.count)"))
         }
         func field(_ column: ColumnMap.Column) -> Substring? {
             header[column].map { Substring(fields[$0]).trimmingSpaces }
@@ -286,14 +286,14 @@ private struct RowCollector {
             }
         }
         let volumeText = field(.volume)!
-        guard !CSVFieldParsing.isMissing(volumeText) else { return .failure(FieldError("volume is missing")) }
+        guard !CSVFieldParsing.isMissing(volumeText) else { return .failure(CSVFieldError("volume is missing")) }
         let volume: Int
         switch CSVFieldParsing.volume(volumeText) {
         case .success(let value): volume = value
         case .failure(let error): return .failure(error)
         }
         if CSVFieldParsing.isLess(prices[1], than: prices[2]) {
-            return .failure(FieldError("high \(prices[1]) is below low \(prices[2])"))
+            return .failure(CSVFieldError("high \(prices[1]) is below low \(prices[2])"))
         }
         // `price` returned valid plain decimals, so these initializers cannot fail.
         return .success(DailyBar(
@@ -301,14 +301,14 @@ private struct RowCollector {
             close: DecimalString(prices[3])!, adjClose: adjClose, volume: volume))
     }
 
-    private func price(_ text: Substring, _ column: ColumnMap.Column) -> Result<String, FieldError> {
-        guard !CSVFieldParsing.isMissing(text) else { return .failure(FieldError("\(column.name) is missing")) }
+    private func price(_ text: Substring, _ column: ColumnMap.Column) -> Result<String, CSVFieldError> {
+        guard !CSVFieldParsing.isMissing(text) else { return .failure(CSVFieldError("\(column.name) is missing")) }
         switch CSVFieldParsing.decimal(text) {
         case .success(let value):
-            guard !value.hasPrefix("-") else { return .failure(FieldError("\(column.name) \(value) is negative")) }
+            guard !value.hasPrefix("-") else { return .failure(CSVFieldError("\(column.name) \(value) is negative")) }
             return .success(value)
         case .failure(let error):
-            return .failure(FieldError("\(column.name) \(error.reason)"))
+            return .failure(CSVFieldError("\(column.name) \(error.reason)"))
         }
     }
 

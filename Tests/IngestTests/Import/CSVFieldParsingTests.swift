@@ -20,7 +20,7 @@ struct CSVFieldParsingTests {
         "187,35", "1,23.4", "12,3456", "1,234,56", ",5", "abc", "1.2.3", "1e", "1e99", "", "12 34", "0x10", "1,234.5,6",
     ])
     func badDecimals(input: String) {
-        #expect(throws: FieldError.self) { try CSVFieldParsing.decimal(Substring(input)).get() }
+        #expect(throws: CSVFieldError.self) { try CSVFieldParsing.decimal(Substring(input)).get() }
     }
 
     @Test("volumes are whole numbers", arguments: [
@@ -59,7 +59,7 @@ struct CSVFieldParsingTests {
         "2/27/226", "Ju 4, 2025",
     ])
     func badDates(input: String) {
-        #expect(throws: FieldError.self) { try CSVFieldParsing.date(Substring(input)).get() }
+        #expect(throws: CSVFieldError.self) { try CSVFieldParsing.date(Substring(input)).get() }
     }
 
     @Test("day-first dates say why they were refused")
