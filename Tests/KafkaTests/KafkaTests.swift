@@ -49,7 +49,7 @@ struct KafkaOfflineTests {
 
     @Test("a closed port is reported as an unreachable broker naming bootstrap.servers, in bounded time")
     func unreachableBroker() throws {
-        let address = "127.0.0.1:\(try closedPort())"
+        let address = "127.0.0.1:\(try closedLocalPort())"
         let admin = try KafkaAdmin(config: KafkaConfig(bootstrapServers: address), logger: quietLogger)
         let started = ContinuousClock.now
         let error = try #require(throws: KafkaError.self) { _ = try admin.metadata(timeoutMs: 1_500) }
@@ -70,7 +70,7 @@ struct KafkaOfflineTests {
 
     @Test("a producer to a closed port fails its flush with a timeout naming bootstrap.servers")
     func unreachableProducer() throws {
-        let address = "127.0.0.1:\(try closedPort())"
+        let address = "127.0.0.1:\(try closedLocalPort())"
         let producer = try KafkaProducer(
             config: KafkaConfig(bootstrapServers: address, ["message.timeout.ms": "800"]), idempotent: false,
             logger: quietLogger)
@@ -92,25 +92,6 @@ struct KafkaOfflineTests {
         var logger = Logger(label: "tickfold.kafka.test")
         logger.logLevel = .critical
         return logger
-    }
-
-    /// A loopback port nothing listens on: bound, then released.
-    private func closedPort() throws -> Int {
-        let socketHandle = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        try #require(socketHandle >= 0)
-        defer { close(socketHandle) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(socketHandle, $0, length) == 0 && getsockname(socketHandle, $0, &length) == 0
-            }
-        }
-        try #require(bound)
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
 
