@@ -7,7 +7,7 @@ struct Tickfold: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tickfold",
         abstract: "An event-sourced stream processor for market data.",
-        subcommands: [FixturesCommand.self]
+        subcommands: [FixturesCommand.self, ProjectCommand.self]
     )
 }
 

@@ -1,0 +1,187 @@
+import Events
+import Logging
+import Redis
+
+/// What one `RedisSink` write call did.
+public struct RedisWriteSummary: Sendable, Hashable {
+    /// Keys (or hash fields) whose value changed, each announced on its channel.
+    public var changed = 0
+    /// Writes refused because the key already held an equal or higher `seq` (or the same value).
+    public var unchanged = 0
+    /// Connection failures ridden out by retrying.
+    public var retries = 0
+
+    public init() {}
+
+    mutating func add(_ other: RedisWriteSummary) {
+        changed += other.changed
+        unchanged += other.unchanged
+        retries += other.retries
+    }
+}
+
+/// The Redis side of projections: pipelined, seq-guarded writes of whole hashes.
+///
+/// Each `KeyWrite` runs one Lua script (EVALSHA; loaded once, reloaded on NOSCRIPT) that
+/// replaces the hash only if the incoming `seq` is higher than the `_seq` field it holds, so a
+/// key never goes back to an older event and re-delivery is harmless; a changed key is
+/// announced with PUBLISH on `keyChannel`. Derived hash fields are written by a second script
+/// (see `write(derived:)`). Keys and channels carry the `namespace` prefix, so a replay can
+/// build its keys beside the live ones. Layout: `schemas/redis.md`.
+///
+/// Synchronous and not thread-safe: one owner calls it from one thread at a time.
+public final class RedisSink {
+    /// Prefix of every key and channel (empty for live).
+    public let namespace: String
+    public let pipelineDepth: Int
+    public let retry: RetryPolicy
+    /// Whether changed keys are announced on `keyChannel`.
+    public let notifications: Bool
+    let connection: RedisConnection
+    private let logger: Logger
+    private var keyScriptSHA = ""
+    private var derivedScriptSHA = ""
+
+    /// The channel announcing changed `latest:*` keys (message: the full key name).
+    public var keyChannel: String { namespace + RedisLayout.keyChannel }
+
+    /// Connects to `url` and loads the scripts.
+    public init(url: String, namespace: String = "", pipelineDepth: Int = 1000, notifications: Bool = true, retry: RetryPolicy = .standard, logger: Logger = Logger(label: "tickfold.projections.redis")) throws {
+        precondition(pipelineDepth >= 1, "pipeline depth must be at least 1")
+        self.namespace = namespace
+        self.pipelineDepth = pipelineDepth
+        self.notifications = notifications
+        self.retry = retry
+        self.logger = logger
+        do {
+            connection = try RedisConnection(url: url, clientName: "tickfold-projector")
+        } catch let error as RedisError {
+            throw ProjectionError(.redis, operation: "open Redis sink", message: "\(error)", underlying: error)
+        }
+        _ = try withRetry(operation: "load scripts") { try loadScripts() }
+    }
+
+    /// Writes every key whose `seq` is higher than what Redis holds, pipelined.
+    @discardableResult
+    public func write(_ writes: [KeyWrite]) throws -> RedisWriteSummary {
+        let channel = notifications ? keyChannel : ""
+        var summary = RedisWriteSummary()
+        var start = 0
+        while start < writes.count {
+            let chunk = writes[start..<min(start + pipelineDepth, writes.count)]
+            summary.add(try run(operation: "write keys", count: chunk.count) { sha in
+                chunk.map { write -> [any RedisArgument] in
+                    var command: [any RedisArgument] = ["EVALSHA", sha, "1", namespace + write.key, String(write.seq), write.eventID.hex, channel]
+                    command.reserveCapacity(7 + 2 * write.fields.count)
+                    for field in write.fields {
+                        command.append(field.name)
+                        command.append(field.value)
+                    }
+                    return command
+                }
+            } script: { $0.keyScriptSHA })
+            start += chunk.count
+        }
+        return summary
+    }
+
+    /// Writes derived hash fields computed from converged rows. A value replaces a different
+    /// one (it is a function of the latest merged state, see `DerivedHash`); a changed field is
+    /// announced on the hash's channel with the field name as message.
+    @discardableResult
+    public func write(derived values: [DerivedValue]) throws -> RedisWriteSummary {
+        var summary = RedisWriteSummary()
+        var start = 0
+        while start < values.count {
+            let chunk = values[start..<min(start + pipelineDepth, values.count)]
+            summary.add(try run(operation: "write derived fields", count: chunk.count) { sha in
+                chunk.map { value -> [any RedisArgument] in
+                    let hash = namespace + value.hash
+                    return ["EVALSHA", sha, "1", hash, value.field, value.value, notifications ? namespace + value.channel : ""]
+                }
+            } script: { $0.derivedScriptSHA })
+            start += chunk.count
+        }
+        return summary
+    }
+
+    /// Sends one pipeline of script calls, reloading the scripts after NOSCRIPT and
+    /// reconnecting after a lost connection; every call is idempotent, so resending is safe.
+    private func run(operation: String, count: Int, commands: (String) -> [[any RedisArgument]], script: (RedisSink) -> String) throws -> RedisWriteSummary {
+        var summary = RedisWriteSummary()
+        var reloaded = false
+        let (replies, retries) = try withRetry(operation: operation) { () throws -> [RedisReply] in
+            while true {
+                let replies = try connection.pipeline(commands(script(self)))
+                if !reloaded, replies.contains(where: { $0.errorMessage?.hasPrefix("NOSCRIPT") == true }) {
+                    // The server lost its script cache (restart, SCRIPT FLUSH): load and resend.
+                    try loadScripts()
+                    reloaded = true
+                    continue
+                }
+                return replies
+            }
+        }
+        summary.retries = retries
+        for reply in replies {
+            switch reply {
+            case .integer(1): summary.changed += 1
+            case .integer: summary.unchanged += 1
+            case .error(let message):
+                throw ProjectionError(.redis, operation: operation, message: "server refused a write: \(message)")
+            case .status, .bulk, .null, .array:
+                throw ProjectionError(.redis, operation: operation, message: "unexpected reply \(reply) from the write script")
+            }
+        }
+        return summary
+    }
+
+    private func loadScripts() throws {
+        keyScriptSHA = try connection.command("SCRIPT", "LOAD", RedisLayout.keyScript).string ?? ""
+        derivedScriptSHA = try connection.command("SCRIPT", "LOAD", RedisLayout.derivedScript).string ?? ""
+    }
+
+    private func withRetry<T>(operation: String, _ body: () throws -> T) throws -> (value: T, retries: Int) {
+        var failures = 0
+        while true {
+            do {
+                return (try body(), failures)
+            } catch let error as RedisError where (error.code == .connectionLost || error.code == .connectionFailed) && failures + 1 < retry.attempts {
+                failures += 1
+                logger.warning("Redis \(operation) failed, retrying", metadata: ["error": "\(error)", "attempt": "\(failures)"])
+                retry.wait(afterFailure: failures)
+            } catch let error as RedisError {
+                throw ProjectionError(.redis, operation: operation, message: "\(error)", underlying: error)
+            }
+        }
+    }
+}
+
+/// Names and scripts of the Redis layout (`schemas/redis.md`).
+public enum RedisLayout {
+    /// Channel (after the namespace) announcing changed `latest:*` keys.
+    public static let keyChannel = "tickfold:keys"
+    /// Hash fields the sink adds to every projected key.
+    public static let seqField = "_seq"
+    public static let eventIDField = "_event_id"
+
+    /// KEYS[1] = key; ARGV = seq, event id, channel ('' = none), field, value, …
+    /// Replaces the whole hash when seq is higher than its `_seq`; returns 1 if it did.
+    static let keyScript = """
+        local current = redis.call('HGET', KEYS[1], '_seq')
+        if current and tonumber(current) >= tonumber(ARGV[1]) then return 0 end
+        redis.call('DEL', KEYS[1])
+        redis.call('HSET', KEYS[1], '_seq', ARGV[1], '_event_id', ARGV[2], unpack(ARGV, 4))
+        if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], KEYS[1]) end
+        return 1
+        """
+
+    /// KEYS[1] = hash; ARGV = field, value, channel ('' = none). Sets the field when its
+    /// value differs and announces it; returns 1 if it did.
+    static let derivedScript = """
+        if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return 0 end
+        redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+        if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[1]) end
+        return 1
+        """
+}
