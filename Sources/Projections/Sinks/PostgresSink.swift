@@ -157,7 +157,8 @@ public final class PostgresSink {
     }
 
     private func prepare(_ connection: PostgresConnection, tables: Dictionary<String, [Int]>.Keys) throws {
-        var script = "SET LOCAL work_mem = '64MB';"
+        // Derived-hash SQL names tables unqualified; staging tables are always pg_temp.
+        var script = "SET LOCAL search_path TO \(quotedSchema); SET LOCAL work_mem = '64MB';"
         for name in tables.sorted() {
             if let statement = statements[name] { script += statement.createStaging }
         }
