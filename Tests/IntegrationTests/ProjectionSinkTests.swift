@@ -25,8 +25,8 @@ private final class SinkFixture {
         if migrate { _ = try Migrator().migrate(admin, schema: schema) }
     }
 
-    func engine(redis useRedis: Bool = true, retry: RetryPolicy = .standard, notifications: Bool = true) throws -> ProjectionEngine {
-        let postgres = try PostgresSink(conninfo: conninfo, schema: schema, tables: CollectedTables.all, retry: retry)
+    func engine(redis useRedis: Bool = true, retry: RetryPolicy = .standard, notifications: Bool = true, directCopyMinimumRows: Int = 2000) throws -> ProjectionEngine {
+        let postgres = try PostgresSink(conninfo: conninfo, schema: schema, tables: CollectedTables.all, retry: retry, directCopyMinimumRows: directCopyMinimumRows)
         let redisSink = try useRedis ? TestServices.redis.map { try RedisSink(url: $0, namespace: namespace, notifications: notifications, retry: retry) } : nil
         return ProjectionEngine(projections: [CollectedProjection()], postgres: postgres, redis: redisSink)
     }
@@ -291,10 +291,11 @@ struct ProjectionSinkTests {
         let expectedKeys = try ordered.redisDump()
         #expect(expectedKeys.count == 5, "\(expectedKeys.keys.sorted())")
 
-        for seed in [1, 2, 3] as [UInt64] {
+        for seed in [1, 2, 3, 4] as [UInt64] {
             let shuffled = try SinkFixture()
             defer { shuffled.cleanUp() }
-            let engine = try shuffled.engine()
+            // Seeds 3 and 4 also try the direct-COPY fast path on every batch.
+            let engine = try shuffled.engine(directCopyMinimumRows: seed > 2 ? 1 : 2000)
             var generator = SeededGenerator(state: seed)
             // Every event once or twice, in a random order, in random batch sizes.
             var delivery = log.events + log.events.filter { _ in Bool.random(using: &generator) }
@@ -308,6 +309,26 @@ struct ProjectionSinkTests {
             #expect(try shuffled.dump() == expected, "seed \(seed)")
             #expect(try shuffled.redisDump() == expectedKeys, "seed \(seed)")
         }
+    }
+
+    @Test("direct COPY fast path: fresh keys go straight in; a batch with a conflict falls back to the merge")
+    func directCopy() throws {
+        let fixture = try SinkFixture()
+        defer { fixture.cleanUp() }
+        var log = EventLog()
+        for index in 0..<3000 { try log.bar("D\(index % 30)", LocalDate(daysSinceEpoch: 19_000 + Int64(index / 30)).description, close: "10.00") }
+        for index in 0..<3000 where index % 2 == 0 { try log.bar("D\(index % 30)", LocalDate(daysSinceEpoch: 19_000 + Int64(index / 30)).description, close: "11.50") }
+        for index in 3000..<3500 { try log.bar("D\(index % 30)", LocalDate(daysSinceEpoch: 19_000 + Int64(index / 30)).description, close: "12.00") }
+        let engine = try fixture.engine(redis: false, directCopyMinimumRows: 1000)
+        let fresh = try engine.apply(batch: Array(log.events[0..<3000]), positions: [])
+        #expect(fresh.postgres.rowsWritten == 3000)
+        // Revisions of half the keys plus new keys: the direct COPY conflicts, the merge applies.
+        let revised = try engine.apply(batch: Array(log.events[3000...]), positions: [])
+        #expect(revised.postgres.rowsWritten == 2000)
+        // Re-delivery of the first batch (lower seqs) changes nothing.
+        let stale = try engine.apply(batch: Array(log.events[0..<3000]), positions: [])
+        #expect(stale.postgres.rowsWritten == 0)
+        #expect(try fixture.rows("SELECT close_price, count(*) FROM $schema.collected_daily_bars GROUP BY 1 ORDER BY 1") == [["10.00", "1500"], ["11.50", "1500"], ["12.00", "500"]])
     }
 
     @Test("price_change_percent is right after bars arrive newest first, one batch each")

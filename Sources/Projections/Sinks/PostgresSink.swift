@@ -22,7 +22,11 @@ public struct PostgresApplySummary: Sendable, Hashable {
 /// staging table, then one `INSERT … SELECT DISTINCT ON (key) … ORDER BY key, seq DESC
 /// ON CONFLICT (key) DO UPDATE … WHERE target.seq < EXCLUDED.seq`; rejects with `ON CONFLICT
 /// DO NOTHING`; derived hashes computed from the merged tables; checkpoints, which only move
-/// forward. A lost connection is retried with bounded backoff by re-running the whole batch,
+/// forward. Fast path: a table's rows in a batch of at least `directCopyMinimumRows` are first
+/// COPYed straight into the table inside a savepoint; if no key conflicts (a rebuild, fresh
+/// keys), that is the merge's result at COPY speed; on a unique violation the savepoint is
+/// rolled back and the batch takes the merge, and so do that table's next batches for a while.
+/// A lost connection is retried with bounded backoff by re-running the whole batch,
 /// which is idempotent: nothing of a failed transaction remains, and a batch whose COMMIT
 /// did land rewrites nothing (equal seqs never overwrite, rejects and checkpoints are no-ops).
 ///
@@ -37,11 +41,24 @@ public final class PostgresSink {
     private var statements: [String: TableStatements] = [:]
     /// Tables in a fixed order, so concurrent writers lock rows in the same order.
     private let tableOrder: [TableSchema]
+    /// Batches of at least this many rows for one table first try a COPY straight into the
+    /// table (see `apply`).
+    public let directCopyMinimumRows: Int
+    /// Per table, how many more batches go straight to the merge after a direct COPY hit a
+    /// key conflict.
+    private var directCopyCooldown: [String: Int] = [:]
+    static let directCopyCooldownBatches = 16
+    /// Whether this session's settings (`temp_buffers`) are made; false after a reconnect.
+    private var sessionReady = false
 
     /// Connects to `conninfo` (retrying per `retry`) and checks that `schema` is migrated to
     /// exactly this build's version. `tables` are the tables batches may write.
-    public init(conninfo: String, schema: String = "tickfold", tables: [TableSchema], retry: RetryPolicy = .standard, logger: Logger = Logger(label: "tickfold.projections.postgres")) throws {
+    public init(
+        conninfo: String, schema: String = "tickfold", tables: [TableSchema], retry: RetryPolicy = .standard,
+        directCopyMinimumRows: Int = 2000, logger: Logger = Logger(label: "tickfold.projections.postgres")
+    ) throws {
         self.schema = schema
+        self.directCopyMinimumRows = directCopyMinimumRows
         self.retry = retry
         self.logger = logger
         tableOrder = tables.sorted { $0.name < $1.name }
@@ -136,7 +153,17 @@ public final class PostgresSink {
         var failures = 0
         while true {
             do {
-                if !connection.isHealthy { try connection.reset() }
+                if !connection.isHealthy {
+                    sessionReady = false
+                    try connection.reset()
+                }
+                if !sessionReady {
+                    // Staging tables live in local buffers (8 MB by default): a 200k-row batch
+                    // would spill them to disk. Settable only before the session's first
+                    // temporary table, and outside a transaction so a rollback cannot undo it.
+                    try connection.execute("SET temp_buffers = '256MB'")
+                    sessionReady = true
+                }
                 return (try body(), failures)
             } catch let error as PostgresError where Self.isRetryable(error) && failures + 1 < retry.attempts {
                 failures += 1
@@ -167,8 +194,30 @@ public final class PostgresSink {
 
     /// COPYs the rows into the staging table and merges them; returns rows written.
     private func merge(_ connection: PostgresConnection, _ statement: TableStatements, rows: [RowUpsert], indices: [Int]) throws -> Int {
+        if indices.count >= directCopyMinimumRows, directCopyCooldown[statement.table, default: 0] == 0 {
+            try connection.execute("SAVEPOINT tickfold_direct_copy")
+            do {
+                let written = try copy(connection, statement.directCopy, rows: rows, indices: indices)
+                try connection.execute("RELEASE SAVEPOINT tickfold_direct_copy")
+                return written
+            } catch let error as PostgresError where error.sqlState == "23505" {
+                // Some key exists already (or twice in the batch): undo and merge instead, and
+                // stay on the merge path for a while, since conflicts tend to come in runs.
+                try connection.execute("ROLLBACK TO SAVEPOINT tickfold_direct_copy")
+                directCopyCooldown[statement.table] = Self.directCopyCooldownBatches
+            }
+        } else if let cooldown = directCopyCooldown[statement.table], cooldown > 0 {
+            directCopyCooldown[statement.table] = cooldown - 1
+        }
+        _ = try copy(connection, statement.copy, rows: rows, indices: indices)
+        return try connection.query(statement.merge).affectedRows
+    }
+
+    /// Streams the rows through `sql` (a COPY … FROM STDIN naming the columns plus seq and
+    /// event_id); returns the rows stored.
+    private func copy(_ connection: PostgresConnection, _ sql: String, rows: [RowUpsert], indices: [Int]) throws -> Int {
         var hex = [UInt8](repeating: 0, count: 64)
-        try connection.copyIn(statement.copy) { writer in
+        return try connection.copyIn(sql) { writer in
             for index in indices {
                 let row = rows[index]
                 for value in row.values { try writer.writeField(value) }
@@ -178,7 +227,6 @@ public final class PostgresSink {
                 try writer.endRow()
             }
         }
-        return try connection.query(statement.merge).affectedRows
     }
 
     private func record(_ connection: PostgresConnection, rejects: [Reject]) throws -> Int {
@@ -249,8 +297,10 @@ public final class PostgresSink {
 
 /// The SQL of one table's apply path, built once.
 struct TableStatements {
+    let table: String
     let createStaging: String
     let copy: String
+    let directCopy: String
     let merge: String
 
     init(_ table: TableSchema, schema: String) throws {
@@ -259,6 +309,8 @@ struct TableStatements {
         let columns = try (table.columns + ["seq", "event_id"]).map(PostgresConnection.quoteIdentifier)
         let keys = columns[..<table.keyCount].joined(separator: ", ")
         let list = columns.joined(separator: ", ")
+        self.table = table.name
+        directCopy = "COPY \(target) (\(list)) FROM STDIN"
         createStaging = "CREATE TEMP TABLE IF NOT EXISTS \(staging) (LIKE \(target)) ON COMMIT DELETE ROWS;"
         copy = "COPY \(staging) (\(list)) FROM STDIN"
         let select = "INSERT INTO \(target) AS t (\(list)) SELECT DISTINCT ON (\(keys)) \(list) FROM \(staging) ORDER BY \(keys), seq DESC"
