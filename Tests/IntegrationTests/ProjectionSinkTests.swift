@@ -532,9 +532,14 @@ struct ProjectionSinkTests {
         let clock = ContinuousClock()
         var changes = ProjectionChanges()
         let foldTime = try clock.measure { changes = try ProjectionEngine.fold(events, projections: [CollectedProjection()]) }
-        let applyTime = try clock.measure {
-            try engine.postgres.apply(rows: changes.rows, rejects: [], checkpoints: ["collected": [CheckpointPosition(source: "log", partition: 0, position: 200_000)]])
-        }
+        let checkpoint = ["collected": [CheckpointPosition(source: "log", partition: 0, position: 200_000)]]
+        let applyTime = try clock.measure { try engine.postgres.apply(rows: changes.rows, rejects: [], checkpoints: checkpoint) }
+        // The merge path alone, into a second fresh schema, then a full re-delivery (all conflicts).
+        let second = try SinkFixture()
+        defer { second.cleanUp() }
+        let mergeOnly = try PostgresSink(conninfo: second.conninfo, schema: second.schema, tables: CollectedTables.all, directCopyMinimumRows: .max)
+        let mergeTime = try clock.measure { try mergeOnly.apply(rows: changes.rows, rejects: [], checkpoints: checkpoint) }
+        let redeliveryTime = try clock.measure { try mergeOnly.apply(rows: changes.rows, rejects: [], checkpoints: checkpoint) }
         // The same rows through a plain COPY into an identical keyed table.
         try fixture.admin.execute("CREATE TABLE \(fixture.schema).copy_bars (LIKE \(fixture.schema).collected_daily_bars INCLUDING ALL)")
         let copyTime = try clock.measure {
@@ -548,9 +553,10 @@ struct ProjectionSinkTests {
             }
         }
         func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
-        let applyRate = 200_000 / seconds(applyTime)
         let copyRate = 200_000 / seconds(copyTime)
-        print(String(format: "bench: fold %.0f events/s; PG apply %.0f rows/s; plain COPY %.0f rows/s; ratio %.2f", 200_000 / seconds(foldTime), applyRate, copyRate, applyRate / copyRate))
+        let rates = [applyTime, mergeTime, redeliveryTime].map { 200_000 / seconds($0) }
+        print(String(format: "bench: fold %.0f events/s; plain COPY %.0f rows/s; apply (direct COPY path) %.0f rows/s = %.2f of COPY; apply (staging merge) %.0f rows/s = %.2f; re-delivery (all refused) %.0f rows/s",
+                     200_000 / seconds(foldTime), copyRate, rates[0], rates[0] / copyRate, rates[1], rates[1] / copyRate, rates[2]))
 
         // Redis: 200k distinct keys, then the same writes again (all refused).
         let redis = try RedisSink(url: try #require(TestServices.redis), namespace: fixture.namespace)

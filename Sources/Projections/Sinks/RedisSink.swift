@@ -22,8 +22,8 @@ public struct RedisWriteSummary: Sendable, Hashable {
 
 /// The Redis side of projections: pipelined, seq-guarded writes of whole hashes.
 ///
-/// Each `KeyWrite` runs one Lua script (EVALSHA; loaded once, reloaded on NOSCRIPT) that
-/// replaces the hash only if the incoming `seq` is higher than the `_seq` field it holds, so a
+/// `KeyWrite`s run through one Lua script (EVALSHA, 50 keys a call; loaded once, reloaded on
+/// NOSCRIPT) that replaces a hash only if the incoming `seq` is higher than its `_seq`, so a
 /// key never goes back to an older event and re-delivery is harmless; a changed key is
 /// announced with PUBLISH on `keyChannel`. Derived hash fields are written by a second script
 /// (see `write(derived:)`). Keys and channels carry the `namespace` prefix, so a replay can
@@ -61,7 +61,9 @@ public final class RedisSink {
         _ = try withRetry(operation: "load scripts") { try loadScripts() }
     }
 
-    /// Writes every key whose `seq` is higher than what Redis holds, pipelined.
+    /// Writes every key whose `seq` is higher than what Redis holds. Keys go `keysPerCall` to
+    /// one script call (amortizing the script's start-up, which dominates a one-key call) and
+    /// `pipelineDepth` keys to one round trip.
     @discardableResult
     public func write(_ writes: [KeyWrite]) throws -> RedisWriteSummary {
         let channel = notifications ? keyChannel : ""
@@ -69,13 +71,21 @@ public final class RedisSink {
         var start = 0
         while start < writes.count {
             let chunk = writes[start..<min(start + pipelineDepth, writes.count)]
-            summary.add(try run(operation: "write keys", count: chunk.count) { sha in
-                chunk.map { write -> [any RedisArgument] in
-                    var command: [any RedisArgument] = ["EVALSHA", sha, "1", namespace + write.key, String(write.seq), write.eventID.hex, channel]
-                    command.reserveCapacity(7 + 2 * write.fields.count)
-                    for field in write.fields {
-                        command.append(field.name)
-                        command.append(field.value)
+            let calls = stride(from: chunk.startIndex, to: chunk.endIndex, by: Self.keysPerCall).map { chunk[$0..<min($0 + Self.keysPerCall, chunk.endIndex)] }
+            summary.add(try run(operation: "write keys", sizes: calls.map(\.count)) { sha in
+                calls.map { call -> [any RedisArgument] in
+                    var command: [any RedisArgument] = ["EVALSHA", sha, call.count]
+                    command.reserveCapacity(4 + call.count * 12)
+                    for write in call { command.append(namespace + write.key) }
+                    command.append(channel)
+                    for write in call {
+                        command.append(String(write.seq))
+                        command.append(write.eventID.hex)
+                        command.append(write.fields.count)
+                        for field in write.fields {
+                            command.append(field.name)
+                            command.append(field.value)
+                        }
                     }
                     return command
                 }
@@ -84,6 +94,9 @@ public final class RedisSink {
         }
         return summary
     }
+
+    /// Keys handled by one call of the key script.
+    static let keysPerCall = 50
 
     /// Writes derived hash fields computed from converged rows. A value replaces a different
     /// one (it is a function of the latest merged state, see `DerivedHash`); a changed field is
@@ -94,7 +107,7 @@ public final class RedisSink {
         var start = 0
         while start < values.count {
             let chunk = values[start..<min(start + pipelineDepth, values.count)]
-            summary.add(try run(operation: "write derived fields", count: chunk.count) { sha in
+            summary.add(try run(operation: "write derived fields", sizes: Array(repeating: 1, count: chunk.count)) { sha in
                 chunk.map { value -> [any RedisArgument] in
                     let hash = namespace + value.hash
                     return ["EVALSHA", sha, "1", hash, value.field, value.value, notifications ? namespace + value.channel : ""]
@@ -105,9 +118,9 @@ public final class RedisSink {
         return summary
     }
 
-    /// Sends one pipeline of script calls, reloading the scripts after NOSCRIPT and
+    /// Sends one pipeline of script calls (each reply: how many of its `sizes` keys changed), reloading the scripts after NOSCRIPT and
     /// reconnecting after a lost connection; every call is idempotent, so resending is safe.
-    private func run(operation: String, count: Int, commands: (String) -> [[any RedisArgument]], script: (RedisSink) -> String) throws -> RedisWriteSummary {
+    private func run(operation: String, sizes: [Int], commands: (String) -> [[any RedisArgument]], script: (RedisSink) -> String) throws -> RedisWriteSummary {
         var summary = RedisWriteSummary()
         var reloaded = false
         let (replies, retries) = try withRetry(operation: operation) { () throws -> [RedisReply] in
@@ -123,10 +136,11 @@ public final class RedisSink {
             }
         }
         summary.retries = retries
-        for reply in replies {
+        for (reply, size) in zip(replies, sizes) {
             switch reply {
-            case .integer(1): summary.changed += 1
-            case .integer: summary.unchanged += 1
+            case .integer(let changed):
+                summary.changed += Int(changed)
+                summary.unchanged += size - Int(changed)
             case .error(let message):
                 throw ProjectionError(.redis, operation: operation, message: "server refused a write: \(message)")
             case .status, .bulk, .null, .array:
@@ -165,15 +179,29 @@ public enum RedisLayout {
     public static let seqField = "_seq"
     public static let eventIDField = "_event_id"
 
-    /// KEYS[1] = key; ARGV = seq, event id, channel ('' = none), field, value, …
-    /// Replaces the whole hash when seq is higher than its `_seq`; returns 1 if it did.
+    /// KEYS = the keys; ARGV = channel ('' = none), then per key: seq, event id, field
+    /// count, field, value, … Replaces each hash whose `_seq` is lower than the incoming seq
+    /// (or that does not exist) and announces it; returns how many it replaced.
     static let keyScript = """
-        local current = redis.call('HGET', KEYS[1], '_seq')
-        if current and tonumber(current) >= tonumber(ARGV[1]) then return 0 end
-        redis.call('DEL', KEYS[1])
-        redis.call('HSET', KEYS[1], '_seq', ARGV[1], '_event_id', ARGV[2], unpack(ARGV, 4))
-        if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], KEYS[1]) end
-        return 1
+        local channel = ARGV[1]
+        local at = 2
+        local changed = 0
+        for k = 1, #KEYS do
+          local key = KEYS[k]
+          local seq = ARGV[at]
+          local fields = tonumber(ARGV[at + 2])
+          local current = redis.call('HGET', key, '_seq')
+          if not current or tonumber(current) < tonumber(seq) then
+            if current then redis.call('DEL', key) end
+            local args = {'_seq', seq, '_event_id', ARGV[at + 1]}
+            for j = 1, fields * 2 do args[4 + j] = ARGV[at + 2 + j] end
+            redis.call('HSET', key, unpack(args))
+            if channel ~= '' then redis.call('PUBLISH', channel, key) end
+            changed = changed + 1
+          end
+          at = at + 3 + fields * 2
+        end
+        return changed
         """
 
     /// KEYS[1] = hash; ARGV = field, value, channel ('' = none). Sets the field when its
