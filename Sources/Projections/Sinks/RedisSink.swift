@@ -8,14 +8,19 @@ public struct RedisWriteSummary: Sendable, Hashable {
     public var changed = 0
     /// Writes refused because the key already held an equal or higher `seq` (or the same value).
     public var unchanged = 0
+    /// Writes dropped before reaching Redis because the same batch held a higher `seq` for
+    /// the same key (what the server-side guard would have decided anyway).
+    public var superseded = 0
     /// Connection failures ridden out by retrying.
     public var retries = 0
 
     public init() {}
 
-    mutating func add(_ other: RedisWriteSummary) {
+    /// Adds `other`'s counts to these.
+    public mutating func add(_ other: RedisWriteSummary) {
         changed += other.changed
         unchanged += other.unchanged
+        superseded += other.superseded
         retries += other.retries
     }
 }
@@ -65,9 +70,19 @@ public final class RedisSink {
     /// one script call (amortizing the script's start-up, which dominates a one-key call) and
     /// `pipelineDepth` keys to one round trip.
     @discardableResult
-    public func write(_ writes: [KeyWrite]) throws -> RedisWriteSummary {
+    public func write(_ batch: [KeyWrite]) throws -> RedisWriteSummary {
         let channel = notifications ? keyChannel : ""
+        // Only each key's highest seq can win; a stream of trades rewrites the same few
+        // hundred `latest:*` keys, so this usually removes most of the work.
+        var best: [String: Int] = [:]
+        best.reserveCapacity(batch.count)
+        for (index, write) in batch.enumerated() {
+            if let kept = best[write.key], batch[kept].seq >= write.seq { continue }
+            best[write.key] = index
+        }
+        let writes = best.count == batch.count ? batch : best.values.sorted().map { batch[$0] }
         var summary = RedisWriteSummary()
+        summary.superseded = batch.count - writes.count
         var start = 0
         while start < writes.count {
             let chunk = writes[start..<min(start + pipelineDepth, writes.count)]
