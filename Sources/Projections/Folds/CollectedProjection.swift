@@ -1,0 +1,274 @@
+import Events
+
+/// The collected layer (SPEC §2.1): one row per natural key of every datum the seeds keep,
+/// and the `latest:*` Redis keys. Natural keys implement the seeds' dedup rules (news by
+/// canonical URL, trades by symbol and millisecond, posts by platform id); the sinks keep, for
+/// each key, the row of the highest `seq`.
+///
+/// Event types the layer does not project (intraday bars, corporate actions, stage and ingest
+/// bookkeeping) are skipped. A type the catalogue does not know, a version it cannot read or a
+/// payload that fails typed decoding is rejected with the decoder's own message.
+public struct CollectedProjection: Projection {
+    public let name = "collected"
+    public let version = 1
+    public let catalog: EventCatalog
+
+    public init(catalog: EventCatalog = .standard) {
+        self.catalog = catalog
+    }
+
+    public var tables: [TableSchema] { CollectedTables.all }
+    public var derivedHashes: [DerivedHash] { [CollectedTables.sp500MarketData] }
+
+    /// Types of the catalogue this projection deliberately leaves alone.
+    public static let ignoredTypes: Set<String> = [
+        IntradayBar.type, StockSplit.type, CashDividend.type, StageDecision.type, IngestCursor.type, IngestRejected.type,
+    ]
+
+    public func fold(_ event: Event, seq: UInt64, into changes: inout ProjectionChanges) {
+        var fold = EventFold(projection: name, event: event, seq: seq, catalog: catalog)
+        do {
+            switch event.type {
+            case DailyBar.type: try fold.dailyBar()
+            case ETFProfile.type: try fold.etfProfile()
+            case ETFHolding.type: try fold.etfHolding()
+            case IndexConstituent.type: try fold.indexConstituent()
+            case CompanyOverview.type: try fold.companyOverview()
+            case BalanceSheet.type: try fold.balanceSheet()
+            case EarningsCalendarEntry.type: try fold.earningsCalendar()
+            case MarketMover.type: try fold.marketMover()
+            case NewsArticle.type: try fold.newsArticle()
+            case SocialPost.type: try fold.socialPost()
+            case SocialProfile.type: try fold.socialProfile()
+            case CryptoListing.type: try fold.cryptoListing()
+            case CryptoMarket.type: try fold.cryptoMarket()
+            case CryptoTicker.type: try fold.cryptoTicker()
+            case MacroObservation.type: try fold.macroObservation()
+            case Trade.type: try fold.trade()
+            default:
+                if catalog.entry(event.type) == nil {
+                    throw FoldFailure("unknown event type \"\(event.type)\" (version \(event.version))")
+                }
+                // Catalogued but not collected: validate nothing, write nothing.
+                guard Self.ignoredTypes.contains(event.type) else {
+                    throw FoldFailure("event type \"\(event.type)\" has no fold in \(label)")
+                }
+            }
+        } catch {
+            changes.rejects.append(Reject(projection: name, eventID: event.id, seq: seq, eventType: event.type, reason: error.reason))
+            return
+        }
+        changes.rows.append(contentsOf: fold.rows)
+        changes.keys.append(contentsOf: fold.keys)
+    }
+}
+
+/// Why a fold refused an event; `reason` is stable for a given event.
+struct FoldFailure: Error {
+    let reason: String
+    init(_ reason: String) { self.reason = reason }
+}
+
+extension Error {
+    fileprivate var reason: String {
+        if let failure = self as? FoldFailure { return failure.reason }
+        return String(describing: self)
+    }
+}
+
+/// The rows and keys of one event, collected before they are committed to the changes so a
+/// failing event contributes nothing but its reject.
+private struct EventFold {
+    let projection: String
+    let event: Event
+    let seq: UInt64
+    let catalog: EventCatalog
+    var rows: [RowUpsert] = []
+    var keys: [KeyWrite] = []
+
+    init(projection: String, event: Event, seq: UInt64, catalog: EventCatalog) {
+        self.projection = projection
+        self.event = event
+        self.seq = seq
+        self.catalog = catalog
+    }
+
+    func payload<P: EventPayload>(_ type: P.Type) throws -> P {
+        try catalog.payload(of: event, as: type)
+    }
+
+    mutating func row(_ table: TableSchema, _ values: [String?]) throws {
+        precondition(values.count == table.columns.count, "\(table.name): \(values.count) values for \(table.columns.count) columns")
+        // JSON strings may carry U+0000, which PostgreSQL text cannot store: refuse here
+        // rather than fail the sink's whole batch on every retry.
+        for (index, value) in values.enumerated() where value?.utf8.contains(0) == true {
+            throw FoldFailure("\(table.name).\(table.columns[index]) would contain a NUL character, which PostgreSQL text cannot hold")
+        }
+        rows.append(RowUpsert(table: table.name, values: values, seq: seq, eventID: event.id))
+    }
+
+    mutating func key(_ key: String, _ fields: [(String, String?)]) {
+        let present = fields.compactMap { name, value in value.map { RedisField(name, $0) } }
+        keys.append(KeyWrite(key: key, fields: present, seq: seq, eventID: event.id))
+    }
+
+    mutating func dailyBar() throws {
+        let bar = try payload(DailyBar.self)
+        try row(CollectedTables.dailyBars, [
+            event.subject, bar.date.description, bar.open.text, bar.high.text, bar.low.text, bar.close.text,
+            ColumnText.decimal(bar.adjClose), String(bar.volume), event.source,
+        ])
+    }
+
+    mutating func etfProfile() throws {
+        let profile = try payload(ETFProfile.self)
+        try row(CollectedTables.metaETF, [
+            event.subject, profile.name, profile.etfType, profile.sector, profile.description, profile.family,
+            ColumnText.decimal(profile.expenseRatio), ColumnText.decimal(profile.totalAssets), ColumnText.date(profile.inceptionDate),
+        ])
+    }
+
+    mutating func etfHolding() throws {
+        let holding = try payload(ETFHolding.self)
+        try row(CollectedTables.etfHoldings, [
+            holding.fund, holding.symbol ?? holding.name, holding.asOf.description,
+            holding.symbol, holding.name, holding.weight.text, String(holding.rank),
+            ColumnText.decimal(holding.shares), ColumnText.decimal(holding.marketValue),
+        ])
+    }
+
+    mutating func indexConstituent() throws {
+        let member = try payload(IndexConstituent.self)
+        try row(CollectedTables.indexConstituents, [
+            member.index, member.symbol, member.name, member.sector, member.subIndustry, member.headquarters,
+            ColumnText.date(member.dateAdded), member.cik, member.founded,
+        ])
+    }
+
+    mutating func companyOverview() throws {
+        let o = try payload(CompanyOverview.self)
+        try row(CollectedTables.companyOverview, [
+            event.subject, o.name, o.assetType, o.exchange, o.currency, o.country, o.sector, o.industry, o.description,
+            ColumnText.decimal(o.marketCap), ColumnText.decimal(o.sharesOutstanding), ColumnText.decimal(o.peRatio),
+            ColumnText.decimal(o.eps), ColumnText.decimal(o.dividendYield), ColumnText.decimal(o.beta),
+            ColumnText.decimal(o.week52High), ColumnText.decimal(o.week52Low), ColumnText.date(o.latestQuarter),
+        ])
+    }
+
+    mutating func balanceSheet() throws {
+        let b = try payload(BalanceSheet.self)
+        try row(CollectedTables.balanceSheet, [
+            event.subject, b.period.rawValue, b.fiscalDateEnding.description, b.reportedCurrency,
+            ColumnText.decimal(b.totalAssets), ColumnText.decimal(b.totalCurrentAssets), ColumnText.decimal(b.cashAndEquivalents),
+            ColumnText.decimal(b.totalLiabilities), ColumnText.decimal(b.totalCurrentLiabilities), ColumnText.decimal(b.shortTermDebt),
+            ColumnText.decimal(b.longTermDebt), ColumnText.decimal(b.totalShareholderEquity), ColumnText.decimal(b.retainedEarnings),
+            ColumnText.decimal(b.sharesOutstanding),
+        ])
+    }
+
+    mutating func earningsCalendar() throws {
+        let e = try payload(EarningsCalendarEntry.self)
+        try row(CollectedTables.earningsCalendar, [
+            event.subject, e.reportDate.description, e.name, e.fiscalDateEnding.description, ColumnText.decimal(e.estimate), e.currency,
+        ])
+    }
+
+    mutating func marketMover() throws {
+        let m = try payload(MarketMover.self)
+        let date = LocalDate(daysSinceEpoch: floorDays(event.occurredAt.millisecondsSinceEpoch)).description
+        try row(CollectedTables.marketMovers, [
+            m.category.rawValue, date, event.subject, String(m.rank), m.price.text, m.changeAmount.text, m.changePercent.text, String(m.volume),
+        ])
+        key(CollectedKeys.latestTopGainer(event.subject), [
+            ("symbol", event.subject), ("category", m.category.rawValue), ("rank", String(m.rank)), ("price", m.price.text),
+            ("change_amount", m.changeAmount.text), ("change_percent", m.changePercent.text), ("volume", String(m.volume)),
+            ("date", date), ("source", event.source),
+        ])
+    }
+
+    mutating func newsArticle() throws {
+        let a = try payload(NewsArticle.self)
+        try row(CollectedTables.news, [
+            event.subject, a.url, a.title, a.summary, a.source, a.publishedAt.rfc3339, ColumnText.array(a.authors),
+            a.category, a.imageUrl, ColumnText.decimal(a.overallSentimentScore), a.overallSentimentLabel,
+            ColumnText.array(a.topics.map(\.topic)), ColumnText.array(a.topics.map(\.relevance.text)),
+        ])
+        // One row per ticker; a ticker listed twice keeps its first entry, so the batch never
+        // holds two different rows with the same key and seq.
+        var seen = Set<String>()
+        for ticker in a.tickers where seen.insert(ticker.ticker).inserted {
+            try row(CollectedTables.newsTickers, [
+                event.subject, ticker.ticker, ticker.relevance.text, ColumnText.decimal(ticker.sentimentScore), ticker.sentimentLabel,
+            ])
+        }
+    }
+
+    mutating func socialPost() throws {
+        let p = try payload(SocialPost.self)
+        try row(CollectedTables.socialPosts, [
+            p.platform.rawValue, p.postId, p.authorId, p.authorHandle, p.text, p.createdAt.rfc3339, p.url,
+            ColumnText.integer(p.metrics.likes), ColumnText.integer(p.metrics.reposts), ColumnText.integer(p.metrics.replies),
+            ColumnText.integer(p.metrics.quotes), ColumnText.integer(p.metrics.impressions), ColumnText.integer(p.metrics.bookmarks),
+        ])
+    }
+
+    mutating func socialProfile() throws {
+        let p = try payload(SocialProfile.self)
+        try row(CollectedTables.socialProfiles, [
+            p.platform.rawValue, p.userId, p.username, p.displayName, p.description,
+            ColumnText.integer(p.followers), ColumnText.integer(p.following), ColumnText.integer(p.posts),
+            ColumnText.bool(p.verified), ColumnText.time(p.createdAt),
+        ])
+    }
+
+    mutating func cryptoListing() throws {
+        let l = try payload(CryptoListing.self)
+        try row(CollectedTables.cryptoListings, [
+            l.venue.rawValue, l.market ?? l.symbol, l.symbol, l.market, l.coinId, l.name, l.koreanName, l.englishName, l.warning,
+        ])
+    }
+
+    mutating func cryptoMarket() throws {
+        let m = try payload(CryptoMarket.self)
+        try row(CollectedTables.cryptoMarkets, [
+            m.coinId, m.vsCurrency, m.symbol, m.name, m.currentPrice.text, ColumnText.decimal(m.marketCap),
+            ColumnText.integer(m.marketCapRank), ColumnText.decimal(m.totalVolume), ColumnText.decimal(m.high24h),
+            ColumnText.decimal(m.low24h), ColumnText.decimal(m.priceChange24h), ColumnText.decimal(m.priceChangePercentage24h),
+            ColumnText.decimal(m.circulatingSupply), ColumnText.decimal(m.totalSupply), ColumnText.decimal(m.maxSupply),
+            ColumnText.time(m.lastUpdated),
+        ])
+    }
+
+    mutating func cryptoTicker() throws {
+        let t = try payload(CryptoTicker.self)
+        try row(CollectedTables.cryptoTickers, [
+            t.venue.rawValue, t.market, t.base, t.quote, t.lastPrice.text, ColumnText.decimal(t.openPrice),
+            ColumnText.decimal(t.highPrice), ColumnText.decimal(t.lowPrice), ColumnText.decimal(t.prevClosePrice),
+            ColumnText.decimal(t.volume24h), ColumnText.decimal(t.quoteVolume24h), ColumnText.decimal(t.changePrice24h),
+            ColumnText.decimal(t.changeRate24h), String(t.timestampMs),
+        ])
+        key(CollectedKeys.latestCrypto(venue: t.venue.rawValue, market: t.market), [
+            ("symbol", t.market), ("base", t.base), ("quote", t.quote), ("price", t.lastPrice.text),
+            ("change_rate", t.changeRate24h?.text), ("change_price", t.changePrice24h?.text),
+            ("volume", t.volume24h?.text), ("timestamp", String(t.timestampMs)), ("source", t.venue.rawValue),
+        ])
+    }
+
+    mutating func macroObservation() throws {
+        let o = try payload(MacroObservation.self)
+        try row(CollectedTables.macroObservations, [o.seriesId, o.date.description, o.decimalValue?.text, o.value])
+    }
+
+    mutating func trade() throws {
+        let t = try payload(Trade.self)
+        try row(CollectedTables.trades, [event.subject, String(t.timestampMs), t.price.text, t.size.text, ColumnText.array(t.conditions)])
+        key(CollectedKeys.latestStock(event.subject), [
+            ("symbol", event.subject), ("price", t.price.text), ("volume", t.size.text),
+            ("timestamp", String(t.timestampMs)), ("source", event.source),
+        ])
+    }
+
+    private func floorDays(_ milliseconds: Int64) -> Int64 {
+        milliseconds >= 0 ? milliseconds / 86_400_000 : (milliseconds - 86_399_999) / 86_400_000
+    }
+}

@@ -1,0 +1,86 @@
+import Events
+import Foundation
+
+/// What one `ProjectionEngine.apply` did.
+public struct ApplySummary: Sendable, Hashable {
+    public var events = 0
+    public var postgres = PostgresApplySummary()
+    public var redisKeys = RedisWriteSummary()
+    public var derivedFields = RedisWriteSummary()
+    /// Rejects produced by the folds (recorded once; re-delivered rejects are not recounted
+    /// in `postgres.rejectsRecorded`).
+    public var rejects = 0
+}
+
+/// Runs the folds of selected projections over batches of logged events and writes their
+/// changes: Redis first, then PostgreSQL rows, rejects and checkpoints in one transaction.
+///
+/// Write order and crashes: Redis writes are idempotent and seq-guarded, so they happen
+/// before the PostgreSQL transaction that advances the checkpoint. A crash between the two
+/// leaves Redis ahead of the checkpoint; the projector then re-delivers the batch from the
+/// committed checkpoint, Redis refuses the equal seqs, and PostgreSQL gets its rows. The
+/// reverse order could lose Redis writes whose checkpoint already committed. Derived hashes
+/// (`sp500_market_data`) are computed inside the transaction, from the merged rows, and
+/// written to Redis just before COMMIT, for the same reason.
+///
+/// `@unchecked Sendable`: the sinks are used only under `lock`, one batch at a time, so the
+/// projector service may own the engine from any (dedicated, blocking) thread.
+public final class ProjectionEngine: @unchecked Sendable {
+    public let projections: [any Projection]
+    public let postgres: PostgresSink
+    /// `nil` runs PostgreSQL only; key writes are then dropped.
+    public let redis: RedisSink?
+    private let lock = NSLock()
+
+    public init(projections: [any Projection], postgres: PostgresSink, redis: RedisSink?) {
+        self.projections = projections
+        self.postgres = postgres
+        self.redis = redis
+    }
+
+    /// The changes the projections' folds make for `batch`, events in order. Every event must
+    /// carry its `seq`.
+    public static func fold(_ batch: [Event], projections: [any Projection]) throws(ProjectionError) -> ProjectionChanges {
+        var changes = ProjectionChanges()
+        for event in batch {
+            guard let seq = event.seq else {
+                throw ProjectionError(.invalidArgument, operation: "fold batch", message: "event \(event.id) (\(event.type)) has no seq; only logged events can be projected")
+            }
+            for projection in projections {
+                projection.fold(event, seq: seq, into: &changes)
+            }
+        }
+        return changes
+    }
+
+    /// Folds `batch` and writes the result; `positions` are where the batch ends in each
+    /// source partition, committed as every selected projection's checkpoint together with
+    /// the rows. Lost connections are retried with backoff inside; if this throws, nothing of
+    /// the PostgreSQL part is committed and the caller re-delivers from `checkpoint(...)`.
+    @discardableResult
+    public func apply(batch: [Event], positions: [CheckpointPosition]) throws -> ApplySummary {
+        let changes = try Self.fold(batch, projections: projections)
+        return try lock.withLock {
+            var summary = ApplySummary()
+            summary.events = batch.count
+            summary.rejects = changes.rejects.count
+            if let redis, !changes.keys.isEmpty {
+                summary.redisKeys = try redis.write(changes.keys)
+            }
+            var checkpoints: [String: [CheckpointPosition]] = [:]
+            for projection in projections { checkpoints[projection.name] = positions }
+            let derived = redis == nil ? [] : projections.flatMap { $0.derivedHashes }
+            summary.postgres = try postgres.apply(
+                rows: changes.rows, rejects: changes.rejects, checkpoints: checkpoints, derived: derived
+            ) { values in
+                if let redis, !values.isEmpty { summary.derivedFields = try redis.write(derived: values) }
+            }
+            return summary
+        }
+    }
+
+    /// The committed checkpoint of `projection` (position per source partition).
+    public func checkpoint(projection: String) throws -> [CheckpointKey: Int64] {
+        try lock.withLock { try postgres.checkpoint(projection: projection) }
+    }
+}

@@ -1,0 +1,325 @@
+import Events
+import Logging
+import Postgres
+
+/// What one `PostgresSink.apply` stored.
+public struct PostgresApplySummary: Sendable, Hashable {
+    /// Rows handed to the sink.
+    public var rowsReceived = 0
+    /// Rows inserted or replaced (a row lost to a higher `seq` already stored is not counted).
+    public var rowsWritten = 0
+    /// Rejects recorded for the first time.
+    public var rejectsRecorded = 0
+    /// Connection failures ridden out by retrying.
+    public var retries = 0
+}
+
+/// The PostgreSQL side of projections: merges folded rows into the tables of one schema, so
+/// that for each natural key the row of the highest `seq` wins whatever the delivery order,
+/// and commits the projections' checkpoints in the same transaction (exactly-once effect).
+///
+/// Apply path of a batch, in one transaction: per table, COPY the rows into a temporary
+/// staging table, then one `INSERT … SELECT DISTINCT ON (key) … ORDER BY key, seq DESC
+/// ON CONFLICT (key) DO UPDATE … WHERE target.seq < EXCLUDED.seq`; rejects with `ON CONFLICT
+/// DO NOTHING`; derived hashes computed from the merged tables; checkpoints, which only move
+/// forward. Fast path: a table's rows in a batch of at least `directCopyMinimumRows` are first
+/// COPYed straight into the table inside a savepoint; if no key conflicts (a rebuild, fresh
+/// keys), that is the merge's result at COPY speed; on a unique violation the savepoint is
+/// rolled back and the batch takes the merge, and so do that table's next batches for a while.
+/// A lost connection is retried with bounded backoff by re-running the whole batch,
+/// which is idempotent: nothing of a failed transaction remains, and a batch whose COMMIT
+/// did land rewrites nothing (equal seqs never overwrite, rejects and checkpoints are no-ops).
+///
+/// Synchronous and not thread-safe: one owner (the engine) calls it from one thread at a time.
+public final class PostgresSink {
+    /// The schema holding the tables (`tickfold` for live, another for a replay).
+    public let schema: String
+    public let retry: RetryPolicy
+    let connection: PostgresConnection
+    private let logger: Logger
+    private let quotedSchema: String
+    private var statements: [String: TableStatements] = [:]
+    /// Tables in a fixed order, so concurrent writers lock rows in the same order.
+    private let tableOrder: [TableSchema]
+    /// Batches of at least this many rows for one table first try a COPY straight into the
+    /// table (see `apply`).
+    public let directCopyMinimumRows: Int
+    /// Per table, how many more batches go straight to the merge after a direct COPY hit a
+    /// key conflict.
+    private var directCopyCooldown: [String: Int] = [:]
+    static let directCopyCooldownBatches = 16
+    /// Whether this session's settings (`temp_buffers`) are made; false after a reconnect.
+    private var sessionReady = false
+
+    /// Connects to `conninfo` (retrying per `retry`) and checks that `schema` is migrated to
+    /// exactly this build's version. `tables` are the tables batches may write.
+    public init(
+        conninfo: String, schema: String = "tickfold", tables: [TableSchema], retry: RetryPolicy = .standard,
+        directCopyMinimumRows: Int = 2000, logger: Logger = Logger(label: "tickfold.projections.postgres")
+    ) throws {
+        self.schema = schema
+        self.directCopyMinimumRows = directCopyMinimumRows
+        self.retry = retry
+        self.logger = logger
+        tableOrder = tables.sorted { $0.name < $1.name }
+        do {
+            quotedSchema = try PostgresConnection.quoteIdentifier(schema)
+        } catch {
+            throw ProjectionError(.invalidArgument, operation: "open PostgreSQL sink", message: "schema name: \(error)")
+        }
+        connection = try Self.connect(conninfo, retry: retry, logger: logger)
+        try Migrator().requireCurrent(connection, schema: schema)
+        for table in tables {
+            statements[table.name] = try TableStatements(table, schema: quotedSchema)
+        }
+    }
+
+    private static func connect(_ conninfo: String, retry: RetryPolicy, logger: Logger) throws -> PostgresConnection {
+        var failures = 0
+        while true {
+            do {
+                return try PostgresConnection(conninfo)
+            } catch let error as PostgresError where error.code == .connectionFailed && failures + 1 < retry.attempts {
+                failures += 1
+                logger.warning("PostgreSQL unreachable, retrying", metadata: ["error": "\(error)", "attempt": "\(failures)"])
+                retry.wait(afterFailure: failures)
+            } catch let error as PostgresError {
+                throw ProjectionError(.postgres, operation: "open PostgreSQL sink", message: "\(error)", underlying: error)
+            }
+        }
+    }
+
+    /// Merges `rows`, records `rejects`, computes `derived` hashes for the subjects the rows
+    /// touched and hands them to `beforeCommit` (the engine writes them to Redis there), then
+    /// advances each projection's checkpoints; all in one transaction, retried as a whole
+    /// after a lost connection.
+    @discardableResult
+    public func apply(
+        rows: [RowUpsert], rejects: [Reject], checkpoints: [String: [CheckpointPosition]],
+        derived: [DerivedHash] = [], beforeCommit: ([DerivedValue]) throws -> Void = { _ in }
+    ) throws -> PostgresApplySummary {
+        var byTable: [String: [Int]] = [:]
+        for (index, row) in rows.enumerated() {
+            guard statements[row.table] != nil else {
+                throw ProjectionError(.invalidArgument, operation: "apply batch", message: "table \(row.table) is not one of this sink's tables")
+            }
+            byTable[row.table, default: []].append(index)
+        }
+        let subjects = derivedSubjects(derived, rows: rows, byTable: byTable)
+        var summary = PostgresApplySummary()
+        summary.rowsReceived = rows.count
+        summary.retries = try withRetry(operation: "apply batch") {
+            try connection.withTransaction { connection -> Void in
+                try prepare(connection, tables: byTable.keys)
+                summary.rowsWritten = 0
+                for table in tableOrder {
+                    guard let indices = byTable[table.name], let statement = statements[table.name] else { continue }
+                    summary.rowsWritten += try merge(connection, statement, rows: rows, indices: indices)
+                }
+                summary.rejectsRecorded = try record(connection, rejects: rejects)
+                var values: [DerivedValue] = []
+                for (hash, keys) in zip(derived, subjects) where !keys.isEmpty {
+                    let result = try connection.query(hash.sql, [ColumnText.array(keys)])
+                    for row in result.rows {
+                        guard let field = row[0], let value = row[1] else { continue }
+                        values.append(DerivedValue(hash: hash.key, channel: hash.channel, field: field, value: value))
+                    }
+                }
+                try beforeCommit(values)
+                try advance(connection, checkpoints: checkpoints)
+            }
+        }.retries
+        return summary
+    }
+
+    /// The committed checkpoint of `projection`: the last applied position per source
+    /// partition. A projector resumes after these positions.
+    public func checkpoint(projection: String) throws -> [CheckpointKey: Int64] {
+        try withRetry(operation: "read checkpoint") {
+            let result = try connection.query(
+                "SELECT source, partition, position FROM \(quotedSchema).projection_checkpoints WHERE projection = $1", [projection])
+            var positions: [CheckpointKey: Int64] = [:]
+            for row in result.rows {
+                guard let source = row[0], let partition = row[1].flatMap(Int.init), let position = row[2].flatMap(Int64.init) else { continue }
+                positions[CheckpointKey(source: source, partition: partition)] = position
+            }
+            return positions
+        }.value
+    }
+
+    /// Runs `body`, reconnecting and retrying it after failures that a new connection or a
+    /// new attempt can cure; returns its value and how many retries it took.
+    private func withRetry<T>(operation: String, _ body: () throws -> T) throws -> (value: T, retries: Int) {
+        var failures = 0
+        while true {
+            do {
+                if !connection.isHealthy {
+                    sessionReady = false
+                    try connection.reset()
+                }
+                if !sessionReady {
+                    // Staging tables live in local buffers (8 MB by default): a 200k-row batch
+                    // would spill them to disk. Settable only before the session's first
+                    // temporary table, and outside a transaction so a rollback cannot undo it.
+                    try connection.execute("SET temp_buffers = '256MB'")
+                    sessionReady = true
+                }
+                return (try body(), failures)
+            } catch let error as PostgresError where Self.isRetryable(error) && failures + 1 < retry.attempts {
+                failures += 1
+                logger.warning("PostgreSQL \(operation) failed, retrying", metadata: ["error": "\(error)", "attempt": "\(failures)"])
+                retry.wait(afterFailure: failures)
+            } catch let error as PostgresError {
+                throw ProjectionError(.postgres, operation: operation, message: "schema \(schema): \(error)", underlying: error)
+            }
+        }
+    }
+
+    /// Failures where the same statements can succeed later: the connection (or server)
+    /// went away, or the server aborted the transaction for a concurrency conflict.
+    static func isRetryable(_ error: PostgresError) -> Bool {
+        if error.code == .connectionLost || error.code == .connectionFailed { return true }
+        guard let state = error.sqlState else { return false }
+        return state == "40001" || state == "40P01" || state.hasPrefix("57P") || state.hasPrefix("08")
+    }
+
+    private func prepare(_ connection: PostgresConnection, tables: Dictionary<String, [Int]>.Keys) throws {
+        // Derived-hash SQL names tables unqualified; staging tables are always pg_temp.
+        var script = "SET LOCAL search_path TO \(quotedSchema); SET LOCAL work_mem = '64MB';"
+        for name in tables.sorted() {
+            if let statement = statements[name] { script += statement.createStaging }
+        }
+        try connection.execute(script)
+    }
+
+    /// COPYs the rows into the staging table and merges them; returns rows written.
+    private func merge(_ connection: PostgresConnection, _ statement: TableStatements, rows: [RowUpsert], indices: [Int]) throws -> Int {
+        if indices.count >= directCopyMinimumRows, directCopyCooldown[statement.table, default: 0] == 0 {
+            try connection.execute("SAVEPOINT tickfold_direct_copy")
+            do {
+                let written = try copy(connection, statement.directCopy, rows: rows, indices: indices)
+                try connection.execute("RELEASE SAVEPOINT tickfold_direct_copy")
+                return written
+            } catch let error as PostgresError where error.sqlState == "23505" {
+                // Some key exists already (or twice in the batch): undo and merge instead, and
+                // stay on the merge path for a while, since conflicts tend to come in runs.
+                try connection.execute("ROLLBACK TO SAVEPOINT tickfold_direct_copy")
+                directCopyCooldown[statement.table] = Self.directCopyCooldownBatches
+            }
+        } else if let cooldown = directCopyCooldown[statement.table], cooldown > 0 {
+            directCopyCooldown[statement.table] = cooldown - 1
+        }
+        _ = try copy(connection, statement.copy, rows: rows, indices: indices)
+        return try connection.query(statement.merge).affectedRows
+    }
+
+    /// Streams the rows through `sql` (a COPY … FROM STDIN naming the columns plus seq and
+    /// event_id); returns the rows stored.
+    private func copy(_ connection: PostgresConnection, _ sql: String, rows: [RowUpsert], indices: [Int]) throws -> Int {
+        var hex = [UInt8](repeating: 0, count: 64)
+        return try connection.copyIn(sql) { writer in
+            for index in indices {
+                let row = rows[index]
+                for value in row.values { try writer.writeField(value) }
+                try writer.write("\t\(row.seq)\t")
+                Self.writeHex(row.eventID, into: &hex)
+                try writer.write(hex)
+                try writer.endRow()
+            }
+        }
+    }
+
+    private func record(_ connection: PostgresConnection, rejects: [Reject]) throws -> Int {
+        guard !rejects.isEmpty else { return 0 }
+        return try connection.query(
+            """
+            INSERT INTO \(quotedSchema).projection_rejects (projection, event_id, seq, event_type, reason)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[])
+            ON CONFLICT (projection, event_id) DO NOTHING
+            """,
+            [
+                ColumnText.array(rejects.map(\.projection)), ColumnText.array(rejects.map(\.eventID.hex)),
+                ColumnText.array(rejects.map { String($0.seq) }), ColumnText.array(rejects.map(\.eventType)),
+                ColumnText.array(rejects.map(\.reason)),
+            ]).affectedRows
+    }
+
+    private func advance(_ connection: PostgresConnection, checkpoints: [String: [CheckpointPosition]]) throws {
+        // One row per (projection, source, partition): the furthest position given.
+        var furthest: [String: [CheckpointKey: Int64]] = [:]
+        for (projection, positions) in checkpoints {
+            for position in positions {
+                furthest[projection, default: [:]][position.key] = max(furthest[projection]?[position.key] ?? .min, position.position)
+            }
+        }
+        var projections: [String] = [], sources: [String] = [], partitions: [String] = [], values: [String] = []
+        for projection in furthest.keys.sorted() {
+            for (key, position) in furthest[projection]!.sorted(by: { $0.key < $1.key }) {
+                projections.append(projection)
+                sources.append(key.source)
+                partitions.append(String(key.partition))
+                values.append(String(position))
+            }
+        }
+        guard !projections.isEmpty else { return }
+        try connection.query(
+            """
+            INSERT INTO \(quotedSchema).projection_checkpoints AS c (projection, source, partition, position)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[])
+            ON CONFLICT (projection, source, partition) DO UPDATE SET position = EXCLUDED.position
+            WHERE c.position < EXCLUDED.position
+            """,
+            [ColumnText.array(projections), ColumnText.array(sources), ColumnText.array(partitions), ColumnText.array(values)])
+    }
+
+    /// For each derived hash, the sorted distinct subjects of the rows of its trigger tables.
+    private func derivedSubjects(_ derived: [DerivedHash], rows: [RowUpsert], byTable: [String: [Int]]) -> [[String]] {
+        derived.map { hash in
+            var subjects = Set<String>()
+            for (table, column) in hash.triggers {
+                for index in byTable[table] ?? [] {
+                    if let subject = rows[index].values[column] { subjects.insert(subject) }
+                }
+            }
+            return subjects.sorted()
+        }
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    static func writeHex(_ id: EventID, into out: inout [UInt8]) {
+        for (index, byte) in id.bytes.enumerated() {
+            out[2 * index] = hexDigits[Int(byte >> 4)]
+            out[2 * index + 1] = hexDigits[Int(byte & 0x0f)]
+        }
+    }
+}
+
+/// The SQL of one table's apply path, built once.
+struct TableStatements {
+    let table: String
+    let createStaging: String
+    let copy: String
+    let directCopy: String
+    let merge: String
+
+    init(_ table: TableSchema, schema: String) throws {
+        let target = "\(schema).\(try PostgresConnection.quoteIdentifier(table.name))"
+        let staging = "pg_temp." + (try PostgresConnection.quoteIdentifier("stage_" + table.name))
+        let columns = try (table.columns + ["seq", "event_id"]).map(PostgresConnection.quoteIdentifier)
+        let keys = columns[..<table.keyCount].joined(separator: ", ")
+        let list = columns.joined(separator: ", ")
+        self.table = table.name
+        directCopy = "COPY \(target) (\(list)) FROM STDIN"
+        createStaging = "CREATE TEMP TABLE IF NOT EXISTS \(staging) (LIKE \(target)) ON COMMIT DELETE ROWS;"
+        copy = "COPY \(staging) (\(list)) FROM STDIN"
+        let select = "INSERT INTO \(target) AS t (\(list)) SELECT DISTINCT ON (\(keys)) \(list) FROM \(staging) ORDER BY \(keys), seq DESC"
+        switch table.conflict {
+        case .higherSeqWins:
+            let updates = columns[table.keyCount...].map { "\($0) = EXCLUDED.\($0)" }.joined(separator: ", ")
+            merge = "\(select) ON CONFLICT (\(keys)) DO UPDATE SET \(updates) WHERE t.seq < EXCLUDED.seq"
+        case .keepExisting:
+            merge = "\(select) ON CONFLICT (\(keys)) DO NOTHING"
+        }
+    }
+}

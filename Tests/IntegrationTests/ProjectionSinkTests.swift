@@ -1,0 +1,609 @@
+import Events
+import Foundation
+import Postgres
+import Projections
+import Redis
+import Testing
+import TickfoldTesting
+
+/// A migrated schema and a key namespace of its own on the shared servers, dropped afterwards.
+private final class SinkFixture {
+    let schema = TestServices.uniqueName("projtest")
+    let namespace: String
+    let conninfo: String
+    let applicationName = TestServices.uniqueName("projsink")
+    let admin: PostgresConnection
+    let redis: RedisConnection?
+
+    init(migrate: Bool = true) throws {
+        namespace = schema + ":"
+        let base = try #require(TestServices.postgres)
+        conninfo = base + (base.contains("?") ? "&" : "?") + "application_name=\(applicationName)"
+        admin = try PostgresConnection(base)
+        try admin.execute("SET TimeZone = 'UTC'")
+        redis = try TestServices.redis.map { try RedisConnection(url: $0) }
+        if migrate { _ = try Migrator().migrate(admin, schema: schema) }
+    }
+
+    func engine(redis useRedis: Bool = true, retry: RetryPolicy = .standard, notifications: Bool = true, directCopyMinimumRows: Int = 2000) throws -> ProjectionEngine {
+        let postgres = try PostgresSink(conninfo: conninfo, schema: schema, tables: CollectedTables.all, retry: retry, directCopyMinimumRows: directCopyMinimumRows)
+        let redisSink = try useRedis ? TestServices.redis.map { try RedisSink(url: $0, namespace: namespace, notifications: notifications, retry: retry) } : nil
+        return ProjectionEngine(projections: [CollectedProjection()], postgres: postgres, redis: redisSink)
+    }
+
+    /// Every table, the reading views and the rejects as ordered text, for comparisons.
+    func dump() throws -> [String: String] {
+        var out: [String: String] = [:]
+        let relations = CollectedTables.all.map { ($0.name, $0.keyCount) } + [
+            ("collected_daily_etf_ohlc", 2), ("collected_daily_stock_history", 2), ("collected_sp500_companies", 1),
+            ("collected_news_ticker_sentiment", 2), ("collected_company_news", 2), ("projection_rejects", 2),
+        ]
+        for (name, keyCount) in relations {
+            let order = (1...keyCount).map(String.init).joined(separator: ", ")
+            var bytes: [UInt8] = []
+            _ = try admin.copyOut("COPY (SELECT * FROM \(schema).\(name) ORDER BY \(order)) TO STDOUT") { bytes += $0 }
+            out[name] = String(decoding: bytes, as: UTF8.self)
+        }
+        return out
+    }
+
+    func rows(_ sql: String, _ parameters: [String?] = []) throws -> [[String?]] {
+        try admin.query(sql.replacingOccurrences(of: "$schema", with: schema), parameters).rows
+    }
+
+    /// Every key under the namespace (namespace stripped) with its sorted hash fields.
+    func redisDump() throws -> [String: [String]] {
+        guard let redis else { return [:] }
+        var out: [String: [String]] = [:]
+        for key in try keys() {
+            let fields = try redis.command("HGETALL", key).array ?? []
+            var pairs: [String] = []
+            for index in stride(from: 0, to: fields.count, by: 2) {
+                pairs.append("\(fields[index].string ?? "")=\(fields[index + 1].string ?? "")")
+            }
+            out[String(key.dropFirst(namespace.count))] = pairs.sorted()
+        }
+        return out
+    }
+
+    func hash(_ key: String) throws -> [String: String] {
+        let fields = try #require(redis).command("HGETALL", namespace + key).array ?? []
+        var out: [String: String] = [:]
+        for index in stride(from: 0, to: fields.count, by: 2) { out[fields[index].string ?? ""] = fields[index + 1].string }
+        return out
+    }
+
+    func keys() throws -> [String] {
+        guard let redis else { return [] }
+        var cursor = "0"
+        var keys: [String] = []
+        repeat {
+            let reply = try redis.command("SCAN", cursor, "MATCH", namespace + "*", "COUNT", "1000").array ?? []
+            cursor = reply.first?.string ?? "0"
+            keys += (reply.last?.array ?? []).compactMap(\.string)
+        } while cursor != "0"
+        return keys.sorted()
+    }
+
+    func cleanUp() {
+        _ = try? admin.execute("DROP SCHEMA IF EXISTS \(schema) CASCADE")
+        if let redis, let keys = try? keys(), !keys.isEmpty { _ = try? redis.command(["DEL"] + keys) }
+    }
+}
+
+private func at(_ text: String) -> Timestamp { try! Timestamp(canonical: text) }
+private func day(_ text: String) -> LocalDate { try! LocalDate(text) }
+
+/// Builds logged events with dense seqs.
+private struct EventLog {
+    var events: [Event] = []
+
+    mutating func add<P: EventPayload>(_ payload: P, source: String = "yahoo", subject: String, occurredAt: String = "2025-03-14T20:00:00.000Z") throws {
+        var event = try Event.make(payload, source: source, subject: subject, occurredAt: at(occurredAt))
+        event.seq = UInt64(events.count + 1)
+        events.append(event)
+    }
+
+    mutating func addRaw(type: String, version: Int, payload: JSONValue) throws {
+        var event = try Event.make(type: type, version: version, source: "yahoo", subject: "SPY", occurredAt: at("2025-03-14T20:00:00.000Z"), payload: payload)
+        event.seq = UInt64(events.count + 1)
+        events.append(event)
+    }
+
+    mutating func bar(_ ticker: String, _ date: String, close: DecimalString, volume: Int = 1000) throws {
+        try add(DailyBar(date: day(date), open: close, high: close, low: close, close: close, adjClose: close, volume: volume), subject: ticker, occurredAt: "\(date)T20:00:00.000Z")
+    }
+
+    mutating func trade(_ symbol: String, _ price: DecimalString, _ size: DecimalString, ms: Int64) throws {
+        try add(Trade(price: price, size: size, timestampMs: ms, conditions: ["1"]), source: "finnhub", subject: symbol, occurredAt: Timestamp(millisecondsSinceEpoch: ms).rfc3339)
+    }
+
+    var lastSeq: Int64 { Int64(events.count) }
+
+    /// Events of every family, including revisions (same natural key, higher seq), a revised
+    /// news article that drops a ticker, trades around a previous close, and poison.
+    static func mixed() throws -> EventLog {
+        var log = EventLog()
+        try log.add(ETFProfile(name: "SPDR S&P 500 ETF Trust", etfType: "benchmark", family: "SPDR", expenseRatio: "0.0945"), subject: "SPY")
+        for (index, close) in ["500.00", "505.00", "499.99", "510.50", "510.50"].enumerated() {
+            try log.bar("SPY", "2025-03-1\(index)", close: DecimalString(close)!)
+            try log.bar("AAPL", "2025-03-1\(index)", close: DecimalString("2\(index)0.00")!)
+        }
+        try log.bar("SPY", "2025-03-12", close: "500.00")  // a revised bar: replaces 499.99
+        try log.add(ETFHolding(fund: "XLK", symbol: "AAPL", name: "Apple Inc.", weight: "14.52", asOf: day("2025-03-13"), rank: 1, shares: "1000", marketValue: "213000.50"), subject: "XLK")
+        try log.add(ETFHolding(fund: "XLK", symbol: nil, name: "Cash", weight: "0.10", asOf: day("2025-03-13"), rank: 70), subject: "XLK")
+        try log.add(IndexConstituent(index: "sp500", symbol: "AAPL", name: "Apple Inc.", sector: "Information Technology"), source: "wikipedia", subject: "AAPL")
+        try log.add(CompanyOverview(name: "Apple Inc", sector: "TECHNOLOGY", marketCap: "3200000000000"), source: "alphavantage", subject: "AAPL")
+        try log.add(CompanyOverview(name: "Apple Inc.", sector: "TECHNOLOGY", marketCap: "3300000000000"), source: "alphavantage", subject: "AAPL")
+        try log.add(BalanceSheet(period: .quarterly, fiscalDateEnding: day("2024-12-31"), reportedCurrency: "USD", totalAssets: "344085000000"), source: "alphavantage", subject: "AAPL")
+        try log.add(EarningsCalendarEntry(name: "Apple Inc", reportDate: day("2025-05-01"), fiscalDateEnding: day("2025-03-31"), estimate: "1.620", currency: "USD"), source: "alphavantage", subject: "AAPL")
+        try log.add(MarketMover(category: .gainer, rank: 1, price: "12.34", changeAmount: "3.10", changePercent: "33.5498", volume: 4_500_000), source: "alphavantage", subject: "ABCD")
+        try log.add(MarketMover(category: .loser, rank: 2, price: "1.10", changeAmount: "-0.90", changePercent: "-45.0", volume: 100), source: "alphavantage", subject: "WXYZ")
+        let url = "https://www.example.com/markets/apple-beats"
+        try log.add(NewsArticle(url: url, title: "Apple beats", source: "Benzinga", publishedAt: at("2025-03-14T12:00:00.000Z"), authors: ["Jane Doe"], tickers: [TickerSentiment(ticker: "AAPL", relevance: "0.9"), TickerSentiment(ticker: "MSFT", relevance: "0.1")]), source: "alphavantage", subject: url)
+        try log.add(NewsArticle(url: url, title: "Apple beats estimates", source: "Benzinga", publishedAt: at("2025-03-14T12:00:00.000Z"), authors: ["Jane Doe", "John Roe"], tickers: [TickerSentiment(ticker: "AAPL", relevance: "0.95", sentimentScore: "0.4", sentimentLabel: "Bullish")]), source: "alphavantage", subject: url)
+        try log.add(SocialPost(platform: .x, postId: "1900000000000000001", authorId: "44196397", authorHandle: "elonmusk", text: "To the moon", createdAt: at("2025-03-14T13:00:00.000Z"), metrics: PostMetrics(likes: 10)), source: "x", subject: "elonmusk")
+        try log.add(SocialPost(platform: .x, postId: "1900000000000000001", authorId: "44196397", authorHandle: "elonmusk", text: "To the moon", createdAt: at("2025-03-14T13:00:00.000Z"), metrics: PostMetrics(likes: 99_000)), source: "x", subject: "elonmusk")
+        try log.add(SocialProfile(platform: .truthsocial, userId: "107780257626128497", username: "realDonaldTrump", followers: 9_000_000, verified: true), source: "truthsocial", subject: "realDonaldTrump")
+        try log.add(CryptoListing(venue: .bithumb, symbol: "BTC", market: "KRW-BTC", koreanName: "비트코인", englishName: "Bitcoin"), source: "bithumb", subject: "BTC")
+        try log.add(CryptoMarket(coinId: "bitcoin", symbol: "btc", name: "Bitcoin", vsCurrency: "usd", currentPrice: "83950.12", marketCapRank: 1), source: "coingecko", subject: "BTC")
+        try log.add(CryptoTicker(venue: .bithumb, market: "KRW-BTC", base: "BTC", quote: "KRW", lastPrice: "122500000", changeRate24h: "-0.0121", timestampMs: 1_741_982_400_000), source: "bithumb", subject: "BTC")
+        try log.add(CryptoTicker(venue: .bithumb, market: "KRW-BTC", base: "BTC", quote: "KRW", lastPrice: "122600000", changeRate24h: "-0.0113", timestampMs: 1_741_982_460_000), source: "bithumb", subject: "BTC")
+        try log.add(MacroObservation(seriesId: "FEDFUNDS", date: day("2025-02-01"), value: "4.33"), source: "fred", subject: "FEDFUNDS")
+        try log.add(MacroObservation(seriesId: "DGS10", date: day("2025-02-17"), value: "."), source: "fred", subject: "DGS10")
+        // 2025-03-14 (New York) trades of AAPL: previous close is the 2025-03-13 bar (230.00).
+        try log.trade("AAPL", "231.50", "100", ms: 1_741_960_800_000)  // 2025-03-14T14:00Z
+        try log.trade("AAPL", "232.25", "50.5", ms: 1_741_964_400_000)
+        try log.trade("AAPL", "232.25", "70", ms: 1_741_964_400_000)  // same ms: replaces the previous print
+        try log.trade("AAPL", "229.00", "10", ms: 1_741_870_800_000)  // a day earlier, outside the 24 h window
+        try log.addRaw(type: "bar.daily", version: 2, payload: ["date": "2025-03-13", "open": "x", "high": "1", "low": "1", "close": "1", "volume": 1])
+        try log.addRaw(type: "bar.weekly", version: 1, payload: ["close": "1"])
+        return log
+    }
+}
+
+/// SplitMix64, for reproducible shuffles.
+private struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9e37_79b9_7f4a_7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+}
+
+@Suite("projection sinks", .serialized, .enabled(if: TestServices.hasPostgres && TestServices.hasRedis), .timeLimit(.minutes(5)))
+struct ProjectionSinkTests {
+    @Test("migrate creates the schema, is idempotent, and the tables match the folds' shapes")
+    func migrate() throws {
+        let fixture = try SinkFixture(migrate: false)
+        defer { fixture.cleanUp() }
+        let first = try Migrator().migrate(fixture.admin, schema: fixture.schema)
+        #expect(first.applied.map(\.fileName) == Migration.all.map(\.fileName))
+        #expect(first.version == Migration.latestVersion)
+        let second = try Migrator().migrate(fixture.admin, schema: fixture.schema)
+        #expect(second.applied.isEmpty)
+        #expect(try Migrator().version(fixture.admin, schema: fixture.schema) == Migration.latestVersion)
+        #expect(try fixture.rows("SELECT count(*) FROM $schema.schema_migrations") == [[String(Migration.all.count)]])
+        for table in CollectedTables.all {
+            let columns = try fixture.rows(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position",
+                [fixture.schema, table.name]).map { $0[0] ?? "" }
+            #expect(columns == table.columns + ["seq", "event_id"], "\(table.name)")
+            let key = try fixture.rows(
+                """
+                SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+                WHERE i.indrelid = ($1 || '.' || $2)::regclass AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)
+                """, [fixture.schema, table.name]).map { $0[0] ?? "" }
+            #expect(key == Array(table.keyColumns), "\(table.name) primary key")
+        }
+    }
+
+    @Test("a schema migrated by a newer build, or from a changed script, is refused with a precise error")
+    func refusesNewer() throws {
+        let fixture = try SinkFixture()
+        defer { fixture.cleanUp() }
+        try fixture.admin.query("INSERT INTO \(fixture.schema).schema_migrations (version, name, checksum) VALUES (999, 'from_the_future', 'x')")
+        let error = try #require(throws: ProjectionError.self) { try Migrator().migrate(fixture.admin, schema: fixture.schema) }
+        #expect(error.code == .schemaTooNew)
+        #expect(error.message.contains("999") && error.message.contains("from_the_future") && error.message.contains("up to \(Migration.latestVersion)"))
+        let sinkError = try #require(throws: ProjectionError.self) { try fixture.engine() }
+        #expect(sinkError.code == .schemaTooNew)
+        try fixture.admin.query("DELETE FROM \(fixture.schema).schema_migrations WHERE version = 999")
+        try fixture.admin.query("UPDATE \(fixture.schema).schema_migrations SET checksum = 'edited' WHERE version = 1")
+        let changed = try #require(throws: ProjectionError.self) { try Migrator().migrate(fixture.admin, schema: fixture.schema) }
+        #expect(changed.code == .migrationChanged)
+        #expect(changed.message.contains("001_projection_bookkeeping"))
+    }
+
+    @Test("a sink refuses an unmigrated schema and names the command that fixes it")
+    func refusesUnmigrated() throws {
+        let fixture = try SinkFixture(migrate: false)
+        defer { fixture.cleanUp() }
+        let error = try #require(throws: ProjectionError.self) { try fixture.engine() }
+        #expect(error.code == .schemaNotMigrated)
+        #expect(error.message.contains("tickfold project migrate --schema \(fixture.schema)"))
+    }
+
+    @Test("events of every family land as rows and keys; checkpoint and rejects commit with them")
+    func everyFamily() throws {
+        let fixture = try SinkFixture()
+        defer { fixture.cleanUp() }
+        let log = try EventLog.mixed()
+        let engine = try fixture.engine()
+        let summary = try engine.apply(batch: log.events, positions: [CheckpointPosition(source: "log", partition: 0, position: log.lastSeq)])
+        #expect(summary.rejects == 2)
+        #expect(summary.postgres.rejectsRecorded == 2)
+        #expect(try engine.checkpoint(projection: "collected") == [CheckpointKey(source: "log", partition: 0): log.lastSeq])
+        let counts = try Dictionary(uniqueKeysWithValues: CollectedTables.all.map { table in
+            (table.name, Int(try fixture.rows("SELECT count(*) FROM $schema.\(table.name)")[0][0] ?? "") ?? -1)
+        })
+        #expect(counts == [
+            "collected_daily_bars": 10, "collected_meta_etf": 1, "collected_etf_holdings": 2, "collected_index_constituents": 1,
+            "collected_company_overview": 1, "collected_balance_sheet": 1, "collected_earnings_calendar": 1, "collected_market_movers": 2,
+            "collected_market_news": 1, "collected_market_news_tickers": 2, "collected_social_posts": 1, "collected_social_profiles": 1,
+            "collected_crypto_listings": 1, "collected_crypto_markets": 1, "collected_crypto_tickers": 1, "collected_macro_observations": 2,
+            "collected_trades": 3,
+        ])
+        #expect(try fixture.rows("SELECT close_price, seq FROM $schema.collected_daily_bars WHERE ticker = 'SPY' AND trade_date = '2025-03-12'") == [["500.00", "12"]])
+        #expect(try fixture.rows("SELECT name, market_cap FROM $schema.collected_company_overview") == [["Apple Inc.", "3300000000000"]])
+        #expect(try fixture.rows("SELECT estimate FROM $schema.collected_earnings_calendar") == [["1.620"]], "numeric keeps the event's scale")
+        #expect(try fixture.rows("SELECT title, authors FROM $schema.collected_market_news") == [["Apple beats estimates", "{\"Jane Doe\",\"John Roe\"}"]])
+        #expect(try fixture.rows("SELECT ticker, relevance FROM $schema.collected_news_ticker_sentiment") == [["AAPL", "0.95"]], "MSFT was dropped by the revision")
+        #expect(try fixture.rows("SELECT ticker, title FROM $schema.collected_company_news") == [["AAPL", "Apple beats estimates"]])
+        #expect(try fixture.rows("SELECT likes FROM $schema.collected_social_posts") == [["99000"]])
+        #expect(try fixture.rows("SELECT value, value_text FROM $schema.collected_macro_observations ORDER BY 1") == [["4.33", "4.33"], [nil, "."]])
+        #expect(try fixture.rows("SELECT price, size FROM $schema.collected_trades WHERE timestamp_ms = 1741964400000") == [["232.25", "70"]])
+        #expect(try fixture.rows("SELECT ticker, sector, market_cap FROM $schema.collected_daily_stock_history WHERE trade_date = '2025-03-14'") == [["AAPL", "TECHNOLOGY", "3300000000000"]])
+        #expect(try fixture.rows("SELECT count(*) FROM $schema.collected_daily_etf_ohlc") == [["5"]])
+        let rejects = try fixture.rows("SELECT projection, event_type, reason FROM $schema.projection_rejects ORDER BY seq")
+        #expect(rejects == [
+            ["collected", "bar.daily", "bar.daily payload.open: expected a decimal string like \"123.45\", found \"x\""],
+            ["collected", "bar.weekly", "unknown event type \"bar.weekly\" (version 1)"],
+        ])
+
+        let trade = try fixture.hash("latest:stocks:sp500:AAPL")
+        #expect(trade["price"] == "229.00", "the highest seq wins, not the latest timestamp")
+        #expect(trade["_seq"] == String(log.events.count - 2))
+        #expect(trade["_event_id"] == log.events[log.events.count - 3].id.hex)
+        #expect(try fixture.hash("latest:crypto:KRW-BTC")["price"] == "122600000")
+        #expect(try fixture.hash("latest:stocks:topgainers:WXYZ")["category"] == "loser")
+        let market = try fixture.hash("sp500_market_data")
+        let aapl = try #require(market["AAPL"])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(aapl.utf8)) as? [String: Any])
+        #expect(json["price"] as? String == "232.25")
+        #expect(json["previous_close"] as? String == "230.00")
+        #expect(json["previous_close_date"] as? String == "2025-03-13")
+        #expect(json["change"] as? String == "2.25")
+        #expect(json["change_percent"] as? String == "0.9783")
+        #expect(json["volume_24h"] as? String == "170")
+    }
+
+    @Test("shuffled, duplicated, batched delivery converges to the state of one ordered replay")
+    func convergence() throws {
+        let ordered = try SinkFixture()
+        defer { ordered.cleanUp() }
+        let log = try EventLog.mixed()
+        try ordered.engine().apply(batch: log.events, positions: [CheckpointPosition(source: "log", partition: 0, position: log.lastSeq)])
+        let expected = try ordered.dump()
+        let expectedKeys = try ordered.redisDump()
+        #expect(expectedKeys.count == 5, "\(expectedKeys.keys.sorted())")
+
+        for seed in [1, 2, 3, 4] as [UInt64] {
+            let shuffled = try SinkFixture()
+            defer { shuffled.cleanUp() }
+            // Seeds 3 and 4 also try the direct-COPY fast path on every batch.
+            let engine = try shuffled.engine(directCopyMinimumRows: seed > 2 ? 1 : 2000)
+            var generator = SeededGenerator(state: seed)
+            // Every event once or twice, in a random order, in random batch sizes.
+            var delivery = log.events + log.events.filter { _ in Bool.random(using: &generator) }
+            delivery.shuffle(using: &generator)
+            var start = 0
+            while start < delivery.count {
+                let end = min(delivery.count, start + Int.random(in: 1...7, using: &generator))
+                try engine.apply(batch: Array(delivery[start..<end]), positions: [])
+                start = end
+            }
+            #expect(try shuffled.dump() == expected, "seed \(seed)")
+            #expect(try shuffled.redisDump() == expectedKeys, "seed \(seed)")
+        }
+    }
+
+    @Test("direct COPY fast path: fresh keys go straight in; a batch with a conflict falls back to the merge")
+    func directCopy() throws {
+        let fixture = try SinkFixture()
+        defer { fixture.cleanUp() }
+        var log = EventLog()
+        for index in 0..<3000 { try log.bar("D\(index % 30)", LocalDate(daysSinceEpoch: 19_000 + Int64(index / 30)).description, close: "10.00") }
+        for index in 0..<3000 where index % 2 == 0 { try log.bar("D\(index % 30)", LocalDate(daysSinceEpoch: 19_000 + Int64(index / 30)).description, close: "11.50") }
+        for index in 3000..<3500 { try log.bar("D\(index % 30)", LocalDate(daysSinceEpoch: 19_000 + Int64(index / 30)).description, close: "12.00") }
+        let engine = try fixture.engine(redis: false, directCopyMinimumRows: 1000)
+        let fresh = try engine.apply(batch: Array(log.events[0..<3000]), positions: [])
+        #expect(fresh.postgres.rowsWritten == 3000)
+        // Revisions of half the keys plus new keys: the direct COPY conflicts, the merge applies.
+        let revised = try engine.apply(batch: Array(log.events[3000...]), positions: [])
+        #expect(revised.postgres.rowsWritten == 2000)
+        // Re-delivery of the first batch (lower seqs) changes nothing.
+        let stale = try engine.apply(batch: Array(log.events[0..<3000]), positions: [])
+        #expect(stale.postgres.rowsWritten == 0)
+        #expect(try fixture.rows("SELECT close_price, count(*) FROM $schema.collected_daily_bars GROUP BY 1 ORDER BY 1") == [["10.00", "1500"], ["11.50", "1500"], ["12.00", "500"]])
+    }
+
+    @Test("price_change_percent is right after bars arrive newest first, one batch each")
+    func priceChangeReversed() throws {
+        let fixture = try SinkFixture()
+        defer { fixture.cleanUp() }
+        var log = EventLog()
+        try log.add(ETFProfile(name: "Technology Select Sector SPDR", etfType: "sector", sector: "technology"), subject: "XLK")
+        for (date, close) in [("2025-03-10", "200.00"), ("2025-03-11", "210.00"), ("2025-03-12", "205.80"), ("2025-03-14", "205.80")] {
+            try log.bar("XLK", date, close: DecimalString(close)!)
+        }
+        let engine = try fixture.engine()
+        for event in log.events.reversed() { try engine.apply(batch: [event], positions: []) }
+        #expect(try fixture.rows("SELECT trade_date, close_price, price_change_percent FROM $schema.collected_daily_etf_ohlc ORDER BY trade_date") == [
+            ["2025-03-10", "200.00", nil],
+            ["2025-03-11", "210.00", "5.000000"],
+            ["2025-03-12", "205.80", "-2.000000"],
+            ["2025-03-14", "205.80", "0.000000"],
+        ])
+        #expect(try fixture.rows("SELECT count(*) FROM $schema.collected_daily_stock_history") == [["0"]])
+    }
+
+    @Test("a failure after the rows but before COMMIT leaves neither rows nor checkpoint")
+    func atomicCheckpoint() throws {
+        let fixture = try SinkFixture()
+        defer { fixture.cleanUp() }
+        try fixture.admin.execute("""
+            CREATE FUNCTION \(fixture.schema).refuse_checkpoint() RETURNS trigger LANGUAGE plpgsql AS
+            $$ BEGIN RAISE EXCEPTION 'injected checkpoint failure'; END $$;
+            CREATE TRIGGER refuse BEFORE INSERT ON \(fixture.schema).projection_checkpoints
+            FOR EACH ROW EXECUTE FUNCTION \(fixture.schema).refuse_checkpoint();
+            """)
+        let log = try EventLog.mixed()
+        let engine = try fixture.engine(retry: .none)
+        let position = CheckpointPosition(source: "log", partition: 0, position: log.lastSeq)
+        let error = try #require(throws: ProjectionError.self) { try engine.apply(batch: log.events, positions: [position]) }
+        #expect(error.code == .postgres)
+        #expect(error.message.contains("injected checkpoint failure"))
+        for table in CollectedTables.all {
+            #expect(try fixture.rows("SELECT count(*) FROM $schema.\(table.name)") == [["0"]], "\(table.name)")
+        }
+        #expect(try fixture.rows("SELECT count(*) FROM $schema.projection_rejects") == [["0"]])
+        #expect(try engine.checkpoint(projection: "collected").isEmpty)
+        // Redis was written first (seq-guarded); re-delivery after the fault completes PostgreSQL.
+        try fixture.admin.execute("DROP TRIGGER refuse ON \(fixture.schema).projection_checkpoints")
+        try engine.apply(batch: log.events, positions: [position])
+        #expect(try engine.checkpoint(projection: "collected") == [position.key: log.lastSeq])
+        #expect(try fixture.rows("SELECT count(*) FROM $schema.collected_daily_bars") == [["10"]])
+    }
+
+    @Test("a poison event lands in projection_rejects once, however often it is delivered")
+    func rejectsOnce() throws {
+        let fixture = try SinkFixture()
+        defer { fixture.cleanUp() }
+        var log = EventLog()
+        try log.addRaw(type: "trade", version: 1, payload: ["price": "1", "size": "1", "timestampMs": -5, "conditions": []])
+        try log.bar("SPY", "2025-03-14", close: "1.00")
+        let engine = try fixture.engine()
+        let first = try engine.apply(batch: log.events, positions: [])
+        let second = try engine.apply(batch: [log.events[0]], positions: [])
+        #expect(first.postgres.rejectsRecorded == 1)
+        #expect(second.postgres.rejectsRecorded == 0)
+        let rows = try fixture.rows("SELECT event_id, seq, reason FROM $schema.projection_rejects")
+        #expect(rows == [[log.events[0].id.hex, "1", "trade payload.timestampMs: expected a non-negative integer, found -5"]])
+        #expect(try fixture.rows("SELECT count(*) FROM $schema.collected_daily_bars") == [["1"]])
+    }
+
+    @Test("changed keys and derived fields are announced on their channels; re-delivery is silent")
+    func notifications() throws {
+        let fixture = try SinkFixture()
+        defer { fixture.cleanUp() }
+        let subscriber = try RedisSubscriber(url: try #require(TestServices.redis))
+        let keyChannel = fixture.namespace + RedisLayout.keyChannel
+        let marketChannel = fixture.namespace + CollectedTables.sp500MarketData.channel
+        try subscriber.subscribe([keyChannel, marketChannel])
+        var log = EventLog()
+        try log.trade("MSFT", "388.10", "5", ms: 1_741_960_800_000)
+        let engine = try fixture.engine()
+        let summary = try engine.apply(batch: log.events, positions: [])
+        #expect(summary.redisKeys.changed == 1 && summary.derivedFields.changed == 1)
+        var messages: [String: String] = [:]
+        while messages.count < 2, let message = try subscriber.nextMessage(timeout: .seconds(2)) { messages[message.channel] = message.text }
+        #expect(messages == [keyChannel: fixture.namespace + "latest:stocks:sp500:MSFT", marketChannel: "MSFT"])
+        let again = try engine.apply(batch: log.events, positions: [])
+        #expect(again.redisKeys.changed == 0 && again.redisKeys.unchanged == 1 && again.derivedFields.changed == 0)
+        #expect(try subscriber.nextMessage(timeout: .milliseconds(300)) == nil)
+        // Within one batch only each key's highest seq goes to Redis.
+        try log.trade("MSFT", "388.20", "1", ms: 1_741_960_801_000)
+        try log.trade("MSFT", "388.30", "1", ms: 1_741_960_802_000)
+        let batch = try engine.apply(batch: [log.events[2], log.events[1], log.events[0]], positions: [])
+        #expect(batch.redisKeys.changed == 1 && batch.redisKeys.superseded == 2)
+        #expect(try fixture.hash("latest:stocks:sp500:MSFT")["price"] == "388.30")
+        var published: [String] = []
+        while let message = try subscriber.nextMessage(timeout: .milliseconds(500)) { published.append(message.channel) }
+        #expect(published.sorted() == [keyChannel, marketChannel].sorted())
+    }
+
+    @Test("Redis script cache loss (SCRIPT FLUSH) is handled by reloading")
+    func noscript() throws {
+        let fixture = try SinkFixture()
+        defer { fixture.cleanUp() }
+        var log = EventLog()
+        try log.trade("NVDA", "120.00", "1", ms: 1_741_960_800_000)
+        try log.trade("NVDA", "121.00", "1", ms: 1_741_960_801_000)
+        let engine = try fixture.engine()
+        try engine.apply(batch: [log.events[0]], positions: [])
+        try #require(fixture.redis).command("SCRIPT", "FLUSH")
+        try engine.apply(batch: [log.events[1]], positions: [])
+        #expect(try fixture.hash("latest:stocks:sp500:NVDA")["price"] == "121.00")
+    }
+
+    @Test("a killed backend mid-run: retried with backoff, or resumed from the checkpoint, without duplicate rows")
+    func lostConnection() throws {
+        let fixture = try SinkFixture()
+        defer { fixture.cleanUp() }
+        var log = EventLog()
+        for ticker in 0..<40 {
+            for dayIndex in 0..<250 {
+                let date = LocalDate(daysSinceEpoch: 19_000 + Int64(dayIndex)).description
+                try log.bar("T\(ticker)", date, close: DecimalString("\(100 + dayIndex).\(ticker % 10)0")!)
+            }
+        }
+        let batches = stride(from: 0, to: log.events.count, by: 500).map { Array(log.events[$0..<min($0 + 500, log.events.count)]) }
+        // Kill the sink's backend repeatedly while it works.
+        let killer = try PostgresConnection(try #require(TestServices.postgres))
+        let done = LockedFlag()
+        let kills = LockedCounter()
+        let thread = Thread { [applicationName = fixture.applicationName] in
+            while !done.value {
+                if let killed = try? killer.query("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1) k", [applicationName]),
+                   killed.value(0, 0) != "0" {
+                    kills.increment()
+                }
+                Thread.sleep(forTimeInterval: 0.15)
+            }
+        }
+        // With a retry policy the sink rides the kills out; without one, the caller resumes
+        // from the committed checkpoint.
+        let patient = try fixture.engine(redis: false, retry: RetryPolicy(attempts: 20, initialDelay: .milliseconds(10), maxDelay: .milliseconds(200)))
+        let impatient = try fixture.engine(redis: false, retry: .none)
+        func committed() -> Int {
+            for _ in 0..<100 {
+                if let positions = try? impatient.checkpoint(projection: "collected") {
+                    return Int(positions[CheckpointKey(source: "log", partition: 0)] ?? 0) / 500
+                }
+            }
+            return 0
+        }
+        thread.start()
+        var retries = 0
+        for (index, batch) in batches.prefix(10).enumerated() {
+            retries += try patient.apply(batch: batch, positions: [CheckpointPosition(source: "log", partition: 0, position: Int64((index + 1) * 500))]).postgres.retries
+        }
+        var failures = 0
+        var next = committed()
+        while next < batches.count {
+            do {
+                try impatient.apply(batch: batches[next], positions: [CheckpointPosition(source: "log", partition: 0, position: Int64((next + 1) * 500))])
+                next += 1
+            } catch let error as ProjectionError {
+                #expect(error.code == .postgres)
+                failures += 1
+                #expect(failures < 200, "no progress")
+                if failures >= 200 { break }
+                // Resume from what committed (the failed batch may or may not have).
+                Thread.sleep(forTimeInterval: 0.01)
+                next = committed()
+            }
+        }
+        done.set()
+        while !thread.isFinished { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(kills.value > 0, "the backend was never killed: the test proved nothing")
+        print("lost connection: \(kills.value) kills, \(retries) retries inside the sink, \(failures) failed applies resumed from the checkpoint")
+        #expect(try fixture.rows("SELECT count(*), count(DISTINCT (ticker, trade_date)), sum(seq) FROM $schema.collected_daily_bars") == [["10000", "10000", String((1...10_000).reduce(0, +))]])
+        #expect(try fixture.rows("SELECT position FROM $schema.projection_checkpoints") == [["10000"]])
+    }
+
+    @Test("unreachable servers fail with errors naming them")
+    func unreachable() throws {
+        let fixture = try SinkFixture()
+        defer { fixture.cleanUp() }
+        let quick = RetryPolicy(attempts: 2, initialDelay: .milliseconds(10), maxDelay: .milliseconds(10))
+        let pgError = try #require(throws: ProjectionError.self) {
+            try PostgresSink(conninfo: "postgresql://tickfold:secret-pw@127.0.0.1:1/tickfold", schema: fixture.schema, tables: CollectedTables.all, retry: quick)
+        }
+        #expect(pgError.code == .postgres)
+        #expect(pgError.message.contains("127.0.0.1:1"))
+        #expect(!pgError.description.contains("secret-pw"))
+        let redisError = try #require(throws: ProjectionError.self) { try RedisSink(url: "redis://127.0.0.1:1/0", retry: quick) }
+        #expect(redisError.code == .redis)
+        #expect(redisError.message.contains("127.0.0.1:1"))
+    }
+
+    @Test("throughput: 200k daily bars against a plain COPY, 200k Redis keys", .enabled(if: ProcessInfo.processInfo.environment["TICKFOLD_PROJECTION_BENCH"] != nil))
+    func throughput() throws {
+        let fixture = try SinkFixture()
+        defer { fixture.cleanUp() }
+        var events: [Event] = []
+        events.reserveCapacity(200_000)
+        for ticker in 0..<200 {
+            for dayIndex in 0..<1000 {
+                var event = try Event.make(
+                    DailyBar(date: LocalDate(daysSinceEpoch: 17_000 + Int64(dayIndex)), open: "101.25", high: "103.50", low: "99.75", close: DecimalString("10\(dayIndex % 10).\(ticker % 100)")!, adjClose: "100.10", volume: 1_234_567 + dayIndex),
+                    source: "yahoo", subject: "TK\(ticker)", occurredAt: at("2020-01-01T00:00:00.000Z"))
+                event.seq = UInt64(events.count + 1)
+                events.append(event)
+            }
+        }
+        let engine = try fixture.engine(redis: false)
+        let clock = ContinuousClock()
+        var changes = ProjectionChanges()
+        let foldTime = try clock.measure { changes = try ProjectionEngine.fold(events, projections: [CollectedProjection()]) }
+        let checkpoint = ["collected": [CheckpointPosition(source: "log", partition: 0, position: 200_000)]]
+        let applyTime = try clock.measure { try engine.postgres.apply(rows: changes.rows, rejects: [], checkpoints: checkpoint) }
+        // The merge path alone, into a second fresh schema, then a full re-delivery (all conflicts).
+        let second = try SinkFixture()
+        defer { second.cleanUp() }
+        let mergeOnly = try PostgresSink(conninfo: second.conninfo, schema: second.schema, tables: CollectedTables.all, directCopyMinimumRows: .max)
+        let mergeTime = try clock.measure { try mergeOnly.apply(rows: changes.rows, rejects: [], checkpoints: checkpoint) }
+        let redeliveryTime = try clock.measure { try mergeOnly.apply(rows: changes.rows, rejects: [], checkpoints: checkpoint) }
+        // The same rows through a plain COPY into an identical keyed table.
+        try fixture.admin.execute("CREATE TABLE \(fixture.schema).copy_bars (LIKE \(fixture.schema).collected_daily_bars INCLUDING ALL)")
+        let copyTime = try clock.measure {
+            _ = try fixture.admin.copyIn("COPY \(fixture.schema).copy_bars FROM STDIN") { writer in
+                for row in changes.rows {
+                    for value in row.values { try writer.writeField(value) }
+                    try writer.writeField(String(row.seq))
+                    try writer.writeField(row.eventID.hex)
+                    try writer.endRow()
+                }
+            }
+        }
+        func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+        let copyRate = 200_000 / seconds(copyTime)
+        let rates = [applyTime, mergeTime, redeliveryTime].map { 200_000 / seconds($0) }
+        print(String(format: "bench: fold %.0f events/s; plain COPY %.0f rows/s; apply (direct COPY path) %.0f rows/s = %.2f of COPY; apply (staging merge) %.0f rows/s = %.2f; re-delivery (all refused) %.0f rows/s",
+                     200_000 / seconds(foldTime), copyRate, rates[0], rates[0] / copyRate, rates[1], rates[1] / copyRate, rates[2]))
+
+        // Redis: 200k distinct keys, then the same writes again (all refused).
+        let redis = try RedisSink(url: try #require(TestServices.redis), namespace: fixture.namespace)
+        let writes = (0..<200_000).map { index in
+            KeyWrite(key: "latest:stocks:sp500:S\(index)", fields: [RedisField("price", "101.25"), RedisField("symbol", "S\(index)"), RedisField("volume", "100"), RedisField("timestamp", "1741960800000"), RedisField("source", "finnhub")], seq: UInt64(index + 1), eventID: events[index].id)
+        }
+        var summary = RedisWriteSummary()
+        let redisTime = try clock.measure { summary = try redis.write(writes) }
+        let quiet = try RedisSink(url: try #require(TestServices.redis), namespace: fixture.namespace + "quiet:", notifications: false)
+        let quietTime = try clock.measure { try quiet.write(writes) }
+        let refusedTime = try clock.measure { try redis.write(writes) }
+        #expect(summary.changed == 200_000)
+        // A trade stream: 200k updates of 500 symbols' latest keys, seqs interleaved.
+        let stream = (0..<200_000).map { index in
+            KeyWrite(key: "latest:stocks:sp500:S\(index % 500)", fields: writes[index].fields, seq: UInt64(300_000 + index), eventID: events[index].id)
+        }
+        var streamSummary = RedisWriteSummary()
+        let streamTime = try clock.measure {
+            for start in stride(from: 0, to: stream.count, by: 10_000) { streamSummary.add(try redis.write(Array(stream[start..<start + 10_000]))) }
+        }
+        #expect(streamSummary.changed == 500 * 20)
+        print(String(format: "bench: Redis, 200k distinct keys: %.0f key updates/s with notifications, %.0f without, %.0f refused re-deliveries/s; 200k updates of 500 keys in batches of 10k: %.0f updates/s",
+                     200_000 / seconds(redisTime), 200_000 / seconds(quietTime), 200_000 / seconds(refusedTime), 200_000 / seconds(streamTime)))
+    }
+}
+
+/// A flag shared with the killer thread.
+private final class LockedFlag: @unchecked Sendable {  // guarded by lock
+    private let lock = NSLock()
+    private var flag = false
+    var value: Bool { lock.withLock { flag } }
+    func set() { lock.withLock { flag = true } }
+}
+
+/// A counter shared with the killer thread.
+private final class LockedCounter: @unchecked Sendable {  // guarded by lock
+    private let lock = NSLock()
+    private var count = 0
+    var value: Int { lock.withLock { count } }
+    func increment() { lock.withLock { count += 1 } }
+}
