@@ -1,0 +1,97 @@
+import Events
+import Foundation
+import Testing
+import TickfoldTesting
+
+/// A seeded generator, so a failing kill schedule can be replayed.
+private struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+@Suite("tickfold log append survives SIGKILL", .serialized, .enabled(if: TickfoldBinary.path != nil, "build the tickfold binary first: swift build"))
+struct CrashSafetyTests {
+    @Test("killed at random moments while streaming: the log verifies and every acknowledged seq holds the acknowledged id", arguments: [20_261_123 as UInt64])
+    func killWhileAppending(seed: UInt64) throws {
+        // The writer would otherwise die of SIGPIPE when the child is killed mid-write.
+        signal(SIGPIPE, SIG_IGN)
+        var random = SplitMix64(state: seed)
+        let directory = try TemporaryDirectory("cli-crash")
+        let logPath = directory.file("log")
+        let events = try RelayFixtures.events(0..<6_000)
+        let lines = try events.map { Array((try TickfoldBinary.line($0) + "\n").utf8) }
+        var indexByID: [EventID: Int] = [:]
+        for (index, event) in events.enumerated() { indexByID[event.id] = index }
+        var acknowledged: [UInt64: EventID] = [:]
+        var start = 0
+        var killedMidStream = 0
+
+        for round in 0..<20 {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: try #require(TickfoldBinary.path))
+            process.arguments = ["log", "append", "-", "--commit-every", "50", "--log", logPath]
+            let (stdin, stdout) = (Pipe(), Pipe())
+            process.standardInput = stdin
+            process.standardOutput = stdout
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+
+            let count = Int.random(in: 60...600, using: &random)
+            let end = min(start + count, lines.count)
+            let delayMicroseconds = UInt32.random(in: 10_000...200_000, using: &random)
+            let writer = stdin.fileHandleForWriting
+            let chunk = Data(lines[start..<end].joined())
+            let written = DispatchSemaphore(value: 0)
+            DispatchQueue.global().async {
+                // Fails with EPIPE once the child is killed: expected, the test kills it.
+                try? writer.write(contentsOf: chunk)
+                written.signal()
+            }
+            usleep(delayMicroseconds)
+            kill(process.processIdentifier, SIGKILL)
+            let output = stdout.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            written.wait()
+            try writer.close()
+            #expect(process.terminationReason == .uncaughtSignal || process.terminationStatus == 0, "round \(round)")
+            if process.terminationReason == .uncaughtSignal { killedMidStream += 1 }
+
+            // Only complete lines count: the kill may tear the last one.
+            var text = String(decoding: output, as: UTF8.self)
+            if let lastNewline = text.lastIndex(of: "\n") { text = String(text[...lastNewline]) } else { text = "" }
+            var highest = start - 1
+            for line in text.split(separator: "\n") {
+                let fields = line.split(separator: " ")
+                let (seqText, idText) = fields.count == 3 && fields[0] == "duplicate" ? (fields[1], fields[2]) : (fields[0], fields[fields.count - 1])
+                guard let seq = UInt64(seqText), let id = EventID(hex: String(idText)), let index = indexByID[id] else {
+                    Issue.record("round \(round): unexpected output line \(line)")
+                    continue
+                }
+                #expect(seq == UInt64(index + 1), "round \(round): \(id.hex) acknowledged at seq \(seq)")
+                if let earlier = acknowledged[seq] { #expect(earlier == id, "round \(round): seq \(seq) acknowledged twice with different ids") }
+                acknowledged[seq] = id
+                highest = max(highest, index)
+            }
+
+            let verify = try TickfoldBinary.run(["log", "verify", "--log", logPath])
+            #expect(verify.status == 0, "round \(round): \(verify.stdout)\(verify.stderr)")
+            let log = try EventLog(directory: logPath, options: .readOnly)
+            for (seq, id) in acknowledged {
+                #expect(try log.event(at: seq)?.id == id, "round \(round): acknowledged seq \(seq) lost or changed")
+            }
+            log.close()
+            // Resume after the last acknowledged line: lines committed but not acknowledged
+            // come back as duplicates with their original seq.
+            start = highest + 1
+        }
+        // Otherwise the schedule proved nothing: kills must land while appending, after commits.
+        #expect(killedMidStream >= 10, "only \(killedMidStream) of 20 runs were killed")
+        #expect(acknowledged.count >= 500, "only \(acknowledged.count) acknowledgements")
+    }
+}

@@ -1,0 +1,141 @@
+import Events
+import Foundation
+import Kafka
+import Testing
+import TickfoldTesting
+
+@Suite("Kafka relay against the Tansu broker", .serialized, .enabled(if: TestServices.hasKafka), .timeLimit(.minutes(3)))
+struct KafkaRelayTests {
+    let admin: KafkaAdmin
+    let naming = TopicNaming(prefix: TestServices.uniqueName("relay"))
+    var barTopic: String { naming.topic(forType: "bar.daily") }
+    var macroTopic: String { naming.topic(forType: "macro.observation") }
+
+    init() throws {
+        admin = try KafkaAdmin(config: RelayFixtures.kafkaConfig)
+    }
+
+    private func makeRelay(_ log: EventLog) throws -> KafkaRelay {
+        try KafkaRelay(log: log, kafka: RelayFixtures.kafkaConfig,
+                       options: KafkaRelay.Options(naming: naming, partitions: 3, batchSize: 700))
+    }
+
+    private func topic(of event: Event) -> String { naming.topic(forType: event.type) }
+
+    /// Checks that `records` of `topic` hold each of `expected` (seq → event) exactly once,
+    /// verified, keyed by subject, in increasing seq order per subject.
+    private func checkTopic(_ topic: String, _ records: [KafkaRecord], expected: [UInt64: Event]) {
+        var seen: Set<UInt64> = []
+        var lastSeqBySubject: [String: UInt64] = [:]
+        for record in records.sorted(by: { ($0.partition, $0.offset) < ($1.partition, $1.offset) }) {
+            guard case .event(let event) = KafkaEventReader.check(record).outcome else {
+                Issue.record("\(topic) \(record.partition)@\(record.offset) rejected: \(KafkaEventReader.check(record).outcome)")
+                continue
+            }
+            guard let seq = event.seq, let original = expected[seq] else {
+                Issue.record("\(topic) holds unexpected seq \(event.seq.map(String.init) ?? "nil")")
+                continue
+            }
+            #expect(seen.insert(seq).inserted, "seq \(seq) arrived twice in \(topic)")
+            #expect(event.id == original.id)
+            #expect(record.key == Array(original.subject.utf8))
+            if let previous = lastSeqBySubject[original.subject] {
+                #expect(previous < seq, "\(original.subject): seq \(seq) after \(previous)")
+            }
+            lastSeqBySubject[original.subject] = seq
+        }
+        #expect(seen.count == expected.count, "\(topic): \(expected.count - seen.count) events missing")
+    }
+
+    private func expected(_ events: [Event], in topic: String) -> [UInt64: Event] {
+        var result: [UInt64: Event] = [:]
+        for (index, event) in events.enumerated() where self.topic(of: event) == topic { result[UInt64(index + 1)] = event }
+        return result
+    }
+
+    @Test("2,000 events of two families arrive exactly once, verified, keyed by subject, in seq order; reruns send only new events")
+    func roundTrip() throws {
+        let directory = try TemporaryDirectory("relay")
+        let log = try EventLog(directory: directory.path)
+        defer { try? admin.deleteTopic(barTopic); try? admin.deleteTopic(macroTopic) }
+        var events = try RelayFixtures.events(0..<2_000)
+        #expect(try log.appendBlocking(events: events) == (1...2_000).map { AppendOutcome.appended(UInt64($0)) })
+
+        let relay = try makeRelay(log)
+        let first = try relay.runOnce()
+        #expect(first.published == 2_000 && first.republished == 0 && first.lostTopics.isEmpty)
+        #expect(first.checkpoint == 2_000)
+        #expect(try relay.checkpoint() == 2_000)
+        for topic in [barTopic, macroTopic] {
+            checkTopic(topic, try RelayFixtures.readAll(topic, partitions: 3), expected: expected(events, in: topic))
+        }
+
+        let second = try relay.runOnce()
+        #expect(second.published == 0 && second.checkpoint == 2_000 && second.lostTopics.isEmpty)
+
+        let more = try RelayFixtures.events(2_000..<2_010)
+        _ = try log.appendBlocking(events: more)
+        events += more
+        // A fresh relay resumes from the stored checkpoint, not from memory.
+        let third = try makeRelay(log).runOnce()
+        #expect(third.published == 10 && third.checkpoint == 2_010 && third.lostTopics.isEmpty)
+        for topic in [barTopic, macroTopic] {
+            checkTopic(topic, try RelayFixtures.readAll(topic, partitions: 3), expected: expected(events, in: topic))
+        }
+    }
+
+    @Test("a deleted topic is detected as lost and exactly its events are published again")
+    func lossDetection() throws {
+        let directory = try TemporaryDirectory("relay-loss")
+        let log = try EventLog(directory: directory.path)
+        defer { try? admin.deleteTopic(barTopic); try? admin.deleteTopic(macroTopic) }
+        let events = try RelayFixtures.events(0..<600)
+        _ = try log.appendBlocking(events: events)
+        let barExpected = expected(events, in: barTopic)
+        let macroExpected = expected(events, in: macroTopic)
+        #expect(try makeRelay(log).runOnce().published == 600)
+
+        try admin.deleteTopic(barTopic)
+        let report = try makeRelay(log).runOnce()
+        #expect(report.lostTopics == [barTopic])
+        #expect(report.republished == barExpected.count)
+        #expect(report.published == barExpected.count)
+        #expect(report.checkpoint == 600)
+        checkTopic(barTopic, try RelayFixtures.readAll(barTopic, partitions: 3), expected: barExpected)
+        checkTopic(macroTopic, try RelayFixtures.readAll(macroTopic, partitions: 3), expected: macroExpected)
+
+        let after = try makeRelay(log).runOnce()
+        #expect(after.published == 0 && after.lostTopics.isEmpty)
+    }
+
+    @Test("the reader accepts a genuine message and rejects one whose id header was altered")
+    func tamperedIDRejected() throws {
+        let topic = TestServices.uniqueName("relay_tamper")
+        #expect(try admin.createTopic(topic, partitions: 1) == .created)
+        defer { try? admin.deleteTopic(topic) }
+        let events = try RelayFixtures.events(0..<2)
+        var event = events[1]
+        event.seq = 7
+        let value = try event.canonicalBytes(includingSeq: true)
+        let producer = try KafkaProducer(config: RelayFixtures.kafkaConfig, idempotent: true)
+        for (tag, idHex) in [event.id.hex, events[0].id.hex].enumerated() {
+            try producer.send(topic: topic, partition: 0, key: Array(event.subject.utf8), value: value,
+                              headers: [("id", Array(idHex.utf8)), ("seq", Array("7".utf8))], tag: UInt64(tag))
+        }
+        let reports = try producer.flush(timeoutMs: 10_000)
+        #expect(reports.count == 2 && reports.allSatisfy { $0.error == nil })
+
+        let messages = try RelayFixtures.readEvents(topic, partitions: 1)
+        try #require(messages.count == 2)
+        guard case .event(let read) = messages[0].outcome else {
+            Issue.record("the genuine message was rejected: \(messages[0].outcome)")
+            return
+        }
+        #expect(read.id == event.id && read.seq == 7)
+        guard case .rejected(let reason) = messages[1].outcome else {
+            Issue.record("the message with a forged id header was accepted")
+            return
+        }
+        #expect(reason.contains("id header"))
+    }
+}

@@ -1,0 +1,100 @@
+import Events
+import Foundation
+import Testing
+import TickfoldTesting
+
+/// The built `tickfold` binary, found from this file up to the package root.
+enum TickfoldBinary {
+    static let path: String? = {
+        var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while url.path != "/" {
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
+                let binary = url.appendingPathComponent(".build/debug/tickfold").path
+                return FileManager.default.isExecutableFile(atPath: binary) ? binary : nil
+            }
+            url.deleteLastPathComponent()
+        }
+        return nil
+    }()
+
+    struct Result {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    /// Runs the binary to completion with `input` on standard input.
+    static func run(_ arguments: [String], input: [UInt8] = []) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try #require(path))
+        process.arguments = arguments
+        let (stdin, stdout, stderr) = (Pipe(), Pipe(), Pipe())
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        stdin.fileHandleForWriting.write(Data(input))
+        try stdin.fileHandleForWriting.close()
+        let out = stdout.fileHandleForReading.readDataToEndOfFile()
+        let err = stderr.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
+                      stderr: String(decoding: err, as: UTF8.self))
+    }
+
+    /// The submission line of an event: its identity object (no id, no seq).
+    static func line(_ event: Event) throws -> String {
+        String(decoding: try event.identityBytes(), as: UTF8.self)
+    }
+}
+
+@Suite("tickfold log CLI", .serialized, .enabled(if: TickfoldBinary.path != nil, "build the tickfold binary first: swift build"))
+struct LogCommandTests {
+    @Test("append prints SEQ ID, re-append prints duplicate, a malformed line rejects the whole file; get, stats and verify agree")
+    func appendAndInspect() throws {
+        let directory = try TemporaryDirectory("cli-log")
+        let logPath = directory.file("log")
+        let events = try RelayFixtures.events(0..<5)
+        let valid = directory.file("valid.jsonl")
+        try (events[0..<3].map(TickfoldBinary.line).joined(separator: "\n") + "\n").write(toFile: valid, atomically: true, encoding: .utf8)
+
+        let appended = try TickfoldBinary.run(["log", "append", valid, "--log", logPath])
+        #expect(appended.status == 0, "\(appended.stderr)")
+        #expect(appended.stdout == events[0..<3].enumerated().map { "\($0.offset + 1) \($0.element.id.hex)\n" }.joined())
+
+        let again = try TickfoldBinary.run(["log", "append", valid, "--log", logPath])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stdout == events[0..<3].enumerated().map { "duplicate \($0.offset + 1) \($0.element.id.hex)\n" }.joined())
+
+        let mixed = directory.file("mixed.jsonl")
+        let lines = [try TickfoldBinary.line(events[3]), #"{"type":"bar.daily","version":2,"#, try TickfoldBinary.line(events[4])]
+        try (lines.joined(separator: "\n") + "\n").write(toFile: mixed, atomically: true, encoding: .utf8)
+        let rejected = try TickfoldBinary.run(["log", "append", mixed, "--log", logPath])
+        #expect(rejected.status == 1)
+        #expect(rejected.stderr.contains("\(mixed):2: "), "\(rejected.stderr)")
+        #expect(rejected.stdout.isEmpty)
+
+        let read = try TickfoldBinary.run(["log", "read", "--json", "--log", logPath])
+        #expect(read.status == 0)
+        #expect(read.stdout.split(separator: "\n").count == 3)
+
+        let verify = try TickfoldBinary.run(["log", "verify", "--log", logPath])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        #expect(verify.stdout.contains("3 events verified"))
+
+        let get = try TickfoldBinary.run(["log", "get", events[1].id.hex, "--log", logPath])
+        #expect(get.status == 0, "\(get.stderr)")
+        var withSeq = events[1]
+        withSeq.seq = 2
+        #expect(get.stdout == String(decoding: try withSeq.canonicalBytes(includingSeq: true), as: UTF8.self) + "\n")
+
+        let missing = try TickfoldBinary.run(["log", "get", events[4].id.hex, "--log", logPath])
+        #expect(missing.status == 1)
+
+        let stats = try TickfoldBinary.run(["log", "stats", "--json", "--log", logPath])
+        #expect(stats.status == 0, "\(stats.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)) as? [String: Any]
+        #expect(object?["count"] as? Int == 3)
+        #expect(object?["lastSeq"] as? Int == 3)
+    }
+}
