@@ -64,8 +64,10 @@ public struct Event: Hashable, Sendable {
     public let subject: String
     public let occurredAt: Timestamp
     public let observedAt: Timestamp?
-    /// Always a JSON object.
-    public let payload: JSONValue
+    /// The payload's RFC 8785 canonical JSON (always an object): exactly the bytes the id covers,
+    /// kept as bytes so decoding a stored envelope need not build a JSON tree, and so sinks that
+    /// store JSON can copy it as is.
+    public let payloadBytes: [UInt8]
     public let provenance: Provenance?
     /// The log position, once appended.
     public var seq: UInt64?
@@ -81,14 +83,25 @@ public struct Event: Hashable, Sendable {
         try validateText(subject, field: "subject")
         try validateTime(occurredAt, field: "occurredAt")
         if let observedAt { try validateTime(observedAt, field: "observedAt") }
-        guard case .object = payload else {
+        guard case .object(let object) = payload else {
             throw EventError(code: .invalidField, field: "payload", detail: "expected an object, found \(payload.kindDescription)")
         }
         var writer = CanonicalJSONWriter()
-        try writeIdentity(into: &writer, type: type, version: version, source: source, subject: subject, occurredAt: occurredAt, payload: payload)
+        writer.appendASCII("{\"occurredAt\":")
+        writer.writeTimestamp(occurredAt)
+        writer.appendASCII(",\"payload\":")
+        let payloadStart = writer.bytes.count
+        do {
+            try writer.writeObject(object)
+        } catch {
+            throw EventError(code: .notCanonicalizable, field: "payload", detail: error.description)
+        }
+        let payloadBytes = Array(writer.bytes[payloadStart...])
+        writeIdentityTail(into: &writer, type: type, version: version, source: source, subject: subject)
+        writer.appendByte(UInt8(ascii: "}"))
         return Event(
             id: EventID(sha256Of: writer.bytes), type: type, version: version, source: source, subject: subject,
-            occurredAt: occurredAt, observedAt: observedAt, payload: payload, provenance: provenance, seq: nil)
+            occurredAt: occurredAt, observedAt: observedAt, payloadBytes: payloadBytes, provenance: provenance, seq: nil)
     }
 
     /// Builds an event around a typed payload, using the payload's type and version.
@@ -101,17 +114,33 @@ public struct Event: Hashable, Sendable {
             payload: payload.json(), observedAt: observedAt, provenance: provenance)
     }
 
-    /// The canonical JSON of the identity object, the bytes the id hashes.
+    /// The payload as a JSON value, parsed from `payloadBytes` on every access: keep the result
+    /// when reading it more than once, or read `payloadBytes` / `payload(as:)` on hot paths.
+    public var payload: JSONValue {
+        do {
+            return try JSONValue.parse(payloadBytes)
+        } catch {
+            preconditionFailure("an event's payload bytes are canonical JSON, but \(error)")
+        }
+    }
+
+    /// The canonical JSON of the identity object, the bytes the id hashes. (Nothing throws any
+    /// more since the payload is held canonical; the signature stays for existing callers.)
     public func identityBytes() throws(EventError) -> [UInt8] {
-        var writer = CanonicalJSONWriter()
-        try Self.writeIdentity(into: &writer, type: type, version: version, source: source, subject: subject, occurredAt: occurredAt, payload: payload)
+        var writer = CanonicalJSONWriter(capacity: payloadBytes.count + 160)
+        writer.appendASCII("{\"occurredAt\":")
+        writer.writeTimestamp(occurredAt)
+        writer.appendASCII(",\"payload\":")
+        writer.appendRaw(payloadBytes)
+        Self.writeIdentityTail(into: &writer, type: type, version: version, source: source, subject: subject)
+        writer.appendByte(UInt8(ascii: "}"))
         return writer.bytes
     }
 
     /// The canonical JSON envelope. Without `seq` it is the stored form; Kafka values and
     /// machine-readable CLI output include it.
     public func canonicalBytes(includingSeq: Bool = false) throws(EventError) -> [UInt8] {
-        var writer = CanonicalJSONWriter()
+        var writer = CanonicalJSONWriter(capacity: payloadBytes.count + 400)
         try writeCanonical(into: &writer, includingSeq: includingSeq)
         return writer.bytes
     }
@@ -125,73 +154,42 @@ public struct Event: Hashable, Sendable {
             writer.appendASCII(",\"observedAt\":")
             writer.writeTimestamp(observedAt)
         }
-        writer.appendByte(UInt8(ascii: ","))
-        try Self.writeIdentityMembers(into: &writer, occurredAt: occurredAt, payload: payload) {
-            (w: inout CanonicalJSONWriter) in
-            if let provenance, provenance.request != nil || provenance.causation != nil {
-                w.appendASCII(",\"provenance\":{")
-                if let causation = provenance.causation {
-                    w.appendASCII("\"causation\":")
-                    w.writeString(causation)
-                }
-                if let request = provenance.request {
-                    if provenance.causation != nil { w.appendByte(UInt8(ascii: ",")) }
-                    w.appendASCII("\"request\":")
-                    w.writeString(request)
-                }
-                w.appendByte(UInt8(ascii: "}"))
-            }
-            if includingSeq, let seq {
-                w.appendASCII(",\"seq\":")
-                w.writeInteger(Int64(seq))
-            }
-        } tail: { (w: inout CanonicalJSONWriter) in
-            w.appendASCII(",\"source\":")
-            w.writeString(source)
-            w.appendASCII(",\"subject\":")
-            w.writeString(subject)
-            w.appendASCII(",\"type\":")
-            w.writeString(type)
-            w.appendASCII(",\"version\":")
-            w.writeInteger(Int64(version))
-        }
-        writer.appendByte(UInt8(ascii: "}"))
-    }
-
-    static func writeIdentity(
-        into writer: inout CanonicalJSONWriter, type: String, version: Int, source: String, subject: String,
-        occurredAt: Timestamp, payload: JSONValue
-    ) throws(EventError) {
-        writer.appendByte(UInt8(ascii: "{"))
-        try writeIdentityMembers(into: &writer, occurredAt: occurredAt, payload: payload) { _ in } tail: { w in
-            w.appendASCII(",\"source\":")
-            w.writeString(source)
-            w.appendASCII(",\"subject\":")
-            w.writeString(subject)
-            w.appendASCII(",\"type\":")
-            w.writeString(type)
-            w.appendASCII(",\"version\":")
-            w.writeInteger(Int64(version))
-        }
-        writer.appendByte(UInt8(ascii: "}"))
-    }
-
-    /// Writes `"occurredAt":…,"payload":…`, then `middle` (members sorting between payload and
-    /// source), then `tail`.
-    private static func writeIdentityMembers(
-        into writer: inout CanonicalJSONWriter, occurredAt: Timestamp, payload: JSONValue,
-        middle: (inout CanonicalJSONWriter) -> Void, tail: (inout CanonicalJSONWriter) -> Void
-    ) throws(EventError) {
-        writer.appendASCII("\"occurredAt\":")
+        writer.appendASCII(",\"occurredAt\":")
         writer.writeTimestamp(occurredAt)
         writer.appendASCII(",\"payload\":")
-        do {
-            try writer.write(payload)
-        } catch {
-            throw EventError(code: .notCanonicalizable, field: "payload", detail: error.description)
+        writer.appendRaw(payloadBytes)
+        if let provenance, provenance.request != nil || provenance.causation != nil {
+            writer.appendASCII(",\"provenance\":{")
+            if let causation = provenance.causation {
+                writer.appendASCII("\"causation\":")
+                writer.writeString(causation)
+            }
+            if let request = provenance.request {
+                if provenance.causation != nil { writer.appendByte(UInt8(ascii: ",")) }
+                writer.appendASCII("\"request\":")
+                writer.writeString(request)
+            }
+            writer.appendByte(UInt8(ascii: "}"))
         }
-        middle(&writer)
-        tail(&writer)
+        if includingSeq, let seq {
+            writer.appendASCII(",\"seq\":")
+            writer.writeInteger(Int64(seq))
+        }
+        Self.writeIdentityTail(into: &writer, type: type, version: version, source: source, subject: subject)
+        writer.appendByte(UInt8(ascii: "}"))
+    }
+
+    /// Writes `,"source":…,"subject":…,"type":…,"version":…`, the members after `payload` in
+    /// both the identity object and the envelope.
+    static func writeIdentityTail(into writer: inout CanonicalJSONWriter, type: String, version: Int, source: String, subject: String) {
+        writer.appendASCII(",\"source\":")
+        writer.writeString(source)
+        writer.appendASCII(",\"subject\":")
+        writer.writeString(subject)
+        writer.appendASCII(",\"type\":")
+        writer.writeString(type)
+        writer.appendASCII(",\"version\":")
+        writer.writeInteger(Int64(version))
     }
 
     static func validateType(_ type: String) throws(EventError) {

@@ -16,13 +16,34 @@ extension Event {
 }
 
 /// Decodes envelopes reusing its scratch buffer across calls; one per reading loop.
+///
+/// Canonical envelopes (what the log stores and Kafka carries) take a fast path that checks
+/// them in place and keeps the payload as bytes; any other input goes through the general JSON
+/// parser with the same rules and precise errors. Both accept exactly the same envelopes.
 public struct EventDecoder: Sendable {
-    private var writer = CanonicalJSONWriter(capacity: 1024)
+    private var writer = CanonicalJSONWriter(capacity: 0)
 
     public init() {}
 
     /// See `Event.decode(_:verification:)`.
     public mutating func decode(_ bytes: some Collection<UInt8>, verification: IDVerification = .recompute) throws(EventError) -> Event {
+        let fast: Event?? = bytes.withContiguousStorageIfAvailable { buffer in
+            var scanner = CanonicalEnvelopeScanner(UnsafeRawBufferPointer(buffer))
+            return scanner.scan(verification: verification)
+        }
+        if let event = fast ?? nil { return event }
+        return try decodeGeneral(bytes, verification: verification)
+    }
+
+    /// Decodes an envelope lent as raw bytes (a log read buffer, a Kafka message).
+    public mutating func decode(_ bytes: UnsafeRawBufferPointer, verification: IDVerification = .recompute) throws(EventError) -> Event {
+        var scanner = CanonicalEnvelopeScanner(bytes)
+        if let event = scanner.scan(verification: verification) { return event }
+        return try decodeGeneral(bytes, verification: verification)
+    }
+
+    /// The general path: any JSON spelling of an envelope.
+    mutating func decodeGeneral(_ bytes: some Collection<UInt8>, verification: IDVerification) throws(EventError) -> Event {
         let root: JSONValue
         do {
             root = try JSONValue.parse(bytes)
@@ -44,7 +65,7 @@ public struct EventDecoder: Sendable {
         var subject: String?
         var occurredAt: Timestamp?
         var observedAt: Timestamp?
-        var payload: JSONValue?
+        var payload: JSONObject?
         var provenance: Provenance?
         var seq: UInt64?
         for member in envelope.members {
@@ -57,10 +78,10 @@ public struct EventDecoder: Sendable {
             case .occurredAt: occurredAt = try time(member)
             case .observedAt: observedAt = try time(member)
             case .payload:
-                guard case .object = member.value else {
+                guard case .object(let object) = member.value else {
                     throw EventError(code: .invalidField, field: "payload", detail: "expected an object, found \(member.value.kindDescription)")
                 }
-                payload = member.value
+                payload = object
             case .provenance: provenance = try decodeProvenance(member.value)
             case .seq: seq = UInt64(try integer(member, range: 1...9_007_199_254_740_991))
             case .unknown:
@@ -83,9 +104,20 @@ public struct EventDecoder: Sendable {
         try Event.validateText(source, field: "source")
         try Event.validateText(subject, field: "subject")
 
+        writer.reset()
+        writer.appendASCII("{\"occurredAt\":")
+        writer.writeTimestamp(occurredAt)
+        writer.appendASCII(",\"payload\":")
+        let payloadStart = writer.bytes.count
+        do {
+            try writer.writeObject(payload)
+        } catch {
+            throw EventError(code: .notCanonicalizable, field: "payload", detail: error.description)
+        }
+        let payloadBytes = Array(writer.bytes[payloadStart...])
         if case .recompute = verification {
-            writer.reset()
-            try Event.writeIdentity(into: &writer, type: type, version: version, source: source, subject: subject, occurredAt: occurredAt, payload: payload)
+            Event.writeIdentityTail(into: &writer, type: type, version: version, source: source, subject: subject)
+            writer.appendByte(UInt8(ascii: "}"))
             let computed = EventID(sha256Of: writer.bytes)
             guard computed == storedID else {
                 throw EventError(code: .idMismatch, field: "id", detail: "stored id \(storedID.hex) but the content hashes to \(computed.hex)")
@@ -93,7 +125,7 @@ public struct EventDecoder: Sendable {
         }
         return Event(
             id: storedID, type: type, version: version, source: source, subject: subject, occurredAt: occurredAt,
-            observedAt: observedAt, payload: payload, provenance: provenance, seq: seq)
+            observedAt: observedAt, payloadBytes: payloadBytes, provenance: provenance, seq: seq)
     }
 
     private enum EnvelopeKey {

@@ -37,7 +37,7 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     }
 
     /// Milliseconds since the epoch, or nil when the bytes are not exactly the canonical form.
-    private static func parseCanonical(_ b: some RandomAccessCollection<UInt8>) -> Int64? {
+    static func parseCanonical(_ b: some RandomAccessCollection<UInt8>) -> Int64? {
         guard b.count == 24 else { return nil }
         let s = b.startIndex
         func at(_ i: Int) -> UInt8 { b[b.index(s, offsetBy: i)] }

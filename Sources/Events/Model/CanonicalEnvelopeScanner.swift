@@ -1,0 +1,390 @@
+import Crypto
+
+/// Reads an envelope already in its canonical form (RFC 8785: members sorted, no whitespace,
+/// minimal escapes, shortest numbers) in one pass, without building a JSON tree; the payload
+/// is validated in place and kept as bytes.
+///
+/// It only says yes to input it proves canonical and valid. For anything else (whitespace,
+/// another member order, non-canonical escapes or numbers, deep nesting, escaped or
+/// ambiguous-order payload keys, an id mismatch) it says nil and `EventDecoder` takes the
+/// general path, which accepts or names the problem. Because the input is canonical, the
+/// identity object is `{` + the bytes from `"occurredAt"` to the end of the payload + the bytes
+/// from `,"source"` to the end of the version + `}`: recomputing the id hashes slices.
+struct CanonicalEnvelopeScanner {
+    private let bytes: UnsafeRawBufferPointer
+    private var position = 0
+    /// Unescaped string bytes, for the rare envelope strings that carry escapes.
+    private var unescaped: [UInt8] = []
+    /// Canonical text of numbers that are not small integers, to compare with the input.
+    private var numberWriter = CanonicalJSONWriter(capacity: 0)
+
+    /// Payload nesting this scanner follows; deeper payloads take the general path (whose limit,
+    /// 64 levels counting the envelope, is well above it).
+    static let maximumPayloadDepth = 32
+
+    init(_ bytes: UnsafeRawBufferPointer) {
+        self.bytes = bytes
+    }
+
+    /// The event, or nil when the bytes are not a canonical envelope this scanner proves valid
+    /// (or, with `.recompute`, when the content does not hash to the stored id).
+    mutating func scan(verification: IDVerification) -> Event? {
+        guard expect("{\"id\":\""), let id = hexID(), expectByte(UInt8(ascii: "\"")) else { return nil }
+        var observedAt: Timestamp?
+        if expect(",\"observedAt\":\"") {
+            guard let time = timestamp() else { return nil }
+            observedAt = time
+        }
+        let identityHeadStart = position + 1
+        guard expect(",\"occurredAt\":\""), let occurredAt = timestamp(), expect(",\"payload\":") else { return nil }
+        let payloadStart = position
+        guard position < bytes.count, bytes[position] == UInt8(ascii: "{"), skipObject(depth: 1) else { return nil }
+        let payloadEnd = position
+
+        var provenance: Provenance?
+        if expect(",\"provenance\":{") {
+            var result = Provenance()
+            if expect("\"causation\":") {
+                guard let causation = string() else { return nil }
+                result.causation = causation
+            }
+            if expect(result.causation == nil ? "\"request\":" : ",\"request\":") {
+                guard let request = string() else { return nil }
+                result.request = request
+            }
+            guard result.request != nil || result.causation != nil, expectByte(UInt8(ascii: "}")) else { return nil }
+            provenance = result
+        }
+        var seq: UInt64?
+        if expect(",\"seq\":") {
+            guard let value = integer(maximum: 9_007_199_254_740_991), value >= 1 else { return nil }
+            seq = value
+        }
+        let identityTailStart = position
+        guard expect(",\"source\":"), let source = string(), (1...512).contains(source.utf8.count),
+              expect(",\"subject\":"), let subject = string(), (1...512).contains(subject.utf8.count),
+              expect(",\"type\":"), let type = typeName(),
+              expect(",\"version\":"), let version = integer(maximum: 1_000_000), version >= 1
+        else { return nil }
+        let identityTailEnd = position
+        guard expectByte(UInt8(ascii: "}")), position == bytes.count else { return nil }
+
+        if case .recompute = verification {
+            var hasher = SHA256()
+            withUnsafeBytes(of: UInt8(ascii: "{")) { hasher.update(bufferPointer: $0) }
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: bytes[identityHeadStart..<payloadEnd]))
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: bytes[identityTailStart..<identityTailEnd]))
+            withUnsafeBytes(of: UInt8(ascii: "}")) { hasher.update(bufferPointer: $0) }
+            let matches = hasher.finalize().withUnsafeBytes { digest in digest.elementsEqual(id.bytes) }
+            guard matches else { return nil }
+        }
+        let payloadCount = payloadEnd - payloadStart
+        let payloadBytes = [UInt8](unsafeUninitializedCapacity: payloadCount) { buffer, initialized in
+            UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[payloadStart..<payloadEnd]))
+            initialized = payloadCount
+        }
+        return Event(
+            id: id, type: type, version: Int(version), source: source, subject: subject, occurredAt: occurredAt,
+            observedAt: observedAt, payloadBytes: payloadBytes, provenance: provenance, seq: seq)
+    }
+
+    // MARK: envelope members
+
+    /// Consumes `literal` if the input continues with it.
+    private mutating func expect(_ literal: StaticString) -> Bool {
+        let count = literal.utf8CodeUnitCount
+        guard bytes.count - position >= count else { return false }
+        let start = literal.utf8Start
+        for i in 0..<count where bytes[position + i] != start[i] { return false }
+        position += count
+        return true
+    }
+
+    private mutating func expectByte(_ byte: UInt8) -> Bool {
+        guard position < bytes.count, bytes[position] == byte else { return false }
+        position += 1
+        return true
+    }
+
+    /// 64 lowercase hex digits.
+    private mutating func hexID() -> EventID? {
+        guard bytes.count - position >= 64 else { return nil }
+        var valid = true
+        let raw = [UInt8](unsafeUninitializedCapacity: 32) { buffer, initialized in
+            for i in 0..<32 {
+                let high = Self.nibble(bytes[position + 2 * i]), low = Self.nibble(bytes[position + 2 * i + 1])
+                valid = valid && high < 16 && low < 16
+                buffer[i] = high << 4 | (low & 0x0f)
+            }
+            initialized = 32
+        }
+        guard valid else { return nil }
+        position += 64
+        return EventID(bytes: raw)
+    }
+
+    /// The value of a lowercase hex digit, or 0xff.
+    @inline(__always)
+    private static func nibble(_ c: UInt8) -> UInt8 {
+        if c &- UInt8(ascii: "0") < 10 { return c &- UInt8(ascii: "0") }
+        if c &- UInt8(ascii: "a") < 6 { return c &- UInt8(ascii: "a") &+ 10 }
+        return 0xff
+    }
+
+    /// The 24 bytes of a canonical timestamp and the closing quote.
+    private mutating func timestamp() -> Timestamp? {
+        guard bytes.count - position >= 25, bytes[position + 24] == UInt8(ascii: "\""),
+              let milliseconds = Timestamp.parseCanonical(UnsafeRawBufferPointer(rebasing: bytes[position..<(position + 24)]))
+        else { return nil }
+        position += 25
+        return Timestamp(millisecondsSinceEpoch: milliseconds)
+    }
+
+    /// A canonical unsigned integer (no sign, no leading zero, no fraction) up to `maximum`.
+    private mutating func integer(maximum: UInt64) -> UInt64? {
+        var value: UInt64 = 0
+        var digits = 0
+        while position < bytes.count, bytes[position] &- UInt8(ascii: "0") < 10, digits < 17 {
+            value = value * 10 + UInt64(bytes[position] &- UInt8(ascii: "0"))
+            digits += 1
+            position += 1
+        }
+        guard digits > 0, digits == 1 || bytes[position - digits] != UInt8(ascii: "0"), value <= maximum else { return nil }
+        guard position == bytes.count || bytes[position] &- UInt8(ascii: "0") >= 10 else { return nil }
+        return value
+    }
+
+    /// A canonical JSON string as a Swift string.
+    private mutating func string() -> String? {
+        guard position < bytes.count, bytes[position] == UInt8(ascii: "\""), let span = skipString() else { return nil }
+        let raw = UnsafeRawBufferPointer(rebasing: bytes[span.start..<span.end])
+        guard span.escaped else { return String(decoding: raw, as: UTF8.self) }
+        unescaped.removeAll(keepingCapacity: true)
+        var i = 0
+        while i < raw.count {
+            let b = raw[i]
+            guard b == UInt8(ascii: "\\") else {
+                unescaped.append(b)
+                i += 1
+                continue
+            }
+            // skipString admitted only the canonical escapes.
+            switch raw[i + 1] {
+            case UInt8(ascii: "b"): unescaped.append(0x08)
+            case UInt8(ascii: "t"): unescaped.append(0x09)
+            case UInt8(ascii: "n"): unescaped.append(0x0a)
+            case UInt8(ascii: "f"): unescaped.append(0x0c)
+            case UInt8(ascii: "r"): unescaped.append(0x0d)
+            case UInt8(ascii: "u"):
+                unescaped.append(Self.nibble(raw[i + 4]) << 4 | Self.nibble(raw[i + 5]))
+                i += 4
+            default: unescaped.append(raw[i + 1])
+            }
+            i += 2
+        }
+        return String(decoding: unescaped, as: UTF8.self)
+    }
+
+    /// A valid `type` (dotted lowercase name); the catalogued names too long to be small strings
+    /// are shared instead of allocated.
+    private mutating func typeName() -> String? {
+        guard position < bytes.count, bytes[position] == UInt8(ascii: "\""), let span = skipString(), !span.escaped else { return nil }
+        let raw = UnsafeRawBufferPointer(rebasing: bytes[span.start..<span.end])
+        let type = Self.internedType(raw) ?? String(decoding: raw, as: UTF8.self)
+        guard (try? Event.validateType(type)) != nil else { return nil }
+        return type
+    }
+
+    private static let longTypeNames: [String] = EventCatalog.standard.types.filter { $0.utf8.count > 15 }
+
+    private static func internedType(_ raw: UnsafeRawBufferPointer) -> String? {
+        guard raw.count > 15 else { return nil }
+        for name in longTypeNames where name.utf8.count == raw.count && name.utf8.elementsEqual(raw) { return name }
+        return nil
+    }
+
+    // MARK: payload validation
+
+    /// Where a scanned string's contents lie and whether they need unescaping or a careful
+    /// key comparison.
+    private struct StringSpan {
+        var start: Int
+        var end: Int
+        var escaped: Bool
+        var nonASCII: Bool
+    }
+
+    /// Skips a string in canonical form (valid UTF-8, no lone surrogates, escapes only where RFC
+    /// 8785 requires them and in its spelling); the position is on the opening quote.
+    private mutating func skipString() -> StringSpan? {
+        position += 1
+        var span = StringSpan(start: position, end: 0, escaped: false, nonASCII: false)
+        let count = bytes.count
+        while true {
+            // Eight plain ASCII bytes at a time.
+            while count - position >= 8, !Self.needsAttention(bytes.loadUnaligned(fromByteOffset: position, as: UInt64.self)) {
+                position += 8
+            }
+            guard position < count else { return nil }
+            let b = bytes[position]
+            switch b {
+            case UInt8(ascii: "\""):
+                span.end = position
+                position += 1
+                return span
+            case UInt8(ascii: "\\"):
+                guard count - position >= 2 else { return nil }
+                span.escaped = true
+                switch bytes[position + 1] {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "b"), UInt8(ascii: "t"), UInt8(ascii: "n"), UInt8(ascii: "f"), UInt8(ascii: "r"):
+                    position += 2
+                case UInt8(ascii: "u"):
+                    // Only control characters without a short escape, as \u00xx in lowercase hex.
+                    guard count - position >= 6, bytes[position + 2] == UInt8(ascii: "0"), bytes[position + 3] == UInt8(ascii: "0") else { return nil }
+                    let high = bytes[position + 4], low = Self.nibble(bytes[position + 5])
+                    guard high == UInt8(ascii: "0") || high == UInt8(ascii: "1"), low < 16 else { return nil }
+                    let value = (high &- UInt8(ascii: "0")) << 4 | low
+                    guard value != 0x08, value != 0x09, value != 0x0a, value != 0x0c, value != 0x0d else { return nil }
+                    position += 6
+                default:
+                    return nil
+                }
+            case 0x00..<0x20:
+                return nil
+            case 0x20..<0x80:
+                position += 1
+            default:
+                span.nonASCII = true
+                guard skipMultibyteScalar() else { return nil }
+            }
+        }
+    }
+
+    /// Whether any of the eight bytes is a quote, a backslash, a control character or non-ASCII.
+    @inline(__always)
+    private static func needsAttention(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let quotes = word ^ (ones &* 0x22)
+        let backslashes = word ^ (ones &* 0x5c)
+        let hasQuote = (quotes &- ones) & ~quotes
+        let hasBackslash = (backslashes &- ones) & ~backslashes
+        let hasControl = (word &- ones &* 0x20) & ~word
+        return (hasQuote | hasBackslash | hasControl | word) & (ones &* 0x80) != 0
+    }
+
+    /// One multi-byte UTF-8 sequence: no overlongs, no surrogates, at most U+10FFFF.
+    private mutating func skipMultibyteScalar() -> Bool {
+        let lead = bytes[position]
+        let length: Int
+        var lower: UInt8 = 0x80, upper: UInt8 = 0xbf
+        switch lead {
+        case 0xc2...0xdf: length = 2
+        case 0xe0: length = 3; lower = 0xa0
+        case 0xe1...0xec, 0xee...0xef: length = 3
+        case 0xed: length = 3; upper = 0x9f
+        case 0xf0: length = 4; lower = 0x90
+        case 0xf1...0xf3: length = 4
+        case 0xf4: length = 4; upper = 0x8f
+        default: return false
+        }
+        guard bytes.count - position >= length else { return false }
+        let second = bytes[position + 1]
+        guard second >= lower && second <= upper else { return false }
+        for i in 2..<max(2, length) where bytes[position + i] & 0xc0 != 0x80 { return false }
+        position += length
+        return true
+    }
+
+    private mutating func skipValue(depth: Int) -> Bool {
+        guard position < bytes.count else { return false }
+        switch bytes[position] {
+        case UInt8(ascii: "\""): return skipString() != nil
+        case UInt8(ascii: "{"): return skipObject(depth: depth + 1)
+        case UInt8(ascii: "["): return skipArray(depth: depth + 1)
+        case UInt8(ascii: "t"): return expect("true")
+        case UInt8(ascii: "f"): return expect("false")
+        case UInt8(ascii: "n"): return expect("null")
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return skipNumber()
+        default: return false
+        }
+    }
+
+    /// An object whose keys are strictly increasing in UTF-16 order; the position is on `{`.
+    private mutating func skipObject(depth: Int) -> Bool {
+        guard depth <= Self.maximumPayloadDepth else { return false }
+        position += 1
+        if expectByte(UInt8(ascii: "}")) { return true }
+        var previous: StringSpan?
+        while true {
+            guard position < bytes.count, bytes[position] == UInt8(ascii: "\""), let key = skipString(), !key.escaped else { return false }
+            if let previous, !keyPrecedes(previous, key) { return false }
+            previous = key
+            guard expectByte(UInt8(ascii: ":")), skipValue(depth: depth) else { return false }
+            if expectByte(UInt8(ascii: ",")) { continue }
+            return expectByte(UInt8(ascii: "}"))
+        }
+    }
+
+    /// Whether unescaped key `a` sorts strictly before `b` in UTF-16 order; false when equal or
+    /// when only a UTF-16 comparison could tell (then the general path decides).
+    private func keyPrecedes(_ a: StringSpan, _ b: StringSpan) -> Bool {
+        let lengthA = a.end - a.start, lengthB = b.end - b.start
+        for i in 0..<min(lengthA, lengthB) {
+            let x = bytes[a.start + i], y = bytes[b.start + i]
+            if x != y {
+                // Lead bytes 0xEE-0xEF (U+E000-U+FFFF) sort after surrogate pairs in UTF-16.
+                if x >= 0xee || y >= 0xee { return false }
+                return x < y
+            }
+        }
+        return lengthA < lengthB
+    }
+
+    private mutating func skipArray(depth: Int) -> Bool {
+        guard depth <= Self.maximumPayloadDepth else { return false }
+        position += 1
+        if expectByte(UInt8(ascii: "]")) { return true }
+        while true {
+            guard skipValue(depth: depth) else { return false }
+            if expectByte(UInt8(ascii: ",")) { continue }
+            return expectByte(UInt8(ascii: "]"))
+        }
+    }
+
+    /// A number in its canonical (ECMAScript) spelling: small integers are checked directly,
+    /// anything else is parsed and re-serialized for comparison.
+    private mutating func skipNumber() -> Bool {
+        let start = position
+        let negative = bytes[position] == UInt8(ascii: "-")
+        if negative { position += 1 }
+        let integerStart = position
+        while position < bytes.count, bytes[position] &- UInt8(ascii: "0") < 10 { position += 1 }
+        let integerDigits = position - integerStart
+        guard integerDigits > 0, integerDigits == 1 || bytes[integerStart] != UInt8(ascii: "0") else { return false }
+        var plainInteger = true
+        if position < bytes.count, bytes[position] == UInt8(ascii: ".") {
+            plainInteger = false
+            position += 1
+            let fractionStart = position
+            while position < bytes.count, bytes[position] &- UInt8(ascii: "0") < 10 { position += 1 }
+            guard position > fractionStart else { return false }
+        }
+        if position < bytes.count, bytes[position] == UInt8(ascii: "e") || bytes[position] == UInt8(ascii: "E") {
+            plainInteger = false
+            position += 1
+            if position < bytes.count, bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-") { position += 1 }
+            let exponentStart = position
+            while position < bytes.count, bytes[position] &- UInt8(ascii: "0") < 10 { position += 1 }
+            guard position > exponentStart else { return false }
+        }
+        if plainInteger && integerDigits <= 15 {
+            // Exact doubles print as their digits; only "-0" is not canonical.
+            return !(negative && bytes[integerStart] == UInt8(ascii: "0"))
+        }
+        let token = UnsafeRawBufferPointer(rebasing: bytes[start..<position])
+        guard let value = Double(String(decoding: token, as: UTF8.self)), value.isFinite else { return false }
+        numberWriter.reset()
+        guard (try? numberWriter.writeNumber(value)) != nil else { return false }
+        return numberWriter.bytes.elementsEqual(token)
+    }
+}
