@@ -203,6 +203,14 @@ struct FastPathAgreementTests {
         #expect(accepted > 3000 && accepted < texts.count)
     }
 
+    @Test("Typed payload encoding still names the field path of a value JSON cannot carry")
+    func encodingErrorPath() throws {
+        let post = SocialPost(platform: .x, postId: "1", authorId: "2", text: "t", createdAt: Timestamp(millisecondsSinceEpoch: 0),
+                              metrics: PostMetrics(likes: 1, reposts: Int.max))
+        let error = #expect(throws: PayloadError.self) { try post.json() }
+        #expect(error?.path == "metrics.reposts")
+    }
+
     @Test("Lent raw buffers decode like arrays, and a mismatching id is reported by the strict path")
     func rawBuffers() throws {
         let event = try EventTests.bar()
