@@ -20,19 +20,44 @@ final class PayloadEncoding: Encoder {
         }
     }
 
+    /// Where this encoder sits under its parent: a member name or an array index.
+    enum Step {
+        case root
+        case member(any CodingKey)
+        case element(Int)
+    }
+
     let box: Box
-    let codingPath: [any CodingKey]
+    /// The parent and step, from which `codingPath` is built only when asked (errors, custom
+    /// encoders): building it for every member would cost an array per member.
+    let parent: PayloadEncoding?
+    let step: Step
     let userInfo: [CodingUserInfoKey: Any] = [:]
 
-    init(box: Box, codingPath: [any CodingKey]) {
+    init(box: Box, parent: PayloadEncoding?, step: Step) {
         self.box = box
-        self.codingPath = codingPath
+        self.parent = parent
+        self.step = step
+    }
+
+    var codingPath: [any CodingKey] {
+        var path: [any CodingKey] = []
+        var node: PayloadEncoding? = self
+        while let current = node {
+            switch current.step {
+            case .root: break
+            case .member(let key): path.append(key)
+            case .element(let index): path.append(AnyKey(index: index))
+            }
+            node = current.parent
+        }
+        return path.reversed()
     }
 
     static func encode<T: Encodable>(_ value: T) throws(PayloadError) -> JSONValue {
         let box = Box()
         do {
-            try value.encode(to: PayloadEncoding(box: box, codingPath: []))
+            try value.encode(to: PayloadEncoding(box: box, parent: nil, step: .root))
         } catch let error as PayloadError {
             throw error
         } catch {
@@ -60,7 +85,7 @@ final class PayloadEncoding: Encoder {
             members.append((key.stringValue, child))
             box.kind = .object(members)
         }
-        return PayloadEncoding(box: child, codingPath: codingPath + [key])
+        return PayloadEncoding(box: child, parent: self, step: .member(key))
     }
 
     func appendElement() -> PayloadEncoding {
@@ -72,7 +97,7 @@ final class PayloadEncoding: Encoder {
             elements.append(child)
             box.kind = .array(elements)
         }
-        return PayloadEncoding(box: child, codingPath: codingPath + [AnyKey(index: index)])
+        return PayloadEncoding(box: child, parent: self, step: .element(index))
     }
 
     func set(_ value: JSONValue) { box.kind = .value(value) }
@@ -91,7 +116,8 @@ final class PayloadEncoding: Encoder {
     }
 
     func encodeValue<T: Encodable>(_ value: T) throws {
-        if let json = value as? JSONValue {
+        // A metadata comparison, cheaper than a dynamic cast for every nested value.
+        if T.self == JSONValue.self, let json = value as? JSONValue {
             set(json)
             return
         }

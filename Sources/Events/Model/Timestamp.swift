@@ -60,6 +60,34 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         return ((date.daysSinceEpoch * 24 + Int64(hour)) * 60 + Int64(minute)) * 60_000 + Int64(second) * 1000 + Int64(milli)
     }
 
+    /// `parseCanonical` for raw bytes (envelope scanning): checks the 24 bytes three words at a
+    /// time instead of byte by byte.
+    static func parseCanonical(_ b: UnsafeRawBufferPointer) -> Int64? {
+        guard b.count == 24 else { return nil }
+        // "YYYY-MM-" "DDTHH:MM" ":SS.mmmZ": separators must match exactly; every other byte is a digit.
+        let words = (b.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian,
+                     b.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian,
+                     b.loadUnaligned(fromByteOffset: 16, as: UInt64.self).littleEndian)
+        func digitsValid(_ word: UInt64, separators: UInt64, expected: UInt64) -> Bool {
+            let digitMask = ~separators
+            // Digit bytes XOR '0' must be 0...9: high nibble zero, and adding 6 must not carry into bit 4.
+            let values = (word ^ 0x3030_3030_3030_3030) & digitMask
+            return word & separators == expected && values & 0xf0f0_f0f0_f0f0_f0f0 == 0
+                && (values &+ 0x0606_0606_0606_0606) & 0x1010_1010_1010_1010 & digitMask == 0
+        }
+        guard digitsValid(words.0, separators: 0xff00_00ff_0000_0000, expected: 0x2d00_002d_0000_0000),
+              digitsValid(words.1, separators: 0x0000_ff00_00ff_0000, expected: 0x0000_3a00_0054_0000),
+              digitsValid(words.2, separators: 0xff00_0000_ff00_00ff, expected: 0x5a00_0000_2e00_003a)
+        else { return nil }
+        func digit(_ i: Int) -> Int { Int(b[i] &- UInt8(ascii: "0")) }
+        let year = digit(0) * 1000 + digit(1) * 100 + digit(2) * 10 + digit(3)
+        let month = digit(5) * 10 + digit(6), day = digit(8) * 10 + digit(9)
+        let hour = digit(11) * 10 + digit(12), minute = digit(14) * 10 + digit(15), second = digit(17) * 10 + digit(18)
+        let milli = digit(20) * 100 + digit(21) * 10 + digit(22)
+        guard hour < 24, minute < 60, second < 60, let date = LocalDate(year: year, month: month, day: day) else { return nil }
+        return ((date.daysSinceEpoch * 24 + Int64(hour)) * 60 + Int64(minute)) * 60_000 + Int64(second) * 1000 + Int64(milli)
+    }
+
     /// Parses any RFC 3339 date-time (`T`/`t`/space separator, 0–9 fraction digits truncated to
     /// milliseconds, `Z` or a ±HH:MM offset) into UTC.
     public static func parseRFC3339(_ text: String) throws(TimeFormatError) -> Timestamp {

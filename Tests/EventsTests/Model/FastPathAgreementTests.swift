@@ -182,6 +182,35 @@ struct FastPathAgreementTests {
         #expect(try Event.decode(try event.canonicalBytes()) == event)
     }
 
+    @Test("The word-at-a-time timestamp parser agrees with the byte-wise one on valid and broken times")
+    func timestamps() throws {
+        var rng = SplitMix64(seed: 8)
+        var texts = ["0000-01-01T00:00:00.000Z", "2024-02-29T23:59:59.999Z", "2023-02-29T00:00:00.000Z", "2025-13-01T00:00:00.000Z",
+                     "2025-01-31T24:00:00.000Z", "2025-01-31T10:60:00.000Z", "2025-01-31T10:57:60.000Z", "2025-01-31t10:57:09.000Z"]
+        for _ in 0..<3000 {
+            var text = Array(Timestamp(millisecondsSinceEpoch: Int64.random(in: Timestamp.range, using: &rng)).rfc3339.utf8)
+            texts.append(String(decoding: text, as: UTF8.self))
+            text[Int.random(in: 0..<24, using: &rng)] = UInt8.random(in: 0x20...0x7f, using: &rng)
+            texts.append(String(decoding: text, as: UTF8.self))
+        }
+        var accepted = 0
+        for text in texts {
+            let raw = Array(text.utf8).withUnsafeBytes { Timestamp.parseCanonical($0) }
+            let generic = Timestamp.parseCanonical(Array(text.utf8))
+            #expect(raw == generic, "\(text)")
+            if raw != nil { accepted += 1 }
+        }
+        #expect(accepted > 3000 && accepted < texts.count)
+    }
+
+    @Test("Typed payload encoding still names the field path of a value JSON cannot carry")
+    func encodingErrorPath() throws {
+        let post = SocialPost(platform: .x, postId: "1", authorId: "2", text: "t", createdAt: Timestamp(millisecondsSinceEpoch: 0),
+                              metrics: PostMetrics(likes: 1, reposts: Int.max))
+        let error = #expect(throws: PayloadError.self) { try post.json() }
+        #expect(error?.path == "metrics.reposts")
+    }
+
     @Test("Lent raw buffers decode like arrays, and a mismatching id is reported by the strict path")
     func rawBuffers() throws {
         let event = try EventTests.bar()
