@@ -8,7 +8,7 @@ struct ProjectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "project",
         abstract: "Projections of the event log into PostgreSQL and Redis.",
-        subcommands: [Migrate.self]
+        subcommands: [Migrate.self, Run.self, Status.self]
     )
 
     /// `tickfold project migrate [--schema NAME]`.
@@ -44,7 +44,7 @@ struct ProjectCommand: AsyncParsableCommand {
             }
             if json {
                 let applied = report.applied.map { "\"\($0.fileName)\"" }.joined(separator: ",")
-                print("{\"applied\":[\(applied)],\"schema\":\(jsonString(report.schema)),\"version\":\(report.version)}")
+                print("{\"applied\":[\(applied)],\"schema\":\(ProjectCommand.jsonString(report.schema)),\"version\":\(report.version)}")
             } else if report.applied.isEmpty {
                 print("schema \(report.schema) is up to date at version \(report.version)")
             } else {
@@ -52,18 +52,19 @@ struct ProjectCommand: AsyncParsableCommand {
                 print("schema \(report.schema) is at version \(report.version)")
             }
         }
+    }
 
-        private func jsonString(_ text: String) -> String {
-            var out = "\""
-            for scalar in text.unicodeScalars {
-                switch scalar {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-                default: out.unicodeScalars.append(scalar)
-                }
+    /// `text` as a JSON string literal.
+    static func jsonString(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
             }
-            return out + "\""
         }
+        return out + "\""
     }
 }

@@ -1,0 +1,191 @@
+import Events
+import Kafka
+import Logging
+
+/// Reads the Kafka relay's topics (`PREFIX.<family>`, every partition) by manual partition
+/// assignment, starting after the checkpointed offsets, and verifies every message with
+/// `KafkaEventReader` (canonical envelope, id and seq headers). Checkpoint source = the topic,
+/// partition = the Kafka partition, position = the last applied offset.
+///
+/// Delivery order differs from the log's (partitions interleave), which the sinks' seq guards
+/// make harmless. A message that is not a valid event is logged, counted and passed over. A
+/// partition whose checkpoint lies beyond the broker's end (a broker restarted empty and
+/// refilled by the relay) is read again from its beginning: re-delivery is idempotent.
+///
+/// `@unchecked Sendable`: its mutable state is touched only by the one projector that drives
+/// it, one step at a time (see `ProjectorSource`); the reader and admin are thread safe.
+public final class KafkaEventSource: ProjectorSource, @unchecked Sendable {
+    public struct Options: Sendable {
+        public var naming: TopicNaming
+        /// How long one `read` waits for the first message.
+        public var pollTimeoutMs: Int32
+        /// How often a following source looks for new topics or partitions.
+        public var topicRefreshIntervalMs: Int
+        /// Timeout of metadata and watermark requests.
+        public var requestTimeoutMs: Int32
+
+        public init(naming: TopicNaming = TopicNaming(), pollTimeoutMs: Int32 = 200, topicRefreshIntervalMs: Int = 10_000, requestTimeoutMs: Int32 = 10_000) {
+            self.naming = naming
+            self.pollTimeoutMs = pollTimeoutMs
+            self.topicRefreshIntervalMs = topicRefreshIntervalMs
+            self.requestTimeoutMs = requestTimeoutMs
+        }
+    }
+
+    public var kind: String { "kafka" }
+    public let options: Options
+    private let reader: KafkaEventReader
+    private let admin: KafkaAdmin
+    private let logger: Logger
+    /// Per assigned partition, the offset the next message must have.
+    private var next: [KafkaTopicPartition: Int64] = [:]
+    /// Partitions that reached the stop seq.
+    private var stopped: Set<KafkaTopicPartition> = []
+    private var lastRefresh = ContinuousClock.now
+
+    /// `config` names the brokers (and any client settings); partition-end reporting is
+    /// switched on here.
+    public init(kafka config: KafkaConfig, options: Options = Options(), logger: Logger = Logger(label: "tickfold.projector.kafka")) throws {
+        var config = config
+        config["enable.partition.eof"] = "true"
+        self.options = options
+        self.logger = logger
+        reader = try KafkaEventReader(kafka: config, logger: logger)
+        admin = try KafkaAdmin(config: config, logger: logger)
+    }
+
+    /// The partitions currently read, in order.
+    public var assignedPartitions: [KafkaTopicPartition] {
+        next.keys.sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) }
+    }
+
+    public func start(after committed: [CheckpointKey: Int64]) throws {
+        var positions: [KafkaTopicPartition: Int64] = [:]
+        for partition in try discoverPartitions() {
+            positions[partition] = try startOffset(partition, committed: committed[CheckpointKey(source: partition.topic, partition: Int(partition.partition))])
+        }
+        try assign(positions)
+        lastRefresh = .now
+    }
+
+    public func read(max: Int, stopAfter: UInt64?) throws -> SourceBatch {
+        precondition(max > 0, "read(max:) needs a positive max")
+        if !next.isEmpty, stopped.count == next.count {
+            return SourceBatch(events: [], positions: [], status: .reachedStop)
+        }
+        if ContinuousClock.now - lastRefresh >= .milliseconds(options.topicRefreshIntervalMs) {
+            // A new event family creates a topic; a topic may gain partitions.
+            lastRefresh = .now
+            try refreshAssignment()
+        }
+        let messages = try reader.poll(max: max, timeoutMs: options.pollTimeoutMs)
+        var events: [Event] = []
+        events.reserveCapacity(messages.count)
+        var advanced: [KafkaTopicPartition: Int64] = [:]
+        var invalid = 0
+        for message in messages {
+            let partition = KafkaTopicPartition(topic: message.topic, partition: message.partition)
+            // Messages fetched before a re-assignment, or for a partition that reached the stop.
+            guard let expected = next[partition], message.offset >= expected, !stopped.contains(partition) else { continue }
+            switch message.outcome {
+            case .event(let event):
+                if let stopAfter, let seq = event.seq, seq > stopAfter {
+                    stopped.insert(partition)
+                    continue
+                }
+                events.append(event)
+            case .rejected(let reason):
+                invalid += 1
+                logger.error("skipping a Kafka message that is not a valid event", metadata: [
+                    "topic": "\(message.topic)", "partition": "\(message.partition)", "offset": "\(message.offset)", "reason": "\(reason)",
+                ])
+            }
+            next[partition] = message.offset + 1
+            advanced[partition] = message.offset
+        }
+        let positions = advanced.sorted { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }.map {
+            CheckpointPosition(source: $0.key.topic, partition: Int($0.key.partition), position: $0.value)
+        }
+        let status: SourceBatch.Status
+        if !next.isEmpty, stopped.count == next.count {
+            status = .reachedStop
+        } else if messages.count >= max {
+            status = .more
+        } else {
+            status = try isAtEnd(polledNothing: messages.isEmpty) ? .caughtUp : .more
+        }
+        return SourceBatch(events: events, positions: positions, invalidMessages: invalid, status: status)
+    }
+
+    /// Kafka reads wait inside `read` (a bounded librdkafka poll), so there is nothing to
+    /// wait for here.
+    public func waitForEvents() async throws {
+        try Task.checkCancellation()
+    }
+
+    public func backlog() throws -> Int64? {
+        var total: Int64 = 0
+        for (partition, offset) in next where !stopped.contains(partition) {
+            let high = try admin.watermarks(topic: partition.topic, partition: partition.partition, timeoutMs: options.requestTimeoutMs).high
+            total += max(high - offset, 0)
+        }
+        return total
+    }
+
+    /// Every partition of the topics named with the prefix.
+    private func discoverPartitions() throws -> [KafkaTopicPartition] {
+        let prefix = options.naming.prefix + "."
+        let metadata = try admin.metadata(timeoutMs: options.requestTimeoutMs)
+        var partitions: [KafkaTopicPartition] = []
+        for topic in metadata.topics where topic.name.hasPrefix(prefix) && topic.error == nil {
+            for partition in 0..<Int32(topic.partitionCount) {
+                partitions.append(KafkaTopicPartition(topic: topic.name, partition: partition))
+            }
+        }
+        return partitions
+    }
+
+    /// The checkpoint's next offset, or the beginning when there is none or the broker holds
+    /// fewer messages than the checkpoint covers (it lost them; the relay re-publishes).
+    private func startOffset(_ partition: KafkaTopicPartition, committed: Int64?) throws -> Int64 {
+        let (low, high) = try admin.watermarks(topic: partition.topic, partition: partition.partition, timeoutMs: options.requestTimeoutMs)
+        guard let committed else { return low }
+        if committed + 1 > high {
+            logger.warning("checkpoint lies beyond the partition's end (the broker lost messages); reading it again from the beginning", metadata: [
+                "partition": "\(partition)", "checkpoint": "\(committed)", "end": "\(high)",
+            ])
+            return low
+        }
+        return max(committed + 1, low)
+    }
+
+    private func assign(_ positions: [KafkaTopicPartition: Int64]) throws {
+        next = positions
+        try reader.assign(positions.map { KafkaTopicPartitionOffset(topic: $0.key.topic, partition: $0.key.partition, offset: .at($0.value)) })
+        logger.debug("assigned Kafka partitions", metadata: ["partitions": "\(positions.count)"])
+    }
+
+    /// Adds partitions that appeared since the last assignment, keeping current positions.
+    private func refreshAssignment() throws {
+        let found = try discoverPartitions().filter { next[$0] == nil }
+        guard !found.isEmpty else { return }
+        var positions = next
+        for partition in found { positions[partition] = try startOffset(partition, committed: nil) }
+        logger.info("new Kafka partitions to read", metadata: ["partitions": "\(found.map(\.description).joined(separator: ","))"])
+        try assign(positions)
+    }
+
+    /// Whether every assigned partition not stopped is read to its end. librdkafka reports
+    /// reached ends; a partition it has not reported yet is checked against its high
+    /// watermark after a poll that returned nothing.
+    private func isAtEnd(polledNothing: Bool) throws -> Bool {
+        let ends = reader.partitionsAtEnd
+        for (partition, offset) in next where !stopped.contains(partition) {
+            if let end = ends[partition], offset >= end { continue }
+            guard polledNothing else { return false }
+            let high = try admin.watermarks(topic: partition.topic, partition: partition.partition, timeoutMs: options.requestTimeoutMs).high
+            if offset < high { return false }
+        }
+        return true
+    }
+}

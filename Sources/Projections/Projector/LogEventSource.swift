@@ -1,0 +1,64 @@
+import Events
+
+/// Reads the LMDB event log in `seq` order: checkpoint source `log`, partition 0, position =
+/// the last applied seq. Tails the log with `EventLog.waitForEvents(after:)`, which wakes on
+/// commits in the writing process and sleeps with a short backoff in a reader process.
+///
+/// `@unchecked Sendable`: its mutable state (`next`, the decoder) is touched only by the one
+/// projector that drives it, one step at a time (see `ProjectorSource`).
+public final class LogEventSource: ProjectorSource, @unchecked Sendable {
+    /// The checkpoint key of the log.
+    public static let checkpointKey = CheckpointKey(source: "log", partition: 0)
+
+    public let log: EventLog
+    public var kind: String { "log" }
+    /// The seq the next read starts at.
+    public private(set) var next: UInt64 = 1
+    private var decoder = EventDecoder()
+
+    public init(log: EventLog) {
+        self.log = log
+    }
+
+    public func start(after committed: [CheckpointKey: Int64]) throws {
+        next = UInt64(max(committed[Self.checkpointKey] ?? 0, 0)) + 1
+    }
+
+    public func read(max: Int, stopAfter: UInt64?) throws -> SourceBatch {
+        precondition(max > 0, "read(max:) needs a positive max")
+        if let stopAfter, next > stopAfter {
+            return SourceBatch(events: [], positions: [], status: .reachedStop)
+        }
+        let end = min(next &+ UInt64(max) &- 1, stopAfter ?? .max)
+        var events: [Event] = []
+        events.reserveCapacity(Swift.min(max, 65_536))
+        try log.forEach(from: next, through: end) { view in
+            var event = try decoder.decode(view.canonicalJSON, verification: .trustStored)
+            event.seq = view.seq
+            events.append(event)
+        }
+        guard let last = events.last?.seq else {
+            return SourceBatch(events: [], positions: [], status: .caughtUp)
+        }
+        next = last + 1
+        let position = CheckpointPosition(source: Self.checkpointKey.source, partition: Self.checkpointKey.partition, position: Int64(last))
+        let status: SourceBatch.Status
+        if let stopAfter, last >= stopAfter {
+            status = .reachedStop
+        } else if events.count == max {
+            status = .more
+        } else {
+            status = .caughtUp
+        }
+        return SourceBatch(events: events, positions: [position], status: status)
+    }
+
+    public func waitForEvents() async throws {
+        _ = try await log.waitForEvents(after: next - 1)
+    }
+
+    public func backlog() throws -> Int64? {
+        let last = try log.lastSeq()
+        return last >= next ? Int64(last - next + 1) : 0
+    }
+}

@@ -1,0 +1,256 @@
+import Dispatch
+import Events
+import Logging
+
+/// The projector service: reads batches from a `ProjectorSource` and applies them through a
+/// `ProjectionEngine` (rows, rejects and checkpoints in one PostgreSQL transaction, keys in
+/// Redis), resuming after the engine's committed checkpoints.
+///
+/// Batches grow while the source is behind and shrink once it is caught up (`BatchSizing`).
+/// `run()` ends when the source is caught up (unless `Options.follow`), when every partition
+/// reached `Options.stopAfter`, or on a stop request (`requestStop()` or cancelling the task
+/// that runs it): the batch in hand is applied and checkpointed first, nothing is dropped.
+///
+/// Every blocking call (LMDB reads, librdkafka polls, PostgreSQL and Redis writes) runs on
+/// the projector's own serial dispatch queue, never on the cooperative pool.
+///
+/// Replays reuse it to fold a log range into another schema and key namespace: build the
+/// engine on the target `PostgresSink(schema:)`/`RedisSink(namespace:)`, pass a
+/// `LogEventSource`, `Options.startAfter` = the range's start − 1 and `Options.stopAfter` =
+/// its end, and watch `Options.onProgress` for events/s and the backlog (ETA).
+public final class Projector: Sendable {
+    public struct Options: Sendable {
+        /// Keep reading after catching up (tail the log / keep polling Kafka).
+        public var follow: Bool
+        /// The last seq to apply; nil reads to the end of the source.
+        public var stopAfter: UInt64?
+        /// Where partitions without a committed checkpoint start: the last position to treat
+        /// as applied (e.g. `LogEventSource.checkpointKey: from - 1` for a replay range).
+        public var startAfter: [CheckpointKey: Int64]
+        public var batch: BatchSizing
+        /// How often a progress line is logged (and `onProgress` called at least).
+        public var progressInterval: Duration
+        /// Called after every applied batch and at the end, from the task running `run()`.
+        public var onProgress: (@Sendable (ProjectorProgress) -> Void)?
+
+        public init(
+            follow: Bool = false, stopAfter: UInt64? = nil, startAfter: [CheckpointKey: Int64] = [:],
+            batch: BatchSizing = BatchSizing(), progressInterval: Duration = .seconds(5),
+            onProgress: (@Sendable (ProjectorProgress) -> Void)? = nil
+        ) {
+            self.follow = follow
+            self.stopAfter = stopAfter
+            self.startAfter = startAfter
+            self.batch = batch
+            self.progressInterval = progressInterval
+            self.onProgress = onProgress
+        }
+    }
+
+    /// Why `run()` returned.
+    public enum StopReason: String, Sendable, Hashable {
+        case caughtUp
+        case reachedStop
+        case stopRequested
+    }
+
+    public let engine: ProjectionEngine
+    public let source: any ProjectorSource
+    public let options: Options
+    private let logger: Logger
+    private let stop = StopRequest()
+    private let queue: DispatchQueue
+
+    public init(engine: ProjectionEngine, source: any ProjectorSource, options: Options = Options(), logger: Logger = Logger(label: "tickfold.projector")) {
+        self.engine = engine
+        self.source = source
+        self.options = options
+        self.logger = logger
+        queue = DispatchQueue(label: "tickfold.projector.\(source.kind)")
+    }
+
+    /// Asks `run()` to stop after the batch in hand is applied and checkpointed.
+    public func requestStop() {
+        stop.request()
+    }
+
+    /// The position to start from per source partition: for each, the lowest committed
+    /// checkpoint among the engine's projections (re-applying to one that is ahead is
+    /// idempotent), else `Options.startAfter`.
+    public func startPositions() throws -> [CheckpointKey: Int64] {
+        let committed = try engine.projections.map { try engine.checkpoint(projection: $0.name) }
+        var keys = Set(options.startAfter.keys)
+        for checkpoint in committed { keys.formUnion(checkpoint.keys) }
+        var positions: [CheckpointKey: Int64] = [:]
+        for key in keys {
+            let each = committed.map { $0[key] ?? options.startAfter[key] }
+            guard !each.isEmpty, each.allSatisfy({ $0 != nil }) else { continue }
+            positions[key] = each.compactMap { $0 }.min()
+        }
+        return positions
+    }
+
+    /// Runs until caught up (or forever with `follow`), the stop seq, or a stop request;
+    /// returns the final progress. Throws when the source or a sink fails past its retries;
+    /// everything committed before stays committed and a restart resumes from it.
+    public func run() async throws -> ProjectorRun {
+        try await withTaskCancellationHandler {
+            try await loop()
+        } onCancel: {
+            stop.request()
+        }
+    }
+
+    private func loop() async throws -> ProjectorRun {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let start = try await blocking { [self] in
+            let positions = try startPositions()
+            try source.start(after: positions)
+            return positions
+        }
+        var progress = ProjectorProgress(source: source.kind, positions: start)
+        var sizing = options.batch
+        var lastLog = started
+        logger.info("projector started", metadata: [
+            "source": "\(source.kind)", "projections": "\(engine.projections.map(\.label).joined(separator: ","))",
+            "from": "\(Self.describe(start))", "follow": "\(options.follow)",
+        ])
+        let reason: StopReason
+        while true {
+            if stop.isRequested {
+                reason = .stopRequested
+                break
+            }
+            let size = sizing.current
+            let stopAfter = options.stopAfter
+            let (batch, summary) = try await blocking { [self] () throws -> (SourceBatch, ApplySummary?) in
+                let batch = try source.read(max: size, stopAfter: stopAfter)
+                guard !batch.isEmpty else { return (batch, nil) }
+                return (batch, try engine.apply(batch: batch.events, positions: batch.positions))
+            }
+            sizing.adjust(read: batch.events.count + batch.invalidMessages, status: batch.status)
+            progress.batchSize = sizing.current
+            progress.caughtUp = batch.status != .more
+            if let summary {
+                progress.record(batch, summary)
+                progress.elapsed = clock.now - started
+                options.onProgress?(progress)
+            }
+            if clock.now - lastLog >= options.progressInterval {
+                lastLog = clock.now
+                await logProgress(progress)
+            }
+            switch batch.status {
+            case .more:
+                continue
+            case .reachedStop:
+                reason = .reachedStop
+            case .caughtUp where !options.follow:
+                reason = .caughtUp
+            case .caughtUp:
+                try await waitForEventsOrStop()
+                continue
+            }
+            break
+        }
+        progress.elapsed = clock.now - started
+        options.onProgress?(progress)
+        logger.info("projector stopped", metadata: progress.metadata.merging(["reason": "\(reason.rawValue)"]) { $1 })
+        return ProjectorRun(reason: reason, progress: progress)
+    }
+
+    /// Sleeps until the source may have more, or a stop is requested.
+    private func waitForEventsOrStop() async throws {
+        let source = source
+        let stop = stop
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await source.waitForEvents() }
+            group.addTask { await stop.wait() }
+            defer { group.cancelAll() }
+            do {
+                try await group.next()
+            } catch is CancellationError {
+                // The other task won, or the run was cancelled: the loop checks the stop request.
+            }
+        }
+    }
+
+    private func logProgress(_ progress: ProjectorProgress) async {
+        var metadata = progress.metadata
+        if let backlog = try? await blocking({ [source] in try source.backlog() }) {
+            metadata["backlog"] = "\(backlog)"
+        }
+        logger.info("projector progress", metadata: metadata)
+    }
+
+    /// Runs `body` on the projector's queue and resumes with its result.
+    private func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    static func describe(_ positions: [CheckpointKey: Int64]) -> String {
+        positions.isEmpty ? "beginning" : positions.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+    }
+}
+
+/// What a projector did so far.
+public struct ProjectorProgress: Sendable, Hashable {
+    public var source: String
+    /// The last applied position per source partition (the start positions until a batch lands).
+    public var positions: [CheckpointKey: Int64]
+    public var events = 0
+    public var batches = 0
+    public var rowsWritten = 0
+    public var keysChanged = 0
+    /// Rejects the folds produced (re-delivered ones included).
+    public var rejects = 0
+    public var invalidMessages = 0
+    /// The highest seq applied so far.
+    public var lastSeq: UInt64?
+    public var batchSize = 0
+    /// Whether the last read found the source caught up (or at the stop).
+    public var caughtUp = false
+    public var elapsed: Duration = .zero
+
+    public init(source: String, positions: [CheckpointKey: Int64]) {
+        self.source = source
+        self.positions = positions
+    }
+
+    public var eventsPerSecond: Double {
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return seconds > 0 ? Double(events) / seconds : 0
+    }
+
+    mutating func record(_ batch: SourceBatch, _ summary: ApplySummary) {
+        batches += 1
+        events += batch.events.count
+        invalidMessages += batch.invalidMessages
+        rowsWritten += summary.postgres.rowsWritten
+        keysChanged += summary.redisKeys.changed
+        rejects += summary.rejects
+        for position in batch.positions { positions[position.key] = position.position }
+        for event in batch.events {
+            if let seq = event.seq, seq > lastSeq ?? 0 { lastSeq = seq }
+        }
+    }
+
+    /// Structured fields of a progress log line.
+    public var metadata: Logger.Metadata {
+        [
+            "source": "\(source)", "events": "\(events)", "batches": "\(batches)", "events_per_s": "\(Int(eventsPerSecond))",
+            "rows_written": "\(rowsWritten)", "keys_changed": "\(keysChanged)", "rejects": "\(rejects)",
+            "invalid_messages": "\(invalidMessages)", "last_seq": "\(lastSeq.map(String.init) ?? "-")", "batch_size": "\(batchSize)",
+            "positions": "\(Projector.describe(positions))",
+        ]
+    }
+}
+
+/// How a `Projector.run()` ended.
+public struct ProjectorRun: Sendable, Hashable {
+    public let reason: Projector.StopReason
+    public let progress: ProjectorProgress
+}

@@ -1,0 +1,156 @@
+import ArgumentParser
+import Events
+import Foundation
+import Kafka
+import Logging
+import Projections
+
+extension ProjectCommand {
+    /// `tickfold project run`: the projector service.
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Fold events into the PostgreSQL tables and Redis keys, resuming from the checkpoints.",
+            discussion: """
+            Reads the LMDB log (--source log, the default) or the relay's Kafka topics \
+            (--source kafka: every partition of PREFIX.<family>, manually assigned, from the \
+            checkpointed offsets). Each batch's rows, rejects and checkpoint commit in one \
+            PostgreSQL transaction. Without --follow it stops once caught up. SIGTERM or SIGINT: \
+            finish the batch in hand, checkpoint, exit 0. Progress goes to standard error as \
+            structured log lines.
+            """
+        )
+
+        enum SourceKind: String, ExpressibleByArgument, CaseIterable {
+            case log
+            case kafka
+        }
+
+        @OptionGroup(title: "Connections")
+        var connections: ConnectionOptions
+
+        @Option(help: "Where events come from: log or kafka.")
+        var source: SourceKind = .log
+
+        @Option(name: .customLong("projection"), help: "A projection to run (repeatable; default: all).")
+        var projections: [String] = []
+
+        @Flag(help: "Keep following the source after catching up.")
+        var follow = false
+
+        @Option(help: "PostgreSQL schema of the tables and checkpoints.")
+        var schema: String = "tickfold"
+
+        @Option(help: "Prefix of every Redis key and channel written (e.g. `replay1:`).")
+        var namespace: String = ""
+
+        @Option(help: "Stop after applying this seq.")
+        var to: UInt64?
+
+        @Option(name: .customLong("min-batch"), help: "Smallest batch (events per transaction).")
+        var minBatch = 256
+
+        @Option(name: .customLong("max-batch"), help: "Largest batch (events per transaction).")
+        var maxBatch = 50_000
+
+        @Option(name: .customLong("progress-every"), help: "Seconds between progress log lines.")
+        var progressEvery: Double = 5
+
+        @Flag(help: "Print the final summary as JSON.")
+        var json = false
+
+        func validate() throws {
+            guard minBatch > 0, minBatch <= maxBatch else { throw ValidationError("need 0 < --min-batch <= --max-batch") }
+            guard progressEvery > 0 else { throw ValidationError("--progress-every must be positive") }
+        }
+
+        func run() async throws {
+            // Installed first, so a signal during start-up is also a graceful stop.
+            let shutdown = ShutdownSignal()
+            let logger = Logger(label: "tickfold.projector")
+            let selected: [any Projection]
+            do {
+                selected = projections.isEmpty ? ProjectionRegistry.standard.projections : try ProjectionRegistry.standard.select(projections)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+            let engine = try ProjectCommand.engine(connections: connections, projections: selected, schema: schema, namespace: namespace)
+            let eventSource = try makeSource(logger: logger)
+            let options = Projector.Options(
+                follow: follow, stopAfter: to,
+                batch: BatchSizing(minimum: minBatch, maximum: maxBatch, initial: minBatch),
+                progressInterval: .milliseconds(Int64(progressEvery * 1000)))
+            let projector = Projector(engine: engine, source: eventSource, options: options, logger: logger)
+            let result: ProjectorRun
+            do {
+                result = try await withThrowingTaskGroup(of: ProjectorRun?.self) { group in
+                    group.addTask { try await projector.run() }
+                    group.addTask {
+                        // ShutdownSignal is a flag: look at it a few times a second.
+                        while !shutdown.isRequested { try await Task.sleep(for: .milliseconds(50)) }
+                        projector.requestStop()
+                        return nil
+                    }
+                    defer { group.cancelAll() }
+                    while let next = try await group.next() {
+                        if let run = next { return run }
+                    }
+                    throw CancellationError()
+                }
+            } catch let error as ProjectionError {
+                throw CLIError("\(error)")
+            }
+            print(summary(result))
+        }
+
+        private func makeSource(logger: Logger) throws -> any ProjectorSource {
+            switch source {
+            case .log:
+                return LogEventSource(log: try connections.openLog(.readOnly))
+            case .kafka:
+                let servers = try connections.kafkaServers()
+                let prefix = try connections.topicPrefix().value
+                do {
+                    return try KafkaEventSource(
+                        kafka: KafkaConfig(bootstrapServers: servers.value),
+                        options: KafkaEventSource.Options(naming: TopicNaming(prefix: prefix)), logger: logger)
+                } catch {
+                    throw CLIError("Kafka at \(servers): \(error)")
+                }
+            }
+        }
+
+        private func summary(_ run: ProjectorRun) -> String {
+            let progress = run.progress
+            let positions = progress.positions.sorted { $0.key < $1.key }
+            if json {
+                let fields = positions.map { "{\"partition\":\($0.key.partition),\"position\":\($0.value),\"source\":\(ProjectCommand.jsonString($0.key.source))}" }
+                return "{\"events\":\(progress.events),\"invalidMessages\":\(progress.invalidMessages),\"lastSeq\":\(progress.lastSeq.map(String.init) ?? "null"),"
+                    + "\"positions\":[\(fields.joined(separator: ","))],\"reason\":\"\(run.reason.rawValue)\",\"rejects\":\(progress.rejects),"
+                    + "\"rowsWritten\":\(progress.rowsWritten),\"schema\":\(ProjectCommand.jsonString(schema))}"
+            }
+            let at = positions.isEmpty ? "nothing to read" : positions.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            return "projected \(progress.events) events in \(progress.batches) batches (\(run.reason.rawValue)); "
+                + "\(progress.rowsWritten) rows written, \(progress.rejects) rejects; at \(at)"
+        }
+    }
+
+    /// The engine of `projections` writing to `schema` and the Redis `namespace`.
+    static func engine(connections: ConnectionOptions, projections: [any Projection], schema: String, namespace: String) throws -> ProjectionEngine {
+        let postgres = try connections.postgres()
+        let redisURL = try connections.redisURL()
+        let tables = projections.flatMap(\.tables)
+        let postgresSink: PostgresSink
+        do {
+            postgresSink = try PostgresSink(conninfo: postgres.value, schema: schema, tables: tables)
+        } catch {
+            throw CLIError("PostgreSQL (connection string from \(postgres.origin)): \(error)")
+        }
+        let redisSink: RedisSink
+        do {
+            redisSink = try RedisSink(url: redisURL.value, namespace: namespace)
+        } catch {
+            throw CLIError("Redis (URL from \(redisURL.origin)): \(error)")
+        }
+        return ProjectionEngine(projections: projections, postgres: postgresSink, redis: redisSink)
+    }
+}

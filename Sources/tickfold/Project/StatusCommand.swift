@@ -1,0 +1,216 @@
+import ArgumentParser
+import Events
+import Foundation
+import Kafka
+import Postgres
+import Projections
+
+extension ProjectCommand {
+    /// `tickfold project status`: where each projection stands.
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show each projection's checkpoints, lag, row counts and rejects.",
+            discussion: """
+            Lag of the log source: events after the checkpoint, and the event time between the \
+            checkpointed event and the newest logged one. Lag of a Kafka partition: messages \
+            after the checkpointed offset (the broker's high watermark); its event-time lag is \
+            not shown.
+            """
+        )
+
+        @OptionGroup(title: "Connections")
+        var connections: ConnectionOptions
+
+        @Option(help: "PostgreSQL schema of the tables and checkpoints.")
+        var schema: String = "tickfold"
+
+        @Flag(help: "Print the status as JSON.")
+        var json = false
+
+        func run() async throws {
+            let postgres = try connections.postgres()
+            let report: StatusReport
+            do {
+                let connection = try PostgresConnection(postgres.value)
+                try Migrator().requireCurrent(connection, schema: schema)
+                report = try collect(connection)
+            } catch let error as PostgresError {
+                throw CLIError("PostgreSQL (connection string from \(postgres.origin)): \(error)")
+            } catch let error as ProjectionError {
+                throw CLIError("\(error)")
+            }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            } else {
+                print(render(report))
+            }
+        }
+
+        private func collect(_ connection: PostgresConnection) throws -> StatusReport {
+            let quoted = try PostgresConnection.quoteIdentifier(schema)
+            var checkpoints: [String: [(CheckpointKey, Int64)]] = [:]
+            for row in try connection.query("SELECT projection, source, partition, position FROM \(quoted).projection_checkpoints ORDER BY 1, 2, 3").rows {
+                guard let name = row[0], let source = row[1], let partition = row[2].flatMap(Int.init), let position = row[3].flatMap(Int64.init) else { continue }
+                checkpoints[name, default: []].append((CheckpointKey(source: source, partition: partition), position))
+            }
+            var rejects: [String: Int] = [:]
+            for row in try connection.query("SELECT projection, count(*) FROM \(quoted).projection_rejects GROUP BY 1").rows {
+                if let name = row[0], let count = row[1].flatMap(Int.init) { rejects[name] = count }
+            }
+            let log = LogView(connections: connections)
+            let kafka = KafkaView(connections: connections, needed: checkpoints.values.contains { $0.contains { $0.0.source != LogEventSource.checkpointKey.source } })
+            var notes = [log.note, kafka.note].compactMap { $0 }
+            var projections: [ProjectionStatus] = []
+            for projection in ProjectionRegistry.standard.projections {
+                let tables = projection.tables.map(\.name)
+                let counts = try tables.isEmpty ? [] : connection.query(
+                    tables.map { "SELECT \(ProjectCommand.sqlLiteral($0)), count(*) FROM \(quoted).\($0)" }.joined(separator: " UNION ALL ")
+                ).rows
+                let rows = counts.compactMap { row -> TableCount? in
+                    guard let table = row[0], let count = row[1].flatMap(Int64.init) else { return nil }
+                    return TableCount(table: table, rows: count)
+                }
+                var positions: [PositionStatus] = []
+                for (key, position) in checkpoints[projection.name] ?? [] {
+                    if key == LogEventSource.checkpointKey {
+                        positions.append(log.status(position))
+                    } else {
+                        positions.append(kafka.status(key, position))
+                    }
+                }
+                projections.append(ProjectionStatus(
+                    name: projection.name, version: projection.version, positions: positions, rejects: rejects[projection.name] ?? 0, tables: rows))
+            }
+            for name in checkpoints.keys where ProjectionRegistry.standard.projection(named: name) == nil {
+                notes.append("checkpoints of an unknown projection \(name) (another tickfold version?)")
+            }
+            return StatusReport(schema: schema, logLastSeq: log.lastSeq, notes: notes, projections: projections)
+        }
+
+        private func render(_ report: StatusReport) -> String {
+            var lines = ["schema \(report.schema)" + (report.logLastSeq.map { "; log last seq \($0)" } ?? "")]
+            for projection in report.projections {
+                lines.append("\(projection.name)@v\(projection.version)")
+                if projection.positions.isEmpty { lines.append("  position   none (never run)") }
+                for position in projection.positions {
+                    var lag = "lag " + (position.lagEvents.map { "\($0) events" } ?? "unknown")
+                    if let seconds = position.lagSeconds { lag += String(format: ", %.3f s of event time", seconds) }
+                    lines.append("  position   \(position.source)/\(position.partition) = \(position.position)   \(lag)")
+                }
+                lines.append("  rejects    \(projection.rejects)")
+                let width = projection.tables.map(\.table.count).max() ?? 0
+                for (index, table) in projection.tables.enumerated() {
+                    let label = index == 0 ? "  rows       " : "             "
+                    lines.append(label + table.table.padding(toLength: width, withPad: " ", startingAt: 0) + "  \(table.rows)")
+                }
+            }
+            for note in report.notes { lines.append("note: \(note)") }
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    /// `text` as an SQL string literal.
+    static func sqlLiteral(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
+    }
+}
+
+struct StatusReport: Encodable {
+    let schema: String
+    let logLastSeq: UInt64?
+    let notes: [String]
+    let projections: [ProjectionStatus]
+}
+
+struct ProjectionStatus: Encodable {
+    let name: String
+    let version: Int
+    let positions: [PositionStatus]
+    let rejects: Int
+    let tables: [TableCount]
+}
+
+struct PositionStatus: Encodable {
+    let source: String
+    let partition: Int
+    let position: Int64
+    /// Events (log) or messages (Kafka) not yet applied; nil when the source is unreachable.
+    let lagEvents: Int64?
+    /// Event time between the checkpointed event and the newest one (log source only).
+    let lagSeconds: Double?
+}
+
+struct TableCount: Encodable {
+    let table: String
+    let rows: Int64
+}
+
+/// The log as the status command sees it: its newest seq and event times.
+private struct LogView {
+    let log: EventLog?
+    let lastSeq: UInt64?
+    let note: String?
+
+    init(connections: ConnectionOptions) {
+        do {
+            let opened = try connections.openLog(.readOnly)
+            lastSeq = try opened.lastSeq()
+            log = opened
+            note = nil
+        } catch {
+            log = nil
+            lastSeq = nil
+            note = "log lag unknown: \(error)"
+        }
+    }
+
+    func status(_ position: Int64) -> PositionStatus {
+        let key = LogEventSource.checkpointKey
+        guard let log, let lastSeq else {
+            return PositionStatus(source: key.source, partition: key.partition, position: position, lagEvents: nil, lagSeconds: nil)
+        }
+        let applied = UInt64(max(position, 0))
+        let lag = lastSeq > applied ? Int64(lastSeq - applied) : 0
+        var seconds: Double?
+        if lag == 0 {
+            seconds = 0
+        } else if let newest = occurredAt(lastSeq, log), let checkpointed = occurredAt(max(applied, 1), log) {
+            seconds = Double(newest.millisecondsSinceEpoch - checkpointed.millisecondsSinceEpoch) / 1000
+        }
+        return PositionStatus(source: key.source, partition: key.partition, position: position, lagEvents: lag, lagSeconds: seconds)
+    }
+
+    private func occurredAt(_ seq: UInt64, _ log: EventLog) -> Timestamp? {
+        guard let stored = try? log.event(at: seq) else { return nil }
+        return try? Event.decode(stored.canonicalJSON, verification: .trustStored).occurredAt
+    }
+}
+
+/// The broker as the status command sees it: high watermarks for Kafka checkpoints.
+private struct KafkaView {
+    let admin: KafkaAdmin?
+    let note: String?
+
+    init(connections: ConnectionOptions, needed: Bool) {
+        guard needed else {
+            admin = nil
+            note = nil
+            return
+        }
+        do {
+            let servers = try connections.kafkaServers()
+            admin = try KafkaAdmin(config: KafkaConfig(bootstrapServers: servers.value))
+            note = nil
+        } catch {
+            admin = nil
+            note = "Kafka lag unknown: \(error)"
+        }
+    }
+
+    func status(_ key: CheckpointKey, _ position: Int64) -> PositionStatus {
+        let high = try? admin?.watermarks(topic: key.source, partition: Int32(key.partition), timeoutMs: 3_000).high
+        return PositionStatus(source: key.source, partition: key.partition, position: position, lagEvents: high.map { max($0 - position - 1, 0) }, lagSeconds: nil)
+    }
+}
