@@ -8,9 +8,10 @@ import Logging
 /// partition = the Kafka partition, position = the last applied offset.
 ///
 /// Delivery order differs from the log's (partitions interleave), which the sinks' seq guards
-/// make harmless. A message that is not a valid event is logged, counted and passed over. A
-/// partition whose checkpoint lies beyond the broker's end (a broker restarted empty and
-/// refilled by the relay) is read again from its beginning: re-delivery is idempotent.
+/// make harmless. A message that is not a valid event is logged, counted and passed over.
+/// Caught up means librdkafka reported every partition's end (`enable.partition.eof`); high
+/// watermarks only back that up for partitions that stay silent, because Tansu 0.6.0 reports
+/// the last batch's base offset + 1 as the high watermark, which can lag the true end.
 ///
 /// `@unchecked Sendable`: its mutable state is touched only by the one projector that drives
 /// it, one step at a time (see `ProjectorSource`); the reader and admin are thread safe.
@@ -42,15 +43,17 @@ public final class KafkaEventSource: ProjectorSource, @unchecked Sendable {
     /// Partitions that reached the stop seq.
     private var stopped: Set<KafkaTopicPartition> = []
     private var lastRefresh = ContinuousClock.now
+    /// Reads in a row that returned nothing.
+    private var emptyPolls = 0
 
     /// `config` names the brokers (and any client settings); partition-end reporting is
     /// switched on here.
     public init(kafka config: KafkaConfig, options: Options = Options(), logger: Logger = Logger(label: "tickfold.projector.kafka")) throws {
-        var config = config
-        config["enable.partition.eof"] = "true"
+        var readerConfig = config
+        readerConfig["enable.partition.eof"] = "true"
         self.options = options
         self.logger = logger
-        reader = try KafkaEventReader(kafka: config, logger: logger)
+        reader = try KafkaEventReader(kafka: readerConfig, logger: logger)
         admin = try KafkaAdmin(config: config, logger: logger)
     }
 
@@ -62,7 +65,7 @@ public final class KafkaEventSource: ProjectorSource, @unchecked Sendable {
     public func start(after committed: [CheckpointKey: Int64]) throws {
         var positions: [KafkaTopicPartition: Int64] = [:]
         for partition in try discoverPartitions() {
-            positions[partition] = try startOffset(partition, committed: committed[CheckpointKey(source: partition.topic, partition: Int(partition.partition))])
+            positions[partition] = startOffset(committed: committed[CheckpointKey(source: partition.topic, partition: Int(partition.partition))])
         }
         try assign(positions)
         lastRefresh = .now
@@ -79,6 +82,7 @@ public final class KafkaEventSource: ProjectorSource, @unchecked Sendable {
             try refreshAssignment()
         }
         let messages = try reader.poll(max: max, timeoutMs: options.pollTimeoutMs)
+        emptyPolls = messages.isEmpty ? emptyPolls + 1 : 0
         var events: [Event] = []
         events.reserveCapacity(messages.count)
         var advanced: [KafkaTopicPartition: Int64] = [:]
@@ -112,7 +116,7 @@ public final class KafkaEventSource: ProjectorSource, @unchecked Sendable {
         } else if messages.count >= max {
             status = .more
         } else {
-            status = try isAtEnd(polledNothing: messages.isEmpty) ? .caughtUp : .more
+            status = try isAtEnd() ? .caughtUp : .more
         }
         return SourceBatch(events: events, positions: positions, invalidMessages: invalid, status: status)
     }
@@ -123,6 +127,7 @@ public final class KafkaEventSource: ProjectorSource, @unchecked Sendable {
         try Task.checkCancellation()
     }
 
+    /// Approximate: from high watermarks (see the type's note on Tansu).
     public func backlog() throws -> Int64? {
         var total: Int64 = 0
         for (partition, offset) in next where !stopped.contains(partition) {
@@ -145,23 +150,16 @@ public final class KafkaEventSource: ProjectorSource, @unchecked Sendable {
         return partitions
     }
 
-    /// The checkpoint's next offset, or the beginning when there is none or the broker holds
-    /// fewer messages than the checkpoint covers (it lost them; the relay re-publishes).
-    private func startOffset(_ partition: KafkaTopicPartition, committed: Int64?) throws -> Int64 {
-        let (low, high) = try admin.watermarks(topic: partition.topic, partition: partition.partition, timeoutMs: options.requestTimeoutMs)
-        guard let committed else { return low }
-        if committed + 1 > high {
-            logger.warning("checkpoint lies beyond the partition's end (the broker lost messages); reading it again from the beginning", metadata: [
-                "partition": "\(partition)", "checkpoint": "\(committed)", "end": "\(high)",
-            ])
-            return low
-        }
-        return max(committed + 1, low)
+    /// The checkpoint's next offset, or 0 (read from the beginning) when there is none.
+    private func startOffset(committed: Int64?) -> Int64 {
+        committed.map { $0 + 1 } ?? 0
     }
 
     private func assign(_ positions: [KafkaTopicPartition: Int64]) throws {
         next = positions
-        try reader.assign(positions.map { KafkaTopicPartitionOffset(topic: $0.key.topic, partition: $0.key.partition, offset: .at($0.value)) })
+        try reader.assign(positions.map {
+            KafkaTopicPartitionOffset(topic: $0.key.topic, partition: $0.key.partition, offset: $0.value == 0 ? .beginning : .at($0.value))
+        })
         logger.debug("assigned Kafka partitions", metadata: ["partitions": "\(positions.count)"])
     }
 
@@ -170,19 +168,19 @@ public final class KafkaEventSource: ProjectorSource, @unchecked Sendable {
         let found = try discoverPartitions().filter { next[$0] == nil }
         guard !found.isEmpty else { return }
         var positions = next
-        for partition in found { positions[partition] = try startOffset(partition, committed: nil) }
+        for partition in found { positions[partition] = startOffset(committed: nil) }
         logger.info("new Kafka partitions to read", metadata: ["partitions": "\(found.map(\.description).joined(separator: ","))"])
         try assign(positions)
     }
 
-    /// Whether every assigned partition not stopped is read to its end. librdkafka reports
-    /// reached ends; a partition it has not reported yet is checked against its high
-    /// watermark after a poll that returned nothing.
-    private func isAtEnd(polledNothing: Bool) throws -> Bool {
+    /// Whether every assigned partition not stopped is read to its end: librdkafka reported
+    /// its end, or (for a partition it stays silent about) reads came back empty three times
+    /// in a row and the partition's high watermark is not beyond the next offset.
+    private func isAtEnd() throws -> Bool {
         let ends = reader.partitionsAtEnd
         for (partition, offset) in next where !stopped.contains(partition) {
             if let end = ends[partition], offset >= end { continue }
-            guard polledNothing else { return false }
+            guard emptyPolls >= 3 else { return false }
             let high = try admin.watermarks(topic: partition.topic, partition: partition.partition, timeoutMs: options.requestTimeoutMs).high
             if offset < high { return false }
         }
