@@ -1,0 +1,238 @@
+import Events
+import Foundation
+import Kafka
+import Projections
+import Testing
+import TickfoldTesting
+
+@Suite("projector service", .serialized, .enabled(if: TestServices.hasPostgres && TestServices.hasRedis), .timeLimit(.minutes(5)))
+struct ProjectorTests {
+    @Test("poison events land in projection_rejects, the projection carries on, and the same events always give the same rejects")
+    func poisonEvents() async throws {
+        let directory = try TemporaryDirectory("projector-poison")
+        let (log, logged) = try ProjectorEvents.log(try ProjectorEvents.mixed(count: 5_000), in: directory.file("log"))
+        defer { log.close() }
+        let poisonIDs = Set(try stride(from: 999, to: 5_000, by: 1_000).map { try ProjectorEvents.event($0).id })
+        let poison = logged.filter { poisonIDs.contains($0.id) }
+        #expect(poison.count == 5)
+        let first = try ProjectorTarget()
+        let second = try ProjectorTarget()
+        defer { first.cleanUp(); second.cleanUp() }
+        let keys = try ProjectorTarget.keys(of: logged)
+        for target in [first, second] {
+            let run = try await Projector(engine: target.engine(), source: LogEventSource(log: log), options: .init(batch: BatchSizing(minimum: 100, maximum: 700))).run()
+            #expect(run.reason == .caughtUp)
+            #expect(run.progress.events == logged.count)
+            #expect(run.progress.rejects == 5)
+            #expect(try target.checkpoints() == ["log/0": Int64(logged.count)])
+        }
+        let rejects = try first.rows("SELECT event_id, seq, event_type, reason FROM $schema.projection_rejects ORDER BY seq")
+        #expect(rejects.map { $0[0] } == poison.map { Optional($0.id.hex) })
+        #expect(rejects.allSatisfy { ($0[3] ?? "").isEmpty == false })
+        #expect(rejects.contains { $0[2] == "bar.hourly" && ($0[3] ?? "").contains("unknown event type") })
+        // The projection went on past the poison events.
+        #expect(try first.rows("SELECT max(seq) FROM $schema.collected_daily_bars")[0][0].flatMap(Int.init) ?? 0 > Int(poison[poison.count - 2].seq ?? 0))
+        #expect(try first.dump() == second.dump())
+        #expect(try first.redisDump(keys) == second.redisDump(keys))
+        // Re-delivering a poison event records nothing new and changes nothing.
+        let before = try first.dump()
+        let again = try first.engine().apply(batch: poison, positions: [])
+        #expect(again.rejects == 5 && again.postgres.rejectsRecorded == 0)
+        #expect(try first.dump() == before)
+    }
+
+    @Test("a replay range: start after one seq, stop after another, into its own schema")
+    func range() async throws {
+        let directory = try TemporaryDirectory("projector-range")
+        let (log, logged) = try ProjectorEvents.log(try ProjectorEvents.mixed(count: 3_000), in: directory.file("log"))
+        defer { log.close() }
+        let target = try ProjectorTarget()
+        defer { target.cleanUp() }
+        target.track(try ProjectorTarget.keys(of: logged))
+        let options = Projector.Options(stopAfter: 2_000, startAfter: [LogEventSource.checkpointKey: 1_000], batch: BatchSizing(minimum: 64, maximum: 256))
+        let run = try await Projector(engine: target.engine(), source: LogEventSource(log: log), options: options).run()
+        #expect(run.reason == .reachedStop)
+        #expect(run.progress.events == 1_000)
+        #expect(run.progress.lastSeq == 2_000)
+        #expect(try target.checkpoints() == ["log/0": 2_000])
+        let span = try target.rows("SELECT min(seq), max(seq) FROM $schema.collected_daily_bars")[0]
+        #expect(Int(span[0] ?? "") ?? 0 > 1_000 && Int(span[1] ?? "") ?? .max <= 2_000)
+        // Resuming from the checkpoint with the same stop reads nothing more.
+        let again = try await Projector(engine: target.engine(), source: LogEventSource(log: log), options: options).run()
+        #expect(again.reason == .reachedStop && again.progress.events == 0)
+        #expect(logged.count == 3_000)
+    }
+
+    @Test("follow mode: events appended while following become visible; a stop request or cancellation ends the run cleanly")
+    func follow() async throws {
+        let directory = try TemporaryDirectory("projector-follow")
+        let (log, logged) = try ProjectorEvents.log(try ProjectorEvents.mixed(count: 500), in: directory.file("log"))
+        defer { log.close() }
+        let target = try ProjectorTarget()
+        defer { target.cleanUp() }
+        target.track(try ProjectorTarget.keys(of: logged))
+        let projector = Projector(engine: try target.engine(), source: LogEventSource(log: log), options: .init(follow: true, batch: BatchSizing(minimum: 16, maximum: 1_000)))
+        let running = Task { try await projector.run() }
+        #expect(try eventually { try target.checkpoints()["log/0"] == 500 })
+        for round in 1...3 {
+            let more = try ProjectorEvents.mixed(count: 100, seed: 10_000 * round)
+            target.track(try ProjectorTarget.keys(of: more))
+            let last = try await log.append(events: more).map(\.seq).max() ?? 0
+            let appended = ContinuousClock.now
+            #expect(try eventually { try target.checkpoints()["log/0"] == Int64(last) })
+            #expect(ContinuousClock.now - appended < .seconds(5))
+            let newest = more.last { $0.type == DailyBar.type }
+            if let newest {
+                #expect(try target.rows("SELECT count(*) FROM $schema.collected_daily_bars WHERE event_id = $1", [newest.id.hex]) == [["1"]])
+            }
+        }
+        projector.requestStop()
+        let run = try await running.value
+        #expect(run.reason == .stopRequested)
+        #expect(run.progress.positions[LogEventSource.checkpointKey] == (try target.checkpoints()["log/0"]))
+
+        let second = Projector(engine: try target.engine(), source: LogEventSource(log: log), options: .init(follow: true))
+        let cancelled = Task { try await second.run() }
+        try await Task.sleep(for: .milliseconds(300))
+        cancelled.cancel()
+        #expect(try await cancelled.value.reason == .stopRequested)
+    }
+
+    @Test("Kafka source: messages that are not valid events are skipped and counted; valid ones are applied")
+    func kafkaInvalidMessages() async throws {
+        try #require(TestServices.hasKafka)
+        let prefix = TestServices.uniqueName("projkafka")
+        defer { ProjectorKafka.deleteTopics(prefix: prefix) }
+        var events = try ProjectorEvents.mixed(count: 40).filter { $0.type == DailyBar.type }
+        for index in events.indices { events[index].seq = UInt64(index + 1) }
+        try ProjectorKafka.publish(events, prefix: prefix, partitions: 2)
+        let producer = try KafkaProducer(config: ProjectorKafka.config, idempotent: false)
+        let topic = TopicNaming(prefix: prefix).topic(forType: DailyBar.type)
+        let tampered = try events[0].canonicalBytes(includingSeq: true)
+        try producer.send(topic: topic, partition: 0, key: nil, value: tampered, headers: [("id", Array(String(repeating: "0", count: 64).utf8)), ("seq", Array("1".utf8))], tag: 1)
+        try producer.send(topic: topic, partition: 1, key: nil, value: Array("not json".utf8), tag: 2)
+        #expect(try producer.flush(timeoutMs: 10_000).allSatisfy { $0.error == nil })
+        let target = try ProjectorTarget()
+        defer { target.cleanUp() }
+        target.track(try ProjectorTarget.keys(of: events))
+        let source = try KafkaEventSource(kafka: ProjectorKafka.config, options: .init(naming: TopicNaming(prefix: prefix)))
+        let run = try await Projector(engine: target.engine(), source: source, options: .init()).run()
+        #expect(run.reason == .caughtUp)
+        #expect(run.progress.events == events.count)
+        #expect(run.progress.invalidMessages == 2)
+        #expect(try target.checkpoints().count == 2)
+        #expect(try target.count("collected_daily_bars") == Set(events.map { "\($0.subject) \($0.payload.objectValue?["date"]?.stringValue ?? "")" }).count)
+    }
+
+    @Test("tickfold project run and status: caught up, positions, lag after appends, row counts, JSON; precise errors")
+    func runAndStatusCLI() throws {
+        try #require(TickfoldBinary.path != nil, "build the tickfold binary first")
+        let directory = try TemporaryDirectory("projector-cli")
+        let logPath = directory.file("log")
+        let (log, logged) = try ProjectorEvents.log(try ProjectorEvents.mixed(count: 3_000), in: logPath)
+        defer { log.close() }
+        let target = try ProjectorTarget()
+        defer { target.cleanUp() }
+        target.track(try ProjectorTarget.keys(of: logged))
+        let run = try TickfoldBinary.run(["project", "run", "--log", logPath] + target.cliArguments + ["--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect(summary["events"] as? Int == logged.count)
+        #expect(summary["reason"] as? String == "caughtUp")
+        #expect(summary["rejects"] as? Int == 3)
+        #expect(run.stderr.contains("projector stopped"))
+
+        let appended = try ProjectorEvents.mixed(count: 250, seed: 50_000)
+        target.track(try ProjectorTarget.keys(of: appended))
+        _ = try log.appendBlocking(events: appended)
+        let status = try TickfoldBinary.run(["project", "status", "--log", logPath, "--json"] + target.cliArguments.prefix(2) + ["--pg", target.conninfo])
+        #expect(status.status == 0, "\(status.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        let projections = try #require(report["projections"] as? [[String: Any]])
+        let collected = try #require(projections.first { $0["name"] as? String == "collected" })
+        let positions = try #require(collected["positions"] as? [[String: Any]])
+        #expect(positions.count == 1)
+        #expect(positions.first?["source"] as? String == "log")
+        #expect(positions.first?["position"] as? Int == 3_000)
+        #expect(positions.first?["lagEvents"] as? Int == 250)
+        #expect(positions.first?["lagSeconds"] is Double)
+        #expect(collected["rejects"] as? Int == 3)
+        let tables = try #require(collected["tables"] as? [[String: Any]])
+        #expect(tables.count == CollectedTables.all.count)
+        for table in tables {
+            let name = try #require(table["table"] as? String)
+            #expect(table["rows"] as? Int == (try target.count(name)), "\(name)")
+        }
+
+        let human = try TickfoldBinary.run(["project", "status", "--log", logPath, "--schema", target.schema, "--pg", target.conninfo])
+        #expect(human.status == 0)
+        #expect(human.stdout.contains("log/0 = 3000   lag 250 events"))
+        #expect(human.stdout.contains("collected_daily_bars"))
+
+        let caughtUp = try TickfoldBinary.run(["project", "run", "--log", logPath] + target.cliArguments)
+        #expect(caughtUp.status == 0 && caughtUp.stdout.contains("projected 250 events"), "\(caughtUp.stdout)\(caughtUp.stderr)")
+
+        let unmigrated = try TickfoldBinary.run(["project", "run", "--log", logPath, "--schema", TestServices.uniqueName("nothere"), "--pg", target.conninfo, "--redis", TestServices.redis ?? ""])
+        #expect(unmigrated.status != 0)
+        #expect(unmigrated.stderr.contains("tickfold project migrate"))
+        let unknown = try TickfoldBinary.run(["project", "run", "--log", logPath, "--projection", "nope"] + target.cliArguments)
+        #expect(unknown.status != 0 && unknown.stderr.contains("no projection named \"nope\""))
+        let port = try closedLocalPort()
+        let unreachable = try TickfoldBinary.run(["project", "status", "--log", logPath, "--pg", "postgresql://127.0.0.1:\(port)/tickfold"])
+        #expect(unreachable.status != 0 && unreachable.stderr.contains("PostgreSQL"))
+        let noLog = try TickfoldBinary.run(["project", "run", "--log", directory.file("absent")] + target.cliArguments)
+        #expect(noLog.status != 0 && noLog.stderr.contains("event log"))
+    }
+
+    @Test("tickfold project run --follow: appended events become visible; SIGTERM drains, checkpoints and exits 0")
+    func followCLI() throws {
+        try #require(TickfoldBinary.path != nil, "build the tickfold binary first")
+        let directory = try TemporaryDirectory("projector-follow-cli")
+        let logPath = directory.file("log")
+        let (log, logged) = try ProjectorEvents.log(try ProjectorEvents.mixed(count: 200), in: logPath)
+        defer { log.close() }
+        let target = try ProjectorTarget()
+        defer { target.cleanUp() }
+        target.track(try ProjectorTarget.keys(of: logged))
+        let child = try TickfoldChild(["project", "run", "--follow", "--log", logPath, "--progress-every", "0.5"] + target.cliArguments)
+        #expect(try eventually { try target.checkpoints()["log/0"] == 200 })
+        let more = try ProjectorEvents.mixed(count: 300, seed: 70_000)
+        target.track(try ProjectorTarget.keys(of: more))
+        let last = try log.appendBlocking(events: more).map(\.seq).max() ?? 0
+        #expect(try eventually { try target.checkpoints()["log/0"] == Int64(last) })
+        child.signal(SIGTERM)
+        let result = try child.finish()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("(stopRequested)"))
+        #expect(result.stderr.contains("projector progress") || result.stderr.contains("projector stopped"))
+    }
+
+    @Test("SIGTERM while catching up: the batch in hand commits with its checkpoint, exit 0, and a restart completes the same state")
+    func sigtermMidCatchUp() async throws {
+        try #require(TickfoldBinary.path != nil, "build the tickfold binary first")
+        let directory = try TemporaryDirectory("projector-sigterm")
+        let logPath = directory.file("log")
+        let (log, logged) = try ProjectorEvents.log(try ProjectorEvents.mixed(count: 30_000), in: logPath)
+        defer { log.close() }
+        let target = try ProjectorTarget()
+        let reference = try ProjectorTarget()
+        defer { target.cleanUp(); reference.cleanUp() }
+        let child = try TickfoldChild(["project", "run", "--log", logPath, "--min-batch", "200", "--max-batch", "200"] + target.cliArguments)
+        #expect(try eventually { (try target.checkpoints()["log/0"] ?? 0) > 0 })
+        child.signal(SIGTERM)
+        let result = try child.finish()
+        #expect(result.status == 0, "\(result.stderr)")
+        let stoppedAt = try #require(try target.checkpoints()["log/0"])
+        #expect(result.stdout.contains("(stopRequested)") && stoppedAt < Int64(logged.count), "stopped mid-run: \(result.stdout)")
+        // Nothing beyond the checkpoint was committed, nothing below it is missing.
+        let newest = try target.rows("SELECT max(seq) FROM $schema.collected_daily_bars")[0][0].flatMap(Int64.init) ?? 0
+        #expect(newest <= stoppedAt)
+        let restart = try TickfoldBinary.run(["project", "run", "--log", logPath] + target.cliArguments)
+        #expect(restart.status == 0, "\(restart.stderr)")
+        #expect(try target.checkpoints()["log/0"] == Int64(logged.count))
+        _ = try await Projector(engine: reference.engine(), source: LogEventSource(log: log)).run()
+        #expect(try target.dump() == reference.dump())
+        let keys = try ProjectorTarget.keys(of: logged)
+        #expect(try target.redisDump(keys) == reference.redisDump(keys))
+    }
+}
