@@ -129,7 +129,7 @@ enum ProjectorEvents {
         let baseDay: Int64 = 20_000  // 2024-10-04
         let dayIndex = Int64((i / 7) % 240)
         let date = LocalDate(daysSinceEpoch: baseDay + dayIndex)
-        let at = Timestamp(millisecondsSinceEpoch: (baseDay + dayIndex) * 86_400_000 + 72_000_000 + Int64(i % 1000))
+        let at = Timestamp(millisecondsSinceEpoch: (baseDay + dayIndex) * 86_400_000 + 36_000_000 + Int64(i))
         let ticker = tickers[(i * 7) % tickers.count]
         let price = DecimalString("\(100 + i % 97).\(String(format: "%02d", i % 100))")!
         if i % 1000 == 999 {
@@ -149,7 +149,7 @@ enum ProjectorEvents {
             return try Event.make(Trade(price: price, size: DecimalString("\(1 + i % 300)")!, timestampMs: ms, conditions: ["1"]), source: "finnhub", subject: symbol, occurredAt: Timestamp(millisecondsSinceEpoch: ms))
         case 7:
             let etf = etfs[i % etfs.count]
-            return try Event.make(ETFProfile(name: "\(etf) Trust", etfType: i % 2 == 0 ? "benchmark" : "sector", family: "Family \(i % 5)", expenseRatio: DecimalString("0.0\(i % 90 + 10)")!), source: "yahoo", subject: etf, occurredAt: at)
+            return try Event.make(ETFProfile(name: "\(etf) Trust", etfType: (i / 20) % 2 == 0 ? "benchmark" : "sector", family: "Family \(i % 5)", expenseRatio: DecimalString("0.0\(i % 90 + 10)")!), source: "yahoo", subject: etf, occurredAt: at)
         case 8:
             let etf = etfs[i % 5]
             return try Event.make(ETFHolding(fund: etf, symbol: i % 11 == 0 ? nil : tickers[i % 30], name: "Holding \(i % 30)", weight: DecimalString("\(i % 20).5")!, asOf: LocalDate(daysSinceEpoch: baseDay + Int64(i % 10)), rank: 1 + i % 30), source: "yahoo", subject: etf, occurredAt: at)
@@ -158,7 +158,7 @@ enum ProjectorEvents {
         case 10:
             return try Event.make(CompanyOverview(name: "Company \(ticker)", sector: "TECHNOLOGY", marketCap: DecimalString("\(1_000_000 + i)")!, peRatio: price), source: "alphavantage", subject: ticker, occurredAt: at)
         case 11:
-            return try Event.make(BalanceSheet(period: i % 2 == 0 ? .annual : .quarterly, fiscalDateEnding: LocalDate(daysSinceEpoch: baseDay - 90 * Int64(i % 8)), reportedCurrency: "USD", totalAssets: DecimalString("\(5_000_000 + i)")!), source: "alphavantage", subject: ticker, occurredAt: at)
+            return try Event.make(BalanceSheet(period: (i / 20) % 2 == 0 ? .annual : .quarterly, fiscalDateEnding: LocalDate(daysSinceEpoch: baseDay - 90 * Int64(i % 8)), reportedCurrency: "USD", totalAssets: DecimalString("\(5_000_000 + i)")!), source: "alphavantage", subject: ticker, occurredAt: at)
         case 12:
             return try Event.make(EarningsCalendarEntry(name: "Company \(ticker)", reportDate: LocalDate(daysSinceEpoch: baseDay + Int64(i % 10) * 7), fiscalDateEnding: LocalDate(daysSinceEpoch: baseDay - Int64(i % 4) * 91), estimate: price, currency: "USD"), source: "alphavantage", subject: ticker, occurredAt: at)
         case 13:
@@ -168,14 +168,14 @@ enum ProjectorEvents {
             let url = "https://news.example.com/story/\(i % 2000)"
             return try Event.make(NewsArticle(url: url, title: "Story \(i)", source: "Wire", publishedAt: at, authors: ["Reporter \(i % 9)"], overallSentimentScore: "0.1", tickers: [TickerSentiment(ticker: ticker, relevance: "0.5", sentimentScore: "0.2", sentimentLabel: "Neutral"), TickerSentiment(ticker: tickers[(i + 1) % tickers.count], relevance: DecimalString("0.\(i % 9 + 1)")!)]), source: "alphavantage", subject: url, occurredAt: at)
         case 15:
-            let platform: SocialPlatform = i % 2 == 0 ? .x : .truthsocial
+            let platform: SocialPlatform = (i / 20) % 2 == 0 ? .x : .truthsocial
             return try Event.make(SocialPost(platform: platform, postId: "\(1_000_000 + i % 3000)", authorId: "user\(i % 12)", authorHandle: "handle\(i % 12)", text: "Post \(i % 3000) take \(i)", createdAt: at, metrics: PostMetrics(likes: i % 1000, reposts: i % 17)), source: platform.rawValue, subject: "handle\(i % 12)", occurredAt: at)
         case 16:
-            let platform: SocialPlatform = i % 2 == 0 ? .x : .truthsocial
-            return try Event.make(SocialProfile(platform: platform, userId: "user\(i % 12)", username: "handle\(i % 12)", followers: i, verified: i % 2 == 0), source: platform.rawValue, subject: "handle\(i % 12)", occurredAt: at)
+            let platform: SocialPlatform = (i / 20) % 2 == 0 ? .x : .truthsocial
+            return try Event.make(SocialProfile(platform: platform, userId: "user\(i % 12)", username: "handle\(i % 12)", followers: i, verified: (i / 20) % 3 == 0), source: platform.rawValue, subject: "handle\(i % 12)", occurredAt: at)
         case 17:
             let coin = ["BTC", "ETH", "XRP", "SOL", "DOGE"][i % 5]
-            if i % 2 == 0 {
+            if (i / 20) % 2 == 0 {
                 return try Event.make(CryptoListing(venue: .bithumb, symbol: coin, market: "KRW-\(coin)", koreanName: "코인\(i % 5)", englishName: coin), source: "bithumb", subject: coin, occurredAt: at)
             }
             return try Event.make(CryptoMarket(coinId: coin.lowercased(), symbol: coin.lowercased(), name: coin, vsCurrency: "usd", currentPrice: price, marketCapRank: 1 + i % 5), source: "coingecko", subject: coin, occurredAt: at)
