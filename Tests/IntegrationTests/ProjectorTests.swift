@@ -122,6 +122,15 @@ struct ProjectorTests {
         #expect(run.progress.invalidMessages == 2)
         #expect(try target.checkpoints().count == 2)
         #expect(try target.count("collected_daily_bars") == Set(events.map { "\($0.subject) \($0.payload.objectValue?["date"]?.stringValue ?? "")" }).count)
+        guard TickfoldBinary.path != nil else { return }
+        let status = try TickfoldBinary.run(["project", "status", "--schema", target.schema, "--pg", target.conninfo, "--kafka", TestServices.kafka ?? "", "--log", "/nonexistent"])
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(status.stdout.contains("\(topic)/0 = ") && status.stdout.contains("\(topic)/1 = "))
+        #expect(status.stdout.contains("note: log lag unknown"))
+        let port = try closedLocalPort()
+        let offline = try TickfoldBinary.run(["project", "status", "--schema", target.schema, "--pg", target.conninfo, "--kafka", "127.0.0.1:\(port)", "--json"])
+        #expect(offline.status == 0, "\(offline.stderr)")
+        #expect(offline.stdout.contains("Kafka lag unknown"))
     }
 
     @Test("tickfold project run and status: caught up, positions, lag after appends, row counts, JSON; precise errors")

@@ -61,7 +61,7 @@ extension ProjectCommand {
             }
             let log = LogView(connections: connections)
             let kafka = KafkaView(connections: connections, needed: checkpoints.values.contains { $0.contains { $0.0.source != LogEventSource.checkpointKey.source } })
-            var notes = [log.note, kafka.note].compactMap { $0 }
+            var notes = [log.note].compactMap { $0 }
             var projections: [ProjectionStatus] = []
             for projection in ProjectionRegistry.standard.projections {
                 let tables = projection.tables.map(\.name)
@@ -83,6 +83,7 @@ extension ProjectCommand {
                 projections.append(ProjectionStatus(
                     name: projection.name, version: projection.version, positions: positions, rejects: rejects[projection.name] ?? 0, tables: rows))
             }
+            if let note = kafka.note { notes.append(note) }
             for name in checkpoints.keys where ProjectionRegistry.standard.projection(named: name) == nil {
                 notes.append("checkpoints of an unknown projection \(name) (another tickfold version?)")
             }
@@ -188,21 +189,20 @@ private struct LogView {
     }
 }
 
-/// The broker as the status command sees it: high watermarks for Kafka checkpoints.
-private struct KafkaView {
+/// The broker as the status command sees it: high watermarks for Kafka checkpoints. After
+/// one failed request the rest are not tried, so an unreachable broker costs one timeout.
+private final class KafkaView {
     let admin: KafkaAdmin?
-    let note: String?
+    private(set) var note: String?
 
     init(connections: ConnectionOptions, needed: Bool) {
         guard needed else {
             admin = nil
-            note = nil
             return
         }
         do {
             let servers = try connections.kafkaServers()
             admin = try KafkaAdmin(config: KafkaConfig(bootstrapServers: servers.value))
-            note = nil
         } catch {
             admin = nil
             note = "Kafka lag unknown: \(error)"
@@ -210,7 +210,14 @@ private struct KafkaView {
     }
 
     func status(_ key: CheckpointKey, _ position: Int64) -> PositionStatus {
-        let high = try? admin?.watermarks(topic: key.source, partition: Int32(key.partition), timeoutMs: 3_000).high
-        return PositionStatus(source: key.source, partition: key.partition, position: position, lagEvents: high.map { max($0 - position - 1, 0) }, lagSeconds: nil)
+        var lag: Int64?
+        if let admin, note == nil {
+            do {
+                lag = max(try admin.watermarks(topic: key.source, partition: Int32(key.partition), timeoutMs: 3_000).high - position - 1, 0)
+            } catch {
+                note = "Kafka lag unknown: \(error)"
+            }
+        }
+        return PositionStatus(source: key.source, partition: key.partition, position: position, lagEvents: lag, lagSeconds: nil)
     }
 }
