@@ -133,6 +133,34 @@ struct ProjectorTests {
         #expect(offline.stdout.contains("Kafka lag unknown"))
     }
 
+    @Test("Kafka source, following: messages published later, also to a topic created later, become visible; a stop request ends it")
+    func kafkaFollow() async throws {
+        try #require(TestServices.hasKafka)
+        let prefix = TestServices.uniqueName("projkfollow")
+        defer { ProjectorKafka.deleteTopics(prefix: prefix) }
+        var events = try ProjectorEvents.mixed(count: 400)
+        for index in events.indices { events[index].seq = UInt64(index + 1) }
+        let bars = events.filter { $0.type == DailyBar.type }
+        let others = events.filter { $0.type != DailyBar.type && TopicNaming.family(of: $0.type) != "bar" }
+        try ProjectorKafka.publish(bars, prefix: prefix, partitions: 3)
+        let target = try ProjectorTarget()
+        defer { target.cleanUp() }
+        target.track(try ProjectorTarget.keys(of: events))
+        let source = try KafkaEventSource(kafka: ProjectorKafka.config, options: .init(naming: TopicNaming(prefix: prefix), topicRefreshIntervalMs: 300))
+        let projector = Projector(engine: try target.engine(), source: source, options: .init(follow: true))
+        let running = Task { try await projector.run() }
+        #expect(try eventually { try target.checkpoints().values.reduce(0) { $0 + $1 + 1 } == Int64(bars.count) })
+        try ProjectorKafka.publish(others, prefix: prefix, partitions: 3)
+        let topics = Set(others.map { TopicNaming(prefix: prefix).topic(forType: $0.type) })
+        #expect(try eventually { Set(try target.checkpoints().keys.map { String($0.split(separator: "/").first ?? "") }).isSuperset(of: topics) })
+        #expect(try eventually { try target.checkpoints().values.reduce(0) { $0 + $1 + 1 } == Int64(bars.count + others.count) })
+        projector.requestStop()
+        let run = try await running.value
+        #expect(run.reason == .stopRequested)
+        #expect(run.progress.events == bars.count + others.count)
+        #expect(try target.count("collected_macro_observations") > 0)
+    }
+
     @Test("tickfold project run and status: caught up, positions, lag after appends, row counts, JSON; precise errors")
     func runAndStatusCLI() throws {
         try #require(TickfoldBinary.path != nil, "build the tickfold binary first")
