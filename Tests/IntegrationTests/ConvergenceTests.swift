@@ -15,7 +15,8 @@ struct ConvergenceTests {
     func threeDeliveries() async throws {
         try #require(TickfoldBinary.path != nil, "build the tickfold binary first")
         let directory = try TemporaryDirectory("convergence")
-        let (log, logged) = try ProjectorEvents.log(try ProjectorEvents.mixed(count: 102_000), in: directory.file("log"))
+        let path = directory.file("log")
+        let (log, logged) = try await onThread { try ProjectorEvents.log(try ProjectorEvents.mixed(count: 102_000), in: path) }
         defer { log.close() }
         try #require(logged.count >= 100_000)
         let keys = try ProjectorTarget.keys(of: logged)
@@ -50,17 +51,19 @@ struct ConvergenceTests {
         var delivery = logged
         for index in stride(from: 0, to: logged.count, by: 5) { delivery.append(logged[index]) }
         delivery.shuffle(using: &random)
-        try ProjectorKafka.publish(delivery, prefix: shufflePrefix, partitions: 6)
+        let shuffledDelivery = delivery
+        try await onThread { try ProjectorKafka.publish(shuffledDelivery, prefix: shufflePrefix, partitions: 6) }
         let environment = ["TICKFOLD_TOPIC_PREFIX": shufflePrefix]
         let arguments = ["project", "run", "--source", "kafka", "--kafka", TestServices.kafka ?? ""] + shuffled.cliArguments
         let first = try TickfoldChild(arguments + ["--min-batch", "500", "--max-batch", "500"], environment: environment)
-        #expect(try eventually { try shuffled.checkpoints().values.reduce(0, +) > 2_000 })
+        #expect(try await eventually { try shuffled.checkpoints().values.reduce(0, +) > 2_000 })
         first.signal(SIGKILL)
-        let killed = try first.finish()
+        let killed = try await onThread { try first.finish() }
         #expect(killed.status == SIGKILL && first.process.terminationReason == .uncaughtSignal)
         let appliedBeforeKill = try shuffled.checkpoints().values.reduce(0) { $0 + $1 + 1 }
         #expect(appliedBeforeKill < Int64(delivery.count), "killed midway")
-        let restart = try TickfoldChild(arguments, environment: environment).finish()
+        let second = try TickfoldChild(arguments, environment: environment)
+        let restart = try await onThread { try second.finish() }
         #expect(restart.status == 0, "\(restart.stderr)")
         #expect(try shuffled.checkpoints().values.reduce(0) { $0 + $1 + 1 } == Int64(delivery.count))
 
@@ -85,13 +88,6 @@ struct ConvergenceTests {
         for family in ["latest:stocks:sp500:", "latest:stocks:topgainers:", "latest:crypto:", "sp500_market_data"] {
             #expect(referenceKeys.keys.contains { $0.hasPrefix(family) }, "\(family) written")
         }
-    }
-}
-
-/// Runs a blocking call on a thread of its own.
-private func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
     }
 }
 

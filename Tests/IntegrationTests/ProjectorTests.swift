@@ -73,13 +73,13 @@ struct ProjectorTests {
         target.track(try ProjectorTarget.keys(of: logged))
         let projector = Projector(engine: try target.engine(), source: LogEventSource(log: log), options: .init(follow: true, batch: BatchSizing(minimum: 16, maximum: 1_000)))
         let running = Task { try await projector.run() }
-        #expect(try eventually { try target.checkpoints()["log/0"] == 500 })
+        #expect(try await eventually { try target.checkpoints()["log/0"] == 500 })
         for round in 1...3 {
             let more = try ProjectorEvents.mixed(count: 100, seed: 10_000 * round)
             target.track(try ProjectorTarget.keys(of: more))
             let last = try await log.append(events: more).map(\.seq).max() ?? 0
             let appended = ContinuousClock.now
-            #expect(try eventually { try target.checkpoints()["log/0"] == Int64(last) })
+            #expect(try await eventually { try target.checkpoints()["log/0"] == Int64(last) })
             #expect(ContinuousClock.now - appended < .seconds(5))
             let newest = more.last { $0.type == DailyBar.type }
             if let newest {
@@ -149,11 +149,11 @@ struct ProjectorTests {
         let source = try KafkaEventSource(kafka: ProjectorKafka.config, options: .init(naming: TopicNaming(prefix: prefix), topicRefreshIntervalMs: 300))
         let projector = Projector(engine: try target.engine(), source: source, options: .init(follow: true))
         let running = Task { try await projector.run() }
-        #expect(try eventually { try target.checkpoints().values.reduce(0) { $0 + $1 + 1 } == Int64(bars.count) })
+        #expect(try await eventually { try target.checkpoints().values.reduce(0) { $0 + $1 + 1 } == Int64(bars.count) })
         try ProjectorKafka.publish(others, prefix: prefix, partitions: 3)
         let topics = Set(others.map { TopicNaming(prefix: prefix).topic(forType: $0.type) })
-        #expect(try eventually { Set(try target.checkpoints().keys.map { String($0.split(separator: "/").first ?? "") }).isSuperset(of: topics) })
-        #expect(try eventually { try target.checkpoints().values.reduce(0) { $0 + $1 + 1 } == Int64(bars.count + others.count) })
+        #expect(try await eventually { Set(try target.checkpoints().keys.map { String($0.split(separator: "/").first ?? "") }).isSuperset(of: topics) })
+        #expect(try await eventually { try target.checkpoints().values.reduce(0) { $0 + $1 + 1 } == Int64(bars.count + others.count) })
         projector.requestStop()
         let run = try await running.value
         #expect(run.reason == .stopRequested)
@@ -255,9 +255,9 @@ struct ProjectorTests {
         let reference = try ProjectorTarget()
         defer { target.cleanUp(); reference.cleanUp() }
         let child = try TickfoldChild(["project", "run", "--log", logPath, "--min-batch", "200", "--max-batch", "200"] + target.cliArguments)
-        #expect(try eventually { (try target.checkpoints()["log/0"] ?? 0) > 0 })
+        #expect(try await eventually { (try target.checkpoints()["log/0"] ?? 0) > 0 })
         child.signal(SIGTERM)
-        let result = try child.finish()
+        let result = try await onThread { try child.finish() }
         #expect(result.status == 0, "\(result.stderr)")
         let stoppedAt = try #require(try target.checkpoints()["log/0"])
         #expect(result.stdout.contains("(stopRequested)") && stoppedAt < Int64(logged.count), "stopped mid-run: \(result.stdout)")
