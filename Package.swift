@@ -45,7 +45,7 @@ let package = Package(
             "Events", logging,
             .product(name: "Crypto", package: "swift-crypto"),
         ], exclude: ["FIXTURES.md"]),
-        .target(name: "Projections", dependencies: ["Events", "Postgres", "Redis", logging]),
+        .target(name: "Projections", dependencies: ["Events", "Kafka", "Postgres", "Redis", logging]),
         .target(name: "Replay", dependencies: [
             "Projections", "Events", "Postgres", "Redis", logging, .product(name: "Crypto", package: "swift-crypto"),
         ]),
