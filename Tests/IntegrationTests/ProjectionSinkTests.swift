@@ -440,6 +440,33 @@ struct ProjectionSinkTests {
         #expect(try fixture.hash("latest:stocks:sp500:NVDA")["price"] == "121.00")
     }
 
+    @Test("one script call over many keys refuses an older or equal seq for some keys and replaces the others whole")
+    func multiKeyScriptGuardsEachKey() throws {
+        let fixture = try SinkFixture()
+        defer { fixture.cleanUp() }
+        let sink = try RedisSink(url: try #require(TestServices.redis), namespace: fixture.namespace, notifications: false)
+        let id = try #require(EventID(hex: String(repeating: "5a", count: 32)))
+        func write(_ index: Int, seq: UInt64, price: String, extra: Bool) -> KeyWrite {
+            var fields = [RedisField("price", price), RedisField("symbol", "S\(index)")]
+            if extra { fields.append(RedisField("volume", "7")) }
+            return KeyWrite(key: "latest:stocks:sp500:S\(index)", fields: fields, seq: seq, eventID: id)
+        }
+        // 120 keys: three script calls of up to 50 keys in one pipeline.
+        let first = try sink.write((0..<120).map { write($0, seq: UInt64(100 + $0), price: "1.00", extra: true) })
+        #expect(first.changed == 120 && first.unchanged == 0)
+        // Key 7 moves far ahead; key 64 is re-delivered with its own seq in the next batch.
+        #expect(try sink.write([write(7, seq: 10_000, price: "9.99", extra: true)]).changed == 1)
+        var second = (0..<120).map { write($0, seq: UInt64(1000 + $0), price: "2.00", extra: false) }
+        second[64] = write(64, seq: 164, price: "2.00", extra: false)
+        let summary = try sink.write(second)
+        #expect(summary.changed == 118 && summary.unchanged == 2)
+        #expect(try fixture.hash("latest:stocks:sp500:S7") == ["_seq": "10000", "_event_id": id.hex, "price": "9.99", "symbol": "S7", "volume": "7"])
+        #expect(try fixture.hash("latest:stocks:sp500:S64") == ["_seq": "164", "_event_id": id.hex, "price": "1.00", "symbol": "S64", "volume": "7"])
+        // Replaced hashes hold exactly the new fields: the dropped `volume` is gone.
+        #expect(try fixture.hash("latest:stocks:sp500:S8") == ["_seq": "1008", "_event_id": id.hex, "price": "2.00", "symbol": "S8"])
+        #expect(try fixture.hash("latest:stocks:sp500:S119") == ["_seq": "1119", "_event_id": id.hex, "price": "2.00", "symbol": "S119"])
+    }
+
     @Test("a killed backend mid-run: retried with backoff, or resumed from the checkpoint, without duplicate rows")
     func lostConnection() throws {
         let fixture = try SinkFixture()

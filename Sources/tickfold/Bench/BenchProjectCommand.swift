@@ -88,63 +88,80 @@ struct BenchProjectCommand: ParsableCommand {
             var start = 0
             while start < events {
                 let count = min(100_000, events - start)
-                let chunk = try (start..<start + count).map { try BenchEvents.dailyBar($0, tickers: tickers, revision: 0) }
-                _ = try log.appendBlocking(events: chunk)
+                _ = try log.appendBlocking(events: try BenchEvents.parallel(start..<start + count) { try BenchEvents.dailyBar($0, tickers: tickers, revision: 0) })
                 start += count
             }
         }
-        report.describe("log_append_s", String(format: "%.2f", appendTime.seconds))
+        report.describe("log_generate_and_append_s", String(format: "%.2f", appendTime.seconds))
 
         let engine = try scratch.engine()
         let last = UInt64(events)
         var written = 0
-        let feed = BenchBatchFeed(log: log, from: 1, through: last, batch: batch)
+        let feed = BenchBatchFeed(log: log, from: 1, through: last, batch: batch, projections: engine.projections)
         let rebuildTime = try clock.measure {
-            while let events = try feed.next() {
-                written += try engine.apply(batch: events, positions: [CheckpointPosition(source: "log", partition: 0, position: Int64(events.last!.seq!))]).postgres.rowsWritten
+            while let folded = try feed.next() {
+                written += try Self.write(folded.changes, through: folded.last, engine: engine)
             }
         }
         guard written == events else {
             throw CLIError("rebuild wrote \(written) rows for \(events) bars")
         }
         let rowsPerSecond = Double(events) / rebuildTime.seconds
-        report.record("pg_rows_per_s", rowsPerSecond, unit: "rows/s", note: "rebuild: read log + decode + fold + COPY, batches of \(batch)")
+        report.record("pg_rows_per_s", rowsPerSecond, unit: "rows/s", note: "rebuild: read log, decode and fold on one thread, write on another, batches of \(batch)")
         report.record("pg_rebuild_s", rebuildTime.seconds, unit: "s")
-        report.record("pg_apply_share", feed.applyShare(total: rebuildTime), unit: "", note: "part of the wall time the applier was busy (not waiting for decoded batches)")
+        report.record("pg_writer_busy_share", feed.consumerBusyShare(total: rebuildTime), unit: "", note: "part of the wall time the writer was busy (1 = the sinks and server are the limit)")
+        report.record("fold_events_per_s", Double(events) / feed.foldTime.seconds, unit: "events/s", note: "ProjectionEngine.fold alone, one thread (typed payload decoding)")
+        report.record("decode_events_per_s", Double(events) / feed.readTime.seconds, unit: "events/s", note: "log read + envelope decode alone, one thread")
 
         // The same rows, through psql's \copy, into a table of the same shape.
         let rowsFile = scratch.directory + "/bars.copy"
         let exported = try scratch.exportRows(table: CollectedTables.dailyBars.name, to: rowsFile)
         guard exported == events else { throw CLIError("exported \(exported) rows, expected \(events)") }
         let psqlTime = try scratch.psqlCopy(likeTable: CollectedTables.dailyBars.name, file: rowsFile)
+        try? FileManager.default.removeItem(atPath: rowsFile)
         let copyRate = Double(events) / psqlTime.seconds
         report.record("psql_copy_rows_per_s", copyRate, unit: "rows/s", note: "psql \\copy of the same rows into a table of the same shape")
         report.record("pg_vs_copy_ratio", rowsPerSecond / copyRate, unit: "")
 
         guard mergeEvents > 0 else { return }
         // Revised bars for keys already stored: every row goes through the staging merge.
-        let revised = try (0..<mergeEvents).map { index in
+        let revised = try BenchEvents.parallel(0..<mergeEvents) { index in
             var event = try BenchEvents.dailyBar(index, tickers: tickers, revision: 1)
             event.seq = last + UInt64(index) + 1
             return event
         }
-        let checkpoint = CheckpointPosition(source: "log", partition: 0, position: Int64(last) + Int64(mergeEvents))
+        let changes = try stride(from: 0, to: revised.count, by: batch).map {
+            try ProjectionEngine.fold(Array(revised[$0..<min($0 + batch, revised.count)]), projections: engine.projections)
+        }
         var merged = 0
         let mergeTime = try clock.measure {
-            for start in stride(from: 0, to: revised.count, by: batch) {
-                merged += try engine.apply(batch: Array(revised[start..<min(start + batch, revised.count)]), positions: [checkpoint]).postgres.rowsWritten
+            for (index, batchChanges) in changes.enumerated() {
+                merged += try Self.write(batchChanges, through: last + UInt64(min((index + 1) * batch, mergeEvents)), engine: engine)
             }
         }
         guard merged == mergeEvents else {
             throw CLIError("merge wrote \(merged) rows for \(mergeEvents) revised bars")
         }
-        report.record("pg_merge_rows_per_s", Double(mergeEvents) / mergeTime.seconds, unit: "rows/s", note: "revised bars replacing stored rows (fold + staging merge, no log read)")
+        report.record("pg_merge_rows_per_s", Double(mergeEvents) / mergeTime.seconds, unit: "rows/s", note: "\(mergeEvents) revised bars replacing stored rows: staging COPY + merge (folded beforehand)")
         let refusedTime = try clock.measure {
-            for start in stride(from: 0, to: revised.count, by: batch) {
-                try engine.apply(batch: Array(revised[start..<min(start + batch, revised.count)]), positions: [checkpoint])
-            }
+            for batchChanges in changes { _ = try Self.write(batchChanges, through: last + UInt64(mergeEvents), engine: engine) }
         }
         report.record("pg_redelivery_rows_per_s", Double(mergeEvents) / refusedTime.seconds, unit: "rows/s", note: "the same revised bars again: every row refused by the seq guard")
+    }
+
+    /// Writes folded changes the way `ProjectionEngine.apply` does (Redis keys first, then
+    /// rows, derived hashes and the checkpoint in one transaction); returns rows written.
+    private static func write(_ changes: ProjectionChanges, through seq: UInt64, engine: ProjectionEngine) throws -> Int {
+        if let redis = engine.redis, !changes.keys.isEmpty { try redis.write(changes.keys) }
+        let position = [CheckpointPosition(source: "log", partition: 0, position: Int64(seq))]
+        var checkpoints: [String: [CheckpointPosition]] = [:]
+        for projection in engine.projections { checkpoints[projection.name] = position }
+        return try engine.postgres.apply(
+            rows: changes.rows, rejects: changes.rejects, checkpoints: checkpoints,
+            derived: engine.redis == nil ? [] : engine.projections.flatMap { $0.derivedHashes }
+        ) { values in
+            if let redis = engine.redis, !values.isEmpty { try redis.write(derived: values) }
+        }.rowsWritten
     }
 
     private func redisThroughput(_ scratch: BenchScratch, into report: inout BenchReport) throws {
@@ -270,6 +287,18 @@ enum BenchEnvironment {
 
 /// Deterministic benchmark events.
 enum BenchEvents {
+    /// `make(index)` for every index of `range`, in order, computed on every core.
+    static func parallel(_ range: Range<Int>, _ make: @Sendable (Int) throws -> Event) throws -> [Event] {
+        let slices = max(1, min(ProcessInfo.processInfo.activeProcessorCount, range.count / 1000))
+        let results = BenchSlices(count: slices)
+        DispatchQueue.concurrentPerform(iterations: slices) { slice in
+            let lower = range.lowerBound + range.count * slice / slices
+            let upper = range.lowerBound + range.count * (slice + 1) / slices
+            results.set(slice, Result { try (lower..<upper).map(make) })
+        }
+        return try results.joined()
+    }
+
     /// Bar `index`: ticker `index % tickers`, a day per `index / tickers`; `revision` changes
     /// the prices (a re-fetch with revised content is a new event for the same key).
     static func dailyBar(_ index: Int, tickers: Int, revision: Int) throws -> Event {
@@ -295,6 +324,22 @@ enum BenchEvents {
         return try Event.make(
             Trade(price: DecimalString("\(100 + index % 50).\(index % 100 < 10 ? "0" : "")\(index % 100)")!, size: "10", timestampMs: milliseconds, conditions: ["1"]),
             source: "finnhub", subject: "SYM\(index % symbols)", occurredAt: Timestamp(millisecondsSinceEpoch: milliseconds))
+    }
+}
+
+/// Per-slice results of `BenchEvents.parallel`.
+///
+/// `@unchecked Sendable`: `slices` is only touched under `lock`.
+private final class BenchSlices: @unchecked Sendable {
+    private let lock = NSLock()
+    private var slices: [Result<[Event], any Error>?]
+
+    init(count: Int) { slices = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ result: Result<[Event], any Error>) { lock.withLock { slices[index] = result } }
+
+    func joined() throws -> [Event] {
+        try lock.withLock { try slices.flatMap { try $0!.get() } }
     }
 }
 
@@ -404,23 +449,31 @@ final class BenchScratch {
     }
 }
 
-/// Reads and decodes the log on its own thread, one batch ahead of the applier, so decoding
-/// overlaps the database work as a rebuilding projector's would.
+/// Reads, decodes and folds the log on its own thread, one batch ahead of the writer, so
+/// that work overlaps the database writes.
 ///
 /// `@unchecked Sendable`: the queue and counters are only touched under `condition`.
 final class BenchBatchFeed: @unchecked Sendable {
+    struct Folded {
+        let changes: ProjectionChanges
+        let last: UInt64
+    }
+
     private let condition = NSCondition()
-    private var ready: [[Event]] = []
+    private var ready: [Folded] = []
     private var finished = false
     private var failure: (any Error)?
     private var waiting = Duration.zero
+    private var folding = Duration.zero
+    private var reading = Duration.zero
 
-    init(log: EventLog, from first: UInt64, through last: UInt64, batch: Int) {
-        let thread = Thread { [self] in produce(log: log, from: first, through: last, batch: batch) }
+    init(log: EventLog, from first: UInt64, through last: UInt64, batch: Int, projections: [any Projection]) {
+        let thread = Thread { [self] in produce(log: log, from: first, through: last, batch: batch, projections: projections) }
         thread.start()
     }
 
-    private func produce(log: EventLog, from first: UInt64, through last: UInt64, batch: Int) {
+    private func produce(log: EventLog, from first: UInt64, through last: UInt64, batch: Int, projections: [any Projection]) {
+        let clock = ContinuousClock()
         var decoder = EventDecoder()
         var start = first
         do {
@@ -428,14 +481,20 @@ final class BenchBatchFeed: @unchecked Sendable {
                 let end = min(last, start + UInt64(batch) - 1)
                 var events: [Event] = []
                 events.reserveCapacity(Int(end - start + 1))
-                try log.forEach(from: start, through: end) { view in
-                    var event = try decoder.decode(view.canonicalJSON, verification: .trustStored)
-                    event.seq = view.seq
-                    events.append(event)
+                let readTime = try clock.measure {
+                    try log.forEach(from: start, through: end) { view in
+                        var event = try decoder.decode(view.canonicalJSON, verification: .trustStored)
+                        event.seq = view.seq
+                        events.append(event)
+                    }
                 }
+                var changes = ProjectionChanges()
+                let foldTime = try clock.measure { changes = try ProjectionEngine.fold(events, projections: projections) }
                 condition.lock()
+                reading += readTime
+                folding += foldTime
                 while ready.count >= 2 { condition.wait() }
-                ready.append(events)
+                ready.append(Folded(changes: changes, last: end))
                 condition.broadcast()
                 condition.unlock()
                 start = end + 1
@@ -451,8 +510,8 @@ final class BenchBatchFeed: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// The next decoded batch, or nil after the last.
-    func next() throws -> [Event]? {
+    /// The next folded batch, or nil after the last.
+    func next() throws -> Folded? {
         let clock = ContinuousClock()
         let started = clock.now
         condition.lock()
@@ -466,11 +525,16 @@ final class BenchBatchFeed: @unchecked Sendable {
     }
 
     /// The share of `total` the consumer spent outside `next()`.
-    func applyShare(total: Duration) -> Double {
+    func consumerBusyShare(total: Duration) -> Double {
         condition.lock()
         defer { condition.unlock() }
         return 1 - waiting.seconds / total.seconds
     }
+
+    /// Time spent folding, summed over batches.
+    var foldTime: Duration { condition.withLock { folding } }
+    /// Time spent reading and decoding the log, summed over batches.
+    var readTime: Duration { condition.withLock { reading } }
 }
 
 /// The continuous-mode follower: waits for appends with `EventLog.waitForEvents`, applies
