@@ -216,14 +216,14 @@ public final class PostgresSink {
     /// Streams the rows through `sql` (a COPY … FROM STDIN naming the columns plus seq and
     /// event_id); returns the rows stored.
     private func copy(_ connection: PostgresConnection, _ sql: String, rows: [RowUpsert], indices: [Int]) throws -> Int {
-        var hex = [UInt8](repeating: 0, count: 64)
+        // Tab, seq digits, tab, 64 hex digits: built in one reused buffer, no String per row.
+        var tail = [UInt8](repeating: 0, count: 22 + 64)
         return try connection.copyIn(sql) { writer in
             for index in indices {
                 let row = rows[index]
                 for value in row.values { try writer.writeField(value) }
-                try writer.write("\t\(row.seq)\t")
-                Self.writeHex(row.eventID, into: &hex)
-                try writer.write(hex)
+                let length = Self.writeTail(seq: row.seq, id: row.eventID, into: &tail)
+                try tail.withUnsafeBytes { try writer.write(UnsafeRawBufferPointer(rebasing: $0[..<length])) }
                 try writer.endRow()
             }
         }
@@ -287,11 +287,24 @@ public final class PostgresSink {
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
-    static func writeHex(_ id: EventID, into out: inout [UInt8]) {
-        for (index, byte) in id.bytes.enumerated() {
-            out[2 * index] = hexDigits[Int(byte >> 4)]
-            out[2 * index + 1] = hexDigits[Int(byte & 0x0f)]
+    /// Writes `\t<seq>\t<hex id>` into `out` (at least 86 bytes); returns the length.
+    static func writeTail(seq: UInt64, id: EventID, into out: inout [UInt8]) -> Int {
+        var digits = 1
+        var rest = seq / 10
+        while rest > 0 { digits += 1; rest /= 10 }
+        out[0] = UInt8(ascii: "\t")
+        var value = seq
+        for position in stride(from: digits, through: 1, by: -1) {
+            out[position] = UInt8(ascii: "0") + UInt8(value % 10)
+            value /= 10
         }
+        out[digits + 1] = UInt8(ascii: "\t")
+        let start = digits + 2
+        for (index, byte) in id.bytes.enumerated() {
+            out[start + 2 * index] = hexDigits[Int(byte >> 4)]
+            out[start + 2 * index + 1] = hexDigits[Int(byte & 0x0f)]
+        }
+        return start + 64
     }
 }
 

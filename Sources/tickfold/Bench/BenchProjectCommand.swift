@@ -255,10 +255,13 @@ struct BenchProjectCommand: ParsableCommand {
         }
         follower.finish(through: lastSeq)
         let result = try follower.result()
-        report.record("latency_p50_ms", result.percentile(0.50) * 1000, unit: "ms", note: "append call → committed in PostgreSQL and written to Redis")
-        report.record("latency_p99_ms", result.percentile(0.99) * 1000, unit: "ms", note: "\(rate) trades/s offered for \(latencySeconds) s, fsync'ed appends of \(perTick)")
-        report.record("latency_max_ms", result.percentile(1) * 1000, unit: "ms")
+        let percentile = BenchFollower.Result.percentile
+        report.record("latency_p50_ms", percentile(result.latencies, 0.50) * 1000, unit: "ms", note: "append call → committed in PostgreSQL and written to Redis")
+        report.record("latency_p99_ms", percentile(result.latencies, 0.99) * 1000, unit: "ms", note: "\(rate) trades/s offered for \(latencySeconds) s, fsync'ed appends of \(perTick)")
+        report.record("latency_max_ms", percentile(result.latencies, 1) * 1000, unit: "ms")
         report.record("continuous_batches", Double(result.batches), unit: "", note: "engine.apply calls (follower: EventLog.waitForEvents, then everything that landed)")
+        report.record("continuous_apply_p50_ms", percentile(result.applyTimes, 0.50) * 1000, unit: "ms", note: "one engine.apply: fold, Redis keys, PostgreSQL merge + sp500_market_data + checkpoint, COMMIT")
+        report.record("continuous_apply_p99_ms", percentile(result.applyTimes, 0.99) * 1000, unit: "ms")
         report.describe("continuous_mode", "engine follower in this process (no projector service on this branch yet)")
     }
 }
@@ -545,12 +548,13 @@ final class BenchBatchFeed: @unchecked Sendable {
 final class BenchFollower: @unchecked Sendable {
     struct Result {
         var latencies: [Double]
-        var batches: Int
+        var applyTimes: [Double]
+        var batches: Int { applyTimes.count }
 
-        /// The nearest-rank percentile, in seconds (`fraction` 1 is the maximum).
-        func percentile(_ fraction: Double) -> Double {
-            guard !latencies.isEmpty else { return .nan }
-            let sorted = latencies.sorted()
+        /// The nearest-rank percentile of `values`, in their unit (`fraction` 1 is the maximum).
+        static func percentile(_ values: [Double], _ fraction: Double) -> Double {
+            guard !values.isEmpty else { return .nan }
+            let sorted = values.sorted()
             let rank = Int((Double(sorted.count) * fraction).rounded(.up))
             return sorted[min(sorted.count, max(rank, 1)) - 1]
         }
@@ -564,7 +568,7 @@ final class BenchFollower: @unchecked Sendable {
     private var failure: (any Error)?
     private var done = false
     private var latencies: [Double] = []
-    private var batches = 0
+    private var applyTimes: [Double] = []
 
     init(log: EventLog, engine: ProjectionEngine) {
         self.log = log
@@ -589,7 +593,7 @@ final class BenchFollower: @unchecked Sendable {
         defer { condition.unlock() }
         while !done { condition.wait() }
         if let failure { throw failure }
-        return Result(latencies: latencies, batches: batches)
+        return Result(latencies: latencies, applyTimes: applyTimes)
     }
 
     /// The follower loop, on its own thread.
@@ -611,11 +615,12 @@ final class BenchFollower: @unchecked Sendable {
                     event.seq = view.seq
                     events.append(event)
                 }
+                let applying = clock.now
                 try engine.apply(batch: events, positions: [CheckpointPosition(source: "log", partition: 0, position: Int64(newest))])
                 let visible = clock.now
                 applied = newest
                 condition.lock()
-                batches += 1
+                applyTimes.append((visible - applying).seconds)
                 while let first = appends.first, first.seq <= applied {
                     let latency = (visible - first.at).seconds
                     latencies.append(contentsOf: repeatElement(latency, count: first.count))
