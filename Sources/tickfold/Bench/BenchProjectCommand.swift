@@ -98,6 +98,7 @@ struct BenchProjectCommand: ParsableCommand {
         let last = UInt64(events)
         var written = 0
         let feed = BenchBatchFeed(log: log, from: 1, through: last, batch: batch, projections: engine.projections)
+        let cpuBefore = BenchEnvironment.processCPUSeconds()
         let rebuildTime = try clock.measure {
             while let folded = try feed.next() {
                 written += try Self.write(folded.changes, through: folded.last, engine: engine)
@@ -109,6 +110,7 @@ struct BenchProjectCommand: ParsableCommand {
         let rowsPerSecond = Double(events) / rebuildTime.seconds
         report.record("pg_rows_per_s", rowsPerSecond, unit: "rows/s", note: "rebuild: read log, decode and fold on one thread, write on another, batches of \(batch)")
         report.record("pg_rebuild_s", rebuildTime.seconds, unit: "s")
+        report.record("rebuild_client_cpu_us_per_row", (BenchEnvironment.processCPUSeconds() - cpuBefore) * 1e6 / Double(events), unit: "µs", note: "this process, all threads: read, decode, fold, COPY text")
         report.record("pg_writer_busy_share", feed.consumerBusyShare(total: rebuildTime), unit: "", note: "part of the wall time the writer was busy (1 = the sinks and server are the limit)")
         report.record("fold_events_per_s", Double(events) / feed.foldTime.seconds, unit: "events/s", note: "ProjectionEngine.fold alone, one thread (typed payload decoding)")
         report.record("decode_events_per_s", Double(events) / feed.readTime.seconds, unit: "events/s", note: "log read + envelope decode alone, one thread")
@@ -279,6 +281,13 @@ enum BenchEnvironment {
         #else
         "release"
         #endif
+    }
+
+    /// User + system CPU time of this process so far, all threads.
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 
     /// The three load averages from /proc/loadavg (other builds share the cores).
