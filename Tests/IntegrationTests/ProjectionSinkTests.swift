@@ -25,8 +25,8 @@ private final class SinkFixture {
         if migrate { _ = try Migrator().migrate(admin, schema: schema) }
     }
 
-    func engine(redis useRedis: Bool = true, retry: RetryPolicy = .standard, notifications: Bool = true, directCopyMinimumRows: Int = 2000) throws -> ProjectionEngine {
-        let postgres = try PostgresSink(conninfo: conninfo, schema: schema, tables: CollectedTables.all, retry: retry, directCopyMinimumRows: directCopyMinimumRows)
+    func engine(redis useRedis: Bool = true, retry: RetryPolicy = .standard, notifications: Bool = true, directCopyMinimumRows: Int = 2000, stagingMinimumRows: Int = 500) throws -> ProjectionEngine {
+        let postgres = try PostgresSink(conninfo: conninfo, schema: schema, tables: CollectedTables.all, retry: retry, directCopyMinimumRows: directCopyMinimumRows, stagingMinimumRows: stagingMinimumRows)
         let redisSink = try useRedis ? TestServices.redis.map { try RedisSink(url: $0, namespace: namespace, notifications: notifications, retry: retry) } : nil
         return ProjectionEngine(projections: [CollectedProjection()], postgres: postgres, redis: redisSink)
     }
@@ -286,16 +286,18 @@ struct ProjectionSinkTests {
         let ordered = try SinkFixture()
         defer { ordered.cleanUp() }
         let log = try EventLog.mixed()
-        try ordered.engine().apply(batch: log.events, positions: [CheckpointPosition(source: "log", partition: 0, position: log.lastSeq)])
+        // The reference goes through the staging tables; shuffled deliveries try every path.
+        try ordered.engine(stagingMinimumRows: 0).apply(batch: log.events, positions: [CheckpointPosition(source: "log", partition: 0, position: log.lastSeq)])
         let expected = try ordered.dump()
         let expectedKeys = try ordered.redisDump()
         #expect(expectedKeys.count == 5, "\(expectedKeys.keys.sorted())")
 
-        for seed in [1, 2, 3, 4] as [UInt64] {
+        for seed in [1, 2, 3, 4, 5, 6] as [UInt64] {
             let shuffled = try SinkFixture()
             defer { shuffled.cleanUp() }
-            // Seeds 3 and 4 also try the direct-COPY fast path on every batch.
-            let engine = try shuffled.engine(directCopyMinimumRows: seed > 2 ? 1 : 2000)
+            // Seeds 1 and 2 merge from parameter arrays (small batches), 3 and 4 try the
+            // direct-COPY fast path on every batch, 5 and 6 always use the staging tables.
+            let engine = try shuffled.engine(directCopyMinimumRows: seed > 4 ? 2000 : 1, stagingMinimumRows: seed > 2 ? 0 : 500)
             var generator = SeededGenerator(state: seed)
             // Every event once or twice, in a random order, in random batch sizes.
             var delivery = log.events + log.events.filter { _ in Bool.random(using: &generator) }
@@ -309,6 +311,29 @@ struct ProjectionSinkTests {
             #expect(try shuffled.dump() == expected, "seed \(seed)")
             #expect(try shuffled.redisDump() == expectedKeys, "seed \(seed)")
         }
+    }
+
+    @Test("small batches merged from parameter arrays store the same bytes as the staging path: quotes, backslashes, NULLs, arrays")
+    func arrayMergeMatchesStaging() throws {
+        var log = EventLog()
+        let text = "say \"hi\" \\ back\\slash\ttab, {brace} NULL \u{1F600}\nline"
+        try log.add(SocialPost(platform: .x, postId: "1", authorId: "2", authorHandle: "h", text: text, createdAt: at("2025-03-14T13:00:00.000Z"), metrics: PostMetrics(likes: 1)), source: "x", subject: "h")
+        try log.add(NewsArticle(url: "https://example.com/a", title: "NULL", source: "s", publishedAt: at("2025-03-14T12:00:00.000Z"), authors: ["O\"Neil, Pat", "a\\b", "{x}"], tickers: [TickerSentiment(ticker: "AAPL", relevance: "0.9")]), source: "alphavantage", subject: "https://example.com/a")
+        try log.bar("SPY", "2025-03-13", close: "551.42")
+        try log.bar("SPY", "2025-03-13", close: "552.00")  // a revision in the same batch
+        try log.trade("AAPL", "231.50", "100", ms: 1_741_960_800_000)
+        let staged = try SinkFixture()
+        defer { staged.cleanUp() }
+        let arrays = try SinkFixture()
+        defer { arrays.cleanUp() }
+        try staged.engine(stagingMinimumRows: 0).apply(batch: log.events, positions: [])
+        let summary = try arrays.engine().apply(batch: log.events, positions: [])
+        #expect(summary.postgres.rowsWritten == 5)
+        #expect(try arrays.dump() == staged.dump())
+        #expect(try arrays.rows("SELECT text FROM $schema.collected_social_posts") == [[text]])
+        #expect(try arrays.rows("SELECT close_price FROM $schema.collected_daily_bars") == [["552.00"]])
+        // Re-delivery through the array path changes nothing.
+        #expect(try arrays.engine().apply(batch: log.events, positions: []).postgres.rowsWritten == 0)
     }
 
     @Test("direct COPY fast path: fresh keys go straight in; a batch with a conflict falls back to the merge")
@@ -438,6 +463,33 @@ struct ProjectionSinkTests {
         try #require(fixture.redis).command("SCRIPT", "FLUSH")
         try engine.apply(batch: [log.events[1]], positions: [])
         #expect(try fixture.hash("latest:stocks:sp500:NVDA")["price"] == "121.00")
+    }
+
+    @Test("one script call over many keys refuses an older or equal seq for some keys and replaces the others whole")
+    func multiKeyScriptGuardsEachKey() throws {
+        let fixture = try SinkFixture()
+        defer { fixture.cleanUp() }
+        let sink = try RedisSink(url: try #require(TestServices.redis), namespace: fixture.namespace, notifications: false)
+        let id = try #require(EventID(hex: String(repeating: "5a", count: 32)))
+        func write(_ index: Int, seq: UInt64, price: String, extra: Bool) -> KeyWrite {
+            var fields = [RedisField("price", price), RedisField("symbol", "S\(index)")]
+            if extra { fields.append(RedisField("volume", "7")) }
+            return KeyWrite(key: "latest:stocks:sp500:S\(index)", fields: fields, seq: seq, eventID: id)
+        }
+        // 120 keys: three script calls of up to 50 keys in one pipeline.
+        let first = try sink.write((0..<120).map { write($0, seq: UInt64(100 + $0), price: "1.00", extra: true) })
+        #expect(first.changed == 120 && first.unchanged == 0)
+        // Key 7 moves far ahead; key 64 is re-delivered with its own seq in the next batch.
+        #expect(try sink.write([write(7, seq: 10_000, price: "9.99", extra: true)]).changed == 1)
+        var second = (0..<120).map { write($0, seq: UInt64(1000 + $0), price: "2.00", extra: false) }
+        second[64] = write(64, seq: 164, price: "2.00", extra: false)
+        let summary = try sink.write(second)
+        #expect(summary.changed == 118 && summary.unchanged == 2)
+        #expect(try fixture.hash("latest:stocks:sp500:S7") == ["_seq": "10000", "_event_id": id.hex, "price": "9.99", "symbol": "S7", "volume": "7"])
+        #expect(try fixture.hash("latest:stocks:sp500:S64") == ["_seq": "164", "_event_id": id.hex, "price": "1.00", "symbol": "S64", "volume": "7"])
+        // Replaced hashes hold exactly the new fields: the dropped `volume` is gone.
+        #expect(try fixture.hash("latest:stocks:sp500:S8") == ["_seq": "1008", "_event_id": id.hex, "price": "2.00", "symbol": "S8"])
+        #expect(try fixture.hash("latest:stocks:sp500:S119") == ["_seq": "1119", "_event_id": id.hex, "price": "2.00", "symbol": "S119"])
     }
 
     @Test("a killed backend mid-run: retried with backoff, or resumed from the checkpoint, without duplicate rows")

@@ -26,6 +26,10 @@ public struct PostgresApplySummary: Sendable, Hashable {
 /// COPYed straight into the table inside a savepoint; if no key conflicts (a rebuild, fresh
 /// keys), that is the merge's result at COPY speed; on a unique violation the savepoint is
 /// rolled back and the batch takes the merge, and so do that table's next batches for a while.
+/// Small batches: a table's rows in a batch of fewer than `stagingMinimumRows` skip the
+/// staging table and go in one `INSERT … SELECT DISTINCT ON … FROM unnest($1::text[], …)`
+/// with the same conflict rule: one statement instead of CREATE/COPY/INSERT, and no staging
+/// truncation at COMMIT, which dominates a continuous projector's small transactions.
 /// A lost connection is retried with bounded backoff by re-running the whole batch,
 /// which is idempotent: nothing of a failed transaction remains, and a batch whose COMMIT
 /// did land rewrites nothing (equal seqs never overwrite, rejects and checkpoints are no-ops).
@@ -44,6 +48,9 @@ public final class PostgresSink {
     /// Batches of at least this many rows for one table first try a COPY straight into the
     /// table (see `apply`).
     public let directCopyMinimumRows: Int
+    /// A table's rows in a batch of fewer than this many are merged from parameter arrays
+    /// (`unnest`) instead of a staging table (see `apply`).
+    public let stagingMinimumRows: Int
     /// Per table, how many more batches go straight to the merge after a direct COPY hit a
     /// key conflict.
     private var directCopyCooldown: [String: Int] = [:]
@@ -55,8 +62,10 @@ public final class PostgresSink {
     /// exactly this build's version. `tables` are the tables batches may write.
     public init(
         conninfo: String, schema: String = "tickfold", tables: [TableSchema], retry: RetryPolicy = .standard,
-        directCopyMinimumRows: Int = 2000, logger: Logger = Logger(label: "tickfold.projections.postgres")
+        directCopyMinimumRows: Int = 2000, logger: Logger = Logger(label: "tickfold.projections.postgres"),
+        stagingMinimumRows: Int = 500
     ) throws {
+        self.stagingMinimumRows = stagingMinimumRows
         self.schema = schema
         self.directCopyMinimumRows = directCopyMinimumRows
         self.retry = retry
@@ -70,7 +79,32 @@ public final class PostgresSink {
         connection = try Self.connect(conninfo, retry: retry, logger: logger)
         try Migrator().requireCurrent(connection, schema: schema)
         for table in tables {
-            statements[table.name] = try TableStatements(table, schema: quotedSchema)
+            let types = try Self.columnTypes(connection, schema: schema, table: table.name)
+            let statement = try TableStatements(table, schema: quotedSchema, types: types)
+            guard statement.arrayMerge != nil else {
+                throw ProjectionError(.schemaNotMigrated, operation: "open PostgreSQL sink", message: "\(schema).\(table.name) lacks columns of \(table.columns); run `tickfold project migrate`")
+            }
+            statements[table.name] = statement
+        }
+    }
+
+    /// Each column's SQL type (`numeric(18,6)`, `date`, `text[]` …), for the casts of the
+    /// parameter-array merge.
+    private static func columnTypes(_ connection: PostgresConnection, schema: String, table: String) throws -> [String: String] {
+        do {
+            let result = try connection.query(
+                """
+                SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+                JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped
+                """, [schema, table])
+            var types: [String: String] = [:]
+            for row in result.rows {
+                if let name = row[0], let type = row[1] { types[name] = type }
+            }
+            return types
+        } catch {
+            throw ProjectionError(.postgres, operation: "open PostgreSQL sink", message: "column types of \(schema).\(table): \(error)")
         }
     }
 
@@ -110,7 +144,7 @@ public final class PostgresSink {
         summary.rowsReceived = rows.count
         summary.retries = try withRetry(operation: "apply batch") {
             try connection.withTransaction { connection -> Void in
-                try prepare(connection, tables: byTable.keys)
+                try prepare(connection, tables: byTable.filter { $0.value.count >= stagingMinimumRows }.keys)
                 summary.rowsWritten = 0
                 for table in tableOrder {
                     guard let indices = byTable[table.name], let statement = statements[table.name] else { continue }
@@ -183,7 +217,7 @@ public final class PostgresSink {
         return state == "40001" || state == "40P01" || state.hasPrefix("57P") || state.hasPrefix("08")
     }
 
-    private func prepare(_ connection: PostgresConnection, tables: Dictionary<String, [Int]>.Keys) throws {
+    private func prepare(_ connection: PostgresConnection, tables: some Sequence<String>) throws {
         // Derived-hash SQL names tables unqualified; staging tables are always pg_temp.
         var script = "SET LOCAL search_path TO \(quotedSchema); SET LOCAL work_mem = '64MB';"
         for name in tables.sorted() {
@@ -192,8 +226,12 @@ public final class PostgresSink {
         try connection.execute(script)
     }
 
-    /// COPYs the rows into the staging table and merges them; returns rows written.
+    /// Merges one table's rows of the batch (parameter arrays, direct COPY or staging table);
+    /// returns rows written.
     private func merge(_ connection: PostgresConnection, _ statement: TableStatements, rows: [RowUpsert], indices: [Int]) throws -> Int {
+        if indices.count < stagingMinimumRows, let arrayMerge = statement.arrayMerge {
+            return try connection.query(arrayMerge, Self.columnArrays(rows: rows, indices: indices, columns: statement.columnCount)).affectedRows
+        }
         if indices.count >= directCopyMinimumRows, directCopyCooldown[statement.table, default: 0] == 0 {
             try connection.execute("SAVEPOINT tickfold_direct_copy")
             do {
@@ -216,17 +254,46 @@ public final class PostgresSink {
     /// Streams the rows through `sql` (a COPY … FROM STDIN naming the columns plus seq and
     /// event_id); returns the rows stored.
     private func copy(_ connection: PostgresConnection, _ sql: String, rows: [RowUpsert], indices: [Int]) throws -> Int {
-        var hex = [UInt8](repeating: 0, count: 64)
+        // Tab, seq digits, tab, 64 hex digits: built in one reused buffer, no String per row.
+        var tail = [UInt8](repeating: 0, count: 22 + 64)
         return try connection.copyIn(sql) { writer in
             for index in indices {
                 let row = rows[index]
                 for value in row.values { try writer.writeField(value) }
-                try writer.write("\t\(row.seq)\t")
-                Self.writeHex(row.eventID, into: &hex)
-                try writer.write(hex)
+                let length = Self.writeTail(seq: row.seq, id: row.eventID, into: &tail)
+                try tail.withUnsafeBytes { try writer.write(UnsafeRawBufferPointer(rebasing: $0[..<length])) }
                 try writer.endRow()
             }
         }
+    }
+
+    /// One PostgreSQL text-array literal per column (plus seq and event_id) of the rows at
+    /// `indices`: `{"a","b",NULL}`.
+    static func columnArrays(rows: [RowUpsert], indices: [Int], columns: Int) -> [String?] {
+        var arrays = [String](repeating: "{", count: columns + 2)
+        for (position, index) in indices.enumerated() {
+            let row = rows[index]
+            if position > 0 {
+                for column in arrays.indices { arrays[column] += "," }
+            }
+            for column in 0..<columns { appendArrayElement(row.values[column], to: &arrays[column]) }
+            arrays[columns] += String(row.seq)
+            arrays[columns + 1] += row.eventID.hex
+        }
+        return arrays.map { $0 + "}" }
+    }
+
+    private static func appendArrayElement(_ value: String?, to array: inout String) {
+        guard let value else {
+            array += "NULL"
+            return
+        }
+        array += "\""
+        for scalar in value.unicodeScalars {
+            if scalar == "\"" || scalar == "\\" { array += "\\" }
+            array.unicodeScalars.append(scalar)
+        }
+        array += "\""
     }
 
     private func record(_ connection: PostgresConnection, rejects: [Reject]) throws -> Int {
@@ -287,11 +354,24 @@ public final class PostgresSink {
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
-    static func writeHex(_ id: EventID, into out: inout [UInt8]) {
-        for (index, byte) in id.bytes.enumerated() {
-            out[2 * index] = hexDigits[Int(byte >> 4)]
-            out[2 * index + 1] = hexDigits[Int(byte & 0x0f)]
+    /// Writes `\t<seq>\t<hex id>` into `out` (at least 86 bytes); returns the length.
+    static func writeTail(seq: UInt64, id: EventID, into out: inout [UInt8]) -> Int {
+        var digits = 1
+        var rest = seq / 10
+        while rest > 0 { digits += 1; rest /= 10 }
+        out[0] = UInt8(ascii: "\t")
+        var value = seq
+        for position in stride(from: digits, through: 1, by: -1) {
+            out[position] = UInt8(ascii: "0") + UInt8(value % 10)
+            value /= 10
         }
+        out[digits + 1] = UInt8(ascii: "\t")
+        let start = digits + 2
+        for (index, byte) in id.bytes.enumerated() {
+            out[start + 2 * index] = hexDigits[Int(byte >> 4)]
+            out[start + 2 * index + 1] = hexDigits[Int(byte & 0x0f)]
+        }
+        return start + 64
     }
 }
 
@@ -302,8 +382,13 @@ struct TableStatements {
     let copy: String
     let directCopy: String
     let merge: String
+    /// The merge from one `text[]` parameter per column (`$1` …), each cast to its column's
+    /// type; nil when `types` does not name every column.
+    let arrayMerge: String?
+    /// Columns of `TableSchema.columns` (seq and event_id not counted).
+    let columnCount: Int
 
-    init(_ table: TableSchema, schema: String) throws {
+    init(_ table: TableSchema, schema: String, types: [String: String] = [:]) throws {
         let target = "\(schema).\(try PostgresConnection.quoteIdentifier(table.name))"
         let staging = "pg_temp." + (try PostgresConnection.quoteIdentifier("stage_" + table.name))
         let columns = try (table.columns + ["seq", "event_id"]).map(PostgresConnection.quoteIdentifier)
@@ -313,13 +398,23 @@ struct TableStatements {
         directCopy = "COPY \(target) (\(list)) FROM STDIN"
         createStaging = "CREATE TEMP TABLE IF NOT EXISTS \(staging) (LIKE \(target)) ON COMMIT DELETE ROWS;"
         copy = "COPY \(staging) (\(list)) FROM STDIN"
-        let select = "INSERT INTO \(target) AS t (\(list)) SELECT DISTINCT ON (\(keys)) \(list) FROM \(staging) ORDER BY \(keys), seq DESC"
+        columnCount = table.columns.count
+        var casts: [String] = []
+        var parameters: [String] = []
+        for (index, (name, quoted)) in zip(table.columns + ["seq", "event_id"], columns).enumerated() {
+            if let type = types[name] { casts.append("u.\(quoted)::\(type) AS \(quoted)") }
+            parameters.append("$\(index + 1)::text[]")
+        }
+        let conflict: String
         switch table.conflict {
         case .higherSeqWins:
             let updates = columns[table.keyCount...].map { "\($0) = EXCLUDED.\($0)" }.joined(separator: ", ")
-            merge = "\(select) ON CONFLICT (\(keys)) DO UPDATE SET \(updates) WHERE t.seq < EXCLUDED.seq"
+            conflict = "ON CONFLICT (\(keys)) DO UPDATE SET \(updates) WHERE t.seq < EXCLUDED.seq"
         case .keepExisting:
-            merge = "\(select) ON CONFLICT (\(keys)) DO NOTHING"
+            conflict = "ON CONFLICT (\(keys)) DO NOTHING"
         }
+        merge = "INSERT INTO \(target) AS t (\(list)) SELECT DISTINCT ON (\(keys)) \(list) FROM \(staging) ORDER BY \(keys), seq DESC \(conflict)"
+        arrayMerge = casts.count < columns.count ? nil : "INSERT INTO \(target) AS t (\(list)) SELECT DISTINCT ON (\(keys)) \(list) FROM (SELECT \(casts.joined(separator: ", ")) "
+            + "FROM unnest(\(parameters.joined(separator: ", "))) AS u(\(list))) s ORDER BY \(keys), seq DESC \(conflict)"
     }
 }

@@ -90,13 +90,15 @@ public final class RedisSink {
             summary.add(try run(operation: "write keys", sizes: calls.map(\.count)) { sha in
                 calls.map { call -> [any RedisArgument] in
                     var command: [any RedisArgument] = ["EVALSHA", sha, call.count]
-                    command.reserveCapacity(4 + call.count * 12)
+                    command.reserveCapacity(4 + call.count * 26)
                     for write in call { command.append(namespace + write.key) }
                     command.append(channel)
                     for write in call {
-                        command.append(String(write.seq))
-                        command.append(write.eventID.hex)
                         command.append(write.fields.count)
+                        command.append(RedisLayout.seqField)
+                        command.append(String(write.seq))
+                        command.append(RedisLayout.eventIDField)
+                        command.append(HexArgument(write.eventID))
                         for field in write.fields {
                             command.append(field.name)
                             command.append(field.value)
@@ -194,27 +196,25 @@ public enum RedisLayout {
     public static let seqField = "_seq"
     public static let eventIDField = "_event_id"
 
-    /// KEYS = the keys; ARGV = channel ('' = none), then per key: seq, event id, field
-    /// count, field, value, … Replaces each hash whose `_seq` is lower than the incoming seq
-    /// (or that does not exist) and announces it; returns how many it replaced.
+    /// KEYS = the keys; ARGV = channel ('' = none), then per key: field count n, `_seq`, seq,
+    /// `_event_id`, event id, then n field/value pairs, i.e. the HSET arguments, passed on with
+    /// `unpack` (no Lua table is built per key). Replaces each hash whose `_seq` is lower than
+    /// the incoming seq (or that does not exist) and announces it; returns how many it replaced.
     static let keyScript = """
         local channel = ARGV[1]
         local at = 2
         local changed = 0
         for k = 1, #KEYS do
           local key = KEYS[k]
-          local seq = ARGV[at]
-          local fields = tonumber(ARGV[at + 2])
+          local last = at + 4 + 2 * tonumber(ARGV[at])
           local current = redis.call('HGET', key, '_seq')
-          if not current or tonumber(current) < tonumber(seq) then
+          if not current or tonumber(current) < tonumber(ARGV[at + 2]) then
             if current then redis.call('DEL', key) end
-            local args = {'_seq', seq, '_event_id', ARGV[at + 1]}
-            for j = 1, fields * 2 do args[4 + j] = ARGV[at + 2 + j] end
-            redis.call('HSET', key, unpack(args))
+            redis.call('HSET', key, unpack(ARGV, at + 1, last))
             if channel ~= '' then redis.call('PUBLISH', channel, key) end
             changed = changed + 1
           end
-          at = at + 3 + fields * 2
+          at = last + 1
         end
         return changed
         """
@@ -227,4 +227,24 @@ public enum RedisLayout {
         if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[1]) end
         return 1
         """
+}
+
+/// An event id sent as its 64 lowercase hex digits, encoded on the stack instead of through
+/// a `String` per key.
+struct HexArgument: RedisArgument {
+    let id: EventID
+
+    init(_ id: EventID) { self.id = id }
+
+    func withRedisBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { buffer in
+            for (index, byte) in id.bytes.enumerated() {
+                buffer[2 * index] = Self.digits[Int(byte >> 4)]
+                buffer[2 * index + 1] = Self.digits[Int(byte & 0x0f)]
+            }
+            return try body(UnsafeRawBufferPointer(buffer))
+        }
+    }
+
+    private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
 }

@@ -1,0 +1,694 @@
+import ArgumentParser
+import Events
+import Foundation
+import Postgres
+import Projections
+import Redis
+
+/// `tickfold bench project`: projection throughput into PostgreSQL and Redis beside the
+/// servers' own limits (`psql \copy`, raw pipelined HSET), and append→visible latency.
+///
+/// Everything happens in a temporary log directory, a uniquely named PostgreSQL schema
+/// (migrated with `Migrator`, dropped afterwards) and a unique Redis key namespace (deleted
+/// afterwards), so it can run against shared servers.
+struct BenchProjectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "project",
+        abstract: "Measure projection throughput into PostgreSQL and Redis, and append→visible latency.",
+        discussion: """
+        Continuous mode (first, on a quiet server): trades appended at --rate events/s for \
+        --latency-seconds while a follower applies what lands (latency_p50_ms, latency_p99_ms). \
+        Rebuild: --events daily bars are appended to a temporary log, then read back, decoded, \
+        folded on one thread and written on another, in batches, into a fresh schema: \
+        pg_rows_per_s. The same rows then go through `psql \\copy` into a table of the same \
+        shape: pg_vs_copy_ratio. A re-delivery of revised bars measures the merge path. \
+        Redis: --redis-keys crypto tickers, each a distinct latest:crypto key, through the \
+        seq-guarded sink (redis_updates_per_s) beside raw pipelined HSETs of the same hashes.
+        """
+    )
+
+    @OptionGroup(title: "Connections")
+    var connections: ConnectionOptions
+
+    @Option(name: .long, help: "Daily-bar events for the PostgreSQL rebuild.")
+    var events: Int = 2_000_000
+
+    @Option(name: .long, help: "Events per applied batch during the rebuild.")
+    var batch: Int = 100_000
+
+    @Option(name: .long, help: "Revised bars re-delivered to measure the merge path (0 skips it).")
+    var mergeEvents: Int = 500_000
+
+    @Option(name: .long, help: "Distinct Redis keys written (0 skips the Redis part).")
+    var redisKeys: Int = 500_000
+
+    @Option(name: .long, help: "Offered load of the continuous-mode measurement, events/s.")
+    var rate: Int = 10_000
+
+    @Option(name: .long, help: "Duration of the continuous-mode measurement (0 skips it).")
+    var latencySeconds: Double = 5
+
+    @Option(name: .long, help: "PostgresSink stagingMinimumRows: smaller per-table batches merge from parameter arrays (0 = always staging tables).")
+    var stagingMinimumRows: Int = 500
+
+    @Flag(name: .long, help: "Print the report as one JSON object.")
+    var json = false
+
+    func validate() throws {
+        guard events >= 1000 else { throw ValidationError("--events must be at least 1000") }
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+        guard mergeEvents >= 0, mergeEvents <= events else { throw ValidationError("--merge-events must be between 0 and --events") }
+        guard redisKeys >= 0 else { throw ValidationError("--redis-keys must not be negative") }
+        guard rate >= 1 else { throw ValidationError("--rate must be positive") }
+        guard latencySeconds >= 0 else { throw ValidationError("--latency-seconds must not be negative") }
+    }
+
+    func run() throws {
+        let pg = try connections.postgres()
+        let redisURL = try connections.redisURL()
+        var report = BenchReport(name: "project")
+        report.describe("events", String(events))
+        report.describe("staging_minimum_rows", String(stagingMinimumRows))
+        report.describe("build", BenchEnvironment.build)
+        report.describe("load_average_before", BenchEnvironment.loadAverage())
+        let scratch = try BenchScratch(conninfo: pg, redisURL: redisURL, stagingMinimumRows: stagingMinimumRows)
+        defer { scratch.cleanUp() }
+        report.describe("schema", scratch.schema)
+        report.describe("redis_namespace", scratch.namespace)
+
+        // Continuous mode first: after the bulk phases the server is busy checkpointing
+        // millions of fresh rows, which would measure the bulk load rather than the follower.
+        if latencySeconds > 0 { try continuous(scratch, into: &report) }
+        try rebuild(scratch, into: &report)
+        if redisKeys > 0 { try redisThroughput(scratch, into: &report) }
+        report.describe("load_average_after", BenchEnvironment.loadAverage())
+        print(json ? try report.json() : report.text(), terminator: "")
+    }
+
+    private func rebuild(_ scratch: BenchScratch, into report: inout BenchReport) throws {
+        let log = try scratch.openLog("rebuild")
+        defer { log.close() }
+        let tickers = max(1, events / 1000)
+        let clock = ContinuousClock()
+        let appendTime = try clock.measure {
+            var start = 0
+            while start < events {
+                let count = min(100_000, events - start)
+                _ = try log.appendBlocking(events: try BenchEvents.parallel(start..<start + count) { try BenchEvents.dailyBar($0, tickers: tickers, revision: 0) })
+                start += count
+            }
+        }
+        report.describe("log_generate_and_append_s", String(format: "%.2f", appendTime.seconds))
+
+        let engine = try scratch.engine()
+        let last = UInt64(events)
+        var written = 0
+        let feed = BenchBatchFeed(log: log, from: 1, through: last, batch: batch, projections: engine.projections)
+        let cpuBefore = BenchEnvironment.processCPUSeconds()
+        let rebuildTime = try clock.measure {
+            while let folded = try feed.next() {
+                written += try Self.write(folded.changes, through: folded.last, engine: engine)
+            }
+        }
+        guard written == events else {
+            throw CLIError("rebuild wrote \(written) rows for \(events) bars")
+        }
+        let rowsPerSecond = Double(events) / rebuildTime.seconds
+        report.record("pg_rows_per_s", rowsPerSecond, unit: "rows/s", note: "rebuild: read log, decode and fold on one thread, write on another, batches of \(batch)")
+        report.record("pg_rebuild_s", rebuildTime.seconds, unit: "s")
+        report.record("rebuild_client_cpu_us_per_row", (BenchEnvironment.processCPUSeconds() - cpuBefore) * 1e6 / Double(events), unit: "µs", note: "this process, all threads: read, decode, fold, COPY text")
+        report.record("pg_writer_busy_share", feed.consumerBusyShare(total: rebuildTime), unit: "", note: "part of the wall time the writer was busy (1 = the sinks and server are the limit)")
+        report.record("fold_events_per_s", Double(events) / feed.foldTime.seconds, unit: "events/s", note: "ProjectionEngine.fold alone, one thread (typed payload decoding)")
+        report.record("decode_events_per_s", Double(events) / feed.readTime.seconds, unit: "events/s", note: "log read + envelope decode alone, one thread")
+
+        // The same rows, through psql's \copy, into a table of the same shape.
+        let rowsFile = scratch.directory + "/bars.copy"
+        let exported = try scratch.exportRows(table: CollectedTables.dailyBars.name, to: rowsFile)
+        guard exported == events else { throw CLIError("exported \(exported) rows, expected \(events)") }
+        let psqlTime = try scratch.psqlCopy(likeTable: CollectedTables.dailyBars.name, file: rowsFile)
+        try? FileManager.default.removeItem(atPath: rowsFile)
+        let copyRate = Double(events) / psqlTime.seconds
+        report.record("psql_copy_rows_per_s", copyRate, unit: "rows/s", note: "psql \\copy of the same rows into a table of the same shape")
+        report.record("pg_vs_copy_ratio", rowsPerSecond / copyRate, unit: "")
+
+        guard mergeEvents > 0 else { return }
+        // Revised bars for keys already stored: every row goes through the staging merge.
+        let revised = try BenchEvents.parallel(0..<mergeEvents) { index in
+            var event = try BenchEvents.dailyBar(index, tickers: tickers, revision: 1)
+            event.seq = last + UInt64(index) + 1
+            return event
+        }
+        let changes = try stride(from: 0, to: revised.count, by: batch).map {
+            try ProjectionEngine.fold(Array(revised[$0..<min($0 + batch, revised.count)]), projections: engine.projections)
+        }
+        var merged = 0
+        let mergeTime = try clock.measure {
+            for (index, batchChanges) in changes.enumerated() {
+                merged += try Self.write(batchChanges, through: last + UInt64(min((index + 1) * batch, mergeEvents)), engine: engine)
+            }
+        }
+        guard merged == mergeEvents else {
+            throw CLIError("merge wrote \(merged) rows for \(mergeEvents) revised bars")
+        }
+        report.record("pg_merge_rows_per_s", Double(mergeEvents) / mergeTime.seconds, unit: "rows/s", note: "\(mergeEvents) revised bars replacing stored rows: staging COPY + merge (folded beforehand)")
+        let refusedTime = try clock.measure {
+            for batchChanges in changes { _ = try Self.write(batchChanges, through: last + UInt64(mergeEvents), engine: engine) }
+        }
+        report.record("pg_redelivery_rows_per_s", Double(mergeEvents) / refusedTime.seconds, unit: "rows/s", note: "the same revised bars again: every row refused by the seq guard")
+    }
+
+    /// Writes folded changes the way `ProjectionEngine.apply` does (Redis keys first, then
+    /// rows, derived hashes and the checkpoint in one transaction); returns rows written.
+    private static func write(_ changes: ProjectionChanges, through seq: UInt64, engine: ProjectionEngine) throws -> Int {
+        if let redis = engine.redis, !changes.keys.isEmpty { try redis.write(changes.keys) }
+        let position = [CheckpointPosition(source: "log", partition: 0, position: Int64(seq))]
+        var checkpoints: [String: [CheckpointPosition]] = [:]
+        for projection in engine.projections { checkpoints[projection.name] = position }
+        return try engine.postgres.apply(
+            rows: changes.rows, rejects: changes.rejects, checkpoints: checkpoints,
+            derived: engine.redis == nil ? [] : engine.projections.flatMap { $0.derivedHashes }
+        ) { values in
+            if let redis = engine.redis, !values.isEmpty { try redis.write(derived: values) }
+        }.rowsWritten
+    }
+
+    private func redisThroughput(_ scratch: BenchScratch, into report: inout BenchReport) throws {
+        let tickers = try (0..<redisKeys).map { index in
+            var event = try BenchEvents.cryptoTicker(market: "KRW-C\(index)", price: index, milliseconds: Int64(index))
+            event.seq = UInt64(index + 1)
+            return event
+        }
+        let writes = try ProjectionEngine.fold(tickers, projections: [CollectedProjection()]).keys
+        guard writes.count == redisKeys else { throw CLIError("folded \(writes.count) key writes from \(redisKeys) tickers") }
+        let sink = try RedisSink(url: scratch.redisURL, namespace: scratch.namespace)
+        let clock = ContinuousClock()
+        var summary = RedisWriteSummary()
+        let writeTime = try clock.measure {
+            for start in stride(from: 0, to: writes.count, by: batch) {
+                summary.add(try sink.write(Array(writes[start..<min(start + batch, writes.count)])))
+            }
+        }
+        guard summary.changed == redisKeys else { throw CLIError("Redis sink changed \(summary.changed) of \(redisKeys) keys") }
+        let rate = Double(redisKeys) / writeTime.seconds
+        report.record("redis_updates_per_s", rate, unit: "keys/s", note: "\(redisKeys) distinct latest:crypto keys, \(writes[0].fields.count) fields each, seq-guarded, with notifications")
+
+        let refusedTime = try clock.measure {
+            for start in stride(from: 0, to: writes.count, by: batch) {
+                try sink.write(Array(writes[start..<min(start + batch, writes.count)]))
+            }
+        }
+        report.record("redis_redelivery_per_s", Double(redisKeys) / refusedTime.seconds, unit: "keys/s", note: "the same writes again, all refused")
+
+        // The server's limit for the same hashes: plain pipelined HSETs, no guard, no script.
+        let connection = try RedisConnection(url: scratch.redisURL)
+        let rawNamespace = scratch.namespace + "raw:"
+        let rawTime = try clock.measure {
+            for start in stride(from: 0, to: writes.count, by: 1000) {
+                let commands = writes[start..<min(start + 1000, writes.count)].map { write -> [any RedisArgument] in
+                    var command: [any RedisArgument] = ["HSET", rawNamespace + write.key, RedisLayout.seqField, String(write.seq), RedisLayout.eventIDField, write.eventID.hex]
+                    for field in write.fields {
+                        command.append(field.name)
+                        command.append(field.value)
+                    }
+                    return command
+                }
+                _ = try connection.pipeline(commands)
+            }
+        }
+        let rawRate = Double(redisKeys) / rawTime.seconds
+        report.record("redis_raw_hset_per_s", rawRate, unit: "keys/s", note: "same hashes as plain pipelined HSET, depth 1000: the server's limit for this layout")
+        report.record("redis_vs_hset_ratio", rate / rawRate, unit: "")
+
+        // A trade-like stream: many updates of few keys, as `latest:*` keys see in practice.
+        let symbols = 500
+        let stream = (0..<redisKeys).map { index in
+            KeyWrite(key: "latest:crypto:KRW-C\(index % symbols)", fields: writes[index % symbols].fields, seq: UInt64(redisKeys + index + 1), eventID: writes[index].eventID)
+        }
+        var streamSummary = RedisWriteSummary()
+        let streamBatch = 10_000
+        let streamTime = try clock.measure {
+            for start in stride(from: 0, to: stream.count, by: streamBatch) {
+                streamSummary.add(try sink.write(Array(stream[start..<min(start + streamBatch, stream.count)])))
+            }
+        }
+        report.record("redis_stream_updates_per_s", Double(redisKeys) / streamTime.seconds, unit: "updates/s", note: "\(redisKeys) updates of \(symbols) keys in batches of \(streamBatch); only each key's newest per batch reaches Redis")
+    }
+
+    private func continuous(_ scratch: BenchScratch, into report: inout BenchReport) throws {
+        let log = try scratch.openLog("continuous", durability: .fsync)
+        defer { log.close() }
+        let engine = try scratch.engine()
+        let follower = BenchFollower(log: log, engine: engine)
+        let total = Int(Double(rate) * latencySeconds)
+        // Appends every tick carry rate/1000 events (at least one): 1 ms ticks.
+        let perTick = max(1, rate / 1000)
+        let tick = Duration.seconds(Double(perTick) / Double(rate))
+        let thread = Thread { follower.run() }
+        thread.stackSize = 8 << 20
+        thread.start()
+        let clock = ContinuousClock()
+        var next = clock.now
+        var appended = 0
+        var lastSeq: UInt64 = 0
+        while appended < total {
+            let count = min(perTick, total - appended)
+            let chunk = try (appended..<appended + count).map { try BenchEvents.trade($0, symbols: 500) }
+            let started = clock.now
+            let outcomes = try log.appendBlocking(events: chunk)
+            lastSeq = outcomes.last?.seq ?? lastSeq
+            follower.appended(through: lastSeq, count: count, at: started)
+            appended += count
+            next = next.advanced(by: tick)
+            if next > clock.now { Thread.sleep(forTimeInterval: (next - clock.now).seconds) }
+        }
+        follower.finish(through: lastSeq)
+        let result = try follower.result()
+        let percentile = BenchFollower.Result.percentile
+        report.record("latency_p50_ms", percentile(result.latencies, 0.50) * 1000, unit: "ms", note: "append call → committed in PostgreSQL and written to Redis")
+        report.record("latency_p99_ms", percentile(result.latencies, 0.99) * 1000, unit: "ms", note: "\(rate) trades/s offered for \(latencySeconds) s, fsync'ed appends of \(perTick)")
+        report.record("latency_max_ms", percentile(result.latencies, 1) * 1000, unit: "ms")
+        report.record("continuous_batches", Double(result.batches), unit: "", note: "engine.apply calls (follower: EventLog.waitForEvents, then everything that landed)")
+        report.record("continuous_apply_p50_ms", percentile(result.applyTimes, 0.50) * 1000, unit: "ms", note: "one engine.apply: fold, Redis keys, PostgreSQL merge + sp500_market_data + checkpoint, COMMIT")
+        report.record("continuous_apply_p99_ms", percentile(result.applyTimes, 0.99) * 1000, unit: "ms")
+        report.describe("continuous_mode", "engine follower in this process (no projector service on this branch yet)")
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a floating-point number.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+/// Facts about the run that make figures comparable.
+enum BenchEnvironment {
+    static var build: String {
+        #if DEBUG
+        "debug"
+        #else
+        "release"
+        #endif
+    }
+
+    /// User + system CPU time of this process so far, all threads.
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+
+    /// The three load averages from /proc/loadavg (other builds share the cores).
+    static func loadAverage() -> String {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return "unknown" }
+        return text.split(separator: " ").prefix(3).joined(separator: " ")
+    }
+}
+
+/// Deterministic benchmark events.
+enum BenchEvents {
+    /// `make(index)` for every index of `range`, in order, computed on every core.
+    static func parallel(_ range: Range<Int>, _ make: @Sendable (Int) throws -> Event) throws -> [Event] {
+        let slices = max(1, min(ProcessInfo.processInfo.activeProcessorCount, range.count / 1000))
+        let results = BenchSlices(count: slices)
+        DispatchQueue.concurrentPerform(iterations: slices) { slice in
+            let lower = range.lowerBound + range.count * slice / slices
+            let upper = range.lowerBound + range.count * (slice + 1) / slices
+            results.set(slice, Result { try (lower..<upper).map(make) })
+        }
+        return try results.joined()
+    }
+
+    /// Bar `index`: ticker `index % tickers`, a day per `index / tickers`; `revision` changes
+    /// the prices (a re-fetch with revised content is a new event for the same key).
+    static func dailyBar(_ index: Int, tickers: Int, revision: Int) throws -> Event {
+        let ticker = "TK\(index % tickers)"
+        let day = LocalDate(daysSinceEpoch: 10_000 + Int64(index / tickers))
+        let cents = 10_000 + (index * 7919 + revision * 13) % 90_000
+        let close = DecimalString("\(cents / 100).\(cents % 100 < 10 ? "0" : "")\(cents % 100)")!
+        return try Event.make(
+            DailyBar(date: day, open: "101.25", high: "203.50", low: "99.75", close: close, adjClose: close, volume: 1_000_000 + index % 977),
+            source: "yahoo", subject: ticker, occurredAt: Timestamp(millisecondsSinceEpoch: (10_000 + Int64(index / tickers)) * 86_400_000 + 72_000_000))
+    }
+
+    static func cryptoTicker(market: String, price: Int, milliseconds: Int64) throws -> Event {
+        try Event.make(
+            CryptoTicker(venue: .bithumb, market: market, base: String(market.dropFirst(4)), quote: "KRW", lastPrice: DecimalString("\(1000 + price)")!,
+                         volume24h: "12345.678", changePrice24h: "-1500", changeRate24h: "-0.0121", timestampMs: 1_741_982_400_000 + milliseconds),
+            source: "bithumb", subject: String(market.dropFirst(4)), occurredAt: Timestamp(millisecondsSinceEpoch: 1_741_982_400_000 + milliseconds))
+    }
+
+    /// Trade `index` of `symbols` symbols, a millisecond apart.
+    static func trade(_ index: Int, symbols: Int) throws -> Event {
+        let milliseconds = 1_741_982_400_000 + Int64(index)
+        return try Event.make(
+            Trade(price: DecimalString("\(100 + index % 50).\(index % 100 < 10 ? "0" : "")\(index % 100)")!, size: "10", timestampMs: milliseconds, conditions: ["1"]),
+            source: "finnhub", subject: "SYM\(index % symbols)", occurredAt: Timestamp(millisecondsSinceEpoch: milliseconds))
+    }
+}
+
+/// Per-slice results of `BenchEvents.parallel`.
+///
+/// `@unchecked Sendable`: `slices` is only touched under `lock`.
+private final class BenchSlices: @unchecked Sendable {
+    private let lock = NSLock()
+    private var slices: [Result<[Event], any Error>?]
+
+    init(count: Int) { slices = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ result: Result<[Event], any Error>) { lock.withLock { slices[index] = result } }
+
+    func joined() throws -> [Event] {
+        try lock.withLock { try slices.flatMap { try $0!.get() } }
+    }
+}
+
+/// The bench's own schema, key namespace and directory, removed by `cleanUp()`.
+final class BenchScratch {
+    let conninfo: String
+    let redisURL: String
+    let schema: String
+    let namespace: String
+    let directory: String
+    let admin: PostgresConnection
+    private let settingOrigin: String
+
+    let stagingMinimumRows: Int
+
+    init(conninfo: Setting, redisURL: Setting, stagingMinimumRows: Int) throws {
+        self.stagingMinimumRows = stagingMinimumRows
+        let unique = "\(ProcessInfo.processInfo.processIdentifier)_\(UInt64(Date().timeIntervalSince1970 * 1000))"
+        self.conninfo = conninfo.value
+        self.redisURL = redisURL.value
+        settingOrigin = "\(conninfo.origin)"
+        schema = "bench_project_\(unique)"
+        namespace = "bench:project:\(unique):"
+        directory = NSTemporaryDirectory() + "tickfold-bench-project-\(unique)"
+        do {
+            admin = try PostgresConnection(conninfo.value)
+            _ = try Migrator().migrate(admin, schema: schema)
+        } catch {
+            throw CLIError("PostgreSQL (connection string from \(conninfo.origin)): \(error)")
+        }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    func openLog(_ name: String, durability: EventLogOptions.Durability = .noSync) throws -> EventLog {
+        try EventLog(directory: directory + "/" + name, options: EventLogOptions(durability: durability))
+    }
+
+    func engine() throws -> ProjectionEngine {
+        let postgres = try PostgresSink(conninfo: conninfo, schema: schema, tables: CollectedTables.all, stagingMinimumRows: stagingMinimumRows)
+        let redis = try RedisSink(url: redisURL, namespace: namespace)
+        return ProjectionEngine(projections: [CollectedProjection()], postgres: postgres, redis: redis)
+    }
+
+    /// Writes `table`'s rows as COPY text to `file`; returns how many.
+    func exportRows(table: String, to file: String) throws -> Int {
+        guard FileManager.default.createFile(atPath: file, contents: nil), let handle = FileHandle(forWritingAtPath: file) else {
+            throw CLIError("cannot create \(file)")
+        }
+        defer { try? handle.close() }
+        var pending: [UInt8] = []
+        pending.reserveCapacity(1 << 20)
+        let rows = try admin.copyOut("COPY \(schema).\(table) TO STDOUT") { bytes in
+            pending.append(contentsOf: bytes)
+            if pending.count >= 1 << 20 {
+                try handle.write(contentsOf: pending)
+                pending.removeAll(keepingCapacity: true)
+            }
+        }
+        try handle.write(contentsOf: pending)
+        return rows
+    }
+
+    /// Creates `copy_<table>` like `table` (keys and all) and times `psql \copy` of `file` into it.
+    func psqlCopy(likeTable table: String, file: String) throws -> Duration {
+        let target = "\(schema).copy_\(table)"
+        try admin.execute("CREATE TABLE \(target) (LIKE \(schema).\(table) INCLUDING ALL)")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Self.psqlPath())
+        process.arguments = ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", conninfo, "-c", "\\copy \(target) FROM '\(file)'"]
+        let errors = Pipe()
+        process.standardError = errors
+        let clock = ContinuousClock()
+        let started = clock.now
+        try process.run()
+        process.waitUntilExit()
+        let elapsed = clock.now - started
+        guard process.terminationStatus == 0 else {
+            let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            throw CLIError("psql \\copy failed (connection string from \(settingOrigin)): \(message)")
+        }
+        return elapsed
+    }
+
+    /// `psql` on PATH, else the newest PostgreSQL's (as ./dev finds it).
+    static func psqlPath() throws -> String {
+        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
+            let candidate = "\(directory)/psql"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
+        if let newest = versions.compactMap(Int.init).max() {
+            let candidate = "/usr/lib/postgresql/\(newest)/bin/psql"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        throw CLIError("psql not found on PATH nor under /usr/lib/postgresql/*/bin")
+    }
+
+    func cleanUp() {
+        _ = try? admin.execute("DROP SCHEMA IF EXISTS \(schema) CASCADE")
+        if let redis = try? RedisConnection(url: redisURL) {
+            var cursor = "0"
+            repeat {
+                guard let reply = try? redis.command("SCAN", cursor, "MATCH", namespace + "*", "COUNT", "10000").array else { break }
+                cursor = reply.first?.string ?? "0"
+                let keys = (reply.last?.array ?? []).compactMap(\.string)
+                if !keys.isEmpty { _ = try? redis.command(["UNLINK"] + keys) }
+            } while cursor != "0"
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+/// Reads, decodes and folds the log on its own thread, one batch ahead of the writer, so
+/// that work overlaps the database writes.
+///
+/// `@unchecked Sendable`: the queue and counters are only touched under `condition`.
+final class BenchBatchFeed: @unchecked Sendable {
+    struct Folded {
+        let changes: ProjectionChanges
+        let last: UInt64
+    }
+
+    private let condition = NSCondition()
+    private var ready: [Folded] = []
+    private var finished = false
+    private var failure: (any Error)?
+    private var waiting = Duration.zero
+    private var folding = Duration.zero
+    private var reading = Duration.zero
+
+    init(log: EventLog, from first: UInt64, through last: UInt64, batch: Int, projections: [any Projection]) {
+        let thread = Thread { [self] in produce(log: log, from: first, through: last, batch: batch, projections: projections) }
+        thread.start()
+    }
+
+    private func produce(log: EventLog, from first: UInt64, through last: UInt64, batch: Int, projections: [any Projection]) {
+        let clock = ContinuousClock()
+        var decoder = EventDecoder()
+        var start = first
+        do {
+            while start <= last {
+                let end = min(last, start + UInt64(batch) - 1)
+                var events: [Event] = []
+                events.reserveCapacity(Int(end - start + 1))
+                let readTime = try clock.measure {
+                    try log.forEach(from: start, through: end) { view in
+                        var event = try decoder.decode(view.canonicalJSON, verification: .trustStored)
+                        event.seq = view.seq
+                        events.append(event)
+                    }
+                }
+                var changes = ProjectionChanges()
+                let foldTime = try clock.measure { changes = try ProjectionEngine.fold(events, projections: projections) }
+                condition.lock()
+                reading += readTime
+                folding += foldTime
+                while ready.count >= 2 { condition.wait() }
+                ready.append(Folded(changes: changes, last: end))
+                condition.broadcast()
+                condition.unlock()
+                start = end + 1
+            }
+        } catch {
+            condition.lock()
+            failure = error
+            condition.unlock()
+        }
+        condition.lock()
+        finished = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The next folded batch, or nil after the last.
+    func next() throws -> Folded? {
+        let clock = ContinuousClock()
+        let started = clock.now
+        condition.lock()
+        defer { condition.unlock() }
+        while ready.isEmpty && !finished { condition.wait() }
+        waiting += clock.now - started
+        if let failure { throw failure }
+        guard !ready.isEmpty else { return nil }
+        condition.broadcast()
+        return ready.removeFirst()
+    }
+
+    /// The share of `total` the consumer spent outside `next()`.
+    func consumerBusyShare(total: Duration) -> Double {
+        condition.lock()
+        defer { condition.unlock() }
+        return 1 - waiting.seconds / total.seconds
+    }
+
+    /// Time spent folding, summed over batches.
+    var foldTime: Duration { condition.withLock { folding } }
+    /// Time spent reading and decoding the log, summed over batches.
+    var readTime: Duration { condition.withLock { reading } }
+}
+
+/// The continuous-mode follower: waits for appends with `EventLog.waitForEvents`, applies
+/// everything that landed in one engine call, and times each event from its append call to
+/// the end of that apply (PostgreSQL committed, Redis written).
+///
+/// `@unchecked Sendable`: shared state is only touched under `condition`.
+final class BenchFollower: @unchecked Sendable {
+    struct Result {
+        var latencies: [Double]
+        var applyTimes: [Double]
+        var batches: Int { applyTimes.count }
+
+        /// The nearest-rank percentile of `values`, in their unit (`fraction` 1 is the maximum).
+        static func percentile(_ values: [Double], _ fraction: Double) -> Double {
+            guard !values.isEmpty else { return .nan }
+            let sorted = values.sorted()
+            let rank = Int((Double(sorted.count) * fraction).rounded(.up))
+            return sorted[min(sorted.count, max(rank, 1)) - 1]
+        }
+    }
+
+    private let log: EventLog
+    private let engine: ProjectionEngine
+    private let condition = NSCondition()
+    private var appends: [(seq: UInt64, count: Int, at: ContinuousClock.Instant)] = []
+    private var finalSeq: UInt64?
+    private var failure: (any Error)?
+    private var done = false
+    private var latencies: [Double] = []
+    private var applyTimes: [Double] = []
+
+    init(log: EventLog, engine: ProjectionEngine) {
+        self.log = log
+        self.engine = engine
+    }
+
+    func appended(through seq: UInt64, count: Int, at instant: ContinuousClock.Instant) {
+        condition.lock()
+        appends.append((seq, count, instant))
+        condition.unlock()
+    }
+
+    func finish(through seq: UInt64) {
+        condition.lock()
+        finalSeq = seq
+        condition.unlock()
+    }
+
+    /// Waits for the follower to apply everything appended, then returns the latencies.
+    func result() throws -> Result {
+        condition.lock()
+        defer { condition.unlock() }
+        while !done { condition.wait() }
+        if let failure { throw failure }
+        return Result(latencies: latencies, applyTimes: applyTimes)
+    }
+
+    /// The follower loop, on its own thread.
+    func run() {
+        let clock = ContinuousClock()
+        var decoder = EventDecoder()
+        var applied: UInt64 = 0
+        do {
+            while true {
+                condition.lock()
+                let target = finalSeq
+                condition.unlock()
+                if let target, applied >= target { break }
+                let newest = try waitForEvents(after: applied)
+                guard newest > applied else { continue }
+                var events: [Event] = []
+                try log.forEach(from: applied + 1, through: newest) { view in
+                    var event = try decoder.decode(view.canonicalJSON, verification: .trustStored)
+                    event.seq = view.seq
+                    events.append(event)
+                }
+                let applying = clock.now
+                try engine.apply(batch: events, positions: [CheckpointPosition(source: "log", partition: 0, position: Int64(newest))])
+                let visible = clock.now
+                applied = newest
+                condition.lock()
+                applyTimes.append((visible - applying).seconds)
+                while let first = appends.first, first.seq <= applied {
+                    let latency = (visible - first.at).seconds
+                    latencies.append(contentsOf: repeatElement(latency, count: first.count))
+                    appends.removeFirst()
+                }
+                condition.unlock()
+            }
+        } catch {
+            condition.lock()
+            failure = error
+            condition.unlock()
+        }
+        condition.lock()
+        done = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// `EventLog.waitForEvents` from this dedicated thread; gives up after a second so the
+    /// loop can notice the end of the run.
+    private func waitForEvents(after seq: UInt64) throws -> UInt64 {
+        let box = WaitBox()
+        let log = log
+        let task = Task {
+            do { box.set(.success(try await log.waitForEvents(after: seq))) } catch { box.set(.failure(error)) }
+        }
+        guard let outcome = box.wait(timeout: .now() + 1) else {
+            task.cancel()
+            _ = box.wait(timeout: .distantFuture)
+            return try log.lastSeq()
+        }
+        return try outcome.get()
+    }
+}
+
+/// One result handed from a task to a waiting thread.
+///
+/// `@unchecked Sendable`: `value` is only touched under `lock`; the semaphore orders the hand-over.
+private final class WaitBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private let semaphore = DispatchSemaphore(value: 0)
+    private var value: Result<UInt64, any Error>?
+
+    func set(_ result: Result<UInt64, any Error>) {
+        lock.withLock { value = result }
+        semaphore.signal()
+    }
+
+    func wait(timeout: DispatchTime) -> Result<UInt64, any Error>? {
+        guard semaphore.wait(timeout: timeout) == .success else { return nil }
+        return lock.withLock { value }
+    }
+}
