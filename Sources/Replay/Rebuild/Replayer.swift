@@ -315,7 +315,9 @@ public final class Replayer {
         let key = ProjectionSwap.lockKey(schema: plan.liveSchema)
         state.report(.swapping, target: state.folded)
         try Self.wrap(.swap, "take the swap lock of \(plan.liveSchema)") {
-            try control.execute("SET lock_timeout = '\(Int(options.lockTimeout.components.seconds * 1000))ms'")
+            let (seconds, attoseconds) = options.lockTimeout.components
+            let milliseconds = max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+            try control.execute("SET lock_timeout = '\(milliseconds)ms'")
             try control.query("SELECT pg_advisory_lock($1)", [String(key)])
         }
         defer { _ = try? control.query("SELECT pg_advisory_unlock($1)", [String(key)]) }
