@@ -58,6 +58,9 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Events per folded batch.")
     var batchSize = 50_000
 
+    @Option(name: .long, help: "Seconds the swap waits for the live projector's batch to release the swap lock.")
+    var lockTimeout = 30.0
+
     func run() async throws {
         let registry = ProjectionRegistry.standard
         let names = projection.isEmpty ? registry.projections.map(\.name) : projection
@@ -67,6 +70,7 @@ struct ReplayCommand: AsyncParsableCommand {
             throw CLIError("replaying a subset of projections is not supported: they share the schema and key namespace that a replay swaps; replay all of \(registry.projections.map(\.name).joined(separator: ", "))")
         }
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
+        guard lockTimeout > 0 else { throw ValidationError("--lock-timeout must be positive") }
         let fromPosition: ReplayPosition
         let toPosition: ReplayPosition?
         do {
@@ -81,6 +85,7 @@ struct ReplayCommand: AsyncParsableCommand {
         options.schema = schema
         options.namespace = namespace
         options.batchSize = batchSize
+        options.lockTimeout = .milliseconds(Int64(lockTimeout * 1000))
         let kafkaServers = try connections.kafkaServers().value
         let dryRun = dryRun
         let interactive = isatty(2) == 1
