@@ -152,10 +152,12 @@ public final class Replayer {
                     plan: plan, folded: state.folded, copiedRows: copiedRows, copiedKeys: copiedKeys, swappedAt: nil,
                     droppedKeys: 0, seconds: Self.seconds(since: started))
             }
+            // Fold to the head, then chase it until the rest is small enough to fold while
+            // holding the swap lock.
             var phase = ReplayProgress.Phase.folding
             while true {
                 let head = try Self.wrap(.log, "read log head") { try log.lastSeq() }
-                if head < next || head - next + 1 <= options.swapLag { break }
+                if head < next || (phase == .catchingUp && head - next + 1 <= options.swapLag) { break }
                 next = try fold(engine, from: next, through: head, phase: phase, state: &state)
                 phase = .catchingUp
             }
@@ -313,7 +315,6 @@ public final class Replayer {
     func swap(_ plan: ReplayPlan, engine: ProjectionEngine, next: UInt64, state: inout RunState) throws -> UInt64 {
         let control = try Self.wrap(.postgres, "connect for the swap") { try PostgresConnection(options.conninfo) }
         let key = ProjectionSwap.lockKey(schema: plan.liveSchema)
-        state.report(.swapping, target: state.folded)
         try Self.wrap(.swap, "take the swap lock of \(plan.liveSchema)") {
             let (seconds, attoseconds) = options.lockTimeout.components
             let milliseconds = max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
@@ -323,6 +324,7 @@ public final class Replayer {
         defer { _ = try? control.query("SELECT pg_advisory_unlock($1)", [String(key)]) }
         // No live batch commits while the lock is held: fold the last events.
         let head = try Self.wrap(.log, "read log head") { try log.lastSeq() }
+        state.report(.swapping, target: state.folded + (head >= next ? head - next + 1 : 0))
         var covered = next - 1
         if head >= next {
             covered = try fold(engine, from: next, through: head, phase: .swapping, state: &state) - 1
