@@ -62,10 +62,17 @@ public final class ProjectionEngine: @unchecked Sendable {
     /// the PostgreSQL part is committed and the caller re-delivers from `checkpoint(...)`.
     @discardableResult
     public func apply(batch: [Event], positions: [CheckpointPosition]) throws -> ApplySummary {
-        let changes = try Self.fold(batch, projections: projections)
-        return try lock.withLock {
+        try apply(changes: try Self.fold(batch, projections: projections), events: batch.count, positions: positions)
+    }
+
+    /// Writes `changes` that `fold(_:projections:)` made from `events` events with this
+    /// engine's projections, as `apply(batch:positions:)` does; lets a caller fold the next
+    /// batch on another thread while this one is written (rebuilds).
+    @discardableResult
+    public func apply(changes: ProjectionChanges, events: Int, positions: [CheckpointPosition]) throws -> ApplySummary {
+        try lock.withLock {
             var summary = ApplySummary()
-            summary.events = batch.count
+            summary.events = events
             summary.rejects = changes.rejects.count
             if let redis {
                 // Pointer first, then versions: a replay's swap commits the schema before it

@@ -63,14 +63,10 @@ extension PostgresSink {
         try Self.check(comment: comment, projections: projections, schema: schema)
     }
 
-    /// `requireVersions(of:)` inside the current batch transaction (after the swap lock).
+    /// `requireVersions(of:)` inside the current batch transaction (after the swap lock). A
+    /// `PostgresError` passes through unwrapped, so the batch's retry handles a lost connection.
     func requireVersionsInTransaction(of projections: [any Projection]) throws {
-        let comment: String?
-        do {
-            comment = try ProjectionSwap.schemaComment(connection, schema: schema)
-        } catch let error as PostgresError {
-            throw ProjectionError(.postgres, operation: "read projection versions", message: "schema \(schema): \(error)", underlying: error)
-        }
+        let comment = try ProjectionSwap.schemaComment(connection, schema: schema)
         try Self.check(comment: comment, projections: projections, schema: schema)
     }
 

@@ -205,34 +205,26 @@ public final class Replayer {
         }
     }
 
-    /// Folds `from`…`through` (or as far as the log goes) in batches; returns the next seq.
+    /// Folds `from`…`through` (or as far as the log goes) in batches, folding the next batch
+    /// while the sinks write the current one; returns the next seq.
     func fold(_ engine: ProjectionEngine, from: UInt64, through: UInt64, phase: ReplayProgress.Phase, state: inout RunState) throws -> UInt64 {
+        guard from <= through else { return from }
+        let pipeline = FoldPipeline(log: log, projections: options.projections, from: from, through: through, batchSize: options.batchSize)
+        defer { pipeline.close() }
         var next = from
-        var decoder = EventDecoder()
-        var batch: [Event] = []
-        batch.reserveCapacity(options.batchSize)
-        let targetBase = state.folded
-        while next <= through {
-            let end = min(through, next + UInt64(options.batchSize) - 1)
-            batch.removeAll(keepingCapacity: true)
-            try Self.wrap(.log, "read events \(next)…\(end)") {
-                try log.forEach(from: next, through: end) { view in
-                    var event = try decoder.decode(view.canonicalJSON, verification: .trustStored)
-                    event.seq = view.seq
-                    batch.append(event)
-                }
+        let target = state.folded + (through - from + 1)
+        while let folded = try Self.wrap(.projection, "read and fold events from \(next)", { try pipeline.next() }) {
+            try Self.wrap(.projection, "write events \(next)…\(folded.last)") {
+                try engine.apply(
+                    changes: folded.changes, events: folded.events,
+                    positions: [CheckpointPosition(source: "log", partition: 0, position: Int64(folded.last))])
             }
-            guard let last = batch.last?.seq else { break }
-            try Self.wrap(.projection, "fold events \(next)…\(last)") {
-                try engine.apply(batch: batch, positions: [CheckpointPosition(source: "log", partition: 0, position: Int64(last))])
-            }
-            state.folded += UInt64(batch.count)
-            next = last + 1
-            state.report(phase, target: targetBase + (through - from + 1))
+            state.folded += UInt64(folded.events)
+            next = folded.last + 1
+            state.report(phase, target: target)
         }
         return next
     }
-
 
     /// Copies the live rows written before `below` into the shadow, in one snapshot.
     func copyLiveRows(_ plan: ReplayPlan, below: UInt64) throws -> Int {
