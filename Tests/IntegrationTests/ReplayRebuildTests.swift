@@ -211,6 +211,26 @@ struct ReplayRebuildTests {
         #expect(try fixture.roots() == before)
     }
 
+    @Test("a plan made before another replay swapped is refused instead of dropping the new live keys")
+    func stalePlanRefused() throws {
+        let fixture = try ReplayFixture(label: "stale")
+        defer { fixture.cleanUp() }
+        try fixture.append(count: 300, seed: 19)
+        try fixture.migrateLive()
+        try fixture.project(try fixture.liveEngine())
+        let first = try fixture.replayer()
+        let stale = try first.plan(from: 1, through: nil)
+        var other = fixture.options()
+        other.id = "other" + String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        let second = try fixture.replayer(other)
+        try second.run(try second.plan(from: 1, through: nil))
+        let before = try fixture.roots()
+        let error = #expect(throws: ReplayError.self) { try first.run(stale) }
+        #expect(error?.description.contains("plan again") == true)
+        #expect(try fixture.roots() == before)
+        #expect(try fixture.schemas() == [fixture.schema])
+    }
+
     @Test("an unreachable database is a precise error")
     func unreachableDatabase() throws {
         let directory = try TemporaryDirectory("replay-down")

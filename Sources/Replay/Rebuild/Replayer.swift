@@ -45,7 +45,6 @@ public final class Replayer {
         }
     }
 
-
     /// Decides what a replay of `from`…`through` (nil: to the head, then swap) will do,
     /// reading only: the log head, the live checkpoint and versions, the active key prefix.
     public func plan(from: UInt64, through: UInt64?) throws -> ReplayPlan {
@@ -124,13 +123,14 @@ public final class Replayer {
         return positions.values.min()
     }
 
-
     /// Carries `plan` out. Reports progress after every batch and phase. On failure before
     /// the swap, the shadow is dropped and the live output is untouched.
     @discardableResult
     public func run(_ plan: ReplayPlan, progress: @escaping (ReplayProgress) -> Void = { _ in }) throws -> ReplayResult {
         let started = ContinuousClock.now
         var state = RunState(started: started, progress: progress)
+        try beginExclusive(plan)
+        defer { _ = try? admin.query("SELECT pg_advisory_unlock($1)", [String(Self.replayLockKey(plan.liveSchema))]) }
         do {
             try Self.wrap(.postgres, "create shadow schema \(plan.shadowSchema)") {
                 _ = try Migrator().migrate(admin, schema: plan.shadowSchema)
@@ -175,6 +175,30 @@ public final class Replayer {
             dropShadow(plan)
             throw error
         }
+    }
+
+    /// One replay of a live schema at a time: takes its replay lock (session level, on the
+    /// control connection) or fails at once, and checks that live has not moved since `plan`.
+    func beginExclusive(_ plan: ReplayPlan) throws {
+        let key = String(Self.replayLockKey(plan.liveSchema))
+        let taken = try Self.wrap(.postgres, "take the replay lock of \(plan.liveSchema)") {
+            try admin.query("SELECT pg_try_advisory_lock($1)", [key]).value(0, 0) == "t"
+        }
+        guard taken else {
+            throw ReplayError(.swap, operation: "start", message: "another replay of schema \(plan.liveSchema) is running")
+        }
+        if let redis, let planned = plan.liveKeyPrefix {
+            let current = try Self.wrap(.redis, "resolve namespace pointer") { try RedisNamespacePointer(namespace: options.namespace).resolve(redis) }
+            guard current == planned else {
+                _ = try? admin.query("SELECT pg_advisory_unlock($1)", [key])
+                throw ReplayError(.swap, operation: "start", message: "the live keys moved from \"\(planned)\" to \"\(current)\" since the replay was planned; plan again")
+            }
+        }
+    }
+
+    /// The replay lock of a live schema (distinct from its swap lock).
+    static func replayLockKey(_ schema: String) -> Int64 {
+        ProjectionSwap.lockKey(schema: schema) ^ 0x5265_706c_6179_0001
     }
 
     /// The swap lock was released after a committed swap, and a later step failed.
@@ -302,7 +326,6 @@ public final class Replayer {
         } while cursor != "0"
     }
 
-
     /// Swaps the shadow in; returns the seq it covers. See the type's documentation.
     func swap(_ plan: ReplayPlan, engine: ProjectionEngine, next: UInt64, state: inout RunState) throws -> UInt64 {
         let control = try Self.wrap(.postgres, "connect for the swap") { try PostgresConnection(options.conninfo) }
@@ -394,7 +417,6 @@ public final class Replayer {
             ])
         }
     }
-
 
     func quoted(_ name: String) throws -> String {
         do { return try PostgresConnection.quoteIdentifier(name) } catch {
