@@ -1,4 +1,6 @@
+import Events
 import Foundation
+import Kafka
 import Projections
 import Replay
 import Testing
@@ -61,6 +63,31 @@ struct ReplayCommandTests {
         let prefix = fixture.namespace + "tickfold:ns:" + shadow.dropFirst(fixture.schema.count + 2) + ":"
         let diff = try run(["audit", "diff", "pg:\(fixture.schema),redis:@\(fixture.namespace)", "pg:\(shadow),redis:\(prefix)"])
         #expect(diff.status == 0, "\(diff.out)\(diff.err)")
+    }
+
+    @Test("--from kafka:TOPIC:PARTITION:OFFSET starts at the seq in that message's header", .enabled(if: TestServices.hasKafka))
+    func kafkaPosition() throws {
+        let fixture = try ReplayFixture(label: "clikafka")
+        defer { fixture.cleanUp() }
+        try fixture.append(count: 600, seed: 23)
+        try fixture.migrateLive()
+        try fixture.project(try fixture.liveEngine())
+        let naming = TopicNaming(prefix: TestServices.uniqueName("rpk"))
+        _ = try KafkaRelay(log: fixture.log, kafka: RelayFixtures.kafkaConfig, options: .init(naming: naming, partitions: 2)).runOnce()
+        let topic = naming.topic(forType: "bar.daily")
+        let messages = try RelayFixtures.readEvents(topic, partitions: 2).filter { $0.partition == 1 }
+        let message = try #require(messages.dropFirst(3).first)
+        guard case .event(let event) = message.outcome, let seq = event.seq else {
+            Issue.record("not an event")
+            return
+        }
+        let common = ["--log", fixture.directory.file("events"), "--schema", fixture.schema, "--namespace", fixture.namespace]
+        let dry = try run(["replay", "--from", "kafka:\(topic):1:\(message.offset)", "--dry-run"] + common)
+        #expect(dry.status == 0, "\(dry.err)")
+        #expect(dry.out.contains("fold:          seq \(seq) to"), "\(dry.out)")
+        let missing = try run(["replay", "--from", "kafka:\(topic):1:999999", "--dry-run"] + common)
+        #expect(missing.status == 2)
+        #expect(missing.err.contains("kafka:\(topic):1:999999"))
     }
 
     @Test("bad positions, unknown projections and an unreachable database are errors")
