@@ -85,6 +85,8 @@ struct ReplayCommand: AsyncParsableCommand {
         options.schema = schema
         options.namespace = namespace
         options.batchSize = batchSize
+        let shutdown = ShutdownSignal()
+        options.shouldStop = { shutdown.isRequested }
         options.lockTimeout = .milliseconds(Int64(lockTimeout * 1000))
         let kafkaServers = try connections.kafkaServers().value
         let dryRun = dryRun

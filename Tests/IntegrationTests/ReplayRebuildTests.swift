@@ -231,6 +231,28 @@ struct ReplayRebuildTests {
         #expect(try fixture.schemas() == [fixture.schema])
     }
 
+    @Test("a replay asked to stop (SIGINT) drops its shadow and leaves live untouched")
+    func interrupted() throws {
+        let fixture = try ReplayFixture(label: "stop")
+        defer { fixture.cleanUp() }
+        try fixture.append(count: 3000, seed: 20)
+        try fixture.migrateLive()
+        try fixture.project(try fixture.liveEngine())
+        let before = try fixture.roots()
+        let batches = LiveProgress(next: 0)
+        var options = fixture.options()
+        options.shouldStop = {
+            batches.next += 1
+            return batches.next >= 2
+        }
+        let replayer = try fixture.replayer(options)
+        let error = #expect(throws: ReplayError.self) { try replayer.run(try replayer.plan(from: 1, through: nil)) }
+        #expect(error?.code == .interrupted)
+        #expect(try fixture.schemas() == [fixture.schema])
+        #expect(try fixture.keys(matching: "tickfold:ns:*").isEmpty)
+        #expect(try fixture.roots() == before)
+    }
+
     @Test("an unreachable database is a precise error")
     func unreachableDatabase() throws {
         let directory = try TemporaryDirectory("replay-down")

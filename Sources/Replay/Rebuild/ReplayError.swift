@@ -21,6 +21,8 @@ public struct ReplayError: Error, CustomStringConvertible, Sendable {
         public static let projection = Code(name: "projection")
         /// The swap could not take the lock or flip the namespace pointer; nothing was swapped.
         public static let swap = Code(name: "swap")
+        /// The replay was asked to stop before its swap; its shadow was dropped.
+        public static let interrupted = Code(name: "interrupted")
         /// The caller asked for something unsupported (an unknown or partial projection set).
         public static let invalidArgument = Code(name: "invalidArgument")
     }

@@ -25,6 +25,9 @@ public struct ReplayOptions: Sendable {
     public var swapLag: UInt64 = 50_000
     /// How long the swap waits for a live batch to release the swap lock.
     public var lockTimeout: Duration = .seconds(30)
+    /// Polled after every batch until the swap commits; true abandons the replay (SIGINT):
+    /// the shadow is dropped and live is untouched.
+    public var shouldStop: @Sendable () -> Bool = { false }
     /// Distinguishes this replay's shadow names (`tickfold_r<ID>`, `tickfold:ns:<ID>:`):
     /// lowercase letters and digits.
     public var id: String

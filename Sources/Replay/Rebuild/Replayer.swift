@@ -246,6 +246,9 @@ public final class Replayer {
             state.folded += UInt64(folded.events)
             next = folded.last + 1
             state.report(phase, target: target)
+            if options.shouldStop() {
+                throw ReplayError(.interrupted, operation: "fold", message: "stopped at seq \(folded.last); the shadow \(options.schema)_r\(options.id) is dropped, live is untouched")
+            }
         }
         return next
     }
