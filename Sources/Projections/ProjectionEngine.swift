@@ -15,6 +15,9 @@ public struct ApplySummary: Sendable, Hashable {
 /// Runs the folds of selected projections over batches of logged events and writes their
 /// changes: Redis first, then PostgreSQL rows, rejects and checkpoints in one transaction.
 ///
+/// Replays swap rebuilt outputs in under a running engine (`ProjectionSwap`): each batch
+/// follows the Redis namespace pointer and refuses a schema holding other projection versions.
+///
 /// Write order and crashes: Redis writes are idempotent and seq-guarded, so they happen
 /// before the PostgreSQL transaction that advances the checkpoint. A crash between the two
 /// leaves Redis ahead of the checkpoint; the projector then re-delivers the batch from the
@@ -59,13 +62,24 @@ public final class ProjectionEngine: @unchecked Sendable {
     /// the PostgreSQL part is committed and the caller re-delivers from `checkpoint(...)`.
     @discardableResult
     public func apply(batch: [Event], positions: [CheckpointPosition]) throws -> ApplySummary {
-        let changes = try Self.fold(batch, projections: projections)
-        return try lock.withLock {
+        try apply(changes: try Self.fold(batch, projections: projections), events: batch.count, positions: positions)
+    }
+
+    /// Writes `changes` that `fold(_:projections:)` made from `events` events with this
+    /// engine's projections, as `apply(batch:positions:)` does; lets a caller fold the next
+    /// batch on another thread while this one is written (rebuilds).
+    @discardableResult
+    public func apply(changes: ProjectionChanges, events: Int, positions: [CheckpointPosition]) throws -> ApplySummary {
+        try lock.withLock {
             var summary = ApplySummary()
-            summary.events = batch.count
+            summary.events = events
             summary.rejects = changes.rejects.count
-            if let redis, !changes.keys.isEmpty {
-                summary.redisKeys = try redis.write(changes.keys)
+            if let redis {
+                // Pointer first, then versions: a replay's swap commits the schema before it
+                // flips the pointer, so a moved pointer implies the versions are visible.
+                try redis.resolveNamespace()
+                try postgres.requireVersions(of: projections)
+                if !changes.keys.isEmpty { summary.redisKeys = try redis.write(changes.keys) }
             }
             var checkpoints: [String: [CheckpointPosition]] = [:]
             for projection in projections { checkpoints[projection.name] = positions }
@@ -73,6 +87,12 @@ public final class ProjectionEngine: @unchecked Sendable {
             summary.postgres = try postgres.apply(
                 rows: changes.rows, rejects: changes.rejects, checkpoints: checkpoints, derived: derived
             ) { values in
+                // Under the swap lock now: if a replay swapped in since the keys were written,
+                // they went to the retired namespace; check versions and write them again.
+                try postgres.requireVersionsInTransaction(of: projections)
+                if let redis, try redis.resolveNamespace(), !changes.keys.isEmpty {
+                    summary.redisKeys.add(try redis.write(changes.keys))
+                }
                 if let redis, !values.isEmpty { summary.derivedFields = try redis.write(derived: values) }
             }
             return summary

@@ -14,11 +14,13 @@ struct AuditCommand: AsyncParsableCommand {
           pg:CONNINFO#SCHEMA   schema on another database (libpq URI or key=value)
           redis:PREFIX         key namespace on the default Redis (--redis,
                                TICKFOLD_REDIS); the prefix may be empty
+          redis:@NAMESPACE     wherever the namespace pointer of NAMESPACE says
+                               the keys are (after replays); redis:@ for live
           redis:URL#PREFIX     key namespace on another Redis server
           NAME                 from the configuration file's "auditTargets",
                                e.g. {"auditTargets": {"live": "pg:tickfold,redis:"}}
         Example:
-          tickfold audit diff pg:tickfold,redis: pg:rebuild,redis:rebuild:
+          tickfold audit diff pg:tickfold,redis:@ pg:rebuild,redis:rebuild:
         Exit status: 0 equal (or success), 1 different, 2 error;
         64 for command-line misuse.
         """,
@@ -61,7 +63,7 @@ struct AuditCommand: AsyncParsableCommand {
         @OptionGroup(title: "Scope") var scope: Scope
 
         @Option(name: .long, help: ArgumentHelp("What to digest (repeatable).", valueName: "target"))
-        var target: [String] = ["pg:tickfold,redis:"]
+        var target: [String] = ["pg:tickfold,redis:@"]
 
         @Flag(name: .long, help: "Machine-readable output.")
         var json = false

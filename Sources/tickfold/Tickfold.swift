@@ -7,7 +7,7 @@ struct Tickfold: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tickfold",
         abstract: "An event-sourced stream processor for market data.",
-        subcommands: [LogCommand.self, RelayCommand.self, IngestCommand.self, ProjectCommand.self, AuditCommand.self, BenchCommand.self, DoctorCommand.self, FixturesCommand.self]
+        subcommands: [LogCommand.self, RelayCommand.self, IngestCommand.self, ProjectCommand.self, ReplayCommand.self, AuditCommand.self, BenchCommand.self, DoctorCommand.self, FixturesCommand.self]
     )
 }
 

@@ -17,6 +17,8 @@ public struct ProjectionError: Error, CustomStringConvertible, Sendable {
         public static let redis = Code(name: "redis")
         /// The caller passed something unusable (an event without seq, an unknown projection).
         public static let invalidArgument = Code(name: "invalidArgument")
+        /// A replay swapped in another version of a projection this process runs.
+        public static let projectionVersionChanged = Code(name: "projectionVersionChanged")
     }
 
     public let code: Code

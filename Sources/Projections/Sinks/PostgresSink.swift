@@ -183,7 +183,7 @@ public final class PostgresSink {
 
     /// Runs `body`, reconnecting and retrying it after failures that a new connection or a
     /// new attempt can cure; returns its value and how many retries it took.
-    private func withRetry<T>(operation: String, _ body: () throws -> T) throws -> (value: T, retries: Int) {
+    func withRetry<T>(operation: String, _ body: () throws -> T) throws -> (value: T, retries: Int) {
         var failures = 0
         while true {
             do {
@@ -219,7 +219,7 @@ public final class PostgresSink {
 
     private func prepare(_ connection: PostgresConnection, tables: some Sequence<String>) throws {
         // Derived-hash SQL names tables unqualified; staging tables are always pg_temp.
-        var script = "SET LOCAL search_path TO \(quotedSchema); SET LOCAL work_mem = '64MB';"
+        var script = swapLockStatement + "SET LOCAL search_path TO \(quotedSchema); SET LOCAL work_mem = '64MB';"
         for name in tables.sorted() {
             if let statement = statements[name] { script += statement.createStaging }
         }

@@ -36,8 +36,12 @@ public struct RedisWriteSummary: Sendable, Hashable {
 ///
 /// Synchronous and not thread-safe: one owner calls it from one thread at a time.
 public final class RedisSink {
-    /// Prefix of every key and channel (empty for live).
+    /// Prefix of every channel, and of keys until a namespace pointer says otherwise (empty
+    /// for live).
     public let namespace: String
+    /// Prefix of every key: `namespace`, or the namespace its pointer names after a replay's
+    /// swap (`RedisNamespacePointer`, resolved by `resolveNamespace()`).
+    public internal(set) var keyPrefix: String
     public let pipelineDepth: Int
     public let retry: RetryPolicy
     /// Whether changed keys are announced on `keyChannel`.
@@ -54,6 +58,7 @@ public final class RedisSink {
     public init(url: String, namespace: String = "", pipelineDepth: Int = 1000, notifications: Bool = true, retry: RetryPolicy = .standard, logger: Logger = Logger(label: "tickfold.projections.redis")) throws {
         precondition(pipelineDepth >= 1, "pipeline depth must be at least 1")
         self.namespace = namespace
+        keyPrefix = namespace
         self.pipelineDepth = pipelineDepth
         self.notifications = notifications
         self.retry = retry
@@ -64,6 +69,7 @@ public final class RedisSink {
             throw ProjectionError(.redis, operation: "open Redis sink", message: "\(error)", underlying: error)
         }
         _ = try withRetry(operation: "load scripts") { try loadScripts() }
+        try resolveNamespace()
     }
 
     /// Writes every key whose `seq` is higher than what Redis holds. Keys go `keysPerCall` to
@@ -91,7 +97,7 @@ public final class RedisSink {
                 calls.map { call -> [any RedisArgument] in
                     var command: [any RedisArgument] = ["EVALSHA", sha, call.count]
                     command.reserveCapacity(4 + call.count * 26)
-                    for write in call { command.append(namespace + write.key) }
+                    for write in call { command.append(keyPrefix + write.key) }
                     command.append(channel)
                     for write in call {
                         command.append(write.fields.count)
@@ -126,7 +132,7 @@ public final class RedisSink {
             let chunk = values[start..<min(start + pipelineDepth, values.count)]
             summary.add(try run(operation: "write derived fields", sizes: Array(repeating: 1, count: chunk.count)) { sha in
                 chunk.map { value -> [any RedisArgument] in
-                    let hash = namespace + value.hash
+                    let hash = keyPrefix + value.hash
                     return ["EVALSHA", sha, "1", hash, value.field, value.value, notifications ? namespace + value.channel : ""]
                 }
             } script: { $0.derivedScriptSHA })
@@ -172,7 +178,7 @@ public final class RedisSink {
         derivedScriptSHA = try connection.command("SCRIPT", "LOAD", RedisLayout.derivedScript).string ?? ""
     }
 
-    private func withRetry<T>(operation: String, _ body: () throws -> T) throws -> (value: T, retries: Int) {
+    func withRetry<T>(operation: String, _ body: () throws -> T) throws -> (value: T, retries: Int) {
         var failures = 0
         while true {
             do {

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Postgres
+import Projections
 import Redis
 
 /// The opened connections of one audit target.
@@ -27,14 +28,21 @@ public struct AuditSource: Sendable {
                 throw AuditError(.postgres, operation: "connect for \(target)", message: "\(error)", underlying: error as? PostgresError)
             }
         }
+        var resolved = target
         if let part = target.redis {
             do {
-                redis = try RedisConnection(url: part.url ?? defaultRedis, clientName: "tickfold-audit")
+                let connection = try RedisConnection(url: part.url ?? defaultRedis, clientName: "tickfold-audit")
+                if part.prefix.hasPrefix("@") {
+                    // `redis:@NAMESPACE`: wherever the namespace pointer says the keys are now.
+                    let pointer = RedisNamespacePointer(namespace: String(part.prefix.dropFirst()))
+                    resolved.redis?.prefix = try pointer.resolve(connection)
+                }
+                redis = connection
             } catch {
                 throw AuditError(.redis, operation: "connect for \(target)", message: "\(error)", underlying: error as? RedisError)
             }
         }
-        return AuditSource(target: target, postgres: postgres, redis: redis)
+        return AuditSource(target: resolved, postgres: postgres, redis: redis)
     }
 }
 

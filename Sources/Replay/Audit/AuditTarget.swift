@@ -5,7 +5,9 @@
 ///
 /// Without a connection string a part uses the default server the caller supplies, so
 /// `pg:live` and `pg:rebuild` are two schemas of one database and `redis:` is the whole
-/// keyspace of the default Redis database.
+/// keyspace of the default Redis database. A prefix `@NAMESPACE` follows the namespace
+/// pointer of `NAMESPACE` when the source is opened (`AuditSource.open`), so `redis:@` names
+/// the live keys wherever replays have put them.
 public struct AuditTarget: Sendable, Hashable, CustomStringConvertible {
     /// A PostgreSQL schema, on the default database (`conninfo == nil`) or another one.
     public struct PostgresPart: Sendable, Hashable {

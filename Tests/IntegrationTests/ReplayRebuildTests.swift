@@ -1,0 +1,303 @@
+import Events
+import Foundation
+import Postgres
+import Projections
+import Redis
+import Replay
+import Testing
+import TickfoldTesting
+
+@Suite("Replay: shadow rebuilds swapped in under a live projection", .serialized, .timeLimit(.minutes(5)),
+       .enabled(if: TestServices.hasPostgres && TestServices.hasRedis))
+struct ReplayRebuildTests {
+    @Test("replay --from 1 rebuilds beside live, swaps schema and keys in, drops the old copy, and equals continuous projection")
+    func fullReplaySwaps() throws {
+        let fixture = try ReplayFixture(label: "full")
+        defer { fixture.cleanUp() }
+        let head = try fixture.append(count: 3000, seed: 11)
+        try fixture.migrateLive()
+        try fixture.project(try fixture.liveEngine())
+        let continuous = try fixture.roots()
+        #expect(continuous.count > 5)
+        let oldKeys = try fixture.keys(matching: "latest:*")
+        #expect(!oldKeys.isEmpty)
+
+        let replayer = try fixture.replayer()
+        let plan = try replayer.plan(from: 1, through: nil)
+        #expect(plan.foldFrom == 1 && plan.copyBelow == nil && plan.events == head && plan.swaps)
+        var phases: [ReplayProgress.Phase] = []
+        let result = try replayer.run(plan) { if phases.last != $0.phase { phases.append($0.phase) } }
+        #expect(result.folded == head)
+        #expect(result.swappedAt == head)
+        #expect(phases.first == .folding && phases.last == .done && phases.contains(.swapping))
+
+        // The shadow is live under the live names; nothing else is left behind.
+        #expect(try fixture.schemas() == [fixture.schema])
+        #expect(try fixture.livePrefix() == plan.shadowKeyPrefix)
+        #expect(try fixture.keys(matching: "latest:*").isEmpty, "the old keys are dropped")
+        #expect(try fixture.roots() == continuous)
+        let checkpoint = try fixture.admin.query(
+            "SELECT position FROM \(fixture.schema).projection_checkpoints WHERE projection = 'collected' AND source = 'log'").value(0, 0)
+        #expect(checkpoint == String(head))
+    }
+
+    @Test("--dry-run plans without changing anything; bad positions are refused")
+    func dryRunChangesNothing() throws {
+        let fixture = try ReplayFixture(label: "dry")
+        defer { fixture.cleanUp() }
+        let head = try fixture.append(count: 400, seed: 12)
+        try fixture.migrateLive()
+        try fixture.project(try fixture.liveEngine())
+        let before = try fixture.roots()
+        let replayer = try fixture.replayer()
+        let plan = try replayer.plan(from: 100, through: nil)
+        #expect(plan.copyBelow == 100 && plan.foldFrom == 100 && plan.events == head - 99)
+        #expect(plan.liveCheckpoint == head)
+        #expect(plan.shadowSchema.hasPrefix(fixture.schema + "_r"))
+        #expect(try fixture.schemas() == [fixture.schema])
+        #expect(try fixture.redis.command("EXISTS", RedisNamespacePointer(namespace: fixture.namespace).key).integer == 0)
+        #expect(try fixture.roots() == before)
+
+        #expect(throws: ReplayError.self) { try replayer.plan(from: head + 2, through: nil) }
+        #expect(throws: ReplayError.self) { try replayer.plan(from: 5, through: 10) }
+        #expect(throws: ReplayError.self) { try replayer.plan(from: 1, through: head + 1) }
+    }
+
+    @Test("--from N refolds what was written from N on and keeps what was written before N")
+    func middleReplayRefoldsAffectedKeys() throws {
+        let fixture = try ReplayFixture(label: "mid")
+        defer { fixture.cleanUp() }
+        let head = try fixture.append(count: 3000, seed: 13)
+        try fixture.migrateLive()
+        try fixture.project(try fixture.liveEngine())
+        let clean = try fixture.roots()
+        let middle = head / 2
+        let table = "collected_daily_bars"
+        // Damage one row written after N and one written before it.
+        let after = try fixture.admin.query(
+            "UPDATE \(fixture.schema).\(table) SET volume = volume + 1 WHERE ctid = (SELECT ctid FROM \(fixture.schema).\(table) WHERE seq >= $1 ORDER BY seq LIMIT 1) RETURNING seq",
+            [String(middle)])
+        #expect(after.rows.count == 1)
+        let before = try fixture.admin.query(
+            "UPDATE \(fixture.schema).\(table) SET volume = volume + 1 WHERE ctid = (SELECT ctid FROM \(fixture.schema).\(table) WHERE seq < $1 ORDER BY seq LIMIT 1) RETURNING ticker, trade_date::text, seq",
+            [String(middle)])
+        let damaged = try #require(before.rows.first)
+
+        let replayer = try fixture.replayer()
+        let plan = try replayer.plan(from: middle, through: nil)
+        #expect(plan.copyBelow == middle)
+        let result = try replayer.run(plan)
+        #expect(result.folded == head - middle + 1)
+        #expect(result.copiedRows > 0 && result.copiedKeys > 0)
+
+        // Everything but the row damaged before N is as a full rebuild makes it.
+        var expected = clean
+        let now = try fixture.roots()
+        expected["pg:" + table] = now["pg:" + table]
+        #expect(now == expected)
+        #expect(now["pg:" + table] != clean["pg:" + table])
+
+        // A full replay (kept beside live) and `audit diff` name exactly the row damaged before N.
+        var keep = fixture.options()
+        keep.id = "full" + String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        let rebuild = try fixture.replayer(keep)
+        let fullPlan = try rebuild.plan(from: 1, through: head)
+        try rebuild.run(fullPlan)
+        let report = try Audit.diff(
+            try fixture.source(), try fixture.source(schema: fullPlan.shadowSchema, prefix: fullPlan.shadowKeyPrefix))
+        let differing = report.comparisons.filter { $0.status != .equal }
+        #expect(differing.map(\.name) == [table])
+        let rows = differing.flatMap(\.differences)
+        #expect(rows.count == 1)
+        #expect(rows.first?.columns == ["volume"])
+        #expect(rows.first?.a?.seq == damaged[2])
+    }
+
+    @Test("the live projector keeps advancing during a replay and carries on into the swapped-in copy")
+    func liveKeepsAdvancing() async throws {
+        let fixture = try ReplayFixture(label: "live")
+        defer { fixture.cleanUp() }
+        try fixture.append(count: 4000, seed: 14)
+        try fixture.migrateLive()
+        let live = try fixture.liveEngine()
+        let progress = LiveProgress(next: try fixture.project(live))
+
+        // Appends and projects in small steps while the replay runs, on another thread.
+        let log = fixture.log
+        let writer = Thread {
+            var seed: UInt64 = 100
+            while !progress.stopped {
+                seed += 1
+                _ = try? log.appendBlocking(events: EventCodecBenchmark.sampleEvents(count: 150, seed: seed))
+                if let next = try? ReplayFixture.project(log: log, engine: live, from: progress.next, batch: 97) { progress.next = next }
+            }
+            progress.finish()
+        }
+        writer.start()
+        var options = fixture.options()
+        options.batchSize = 400
+        let replayer = try fixture.replayer(options)
+        let result = try replayer.run(try replayer.plan(from: 1, through: nil))
+        try await Task.sleep(for: .milliseconds(300))
+        progress.stop()
+        while !progress.finished { try await Task.sleep(for: .milliseconds(20)) }
+        try fixture.project(live, from: progress.next, batch: 97)
+        #expect(result.swappedAt != nil)
+        #expect(try fixture.livePrefix() == result.plan.shadowKeyPrefix)
+        #expect(try fixture.schemas() == [fixture.schema])
+        #expect(try fixture.keys(matching: "latest:*").isEmpty)
+
+        // Live now equals a fresh rebuild of the whole log.
+        var keep = fixture.options()
+        keep.id = "chk" + String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        let check = try fixture.replayer(keep)
+        let plan = try check.plan(from: 1, through: try fixture.log.lastSeq())
+        try check.run(plan)
+        let report = try Audit.diff(try fixture.source(), try fixture.source(schema: plan.shadowSchema, prefix: plan.shadowKeyPrefix))
+        #expect(report.isEqual, "\(report.text())")
+    }
+
+    @Test("a new projection version deploys blue/green: rebuilt beside v1, swapped in, and the v1 projector refuses it")
+    func newVersionSwapsIn() throws {
+        let fixture = try ReplayFixture(label: "ver")
+        defer { fixture.cleanUp() }
+        try fixture.append(count: 2000, seed: 15)
+        try fixture.migrateLive()
+        let v1 = try fixture.liveEngine()
+        try fixture.project(v1)
+        let marked = "SELECT count(*) FILTER (WHERE value_text LIKE 'v2:%'), count(*) FROM \(fixture.schema).collected_macro_observations"
+        let beforeSwap = try fixture.admin.query(marked)
+        #expect(beforeSwap.value(0, 0) == "0")
+
+        let replayer = try fixture.replayer(fixture.options(projections: [CollectedVersionTwo()]))
+        let plan = try replayer.plan(from: 1, through: nil)
+        #expect(plan.projections == ["collected@v2"])
+        try replayer.run(plan)
+        let afterSwap = try fixture.admin.query(marked)
+        #expect(afterSwap.value(0, 0) == afterSwap.value(0, 1))
+        #expect((Int(afterSwap.value(0, 1) ?? "0") ?? 0) > 0)
+
+        // The v1 engine still running against the live names must not write into v2's copy.
+        try fixture.append(count: 50, seed: 16)
+        let next = try fixture.log.lastSeq() - 49
+        let error = #expect(throws: ProjectionError.self) { try fixture.project(v1, from: next) }
+        #expect(error?.code == .projectionVersionChanged)
+        let v2 = try fixture.liveEngine(projections: [CollectedVersionTwo()])
+        try fixture.project(v2, from: next)
+        let afterMore = try fixture.admin.query(marked)
+        #expect(afterMore.value(0, 0) == afterMore.value(0, 1))
+        let replayedAgain = try fixture.replayer(fixture.options(projections: [CollectedVersionTwo()])).plan(from: 1, through: nil)
+        #expect(replayedAgain.liveVersions == ["collected": 2])
+    }
+
+    @Test("a swap that cannot take the lock gives up, drops its shadow and leaves live untouched")
+    func swapLockTimeout() throws {
+        let fixture = try ReplayFixture(label: "lock")
+        defer { fixture.cleanUp() }
+        try fixture.append(count: 500, seed: 17)
+        try fixture.migrateLive()
+        try fixture.project(try fixture.liveEngine())
+        let before = try fixture.roots()
+        let holder = try PostgresConnection(fixture.conninfo)
+        try holder.query("SELECT pg_advisory_lock($1)", [String(ProjectionSwap.lockKey(schema: fixture.schema))])
+        defer { _ = try? holder.query("SELECT pg_advisory_unlock_all()") }
+        var options = fixture.options()
+        options.lockTimeout = .milliseconds(500)
+        let replayer = try fixture.replayer(options)
+        let error = #expect(throws: ReplayError.self) { try replayer.run(try replayer.plan(from: 1, through: nil)) }
+        #expect(error?.code == .swap)
+        #expect(try fixture.schemas() == [fixture.schema])
+        #expect(try fixture.keys(matching: "tickfold:ns:*").isEmpty)
+        #expect(try fixture.roots() == before)
+    }
+
+    @Test("a plan made before another replay swapped is refused instead of dropping the new live keys")
+    func stalePlanRefused() throws {
+        let fixture = try ReplayFixture(label: "stale")
+        defer { fixture.cleanUp() }
+        try fixture.append(count: 300, seed: 19)
+        try fixture.migrateLive()
+        try fixture.project(try fixture.liveEngine())
+        let first = try fixture.replayer()
+        let stale = try first.plan(from: 1, through: nil)
+        var other = fixture.options()
+        other.id = "other" + String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        let second = try fixture.replayer(other)
+        try second.run(try second.plan(from: 1, through: nil))
+        let before = try fixture.roots()
+        let error = #expect(throws: ReplayError.self) { try first.run(stale) }
+        #expect(error?.description.contains("plan again") == true)
+        #expect(try fixture.roots() == before)
+        #expect(try fixture.schemas() == [fixture.schema])
+    }
+
+    @Test("a replay asked to stop (SIGINT) drops its shadow and leaves live untouched")
+    func interrupted() throws {
+        let fixture = try ReplayFixture(label: "stop")
+        defer { fixture.cleanUp() }
+        try fixture.append(count: 3000, seed: 20)
+        try fixture.migrateLive()
+        try fixture.project(try fixture.liveEngine())
+        let before = try fixture.roots()
+        let batches = LiveProgress(next: 0)
+        var options = fixture.options()
+        options.shouldStop = {
+            batches.next += 1
+            return batches.next >= 2
+        }
+        let replayer = try fixture.replayer(options)
+        let error = #expect(throws: ReplayError.self) { try replayer.run(try replayer.plan(from: 1, through: nil)) }
+        #expect(error?.code == .interrupted)
+        #expect(try fixture.schemas() == [fixture.schema])
+        #expect(try fixture.keys(matching: "tickfold:ns:*").isEmpty)
+        #expect(try fixture.roots() == before)
+    }
+
+    @Test("an unreachable database is a precise error")
+    func unreachableDatabase() throws {
+        let directory = try TemporaryDirectory("replay-down")
+        let log = try EventLog(directory: directory.file("events"))
+        defer { log.close() }
+        let options = ReplayOptions(
+            conninfo: "postgresql://127.0.0.1:\(try closedLocalPort())/tickfold?connect_timeout=2", redisURL: nil, projections: [CollectedProjection()])
+        let error = #expect(throws: ReplayError.self) { try Replayer(log: log, options: options) }
+        #expect(error?.code == .postgres)
+        #expect(error?.description.contains("127.0.0.1") == true)
+    }
+
+    @Test("times map to the first event that occurred at or after them")
+    func timePositions() throws {
+        let fixture = try ReplayFixture(label: "time")
+        defer { fixture.cleanUp() }
+        try fixture.append(count: 300, seed: 18)
+        let events = try fixture.log.read(from: 1, limit: 300).map { try Event.decode($0.canonicalJSON, verification: .trustStored) }
+        let pick = events[150].occurredAt
+        let resolver = ReplayPositionResolver(log: fixture.log)
+        let first = try resolver.first(.time(pick))
+        #expect(events[Int(first) - 1].occurredAt >= pick)
+        #expect(events[..<Int(first - 1)].allSatisfy { $0.occurredAt < pick })
+        let last = try resolver.last(.time(pick))
+        #expect(events[..<Int(last)].allSatisfy { $0.occurredAt <= pick })
+        #expect(try resolver.first(.time(Timestamp(millisecondsSinceEpoch: 253_402_300_799_000))) == 301)
+        #expect(throws: ReplayError.self) { try resolver.first(.kafka(topic: "t", partition: 0, offset: 0)) }
+    }
+}
+
+/// The live projector's position, shared with its worker thread.
+final class LiveProgress: @unchecked Sendable {  // `@unchecked Sendable`: every access holds `lock`.
+    private let lock = NSLock()
+    private var nextSeq: UInt64
+    private var stopRequested = false
+    private var done = false
+
+    init(next: UInt64) { nextSeq = next }
+
+    var next: UInt64 {
+        get { lock.withLock { nextSeq } }
+        set { lock.withLock { nextSeq = newValue } }
+    }
+    var stopped: Bool { lock.withLock { stopRequested } }
+    var finished: Bool { lock.withLock { done } }
+    func stop() { lock.withLock { stopRequested = true } }
+    func finish() { lock.withLock { done = true } }
+}
