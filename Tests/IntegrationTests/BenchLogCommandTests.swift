@@ -10,11 +10,13 @@ struct BenchLogCommandTests {
     static let requiredKeys = ["append_batched_events_per_s", "read_decode_events_per_s", "relay_events_per_s"]
         + ["fsync", "nosync"].flatMap { mode in ["b1", "b100", "b10k", "b100k"].map { "append_\($0)_\(mode)_events_per_s" } }
 
+    // Few events: the batch-1 fsync row costs one fsync each, and integration suites run
+    // beside this one (the crash-safety test times its kills against fsync'ed commits).
     @Test("a tiny run prints one JSON object with every append, read + decode and relay figure positive")
     func tinyRunPrintsEveryFigure() throws {
         let directory = try TemporaryDirectory("bench-log")
         let result = try TickfoldBinary.run([
-            "bench", "log", "--json", "--events", "300", "--seconds", "20",
+            "bench", "log", "--json", "--events", "100", "--seconds", "10",
             "--dir", directory.file("logs"), "--kafka", try #require(TestServices.kafka),
         ])
         try #require(result.status == 0, "exit \(result.status): \(result.stderr)")
@@ -28,7 +30,7 @@ struct BenchLogCommandTests {
                 "append_batched_events_per_s is documented as batch 10k with fsync")
         let context = try #require(object["context"] as? [String: Any])
         let logEvents = (context["log_events"] as? String)?.split(separator: " ").first.flatMap { Int($0) } ?? 0
-        #expect(logEvents == 10_000 + 4 * 300, "the nosync log holds the 10,000 warm-up events plus 300 per batch size: \(context)")
+        #expect(logEvents == 1_000 + 4 * 100, "the nosync log holds the 1,000 warm-up events plus 100 per batch size: \(context)")
     }
 
     @Test("with the broker unreachable the run fails naming the broker instead of printing a figure")

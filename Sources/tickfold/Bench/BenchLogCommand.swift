@@ -11,8 +11,9 @@ struct BenchLogCommand: ParsableCommand {
         commandName: "log",
         abstract: "Measure event log append, read + decode, and Kafka relay throughput.",
         discussion: """
-            Two temporary logs (fsync and nosync), each warmed with 10,000 events and a zstd \
-            dictionary trained on them (as a production log has after its first 10,000 events). \
+            Two temporary logs (fsync and nosync), each warmed with 10,000 events (fewer, at least \
+            1,000, when --events is smaller) and a zstd dictionary trained on them, as a production \
+            log has after its first 10,000 events. \
             Then, per log, one caller appends fresh mixed envelopes in batches of 1, 100, 10k and \
             100k: up to --events events per batch size, or until --seconds of appending. \
             append_batched_events_per_s is batch 10k with fsync, the durable default. \
@@ -39,6 +40,9 @@ struct BenchLogCommand: ParsableCommand {
     var json = false
 
     static let batchSizes: [(size: Int, name: String)] = [(1, "b1"), (100, "b100"), (10_000, "b10k"), (100_000, "b100k")]
+
+    /// Events appended before measuring; a dictionary is trained on them.
+    var warmUpEvents: Int { min(10_000, max(1_000, events)) }
 
     func validate() throws {
         guard events > 0 else { throw ValidationError("--events must be positive") }
@@ -69,7 +73,7 @@ struct BenchLogCommand: ParsableCommand {
         #else
         report.describe("build", "release")
         #endif
-        report.describe("events", "up to \(events) per batch size and sync mode, at most \(seconds) s of appending each")
+        report.describe("events", "up to \(events) per batch size and sync mode, at most \(seconds) s of appending each, after \(warmUpEvents) warm-up events")
         report.describe("load_average_start", Self.loadAverage())
         var generator = EventSupply()
 
@@ -78,8 +82,8 @@ struct BenchLogCommand: ParsableCommand {
             let mode = durability == .fsync ? "fsync" : "nosync"
             let log = try EventLog(directory: "\(root)/\(mode)", options: EventLogOptions(
                 durability: durability, dictionaryTrainingThreshold: nil))
-            _ = try log.appendBlocking(generator.next(10_000))
-            try log.trainDictionary(sampleCount: 10_000)
+            _ = try log.appendBlocking(generator.next(warmUpEvents))
+            try log.trainDictionary(sampleCount: warmUpEvents)
             let warm = try log.stats()
             for (size, name) in Self.batchSizes {
                 let run = try appendRun(log, batchSize: size, supply: &generator)
