@@ -31,6 +31,13 @@ struct CrashSafetyTests {
         var acknowledged: [UInt64: EventID] = [:]
         var start = 0
         var killedMidStream = 0
+        // Kills must land while the child appends, not while it starts or creates the log: the
+        // log exists beforehand, and delays count from the child's measured startup time (a
+        // loaded machine stretches it well past the random delays).
+        try EventLog(directory: logPath).close()
+        let startupStart = DispatchTime.now().uptimeNanoseconds
+        #expect(try TickfoldBinary.run(["log", "stats", "--log", logPath]).status == 0)
+        let startupMicroseconds = UInt32((DispatchTime.now().uptimeNanoseconds - startupStart) / 1_000)
 
         for round in 0..<20 {
             let process = Process()
@@ -44,7 +51,7 @@ struct CrashSafetyTests {
 
             let count = Int.random(in: 60...600, using: &random)
             let end = min(start + count, lines.count)
-            let delayMicroseconds = UInt32.random(in: 10_000...200_000, using: &random)
+            let delayMicroseconds = startupMicroseconds + UInt32.random(in: 10_000...200_000, using: &random)
             let writer = stdin.fileHandleForWriting
             let chunk = Data(lines[start..<end].joined())
             let written = DispatchSemaphore(value: 0)

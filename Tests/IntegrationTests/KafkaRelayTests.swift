@@ -39,6 +39,8 @@ struct KafkaRelayTests {
             #expect(seen.insert(seq).inserted, "seq \(seq) arrived twice in \(topic)")
             #expect(event.id == original.id)
             #expect(record.key == Array(original.subject.utf8))
+            #expect(record.header("type") == Array(original.type.utf8), "type header of seq \(seq)")
+            #expect(record.header("version") == Array(String(original.version).utf8), "version header of seq \(seq)")
             if let previous = lastSeqBySubject[original.subject] {
                 #expect(previous < seq, "\(original.subject): seq \(seq) after \(previous)")
             }

@@ -33,13 +33,26 @@ enum TickfoldBinary {
         process.standardOutput = stdout
         process.standardError = stderr
         try process.run()
+        // Standard error is drained on a thread of its own: a child that fills one pipe while
+        // this thread waits on the other would otherwise block forever.
+        let err = CapturedOutput()
+        Thread {
+            err.data = stderr.fileHandleForReading.readDataToEndOfFile()
+            err.done.signal()
+        }.start()
         stdin.fileHandleForWriting.write(Data(input))
         try stdin.fileHandleForWriting.close()
         let out = stdout.fileHandleForReading.readDataToEndOfFile()
-        let err = stderr.fileHandleForReading.readDataToEndOfFile()
+        err.done.wait()
         process.waitUntilExit()
         return Result(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
-                      stderr: String(decoding: err, as: UTF8.self))
+                      stderr: String(decoding: err.data, as: UTF8.self))
+    }
+
+    /// Output a reader thread collects; `data` is written before `done` is signalled and read after waiting on it.
+    private final class CapturedOutput: @unchecked Sendable {  // the semaphore orders the one write before the one read
+        var data = Data()
+        let done = DispatchSemaphore(value: 0)
     }
 
     /// The submission line of an event: its identity object (no id, no seq).

@@ -46,25 +46,39 @@ public final class EventLog: Sendable {
     public func append(_ records: [LogRecord]) async throws -> [AppendOutcome] {
         let writer = try appendableWriter(records)
         guard !records.isEmpty else { return [] }
-        let batch = try await writer.encoders.encode(records)
+        let pending = PendingAppend(records, partSize: EncoderPool.partSize)
+        if records.count < Self.inlineEncodingLimit { await writer.encoders.encode(records, into: pending) }
         return try await withCheckedThrowingContinuation { continuation in
             do {
-                try writer.submit(.append(batch) { continuation.resume(with: $0) })
+                try writer.submit(.append(pending) { continuation.resume(with: $0) })
             } catch {
-                continuation.resume(throwing: error)
+                return continuation.resume(throwing: error)
+            }
+            if records.count >= Self.inlineEncodingLimit {
+                // Compressed while the writer already dedups and indexes the call's ids.
+                Task { await writer.encoders.encode(records, into: pending) }
             }
         }
     }
 
+    /// Calls this small are compressed before they are queued: handing them over while
+    /// compressing would cost the writer an extra wake-up for little overlap.
+    static let inlineEncodingLimit = 256
+
     /// Blocking `append` for single-threaded callers such as the CLI; large calls are
-    /// compressed on all cores before the writer takes them.
+    /// compressed on all cores while the writer dedups and indexes them.
     @available(*, noasync, message: "use the async append from async code")
     public func appendBlocking(_ records: [LogRecord]) throws -> [AppendOutcome] {
         let writer = try appendableWriter(records)
         guard !records.isEmpty else { return [] }
-        let batch = try writer.encoders.encodeBlocking(records)
+        let pending = PendingAppend(records, partSize: EncoderPool.partSize)
+        if records.count < Self.inlineEncodingLimit { writer.encoders.encodeBlocking(records, into: pending) }
         let waiter = BlockingResult<[AppendOutcome]>()
-        try writer.submit(.append(batch, waiter.complete))
+        try writer.submit(.append(pending, waiter.complete))
+        if records.count >= Self.inlineEncodingLimit {
+            // Compressed while the writer already dedups and indexes the call's ids.
+            writer.encoders.encodeBlocking(records, into: pending)
+        }
         return try waiter.wait()
     }
 

@@ -15,8 +15,9 @@ final class LogWriter: @unchecked Sendable {
     typealias Completion<T> = @Sendable (Result<T, EventLogError>) -> Void
 
     enum Job {
-        /// One caller's records, encoded in parts; they commit together or not at all.
-        case append([EncodedBatch], Completion<[AppendOutcome]>)
+        /// One caller's records, encoded in parts (possibly still arriving); they commit
+        /// together or not at all.
+        case append(PendingAppend, Completion<[AppendOutcome]>)
         /// Runs `body` alone in its own write transaction, then `afterCommit` once it committed.
         case exclusive(
             String,
@@ -175,8 +176,8 @@ final class LogWriter: @unchecked Sendable {
         var taken = 0
         var records = 0
         for job in queue {
-            guard case .append(let parts, _) = job else { break }
-            let count = parts.reduce(0) { $0 + $1.count }
+            guard case .append(let call, _) = job else { break }
+            let count = call.count
             if taken > 0 && records + count > maximumBatchRecords { break }
             taken += 1
             records += count
@@ -206,14 +207,14 @@ final class LogWriter: @unchecked Sendable {
     }
 
     private func commitAppends(_ jobs: [Job]) {
-        var batches: [EncodedBatch] = []
-        var completions: [(parts: Int, completion: Completion<[AppendOutcome]>)] = []
-        for case .append(let parts, let completion) in jobs {
-            batches += parts
-            completions.append((parts.count, completion))
+        var calls: [PendingAppend] = []
+        var completions: [Completion<[AppendOutcome]>] = []
+        for case .append(let call, let completion) in jobs {
+            calls.append(call)
+            completions.append(completion)
         }
-        let total = batches.reduce(0) { $0 + $1.count }
-        let result = commit("append \(total) records") { txn in try append(batches, txn) }
+        let total = calls.reduce(0) { $0 + $1.count }
+        let result = commit("append \(total) records") { txn in try append(calls, txn) }
         switch result {
         case .success(let batch):
             lastSeq = batch.lastSeq
@@ -225,13 +226,17 @@ final class LogWriter: @unchecked Sendable {
                 $0.duplicates += total - batch.appended
             }
             if batch.appended > 0 { notifier.publish(lastSeq) }
-            var part = 0
-            for (parts, completion) in completions {
-                completion(.success(Array(batch.outcomes[part..<part + parts].joined())))
-                part += parts
-            }
+            for (completion, outcomes) in zip(completions, batch.outcomes) { completion(.success(outcomes)) }
         case .failure(let error):
-            for (_, completion) in completions { completion(.failure(error)) }
+            // A call whose compression failed fails alone; the others commit without it.
+            let failed = Set(calls.indices.filter { calls[$0].encodingFailure != nil })
+            guard !failed.isEmpty else {
+                for completion in completions { completion(.failure(error)) }
+                return
+            }
+            for index in failed { completions[index](.failure(calls[index].encodingFailure!)) }
+            let others = jobs.indices.filter { !failed.contains($0) }.map { jobs[$0] }
+            if !others.isEmpty { commitAppends(others) }
         }
     }
 
@@ -255,8 +260,9 @@ final class LogWriter: @unchecked Sendable {
     }
 
     /// Appends `batches` in order in one transaction: dedups within the batch and against
-    /// the id index (whose keys are inserted sorted), assigns dense seqs, stores records.
-    private func append(_ batches: [EncodedBatch], _ txn: LMDBWriteTransaction) throws -> BatchResult {
+    /// the id index (whose keys are inserted sorted), assigns dense seqs, stores records
+    /// (waiting for each part's compression only then).
+    private func append(_ batches: [PendingAppend], _ txn: LMDBWriteTransaction) throws -> BatchResult {
         let store = self.store
         let total = batches.reduce(0) { $0 + $1.count }
         let base = lastSeq + 1
@@ -349,11 +355,18 @@ final class LogWriter: @unchecked Sendable {
         // Store the new records in seq order.
         var stored = storedBytes
         var raw = rawBytes
+        var part = EncodedBatch()
+        var partIndex = (batch: -1, part: -1)
         for candidate in candidates.indices {
             if case .duplicate = resolutions[candidate] { continue }
             let position = candidates[candidate]
             let batch = batches[position.batch]
-            try batch.withValue(position.index) { value in
+            let (index, offset) = position.index.quotientAndRemainder(dividingBy: batch.partSize)
+            if partIndex != (position.batch, index) {
+                part = try batch.part(index)
+                partIndex = (position.batch, index)
+            }
+            try part.withValue(offset) { value in
                 try LogFormat.withSeqKey(finalSeqs[candidate]) { key in
                     try txn.put(value, for: key, in: store.events, flags: .append)
                 }

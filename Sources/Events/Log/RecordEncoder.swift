@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import Synchronization
 import Zstd
 
@@ -25,22 +26,70 @@ struct IDKey: Equatable {
     }
 }
 
-/// One append call's records, already encoded as stored values (format byte, id, payload)
-/// in one contiguous buffer: callers encode in parallel with the writer thread, and the
-/// writer only dedups and copies bytes into LMDB.
+/// A run of consecutive records of one append call, encoded as stored values (format byte,
+/// id, payload) in one contiguous buffer.
 struct EncodedBatch: Sendable {
-    var ids: [IDKey] = []
     /// Every stored value back to back; value `i` ends at `ends[i]`.
     var values: [UInt8] = []
     var ends: [Int] = []
-    /// Canonical JSON size of each record, for the raw-bytes counter.
-    var rawSizes: [Int] = []
 
-    var count: Int { ids.count }
+    var count: Int { ends.count }
 
     func withValue<R>(_ index: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         let start = index == 0 ? 0 : ends[index - 1]
         return try values.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start..<ends[index]])) }
+    }
+}
+
+/// One append call on its way to the writer: ids and sizes are known at once, the stored
+/// values arrive part by part as the caller compresses them. The writer dedups and indexes
+/// the call's ids while its records are still being compressed, and waits for a part only
+/// when it stores that part's records.
+final class PendingAppend: @unchecked Sendable {
+    // Safe to share: `parts` is read and written only while holding `arrived`; the rest is immutable.
+
+    let ids: [IDKey]
+    /// Canonical JSON size of each record, for the raw-bytes counter.
+    let rawSizes: [Int]
+    /// Records per part; part `p` holds records `p * partSize ..< (p + 1) * partSize`.
+    let partSize: Int
+    private var parts: [Result<EncodedBatch, EventLogError>?]
+    private let arrived = NSCondition()
+
+    init(_ records: [LogRecord], partSize: Int) {
+        ids = records.map { $0.id.bytes.withUnsafeBytes(IDKey.init) }
+        rawSizes = records.map(\.canonicalJSON.count)
+        self.partSize = partSize
+        parts = Array(repeating: nil, count: (records.count + partSize - 1) / partSize)
+    }
+
+    var count: Int { ids.count }
+    var partCount: Int { parts.count }
+
+    func range(ofPart part: Int) -> Range<Int> { part * partSize..<min(count, (part + 1) * partSize) }
+
+    /// Hands over part `part`; every part must be fulfilled exactly once, or the writer waits forever.
+    func fulfill(_ part: Int, _ result: Result<EncodedBatch, EventLogError>) {
+        arrived.lock()
+        parts[part] = result
+        arrived.broadcast()
+        arrived.unlock()
+    }
+
+    /// Part `part`, waiting until it has been encoded.
+    func part(_ part: Int) throws(EventLogError) -> EncodedBatch {
+        arrived.lock()
+        defer { arrived.unlock() }
+        while parts[part] == nil { arrived.wait() }
+        return try parts[part]!.get()
+    }
+
+    /// Why encoding a part failed, if one did (among the parts encoded so far).
+    var encodingFailure: EventLogError? {
+        arrived.lock()
+        defer { arrived.unlock() }
+        for case .failure(let error)? in parts { return error }
+        return nil
     }
 }
 
@@ -66,9 +115,7 @@ final class RecordEncoder: @unchecked Sendable {
 
     func encode(_ records: ArraySlice<LogRecord>) throws -> EncodedBatch {
         var batch = EncodedBatch()
-        batch.ids.reserveCapacity(records.count)
         batch.ends.reserveCapacity(records.count)
-        batch.rawSizes.reserveCapacity(records.count)
         let rawTotal = records.reduce(0) { $0 + $1.canonicalJSON.count }
         batch.values.reserveCapacity(records.count * (LogFormat.recordHeaderSize + 24) + rawTotal + 1024)
         for record in records {
@@ -103,9 +150,7 @@ final class RecordEncoder: @unchecked Sendable {
             batch.values.append(contentsOf: json)
         }
         batch.values[start] = format.rawValue
-        batch.ids.append(record.id.bytes.withUnsafeBytes { IDKey($0) })
         batch.ends.append(batch.values.count)
-        batch.rawSizes.append(json.count)
     }
 }
 
@@ -139,33 +184,26 @@ final class EncoderPool: Sendable {
     /// Records per part when a large call is encoded on several threads.
     static let partSize = 4_096
 
-    /// Encodes a call's records on the calling thread, spreading large calls over all cores.
-    func encodeBlocking(_ records: [LogRecord]) throws -> [EncodedBatch] {
-        let parts = (records.count + Self.partSize - 1) / Self.partSize
-        guard parts > 1 else { return [try encode(records[...])] }
-        let results = Mutex([Result<EncodedBatch, any Error>?](repeating: nil, count: parts))
-        DispatchQueue.concurrentPerform(iterations: parts) { part in
-            let range = part * Self.partSize..<min(records.count, (part + 1) * Self.partSize)
-            let result = Result { try encode(records[range]) }
-            results.withLock { $0[part] = result }
+    /// Encodes every part of `pending` on the calling thread, spreading large calls over all cores.
+    func encodeBlocking(_ records: [LogRecord], into pending: PendingAppend) {
+        guard pending.partCount > 1 else { return pending.fulfill(0, encodeResult(records[...])) }
+        DispatchQueue.concurrentPerform(iterations: pending.partCount) { part in
+            pending.fulfill(part, encodeResult(records[pending.range(ofPart: part)]))
         }
-        return try results.withLock { $0 }.map { try $0!.get() }
     }
 
-    /// Encodes a call's records from async code, spreading large calls over the cooperative pool.
-    func encode(_ records: [LogRecord]) async throws -> [EncodedBatch] {
-        let parts = (records.count + Self.partSize - 1) / Self.partSize
-        guard parts > 1 else { return [try encode(records[...])] }
-        return try await withThrowingTaskGroup(of: (Int, EncodedBatch).self) { group in
-            for part in 0..<parts {
-                group.addTask {
-                    (part, try self.encode(records[part * Self.partSize..<min(records.count, (part + 1) * Self.partSize)]))
-                }
+    /// Encodes every part of `pending` from async code, spreading large calls over the cooperative pool.
+    func encode(_ records: [LogRecord], into pending: PendingAppend) async {
+        guard pending.partCount > 1 else { return pending.fulfill(0, encodeResult(records[...])) }
+        await withTaskGroup(of: Void.self) { group in
+            for part in 0..<pending.partCount {
+                group.addTask { pending.fulfill(part, self.encodeResult(records[pending.range(ofPart: part)])) }
             }
-            var encoded = [EncodedBatch](repeating: EncodedBatch(), count: parts)
-            for try await (part, batch) in group { encoded[part] = batch }
-            return encoded
         }
+    }
+
+    private func encodeResult(_ records: ArraySlice<LogRecord>) -> Result<EncodedBatch, EventLogError> {
+        Result { try encode(records) }.mapError { EventLogError.wrap($0, operation: "compress records") }
     }
 
     private func encode(_ records: ArraySlice<LogRecord>) throws -> EncodedBatch {

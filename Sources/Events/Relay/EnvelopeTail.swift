@@ -8,8 +8,6 @@
 struct EnvelopeTail {
     /// Index of the `,` that starts `,"source":"`.
     let sourceMemberStart: Int
-    let subject: [UInt8]
-    let type: String
     let version: Int
 
     private static let sourceMarker = Array(#","source":""#.utf8)
@@ -17,16 +15,18 @@ struct EnvelopeTail {
     private static let typeMarker = Array(#","type":""#.utf8)
     private static let versionMarker = Array(#","version":"#.utf8)
 
-    init(_ bytes: UnsafeRawBufferPointer) throws(EventError) {
+    /// Parses the tail of `bytes`, leaving the decoded subject and type in `subject` and
+    /// `type`: buffers the caller reuses, so the relay's hot path allocates nothing here.
+    init(_ bytes: UnsafeRawBufferPointer, subject: inout [UInt8], type: inout [UInt8]) throws(EventError) {
         guard let start = Self.lastIndex(of: Self.sourceMarker, in: bytes) else {
             throw EventError(code: .missingField, field: "source", detail: "not a canonical envelope")
         }
         var cursor = start + Self.sourceMarker.count
-        _ = try Self.string(bytes, &cursor, field: "source")
+        try Self.string(bytes, &cursor, field: "source", into: &type)
         try Self.expect(Self.subjectMarker, bytes, &cursor, field: "subject")
-        subject = try Self.string(bytes, &cursor, field: "subject")
+        try Self.string(bytes, &cursor, field: "subject", into: &subject)
         try Self.expect(Self.typeMarker, bytes, &cursor, field: "type")
-        type = String(decoding: try Self.string(bytes, &cursor, field: "type"), as: UTF8.self)
+        try Self.string(bytes, &cursor, field: "type", into: &type)
         try Self.expect(Self.versionMarker, bytes, &cursor, field: "version")
         var version = 0
         while cursor < bytes.count, bytes[cursor] >= UInt8(ascii: "0"), bytes[cursor] <= UInt8(ascii: "9") {
@@ -46,9 +46,34 @@ struct EnvelopeTail {
         out.removeAll(keepingCapacity: true)
         out.append(contentsOf: UnsafeRawBufferPointer(rebasing: stored[..<sourceMemberStart]))
         out.append(contentsOf: #","seq":"#.utf8)
-        out.append(contentsOf: String(seq).utf8)
+        Self.appendDecimal(seq, to: &out)
         out.append(contentsOf: UnsafeRawBufferPointer(rebasing: stored[sourceMemberStart...]))
     }
+
+    /// Appends the decimal digits of `value` to `out`.
+    static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for UInt64.max's 20 digits
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var index = buffer.count
+            var rest = value
+            repeat {
+                index -= 1
+                buffer[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            } while rest > 0
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[index...]))
+        }
+    }
+
+    /// Appends the lowercase hex digits of `bytes` to `out`.
+    static func appendHex(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        for byte in bytes {
+            out.append(hexDigits[Int(byte >> 4)])
+            out.append(hexDigits[Int(byte & 0x0f)])
+        }
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     private static func lastIndex(of marker: [UInt8], in bytes: UnsafeRawBufferPointer) -> Int? {
         var i = bytes.count - marker.count
@@ -72,14 +97,14 @@ struct EnvelopeTail {
     }
 
     /// Decodes a canonical JSON string body (the opening quote already consumed).
-    private static func string(_ bytes: UnsafeRawBufferPointer, _ cursor: inout Int, field: String) throws(EventError) -> [UInt8] {
-        var out: [UInt8] = []
+    private static func string(_ bytes: UnsafeRawBufferPointer, _ cursor: inout Int, field: String, into out: inout [UInt8]) throws(EventError) {
+        out.removeAll(keepingCapacity: true)
         while cursor < bytes.count {
             let b = bytes[cursor]
             cursor += 1
             switch b {
             case UInt8(ascii: "\""):
-                return out
+                return
             case UInt8(ascii: "\\"):
                 guard cursor < bytes.count else { break }
                 let e = bytes[cursor]

@@ -69,6 +69,11 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
     private var erasedMarks: Set<KafkaTopicPartition> = []
     private static let erasedOffset = UInt64.max
     private var scratch: [UInt8] = []
+    private var subject: [UInt8] = []
+    /// The four SPEC headers; their values are rewritten in place for every message.
+    private var headers: [(String, [UInt8])] = [("id", []), ("type", []), ("version", []), ("seq", [])]
+    /// Topic of each event type seen, so that a message costs no string building.
+    private var topicsByType: [[UInt8]: String] = [:]
 
     public init(log: EventLog, kafka config: KafkaConfig, options: Options = Options(),
                 logger: Logger = Logger(label: "tickfold.relay")) throws {
@@ -173,19 +178,29 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
     }
 
     /// Sends one stored event; returns false when it was skipped (not in `onlyTopics`).
+    /// Key, value and header bytes go through buffers reused from message to message.
     private func send(_ view: StoredEventView, onlyTopics: Set<String>?) throws -> Bool {
-        let tail = try EnvelopeTail(view.canonicalJSON)
-        let topic = options.naming.topic(forType: tail.type)
+        let tail = try EnvelopeTail(view.canonicalJSON, subject: &subject, type: &headers[1].1)
+        let topic = try topic(forType: headers[1].1)
         if let onlyTopics, !onlyTopics.contains(topic) { return false }
-        if !knownTopics.contains(topic) { try ensureTopic(topic) }
         tail.wireBytes(view.canonicalJSON, seq: view.seq, into: &scratch)
-        let idHex = Array(view.id.hex.utf8)
-        try producer.send(
-            topic: topic, key: tail.subject, value: scratch,
-            headers: [("id", idHex), ("type", Array(tail.type.utf8)), ("version", Array(String(tail.version).utf8)),
-                      ("seq", Array(String(view.seq).utf8))],
-            tag: view.seq)
+        headers[0].1.removeAll(keepingCapacity: true)
+        EnvelopeTail.appendHex(view.idBytes, to: &headers[0].1)
+        headers[2].1.removeAll(keepingCapacity: true)
+        EnvelopeTail.appendDecimal(UInt64(tail.version), to: &headers[2].1)
+        headers[3].1.removeAll(keepingCapacity: true)
+        EnvelopeTail.appendDecimal(view.seq, to: &headers[3].1)
+        try producer.send(topic: topic, key: subject, value: scratch, headers: headers, tag: view.seq)
         return true
+    }
+
+    /// The topic of events of `type` (UTF-8), created on the broker the first time.
+    private func topic(forType type: [UInt8]) throws -> String {
+        if let topic = topicsByType[type] { return topic }
+        let topic = options.naming.topic(forType: String(decoding: type, as: UTF8.self))
+        if !knownTopics.contains(topic) { try ensureTopic(topic) }
+        topicsByType[type] = topic
+        return topic
     }
 
     private func ensureTopic(_ topic: String) throws {
@@ -325,6 +340,7 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
                 erasedMarks.insert(key)
             }
             knownTopics.subtract(lost)
+            topicsByType = topicsByType.filter { !lost.contains($0.value) }
         }
         return lost
     }

@@ -5,6 +5,6 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput and latency against the real log, broker and databases.",
-        subcommands: [BenchProjectCommand.self, BenchRebuildCommand.self]
+        subcommands: [BenchLogCommand.self, BenchProjectCommand.self, BenchRebuildCommand.self]
     )
 }

@@ -1,0 +1,248 @@
+import ArgumentParser
+import Events
+import Foundation
+import Kafka
+import Logging
+
+/// `tickfold bench log`: append, read + decode and relay throughput of the event log against
+/// temporary LMDB logs and the local Kafka broker (SPEC §9).
+struct BenchLogCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "log",
+        abstract: "Measure event log append, read + decode, and Kafka relay throughput.",
+        discussion: """
+            Two temporary logs (fsync and nosync), each warmed with 10,000 events (fewer, at least \
+            1,000, when --events is smaller) and a zstd dictionary trained on them, as a production \
+            log has after its first 10,000 events. \
+            Then, per log, one caller appends fresh mixed envelopes in batches of 1, 100, 10k and \
+            100k: up to --events events per batch size, or until --seconds of appending. \
+            append_batched_events_per_s is batch 10k with fsync, the durable default. \
+            Read + decode streams the nosync log through Event decoding (stored id trusted); the \
+            relay publishes the nosync log to topics under a unique prefix, deleted afterwards. \
+            Rates are wall-clock events/s; figures move with other load on the machine.
+            """)
+
+    @OptionGroup(title: "Connections") var connection: ConnectionOptions
+
+    @Option(help: "Directory for the benchmark logs (kept); default a fresh temporary directory, removed after.")
+    var dir: String?
+
+    @Option(help: "Events appended per batch size and sync mode (at most).")
+    var events = 100_000
+
+    @Option(help: "Seconds of appending after which a batch size stops early (the slow fsync ones).")
+    var seconds = 3.0
+
+    @Flag(help: "Skip the Kafka relay measurement.")
+    var skipRelay = false
+
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    static let batchSizes: [(size: Int, name: String)] = [(1, "b1"), (100, "b100"), (10_000, "b10k"), (100_000, "b100k")]
+
+    /// Events appended before measuring; a dictionary is trained on them.
+    var warmUpEvents: Int { min(10_000, max(1_000, events)) }
+
+    func validate() throws {
+        guard events > 0 else { throw ValidationError("--events must be positive") }
+        guard seconds > 0 else { throw ValidationError("--seconds must be positive") }
+    }
+
+    func run() throws {
+        let report = try measure()
+        print(json ? try report.json() : report.text(), terminator: "")
+    }
+
+    /// Runs every measurement and returns the figures.
+    func measure() throws -> BenchReport {
+        var report = BenchReport(name: "log")
+        // Checked first, so that an unreachable broker fails the run before a minute of appending.
+        let broker = skipRelay ? nil : try Broker(servers: connection.kafkaServers())
+        let root: String
+        if let dir {
+            root = dir
+        } else {
+            root = FileManager.default.temporaryDirectory.appendingPathComponent("tickfold-bench-log-\(UUID().uuidString)").path
+        }
+        defer { if dir == nil { try? FileManager.default.removeItem(atPath: root) } }
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+
+        #if DEBUG
+        report.describe("build", "debug (figures are not meaningful; use swift build -c release)")
+        #else
+        report.describe("build", "release")
+        #endif
+        report.describe("events", "up to \(events) per batch size and sync mode, at most \(seconds) s of appending each, after \(warmUpEvents) warm-up events")
+        report.describe("load_average_start", Self.loadAverage())
+        var generator = EventSupply()
+
+        var readLog: EventLog?
+        for durability in [EventLogOptions.Durability.fsync, .noSync] {
+            let mode = durability == .fsync ? "fsync" : "nosync"
+            let log = try EventLog(directory: "\(root)/\(mode)", options: EventLogOptions(
+                durability: durability, dictionaryTrainingThreshold: nil))
+            _ = try log.appendBlocking(generator.next(warmUpEvents))
+            try log.trainDictionary(sampleCount: warmUpEvents)
+            let warm = try log.stats()
+            for (size, name) in Self.batchSizes {
+                let run = try appendRun(log, batchSize: size, supply: &generator)
+                let key = "append_\(name)_\(mode)_events_per_s"
+                let note = "\(run.events) events, \(Self.format(run.seconds)) s, \(Self.format(run.cpuMicrosecondsPerEvent)) µs CPU/event"
+                report.record(key, run.rate, unit: "events/s", note: note)
+                if size == 10_000 && durability == .fsync {
+                    report.record("append_batched_events_per_s", run.rate, unit: "events/s", note: "batch 10k, fsync per batch (= \(key))")
+                }
+            }
+            let stats = try log.stats()
+            let ratio = Double(stats.rawBytes - warm.rawBytes) / Double(stats.storedBytes - warm.storedBytes)
+            report.describe("stored_bytes_ratio_\(mode)", "\(Self.format(ratio)) (canonical bytes / stored record bytes incl. 33-byte headers, events appended after the warm-up)")
+            if durability == .noSync { readLog = log } else { log.close() }
+        }
+        guard let log = readLog else { return report }
+        defer { log.close() }
+        let stats = try log.stats()
+        report.describe("log_events", "\(stats.count) (nosync log, read back and relayed)")
+        report.describe("envelope_bytes_mean", String(stats.rawBytes / UInt64(max(stats.count, 1))))
+
+        let read = try readDecode(log)
+        report.record("read_decode_events_per_s", read.rate, unit: "events/s",
+                      note: "\(read.events) events, \(Self.format(read.seconds)) s, \(Self.format(read.cpuMicrosecondsPerEvent)) µs CPU/event")
+
+        if let broker {
+            let relay = try relayRun(log, broker)
+            report.record("relay_events_per_s", relay.rate, unit: "events/s",
+                          note: "\(relay.events) events end to end incl. topic creation and acknowledgements, \(Self.format(relay.seconds)) s, \(Self.format(relay.cpuMicrosecondsPerEvent)) µs CPU/event")
+        }
+        report.describe("load_average_end", Self.loadAverage())
+        return report
+    }
+
+    /// One timed measurement: events done in `seconds` of wall clock, with the process CPU it took.
+    struct Run {
+        var events = 0
+        var seconds = 0.0
+        var cpuSeconds = 0.0
+        var rate: Double { seconds > 0 ? Double(events) / seconds : 0 }
+        var cpuMicrosecondsPerEvent: Double { events > 0 ? cpuSeconds * 1e6 / Double(events) : 0 }
+
+        mutating func time<T>(_ body: () throws -> T) rethrows -> T {
+            let (start, cpu) = (DispatchTime.now().uptimeNanoseconds, BenchLogCommand.processCPUSeconds())
+            defer {
+                seconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+                cpuSeconds += BenchLogCommand.processCPUSeconds() - cpu
+            }
+            return try body()
+        }
+    }
+
+    /// Appends fresh events in calls of `batchSize` until `events` are in or `seconds` of
+    /// appending have passed; generating the events is not timed.
+    private func appendRun(_ log: EventLog, batchSize: Int, supply: inout EventSupply) throws -> Run {
+        var run = Run()
+        let chunk = max(batchSize, min(10_000, events))
+        while run.events < events && run.seconds < seconds {
+            let records = try supply.next(min(chunk, events - run.events))
+            var start = 0
+            while start < records.count && run.seconds < seconds {
+                let batch = Array(records[start..<min(records.count, start + batchSize)])
+                let outcomes = try run.time { try log.appendBlocking(batch) }
+                run.events += outcomes.reduce(0) { if case .appended = $1 { $0 + 1 } else { $0 } }
+                start += batch.count
+            }
+        }
+        return run
+    }
+
+    /// Streams the whole log through the envelope decoder, trusting stored ids as projections do.
+    private func readDecode(_ log: EventLog) throws -> Run {
+        var run = Run()
+        var decoder = EventDecoder()
+        var checksum = 0
+        var count = 0
+        try run.time {
+            try log.forEach(from: 1) { view in
+                let event = try decoder.decode(view.canonicalJSON, verification: .trustStored)
+                checksum &+= event.type.utf8.count
+                count += 1
+            }
+        }
+        guard checksum > 0 else { throw CLIError("read back no events") }
+        run.events = count
+        return run
+    }
+
+    /// The broker the relay publishes to, checked reachable.
+    struct Broker {
+        let servers: Setting
+        let config: KafkaConfig
+        let admin: KafkaAdmin
+        let logger: Logger
+
+        init(servers: Setting) throws {
+            self.servers = servers
+            config = KafkaConfig(bootstrapServers: servers.value)
+            var logger = Logger(label: "tickfold.bench.relay")
+            logger.logLevel = .warning
+            self.logger = logger
+            do {
+                admin = try KafkaAdmin(config: config, logger: logger)
+                _ = try admin.metadata(timeoutMs: 5_000)
+            } catch {
+                throw CLIError("Kafka at \(servers): \(error)")
+            }
+        }
+    }
+
+    /// Publishes the whole log with `KafkaRelay` to topics under a unique prefix, then deletes them.
+    private func relayRun(_ log: EventLog, _ broker: Broker) throws -> Run {
+        let prefix = "bench-\(UUID().uuidString.prefix(8).lowercased())"
+        let servers = broker.servers
+        let relay: KafkaRelay
+        do {
+            relay = try KafkaRelay(log: log, kafka: broker.config, options: KafkaRelay.Options(naming: TopicNaming(prefix: prefix)),
+                                   logger: broker.logger)
+        } catch {
+            throw CLIError("Kafka at \(servers): \(error)")
+        }
+        defer {
+            let topics = (try? broker.admin.metadata(timeoutMs: 10_000))?.topics.map(\.name).filter { $0.hasPrefix(prefix + ".") } ?? []
+            for topic in topics { try? broker.admin.deleteTopic(topic) }
+        }
+        var run = Run()
+        let published: Int
+        do {
+            published = try run.time { try relay.runOnce() }.published
+        } catch {
+            throw CLIError("relay to Kafka at \(servers): \(error)")
+        }
+        let expected = try log.count()
+        guard published == expected else { throw CLIError("the relay published \(published) of \(expected) events") }
+        run.events = published
+        return run
+    }
+
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6
+    }
+
+    static func loadAverage() -> String {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return "unknown" }
+        return text.split(separator: " ").prefix(3).joined(separator: " ")
+    }
+
+    static func format(_ value: Double) -> String { String(format: value < 10 ? "%.2f" : "%.0f", value) }
+}
+
+/// Fresh, realistic mixed envelopes for the benchmark: each call draws from a new seed of
+/// `EventCodecBenchmark`'s generator, so no two calls repeat an event.
+struct EventSupply {
+    private var seed: UInt64 = 0xbe4c_0000
+
+    mutating func next(_ count: Int) throws -> [LogRecord] {
+        seed += 1
+        return try EventCodecBenchmark.sampleEvents(count: count, seed: seed).map(EventLog.record(for:))
+    }
+}
