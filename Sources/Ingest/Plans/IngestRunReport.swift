@@ -8,6 +8,7 @@ public struct IngestRunReport: Sendable, Codable, Equatable {
         public var requests = 0
         /// Responses that parsed (with or without events).
         public var parsed = 0
+        /// Events appended to the log (their `ingest.rejected` and `ingest.cursor` events included).
         public var appended = 0
         public var duplicates = 0
         /// Responses quarantined: malformed payloads and permanent HTTP errors.

@@ -205,7 +205,7 @@ public final class IngestRunner {
         let outcomes = try await log.append(events: [event])
         report.update(plan: plan, source: source) { row in
             row.rejected += 1
-            if case .duplicate = outcomes[0] { row.duplicates += 1 }
+            if case .appended = outcomes[0] { row.appended += 1 } else { row.duplicates += 1 }
         }
         logger.warning("response quarantined", metadata: [
             "request": "\(fingerprint)", "error": "\(message)", "body": "\(quarantine.path(forSHA256: hash))",
