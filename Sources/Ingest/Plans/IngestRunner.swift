@@ -25,6 +25,9 @@ public final class IngestRunner {
     private var redactor = Redactor()
     private var cursors: CursorLedger?
 
+    /// A runner appending to `log`. `clock` gives `observedAt` and paces requests (a
+    /// `ManualClock` in tests); `ledger` keeps daily quotas and stops across runs;
+    /// `quarantine` keeps the bodies of rejected responses.
     public init(configuration: IngestConfiguration, endpoints: SourceEndpoints, secrets: SecretSource, transport: any HTTPTransport,
                 clock: any WallClock, ledger: QuotaLedger?, log: EventLog, quarantine: Quarantine,
                 catalog: EndpointCatalog = .standard, logger: Logger) {

@@ -24,9 +24,13 @@ public enum Weekday: Int, Sendable, CaseIterable, CustomStringConvertible {
 /// When an item is due, as the seeds' X tiers say it: every day, every other day, twice or
 /// once a week, weekdays, or named weekdays.
 public enum Frequency: Sendable, Equatable {
+    /// On these weekdays (`Weekday.rawValue`, Monday = 0).
     case days(Set<Int>)
+    /// On even days since 1970-01-01.
     case everyOtherDay
 
+    /// Parses `daily`, `weekdays`, `every_2_days`, `twice_weekly` (Mon, Thu), `weekly` (Mon)
+    /// or a comma-separated list of weekdays; nil otherwise.
     public init?(_ text: String) {
         switch text.lowercased() {
         case "daily": self = .days(Set(0..<7))
@@ -54,8 +58,11 @@ public enum Frequency: Sendable, Equatable {
 
 /// One request a plan step makes for one item, with everything the parser needs.
 public struct PlannedRequest: Sendable {
+    /// The list item the request is for.
     public let item: PlanItem
+    /// The request below the source's base URL, without credentials.
     public let request: SourceRequest
+    /// The parse context's subject (the step's `subject` template, default `{symbol}`).
     public let subject: String?
     /// Query parameters as sent (no credentials), for the parse context.
     public let parameters: [String: String]

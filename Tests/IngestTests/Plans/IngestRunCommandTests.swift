@@ -131,6 +131,10 @@ struct IngestRunCommandTests {
                                    environment: [:], in: directory.path)
         #expect(unknown.status == 2)
         #expect(unknown.stderr.contains("no plan named nope"), "\(unknown.stderr)")
+        let keyless = try tickfold(["ingest", "run", "--plan", "macro", "--as-of", "2026-04-16", "--config", "\(Repository.fixtures)/tickfold.json",
+                                    "--log", directory.file("events")], environment: [:], in: directory.path)
+        #expect(keyless.status == 1, "every due request failed: \(keyless.stdout)")
+        #expect(keyless.stdout.contains("no key: set FRED_API_KEYS or FRED_API_KEYS_FILE"), "\(keyless.stdout)")
         let badDate = try tickfold(["ingest", "run", "--plan", "macro", "--as-of", "2026-13-01", "--config", "\(Repository.fixtures)/tickfold.json",
                                     "--log", directory.file("events")], environment: [:], in: directory.path)
         #expect(badDate.status == 2)
