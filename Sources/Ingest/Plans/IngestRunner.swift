@@ -95,10 +95,9 @@ public final class IngestRunner {
                                 report: inout IngestRunReport) async throws {
         let label = "\(plan).\(step.name)"
         let subject = CursorLedger.subject(source: step.source, plan: plan, step: step.name)
-        if cursors == nil { cursors = try CursorLedger.read(from: log) }
         let keys = items.map(\.key)
         guard !keys.isEmpty else { return }
-        guard let start = cursors!.start(subject: subject, keys: keys, day: asOf) else {
+        guard let start = try cursorLedger().start(subject: subject, keys: keys, day: asOf) else {
             report.notes.append("\(label): all \(keys.count) items collected; the next cycle starts after \(asOf)")
             return
         }
@@ -127,7 +126,9 @@ public final class IngestRunner {
     private func appendCursor(_ cursor: IngestCursor, subject: String, asOf: LocalDate, plan: String, report: inout IngestRunReport) async throws {
         let event = try Event.make(cursor, source: "tickfold", subject: subject, occurredAt: asOf.startOfDay, observedAt: now())
         let outcomes = try await log.append(events: [event])
-        cursors!.record(cursor, subject: subject, day: asOf, seq: outcomes[0].seq)
+        var ledger = try cursorLedger()
+        ledger.record(cursor, subject: subject, day: asOf, seq: outcomes[0].seq)
+        cursors = ledger
         report.update(plan: plan, source: "tickfold") { row in
             if case .appended = outcomes[0] { row.appended += 1 } else { row.duplicates += 1 }
         }
@@ -219,6 +220,14 @@ public final class IngestRunner {
         guard let text = String(validating: body, as: UTF8.self) else { return body }
         let redacted = redactor.redact(text)
         return redacted == text ? body : Array(redacted.utf8)
+    }
+
+    /// The recorded cursors, read from the log once per runner.
+    private func cursorLedger() throws -> CursorLedger {
+        if let cursors { return cursors }
+        let ledger = try CursorLedger.read(from: log)
+        cursors = ledger
+        return ledger
     }
 
     private func makeClient(for step: PlanStep) throws -> SourceClient {
