@@ -8,7 +8,7 @@ struct IngestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ingest",
         abstract: "Bring market data into the event log.",
-        subcommands: [CSV.self]
+        subcommands: [Run.self, File.self, CSV.self]
     )
 
     /// `tickfold ingest csv --type bar.daily [--subject T] [--source S] [--log PATH] [--dry-run] [--json] FILE…`.

@@ -106,7 +106,7 @@ extension ParseContext {
 
 extension LocalDate {
     /// Midnight UTC of this date, the `occurredAt` of date-stamped data.
-    var startOfDay: Timestamp { Timestamp(millisecondsSinceEpoch: daysSinceEpoch * 86_400_000) }
+    public var startOfDay: Timestamp { Timestamp(millisecondsSinceEpoch: daysSinceEpoch * 86_400_000) }
 
     /// The UTC date of an instant.
     init(utcDateOf time: Timestamp) {

@@ -107,8 +107,10 @@ public actor SourceClient {
                 if signal.kind == .refused { continue }
             }
             guard response.isSuccess else {
-                throw FetchError(code: .httpStatus, source: descriptor.id, request: redactor.describe(httpRequest),
-                                 status: response.status, detail: bodyExcerpt(response.body))
+                var error = FetchError(code: .httpStatus, source: descriptor.id, request: redactor.describe(httpRequest),
+                                       status: response.status, detail: bodyExcerpt(response.body))
+                error.responseBody = response.body
+                throw error
             }
             logger.debug("fetched", metadata: [
                 "source": "\(descriptor.id)", "request": "\(redactor.describe(httpRequest))", "status": "\(response.status)",

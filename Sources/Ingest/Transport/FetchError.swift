@@ -32,6 +32,8 @@ public struct FetchError: Error, CustomStringConvertible, Sendable {
     public let detail: String
     /// How many attempts were made before giving up.
     public let attempts: Int
+    /// The body of an `.httpStatus` response, kept for the quarantine; never printed.
+    public var responseBody: [UInt8] = []
 
     public init(code: Code, source: String, request: String, status: Int? = nil, detail: String, attempts: Int = 1) {
         self.code = code

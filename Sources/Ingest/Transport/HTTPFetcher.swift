@@ -20,6 +20,16 @@ public struct RetryPolicy: Sendable, Codable, Equatable {
         self.maxRetryAfter = maxRetryAfter
     }
 
+    /// Decodes a configuration object; absent fields keep their defaults.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = RetryPolicy()
+        self.init(maxAttempts: try c.decodeIfPresent(Int.self, forKey: .maxAttempts) ?? defaults.maxAttempts,
+                  baseDelay: try c.decodeIfPresent(TimeInterval.self, forKey: .baseDelay) ?? defaults.baseDelay,
+                  maxDelay: try c.decodeIfPresent(TimeInterval.self, forKey: .maxDelay) ?? defaults.maxDelay,
+                  maxRetryAfter: try c.decodeIfPresent(TimeInterval.self, forKey: .maxRetryAfter) ?? defaults.maxRetryAfter)
+    }
+
     /// The backoff after failed attempt number `attempt` (1-based): the exponential step
     /// capped at `maxDelay`, scaled by a jitter in [0.5, 1) so clients that failed together
     /// do not retry together.
