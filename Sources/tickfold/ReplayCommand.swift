@@ -5,7 +5,8 @@ import Kafka
 import Projections
 import Replay
 
-/// `tickfold replay --from POSITION [--to POSITION] [--projection NAME…] [--dry-run]`.
+/// `tickfold replay --from POSITION [--to POSITION] [--projection NAME…] [--dry-run] [--id ID]`,
+/// and `tickfold replay --discard ID`.
 struct ReplayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
@@ -26,7 +27,8 @@ struct ReplayCommand: AsyncParsableCommand {
         the events N… (exact when events before N fold as they did when live wrote them).
 
         --to POSITION builds the projection as of that position (needs --from 1) and keeps it \
-        beside the live one for `tickfold audit diff`; nothing is swapped.
+        beside the live one for `tickfold audit diff`; nothing is swapped. --id names it \
+        (SCHEMA_r<id>); --discard ID drops it (schema and keys) once audited.
 
         A new projection version is deployed the same way: run this build's replay --from 1, \
         then restart the projector with this build (the old one refuses the new schema).
@@ -35,7 +37,7 @@ struct ReplayCommand: AsyncParsableCommand {
     @OptionGroup(title: "Connections") var connections: ConnectionOptions
 
     @Option(name: .long, help: ArgumentHelp("Where to start: seq, RFC 3339 time or kafka:TOPIC:PARTITION:OFFSET.", valueName: "position"))
-    var from: String
+    var from: String?
 
     @Option(name: .long, help: ArgumentHelp("Build the state as of this position and keep it beside live (no swap).", valueName: "position"))
     var to: String?
@@ -61,6 +63,20 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds the swap waits for the live projector's batch to release the swap lock.")
     var lockTimeout = 30.0
 
+    @Option(name: .long, help: ArgumentHelp("Name of the shadow copy (SCHEMA_r<id>, tickfold:ns:<id>:): lowercase letters and digits; default: a fresh one.", valueName: "id"))
+    var id: String?
+
+    @Option(name: .long, help: ArgumentHelp("Drop the copy a --to replay kept (schema and keys), or the retired schema a failed clean-up left, and exit.", valueName: "id"))
+    var discard: String?
+
+    func validate() throws {
+        switch (from, discard) {
+        case (nil, nil): throw ValidationError("give --from POSITION to replay, or --discard ID to drop a kept copy")
+        case (.some, .some): throw ValidationError("--discard drops a kept copy and replays nothing: it takes no --from")
+        default: break
+        }
+    }
+
     func run() async throws {
         let registry = ProjectionRegistry.standard
         let names = projection.isEmpty ? registry.projections.map(\.name) : projection
@@ -74,7 +90,7 @@ struct ReplayCommand: AsyncParsableCommand {
         let fromPosition: ReplayPosition
         let toPosition: ReplayPosition?
         do {
-            fromPosition = try ReplayPosition(parsing: from)
+            fromPosition = try ReplayPosition(parsing: from ?? "1")
             toPosition = try to.map { try ReplayPosition(parsing: $0) }
         } catch { throw ValidationError("\(error)") }
 
@@ -85,6 +101,7 @@ struct ReplayCommand: AsyncParsableCommand {
         options.schema = schema
         options.namespace = namespace
         options.batchSize = batchSize
+        if let id { options.id = id }
         let shutdown = ShutdownSignal()
         options.shouldStop = { shutdown.isRequested }
         options.lockTimeout = .milliseconds(Int64(lockTimeout * 1000))
@@ -92,6 +109,14 @@ struct ReplayCommand: AsyncParsableCommand {
         let dryRun = dryRun
         let interactive = isatty(2) == 1
         let jobOptions = options
+        if let discard {
+            let jobOptions = options
+            try await runBlocking {
+                let result = try Replayer(log: log, options: jobOptions).discard(id: discard)
+                print(describe(result, id: discard))
+            }
+            return
+        }
         try await runBlocking {
             let resolver = ReplayPositionResolver(log: log) { topic, partition, offset in
                 try kafkaSeq(servers: kafkaServers, topic: topic, partition: partition, offset: offset)
@@ -152,6 +177,12 @@ private func describe(_ plan: ReplayPlan, dryRun: Bool) -> String {
     }
     for note in plan.notes { lines.append("  note:          \(note)") }
     return lines.joined(separator: "\n")
+}
+
+private func describe(_ result: ReplayDiscardResult, id: String) -> String {
+    guard !result.droppedSchemas.isEmpty || result.droppedKeys > 0 else { return "nothing kept by replay \(id)" }
+    let schemas = result.droppedSchemas.isEmpty ? "no schema" : "schema " + result.droppedSchemas.joined(separator: ", ")
+    return "discarded replay \(id): dropped \(schemas) and \(result.droppedKeys) keys"
 }
 
 private func summarize(_ result: ReplayResult) -> String {

@@ -4,26 +4,6 @@ import Kafka
 import Testing
 import TickfoldTesting
 
-/// The binary with extra environment variables, run to completion.
-private func tickfold(_ arguments: [String], environment extra: [String: String]) throws -> TickfoldBinary.Result {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: try #require(TickfoldBinary.path))
-    process.arguments = arguments
-    var environment = ProcessInfo.processInfo.environment
-    environment["TICKFOLD_CONFIG"] = nil
-    environment.merge(extra) { $1 }
-    process.environment = environment
-    let (stdout, stderr) = (Pipe(), Pipe())
-    process.standardOutput = stdout
-    process.standardError = stderr
-    try process.run()
-    let out = stdout.fileHandleForReading.readDataToEndOfFile()
-    let err = stderr.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return TickfoldBinary.Result(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
-                                 stderr: String(decoding: err, as: UTF8.self))
-}
-
 /// `tickfold fixtures serve fixtures/ --port 0` as a child process; SIGTERM on `stop()`.
 private final class FixtureServerProcess {
     let process = Process()
@@ -72,9 +52,9 @@ struct IngestRelayTests {
             "ALPHAVANTAGE_API_KEYS": "k", "FINNHUB_API_KEYS": "k", "FRED_API_KEYS": "k", "NEWSAPI_API_KEYS": "k", "X_BEARER_TOKEN_PRIMARY": "k",
         ]
         let run = ["ingest", "run", "--plan", "all", "--as-of", "2026-04-16", "--config", "\(root)/fixtures/tickfold.json", "--json"]
-        let first = try tickfold(run, environment: environment)
+        let first = try TickfoldBinary.run(run, environment: environment)
         #expect(first.status == 0, "\(first.stderr)")
-        let second = try tickfold(run, environment: environment)
+        let second = try TickfoldBinary.run(run, environment: environment)
         #expect(second.status == 0, "\(second.stderr)")
         struct Report: Decodable {
             struct Row: Decodable { let source: String; let appended: Int; let duplicates: Int; let rejected: Int }
@@ -89,7 +69,7 @@ struct IngestRelayTests {
                 "every event again, but the completed progressive step (one overview, one cursor) is not re-run the same day")
         #expect(firstReport.rows.filter { $0.rejected > 0 }.map(\.source) == ["yahoo_finance"])
 
-        let relay = try tickfold(["relay", "--once", "--kafka", try #require(TestServices.kafka)], environment: environment)
+        let relay = try TickfoldBinary.run(["relay", "--once", "--kafka", try #require(TestServices.kafka)], environment: environment)
         #expect(relay.status == 0, "\(relay.stderr)")
         #expect(relay.stdout.contains("relayed \(appended) events"), "\(relay.stdout)")
 

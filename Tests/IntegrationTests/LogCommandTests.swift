@@ -3,58 +3,7 @@ import Foundation
 import Testing
 import TickfoldTesting
 
-/// The built `tickfold` binary, found from this file up to the package root.
-enum TickfoldBinary {
-    static let path: String? = {
-        var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while url.path != "/" {
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
-                let binary = url.appendingPathComponent(".build/debug/tickfold").path
-                return FileManager.default.isExecutableFile(atPath: binary) ? binary : nil
-            }
-            url.deleteLastPathComponent()
-        }
-        return nil
-    }()
-
-    struct Result {
-        let status: Int32
-        let stdout: String
-        let stderr: String
-    }
-
-    /// Runs the binary to completion with `input` on standard input.
-    static func run(_ arguments: [String], input: [UInt8] = []) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try #require(path))
-        process.arguments = arguments
-        let (stdin, stdout, stderr) = (Pipe(), Pipe(), Pipe())
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        // Standard error is drained on a thread of its own: a child that fills one pipe while
-        // this thread waits on the other would otherwise block forever.
-        let err = CapturedOutput()
-        Thread {
-            err.data = stderr.fileHandleForReading.readDataToEndOfFile()
-            err.done.signal()
-        }.start()
-        stdin.fileHandleForWriting.write(Data(input))
-        try stdin.fileHandleForWriting.close()
-        let out = stdout.fileHandleForReading.readDataToEndOfFile()
-        err.done.wait()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
-                      stderr: String(decoding: err.data, as: UTF8.self))
-    }
-
-    /// Output a reader thread collects; `data` is written before `done` is signalled and read after waiting on it.
-    private final class CapturedOutput: @unchecked Sendable {  // the semaphore orders the one write before the one read
-        var data = Data()
-        let done = DispatchSemaphore(value: 0)
-    }
-
+extension TickfoldBinary {
     /// The submission line of an event: its identity object (no id, no seq).
     static func line(_ event: Event) throws -> String {
         String(decoding: try event.identityBytes(), as: UTF8.self)

@@ -504,15 +504,16 @@ struct ProjectionSinkTests {
             }
         }
         let batches = stride(from: 0, to: log.events.count, by: 500).map { Array(log.events[$0..<min($0 + 500, log.events.count)]) }
-        // Kill the sink's backend repeatedly while it works.
+        // Kill the sink's backend repeatedly while it works, a bounded number of times per
+        // phase: on a slow machine a batch can outlast the killing interval, and an unbounded
+        // killer would then starve the caller that resumes from the checkpoint.
         let killer = try PostgresConnection(try #require(TestServices.postgres))
-        let done = LockedFlag()
-        let kills = LockedCounter()
+        let kills = KillBudget()
         let thread = Thread { [applicationName = fixture.applicationName] in
-            while !done.value {
-                if let killed = try? killer.query("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1) k", [applicationName]),
+            while !kills.isDone {
+                if kills.mayKill, let killed = try? killer.query("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1) k", [applicationName]),
                    killed.value(0, 0) != "0" {
-                    kills.increment()
+                    kills.recordKill()
                 }
                 Thread.sleep(forTimeInterval: 0.15)
             }
@@ -529,11 +530,13 @@ struct ProjectionSinkTests {
             }
             return 0
         }
+        kills.grant(10)
         thread.start()
         var retries = 0
         for (index, batch) in batches.prefix(10).enumerated() {
             retries += try patient.apply(batch: batch, positions: [CheckpointPosition(source: "log", partition: 0, position: Int64((index + 1) * 500))]).postgres.retries
         }
+        kills.grant(20)
         var failures = 0
         var next = committed()
         while next < batches.count {
@@ -550,7 +553,7 @@ struct ProjectionSinkTests {
                 next = committed()
             }
         }
-        done.set()
+        kills.finish()
         while !thread.isFinished { Thread.sleep(forTimeInterval: 0.01) }
         #expect(kills.value > 0, "the backend was never killed: the test proved nothing")
         print("lost connection: \(kills.value) kills, \(retries) retries inside the sink, \(failures) failed applies resumed from the checkpoint")
@@ -644,18 +647,18 @@ struct ProjectionSinkTests {
     }
 }
 
-/// A flag shared with the killer thread.
-private final class LockedFlag: @unchecked Sendable {  // guarded by lock
+/// How many more times the killer thread may kill the sink's backend, and whether it should stop.
+private final class KillBudget: @unchecked Sendable {  // guarded by lock
     private let lock = NSLock()
-    private var flag = false
-    var value: Bool { lock.withLock { flag } }
-    func set() { lock.withLock { flag = true } }
-}
-
-/// A counter shared with the killer thread.
-private final class LockedCounter: @unchecked Sendable {  // guarded by lock
-    private let lock = NSLock()
-    private var count = 0
-    var value: Int { lock.withLock { count } }
-    func increment() { lock.withLock { count += 1 } }
+    private var remaining = 0
+    private var killed = 0
+    private var done = false
+    /// Kills so far.
+    var value: Int { lock.withLock { killed } }
+    var isDone: Bool { lock.withLock { done } }
+    var mayKill: Bool { lock.withLock { remaining > 0 } }
+    /// Allows `count` more kills from now on (replacing what is left of the previous grant).
+    func grant(_ count: Int) { lock.withLock { remaining = count } }
+    func recordKill() { lock.withLock { killed += 1; remaining -= 1 } }
+    func finish() { lock.withLock { done = true } }
 }

@@ -230,13 +230,12 @@ final class TickfoldChild: @unchecked Sendable {  // the process and pipes are o
     /// Waits for exit (reading the pipes so the child never blocks on them); a child still
     /// running after `timeout` is terminated.
     func finish(timeout: Duration = .seconds(120)) throws -> TickfoldBinary.Result {
-        let out = stdout.fileHandleForReading.readDataToEndOfFile()
-        let err = stderr.fileHandleForReading.readDataToEndOfFile()
+        let (out, err) = OutputCollector(stdout: stdout, stderr: stderr).wait()
         let deadline = ContinuousClock.now + timeout
         while process.isRunning, ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.01) }
         if process.isRunning { process.terminate() }  // the caller sees exit status 15
         process.waitUntilExit()
-        return TickfoldBinary.Result(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
+        return TickfoldBinary.Result(status: process.terminationStatus, stdout: out, stderr: err)
     }
 }
 

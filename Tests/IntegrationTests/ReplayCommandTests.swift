@@ -6,34 +6,9 @@ import Replay
 import Testing
 import TickfoldTesting
 
-/// The built `tickfold` binary beside this package, when `swift build` has produced one.
-private let tickfold: String = {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    return root.appendingPathComponent(".build/debug/tickfold").path
-}()
-
-private var hasTickfold: Bool { FileManager.default.isExecutableFile(atPath: tickfold) }
-
 @Suite("tickfold replay", .serialized, .timeLimit(.minutes(3)),
-       .enabled(if: TestServices.hasPostgres && TestServices.hasRedis && hasTickfold))
+       .enabled(if: TestServices.hasPostgres && TestServices.hasRedis && TickfoldBinary.isAvailable))
 struct ReplayCommandTests {
-    func run(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tickfold)
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["TICKFOLD_CONFIG"] = nil
-        process.environment = environment
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
-    }
-
     @Test("dry run changes nothing; a replay prints progress lines, swaps, and audit diff finds live equal to a kept rebuild")
     func replayCommand() throws {
         let fixture = try ReplayFixture(label: "cli")
@@ -43,26 +18,46 @@ struct ReplayCommandTests {
         try fixture.project(try fixture.liveEngine())
         let common = ["--log", fixture.directory.file("events"), "--schema", fixture.schema, "--namespace", fixture.namespace]
 
-        let dry = try run(["replay", "--from", "700", "--dry-run"] + common)
-        #expect(dry.status == 0, "\(dry.err)")
-        #expect(dry.out.contains("dry run: nothing is changed"))
-        #expect(dry.out.contains("seq 700 to the log head (seq \(head) now)"))
-        #expect(dry.out.contains("live rows and keys last written before seq 700"))
+        let dry = try TickfoldBinary.run(["replay", "--from", "700", "--dry-run"] + common)
+        #expect(dry.status == 0, "\(dry.stderr)")
+        #expect(dry.stdout.contains("dry run: nothing is changed"))
+        #expect(dry.stdout.contains("seq 700 to the log head (seq \(head) now)"))
+        #expect(dry.stdout.contains("live rows and keys last written before seq 700"))
         #expect(try fixture.schemas() == [fixture.schema])
 
-        let replay = try run(["replay", "--from", "1", "--batch-size", "400"] + common)
-        #expect(replay.status == 0, "\(replay.err)")
-        #expect(replay.err.contains("replay: folding:"))
-        #expect(replay.err.contains("events/s"))
-        #expect(replay.out.contains("swapped in at seq \(head)"))
+        let swapped = "s" + TestServices.uniqueName("").filter { $0.isLetter || $0.isNumber }.lowercased()
+        let replay = try TickfoldBinary.run(["replay", "--from", "1", "--batch-size", "400", "--id", swapped] + common)
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(replay.stderr.contains("replay: folding:"))
+        #expect(replay.stderr.contains("events/s"))
+        #expect(replay.stdout.contains("swapped in at seq \(head)"))
         #expect(try fixture.schemas() == [fixture.schema])
 
-        let kept = try run(["replay", "--from", "1", "--to", String(head)] + common)
-        #expect(kept.status == 0, "\(kept.err)")
+        let kept = try TickfoldBinary.run(["replay", "--from", "1", "--to", String(head)] + common)
+        #expect(kept.status == 0, "\(kept.stderr)")
         let shadow = try #require(try fixture.schemas().first { $0 != fixture.schema })
-        let prefix = fixture.namespace + "tickfold:ns:" + shadow.dropFirst(fixture.schema.count + 2) + ":"
-        let diff = try run(["audit", "diff", "pg:\(fixture.schema),redis:@\(fixture.namespace)", "pg:\(shadow),redis:\(prefix)"])
-        #expect(diff.status == 0, "\(diff.out)\(diff.err)")
+        let id = String(shadow.dropFirst(fixture.schema.count + 2))
+        let prefix = fixture.namespace + "tickfold:ns:" + id + ":"
+        #expect(kept.stdout.contains("kept schema \(shadow) and keys \"\(prefix)\""), "\(kept.stdout)")
+        let diff = try TickfoldBinary.run(["audit", "diff", "pg:\(fixture.schema),redis:@\(fixture.namespace)", "pg:\(shadow),redis:\(prefix)"])
+        #expect(diff.status == 0, "\(diff.stdout)\(diff.stderr)")
+
+        // The swapped-in replay's keys are live: discarding them is refused and changes nothing.
+        let refused = try TickfoldBinary.run(["replay", "--discard", swapped] + common)
+        #expect(refused.status == 2 && refused.stderr.contains("swapped in"), "\(refused.stdout)\(refused.stderr)")
+        #expect(try fixture.schemas().count == 2)
+        let keysBefore = try fixture.keys(matching: "tickfold:ns:\(id):*")
+        #expect(!keysBefore.isEmpty)
+
+        let discarded = try TickfoldBinary.run(["replay", "--discard", id] + common)
+        #expect(discarded.status == 0, "\(discarded.stderr)")
+        #expect(discarded.stdout == "discarded replay \(id): dropped schema \(shadow) and \(keysBefore.count) keys\n", "\(discarded.stdout)")
+        #expect(try fixture.schemas() == [fixture.schema])
+        #expect(try fixture.keys(matching: "tickfold:ns:\(id):*").isEmpty)
+        let again = try TickfoldBinary.run(["replay", "--discard", id] + common)
+        #expect(again.status == 0 && again.stdout == "nothing kept by replay \(id)\n", "\(again.stdout)\(again.stderr)")
+        let live = try TickfoldBinary.run(["audit", "diff", "pg:\(fixture.schema),redis:@\(fixture.namespace)", "pg:\(fixture.schema),redis:@\(fixture.namespace)"])
+        #expect(live.status == 0, "\(live.stdout)\(live.stderr)")
     }
 
     @Test("--from kafka:TOPIC:PARTITION:OFFSET starts at the seq in that message's header", .enabled(if: TestServices.hasKafka))
@@ -82,12 +77,12 @@ struct ReplayCommandTests {
             return
         }
         let common = ["--log", fixture.directory.file("events"), "--schema", fixture.schema, "--namespace", fixture.namespace]
-        let dry = try run(["replay", "--from", "kafka:\(topic):1:\(message.offset)", "--dry-run"] + common)
-        #expect(dry.status == 0, "\(dry.err)")
-        #expect(dry.out.contains("fold:          seq \(seq) to"), "\(dry.out)")
-        let missing = try run(["replay", "--from", "kafka:\(topic):1:999999", "--dry-run"] + common)
+        let dry = try TickfoldBinary.run(["replay", "--from", "kafka:\(topic):1:\(message.offset)", "--dry-run"] + common)
+        #expect(dry.status == 0, "\(dry.stderr)")
+        #expect(dry.stdout.contains("fold:          seq \(seq) to"), "\(dry.stdout)")
+        let missing = try TickfoldBinary.run(["replay", "--from", "kafka:\(topic):1:999999", "--dry-run"] + common)
         #expect(missing.status == 2)
-        #expect(missing.err.contains("kafka:\(topic):1:999999"))
+        #expect(missing.stderr.contains("kafka:\(topic):1:999999"))
     }
 
     @Test("bad positions, unknown projections and an unreachable database are errors")
@@ -98,14 +93,18 @@ struct ReplayCommandTests {
         defer { fixture.cleanUp() }
         try fixture.append(count: 10, seed: 22)
         let log = ["--log", fixture.directory.file("events")]
-        #expect(try run(["replay", "--from", "yesterday"] + log).status == 64)
-        let unknown = try run(["replay", "--from", "1", "--projection", "nope"] + log)
-        #expect(unknown.status == 2 && unknown.err.contains("no projection named"))
+        #expect(try TickfoldBinary.run(["replay", "--from", "yesterday"] + log).status == 64)
+        #expect(try TickfoldBinary.run(["replay"] + log).status == 64)
+        #expect(try TickfoldBinary.run(["replay", "--from", "1", "--discard", "abc"] + log).status == 64)
+        let badID = try TickfoldBinary.run(["replay", "--discard", "Not-An-Id"] + log)
+        #expect(badID.status == 2 && badID.stderr.contains("lowercase letters and digits"), "\(badID.stderr)")
+        let unknown = try TickfoldBinary.run(["replay", "--from", "1", "--projection", "nope"] + log)
+        #expect(unknown.status == 2 && unknown.stderr.contains("no projection named"))
         let port = try closedLocalPort()
-        let down = try run(["replay", "--from", "1", "--pg", "postgresql://u:secret@127.0.0.1:\(port)/x"] + log)
+        let down = try TickfoldBinary.run(["replay", "--from", "1", "--pg", "postgresql://u:secret@127.0.0.1:\(port)/x"] + log)
         #expect(down.status == 2)
-        #expect(!down.err.contains("secret"))
-        let noLog = try run(["replay", "--from", "1"] + common)
+        #expect(!down.stderr.contains("secret"))
+        let noLog = try TickfoldBinary.run(["replay", "--from", "1"] + common)
         #expect(noLog.status == 2)
     }
 }

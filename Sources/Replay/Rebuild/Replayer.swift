@@ -33,9 +33,7 @@ public final class Replayer {
         guard !options.projections.isEmpty else {
             throw ReplayError(.invalidArgument, operation: "start", message: "no projections to replay")
         }
-        guard !options.id.isEmpty, options.id.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x7a).contains($0) }) else {
-            throw ReplayError(.invalidArgument, operation: "start", message: "replay id \"\(options.id)\" must be lowercase letters and digits")
-        }
+        try Self.validate(id: options.id)
         self.log = log
         self.options = options
         self.logger = logger

@@ -2,41 +2,6 @@ import Foundation
 import Testing
 import TickfoldTesting
 
-/// The built `tickfold` binary of this checkout (`swift build` puts it in .build/debug).
-enum TickfoldBinary {
-    static let path: String? = {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-        let candidate = root.appendingPathComponent(".build/debug/tickfold").path
-        return FileManager.default.isExecutableFile(atPath: candidate) ? candidate : nil
-    }()
-
-    struct Run {
-        let status: Int32
-        let stdout: String
-        let stderr: String
-    }
-
-    static func run(_ arguments: [String], in directory: String) throws -> Run {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path!)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        var environment = ProcessInfo.processInfo.environment
-        for name in ["TICKFOLD_LOG", "TICKFOLD_CONFIG"] { environment[name] = nil }
-        process.environment = environment
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
-    }
-}
-
 @Suite("tickfold ingest csv (the built binary)", .enabled(if: TickfoldBinary.path != nil, "no .build/debug/tickfold; run swift build first"))
 struct IngestCSVCommandTests {
     let directory: TemporaryDirectory
@@ -54,7 +19,7 @@ struct IngestCSVCommandTests {
         let log = directory.file("events")
         let spy = directory.file("SPY.csv")
         let qqq = directory.file("QQQ.csv")
-        let first = try TickfoldBinary.run(["ingest", "csv", "--type", "bar.daily", "--log", log, spy, qqq], in: directory.path)
+        let first = try TickfoldBinary.run(["ingest", "csv", "--type", "bar.daily", "--log", log, spy, qqq], removing: { $0 == "TICKFOLD_LOG" || $0 == "TICKFOLD_CONFIG" }, directory: directory.path)
         #expect(first.status == 1, "\(first.stderr)")
         #expect(first.stderr == "\(qqq):3: high 9 is below low 11\n")
         let lines = first.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
@@ -64,7 +29,7 @@ struct IngestCSVCommandTests {
         #expect(lines[2] == [qqq, "QQQ", "3", "2", "0", "0", "0", "0", "1", "2024-02-09", "2024-02-13"])
         #expect(lines[3] == ["total", "6", "4", "0", "1", "0", "0", "1", "2024-02-09", "2024-02-13"])
 
-        let second = try TickfoldBinary.run(["ingest", "csv", "--type", "bar.daily", "--log", log, "--json", spy], in: directory.path)
+        let second = try TickfoldBinary.run(["ingest", "csv", "--type", "bar.daily", "--log", log, "--json", spy], removing: { $0 == "TICKFOLD_LOG" || $0 == "TICKFOLD_CONFIG" }, directory: directory.path)
         #expect(second.status == 0, "\(second.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(second.stdout.utf8)) as? [String: Any])
         let files = try #require(object["files"] as? [[String: Any]])
@@ -79,7 +44,7 @@ struct IngestCSVCommandTests {
     @Test("--dry-run reads and reports without creating the log")
     func dryRun() throws {
         let log = directory.file("never")
-        let run = try TickfoldBinary.run(["ingest", "csv", "--type", "bar.daily", "--log", log, "--dry-run", "--json", directory.file("SPY.csv")], in: directory.path)
+        let run = try TickfoldBinary.run(["ingest", "csv", "--type", "bar.daily", "--log", log, "--dry-run", "--json", directory.file("SPY.csv")], removing: { $0 == "TICKFOLD_LOG" || $0 == "TICKFOLD_CONFIG" }, directory: directory.path)
         #expect(run.status == 0, "\(run.stderr)")
         #expect(!FileManager.default.fileExists(atPath: log))
         #expect(run.stdout.contains("\"appended\":2"))
@@ -94,7 +59,7 @@ struct IngestCSVCommandTests {
     ])
     func failures(arguments: [String], message: String) throws {
         try "Date,Open,High,Low,Close,Volume\n2024-02-09,10,11,9,10,100\n".write(toFile: directory.file("prices_2024.csv"), atomically: true, encoding: .utf8)
-        let run = try TickfoldBinary.run(["ingest", "csv", "--log", directory.file("events")] + arguments, in: directory.path)
+        let run = try TickfoldBinary.run(["ingest", "csv", "--log", directory.file("events")] + arguments, removing: { $0 == "TICKFOLD_LOG" || $0 == "TICKFOLD_CONFIG" }, directory: directory.path)
         #expect(run.status == 2)
         #expect(run.stderr.contains(message), "\(run.stderr)")
     }

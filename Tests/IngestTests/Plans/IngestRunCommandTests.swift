@@ -4,28 +4,12 @@ import Ingest
 import Testing
 import TickfoldTesting
 
-/// Runs the built binary with extra environment variables.
-private func tickfold(_ arguments: [String], environment extra: [String: String], in directory: String) throws -> TickfoldBinary.Run {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: TickfoldBinary.path!)
-    process.arguments = arguments
-    process.currentDirectoryURL = URL(fileURLWithPath: directory)
-    var environment = ProcessInfo.processInfo.environment
-    for name in environment.keys where name.hasPrefix("TICKFOLD_") || name.hasSuffix("_API_KEYS") || name.hasPrefix("X_BEARER") {
-        environment[name] = nil
-    }
-    environment.merge(extra) { $1 }
-    process.environment = environment
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return TickfoldBinary.Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                              stderr: String(decoding: stderr, as: UTF8.self))
+/// Runs the built binary in `directory` with none of the developer's Tickfold settings or keys,
+/// plus `extra`.
+private func tickfold(_ arguments: [String], environment extra: [String: String], in directory: String) throws -> TickfoldBinary.Result {
+    try TickfoldBinary.run(arguments, environment: extra, removing: { name in
+        name.hasPrefix("TICKFOLD_") || name.hasSuffix("_API_KEYS") || name.hasPrefix("X_BEARER")
+    }, directory: directory)
 }
 
 /// The TOTAL row's APPENDED, DUPLICATE and REJECTED columns of an `ingest run` table.

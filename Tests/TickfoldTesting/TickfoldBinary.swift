@@ -1,0 +1,91 @@
+import Foundation
+
+/// The `tickfold` binary that `swift build` put in this checkout's `.build/debug`, for tests of
+/// the command line.
+public enum TickfoldBinary {
+    /// Its path, found from this file up to the package root; nil before the first build.
+    public static let path: String? = {
+        var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while url.path != "/" {
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
+                let binary = url.appendingPathComponent(".build/debug/tickfold").path
+                return FileManager.default.isExecutableFile(atPath: binary) ? binary : nil
+            }
+            url.deleteLastPathComponent()
+        }
+        return nil
+    }()
+
+    public static var isAvailable: Bool { path != nil }
+
+    /// How a run ended and what it printed.
+    public struct Result: Sendable {
+        public let status: Int32
+        public let stdout: String
+        public let stderr: String
+
+        public init(status: Int32, stdout: String, stderr: String) {
+            self.status = status
+            self.stdout = stdout
+            self.stderr = stderr
+        }
+    }
+
+    /// The binary is missing: `swift build` has not run.
+    public struct NotBuilt: Error, CustomStringConvertible {
+        public var description: String { "no .build/debug/tickfold: run swift build first" }
+    }
+
+    /// Runs the binary to completion with `input` on standard input, in `directory`, with this
+    /// process's environment minus the variables `removing` selects (by default
+    /// `TICKFOLD_CONFIG`, so a developer's configuration file never leaks into a test) plus
+    /// `environment`.
+    public static func run(
+        _ arguments: [String], input: [UInt8] = [], environment: [String: String] = [:],
+        removing: (String) -> Bool = { $0 == "TICKFOLD_CONFIG" }, directory: String? = nil
+    ) throws -> Result {
+        guard let path else { throw NotBuilt() }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        var variables = ProcessInfo.processInfo.environment.filter { !removing($0.key) }
+        variables.merge(environment) { $1 }
+        process.environment = variables
+        let (stdin, stdout, stderr) = (Pipe(), Pipe(), Pipe())
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        let output = OutputCollector(stdout: stdout, stderr: stderr)
+        stdin.fileHandleForWriting.write(Data(input))
+        try stdin.fileHandleForWriting.close()
+        let (out, err) = output.wait()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: out, stderr: err)
+    }
+}
+
+/// Reads a child's standard output and standard error to their ends at the same time: a child
+/// that fills one pipe while the parent waits on the other would otherwise block forever.
+public final class OutputCollector: @unchecked Sendable {  // `errors` is written before `done` is signalled and read after waiting on it
+    private let stdout: Pipe
+    private var errors = Data()
+    private let done = DispatchSemaphore(value: 0)
+
+    /// Starts draining standard error on a thread of its own.
+    public init(stdout: Pipe, stderr: Pipe) {
+        self.stdout = stdout
+        Thread { [self] in
+            errors = stderr.fileHandleForReading.readDataToEndOfFile()
+            done.signal()
+        }.start()
+    }
+
+    /// Both streams' text once the child has closed them.
+    public func wait() -> (stdout: String, stderr: String) {
+        let out = stdout.fileHandleForReading.readDataToEndOfFile()
+        done.wait()
+        return (String(decoding: out, as: UTF8.self), String(decoding: errors, as: UTF8.self))
+    }
+}
