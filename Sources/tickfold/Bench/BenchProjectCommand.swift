@@ -17,7 +17,8 @@ struct BenchProjectCommand: ParsableCommand {
         abstract: "Measure projection throughput into PostgreSQL and Redis, and append→visible latency.",
         discussion: """
         Continuous mode (first, on a quiet server): trades appended at --rate events/s for \
-        --latency-seconds while a follower applies what lands (latency_p50_ms, latency_p99_ms). \
+        --latency-seconds while a projector (`project run --follow`, in this process) tails the \
+        log (latency_p50_ms, latency_p99_ms). \
         Rebuild: --events daily bars are appended to a temporary log, then read back, decoded, \
         folded on one thread and written on another, in batches, into a fresh schema: \
         pg_rows_per_s. The same rows then go through `psql \\copy` into a table of the same \
@@ -234,43 +235,63 @@ struct BenchProjectCommand: ParsableCommand {
         report.record("redis_stream_updates_per_s", Double(redisKeys) / streamTime.seconds, unit: "updates/s", note: "\(redisKeys) updates of \(symbols) keys in batches of \(streamBatch); only each key's newest per batch reaches Redis")
     }
 
+    /// Appends trades at the offered rate while a real `Projector` follows the log (the
+    /// `project run --follow` service, in this process), and times each event from its append
+    /// call to the projector's report that its batch committed.
     private func continuous(_ scratch: BenchScratch, into report: inout BenchReport) throws {
         let log = try scratch.openLog("continuous", durability: .fsync)
         defer { log.close() }
-        let engine = try scratch.engine()
-        let follower = BenchFollower(log: log, engine: engine)
+        let latencies = LatencyRecorder()
+        let projector = Projector(
+            engine: try scratch.engine(), source: LogEventSource(log: log),
+            options: Projector.Options(follow: true, progressInterval: .seconds(3600)) { progress in
+                latencies.visible(through: progress.lastSeq ?? 0)
+            })
+        let run = BlockingTask { try await projector.run() }
         let total = Int(Double(rate) * latencySeconds)
         // Appends every tick carry rate/1000 events (at least one): 1 ms ticks.
         let perTick = max(1, rate / 1000)
         let tick = Duration.seconds(Double(perTick) / Double(rate))
-        let thread = Thread { follower.run() }
-        thread.stackSize = 8 << 20
-        thread.start()
         let clock = ContinuousClock()
         var next = clock.now
         var appended = 0
         var lastSeq: UInt64 = 0
-        while appended < total {
-            let count = min(perTick, total - appended)
-            let chunk = try (appended..<appended + count).map { try BenchEvents.trade($0, symbols: 500) }
-            let started = clock.now
-            let outcomes = try log.appendBlocking(events: chunk)
-            lastSeq = outcomes.last?.seq ?? lastSeq
-            follower.appended(through: lastSeq, count: count, at: started)
-            appended += count
-            next = next.advanced(by: tick)
-            if next > clock.now { Thread.sleep(forTimeInterval: (next - clock.now).seconds) }
+        do {
+            while appended < total {
+                let count = min(perTick, total - appended)
+                let chunk = try (appended..<appended + count).map { try BenchEvents.trade($0, symbols: 500) }
+                let started = clock.now
+                let outcomes = try log.appendBlocking(events: chunk)
+                lastSeq = outcomes.last?.seq ?? lastSeq
+                latencies.appended(through: lastSeq, count: count, at: started)
+                appended += count
+                next = next.advanced(by: tick)
+                if next > clock.now { Thread.sleep(forTimeInterval: (next - clock.now).seconds) }
+            }
+            guard latencies.waitUntilVisible(lastSeq, timeout: .seconds(120)) else {
+                throw CLIError("the projector did not make seq \(lastSeq) visible within 120 s")
+            }
+        } catch {
+            projector.requestStop()
+            _ = try? run.value()
+            throw error
         }
-        follower.finish(through: lastSeq)
-        let result = try follower.result()
-        let percentile = BenchFollower.Result.percentile
-        report.record("latency_p50_ms", percentile(result.latencies, 0.50) * 1000, unit: "ms", note: "append call → committed in PostgreSQL and written to Redis")
-        report.record("latency_p99_ms", percentile(result.latencies, 0.99) * 1000, unit: "ms", note: "\(rate) trades/s offered for \(latencySeconds) s, fsync'ed appends of \(perTick)")
-        report.record("latency_max_ms", percentile(result.latencies, 1) * 1000, unit: "ms")
-        report.record("continuous_batches", Double(result.batches), unit: "", note: "engine.apply calls (follower: EventLog.waitForEvents, then everything that landed)")
-        report.record("continuous_apply_p50_ms", percentile(result.applyTimes, 0.50) * 1000, unit: "ms", note: "one engine.apply: fold, Redis keys, PostgreSQL merge + sp500_market_data + checkpoint, COMMIT")
-        report.record("continuous_apply_p99_ms", percentile(result.applyTimes, 0.99) * 1000, unit: "ms")
-        report.describe("continuous_mode", "engine follower in this process (no projector service on this branch yet)")
+        projector.requestStop()
+        let progress = try run.value().progress
+        let samples = latencies.samples
+        report.record("latency_p50_ms", Self.percentile(samples, 0.50) * 1000, unit: "ms", note: "append call → the projector's batch committed in PostgreSQL and written to Redis")
+        report.record("latency_p99_ms", Self.percentile(samples, 0.99) * 1000, unit: "ms", note: "\(rate) trades/s offered for \(latencySeconds) s, fsync'ed appends of \(perTick)")
+        report.record("latency_max_ms", Self.percentile(samples, 1) * 1000, unit: "ms")
+        report.record("continuous_batches", Double(progress.batches), unit: "", note: "projector batches (adaptive size, tailing the log)")
+        report.describe("continuous_mode", "Projector(follow: true) over LogEventSource, in this process")
+    }
+
+    /// The nearest-rank percentile of `values`, in their unit (`fraction` 1 is the maximum).
+    static func percentile(_ values: [Double], _ fraction: Double) -> Double {
+        guard !values.isEmpty else { return .nan }
+        let sorted = values.sorted()
+        let rank = Int((Double(sorted.count) * fraction).rounded(.up))
+        return sorted[min(sorted.count, max(rank, 1)) - 1]
     }
 }
 
@@ -558,137 +579,70 @@ final class BenchBatchFeed: @unchecked Sendable {
     var readTime: Duration { condition.withLock { reading } }
 }
 
-/// The continuous-mode follower: waits for appends with `EventLog.waitForEvents`, applies
-/// everything that landed in one engine call, and times each event from its append call to
-/// the end of that apply (PostgreSQL committed, Redis written).
+/// Append instants waiting for the projector to make their events visible, and the latencies
+/// measured so far.
 ///
-/// `@unchecked Sendable`: shared state is only touched under `condition`.
-final class BenchFollower: @unchecked Sendable {
-    struct Result {
-        var latencies: [Double]
-        var applyTimes: [Double]
-        var batches: Int { applyTimes.count }
+/// `@unchecked Sendable`: all state is touched under `condition`.
+final class LatencyRecorder: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var pending: [(seq: UInt64, count: Int, at: ContinuousClock.Instant)] = []
+    private var latest: UInt64 = 0
+    private var latencies: [Double] = []
 
-        /// The nearest-rank percentile of `values`, in their unit (`fraction` 1 is the maximum).
-        static func percentile(_ values: [Double], _ fraction: Double) -> Double {
-            guard !values.isEmpty else { return .nan }
-            let sorted = values.sorted()
-            let rank = Int((Double(sorted.count) * fraction).rounded(.up))
-            return sorted[min(sorted.count, max(rank, 1)) - 1]
+    /// Events up to `seq` (`count` of them) were appended by a call that started `at`.
+    func appended(through seq: UInt64, count: Int, at instant: ContinuousClock.Instant) {
+        condition.withLock { pending.append((seq, count, instant)) }
+    }
+
+    /// The projector committed everything up to `seq`.
+    func visible(through seq: UInt64) {
+        let now = ContinuousClock.now
+        condition.withLock {
+            latest = max(latest, seq)
+            while let first = pending.first, first.seq <= latest {
+                latencies.append(contentsOf: repeatElement((now - first.at).seconds, count: first.count))
+                pending.removeFirst()
+            }
+            condition.broadcast()
         }
     }
 
-    private let log: EventLog
-    private let engine: ProjectionEngine
-    private let condition = NSCondition()
-    private var appends: [(seq: UInt64, count: Int, at: ContinuousClock.Instant)] = []
-    private var finalSeq: UInt64?
-    private var failure: (any Error)?
-    private var done = false
-    private var latencies: [Double] = []
-    private var applyTimes: [Double] = []
-
-    init(log: EventLog, engine: ProjectionEngine) {
-        self.log = log
-        self.engine = engine
-    }
-
-    func appended(through seq: UInt64, count: Int, at instant: ContinuousClock.Instant) {
-        condition.lock()
-        appends.append((seq, count, instant))
-        condition.unlock()
-    }
-
-    func finish(through seq: UInt64) {
-        condition.lock()
-        finalSeq = seq
-        condition.unlock()
-    }
-
-    /// Waits for the follower to apply everything appended, then returns the latencies.
-    func result() throws -> Result {
+    /// Waits until `seq` is visible; false after `timeout`.
+    func waitUntilVisible(_ seq: UInt64, timeout: Duration) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout.seconds)
         condition.lock()
         defer { condition.unlock() }
-        while !done { condition.wait() }
-        if let failure { throw failure }
-        return Result(latencies: latencies, applyTimes: applyTimes)
+        while latest < seq {
+            guard condition.wait(until: deadline) else { return latest >= seq }
+        }
+        return true
     }
 
-    /// The follower loop, on its own thread.
-    func run() {
-        let clock = ContinuousClock()
-        var decoder = EventDecoder()
-        var applied: UInt64 = 0
-        do {
-            while true {
-                condition.lock()
-                let target = finalSeq
-                condition.unlock()
-                if let target, applied >= target { break }
-                let newest = try waitForEvents(after: applied)
-                guard newest > applied else { continue }
-                var events: [Event] = []
-                try log.forEach(from: applied + 1, through: newest) { view in
-                    var event = try decoder.decode(view.canonicalJSON, verification: .trustStored)
-                    event.seq = view.seq
-                    events.append(event)
-                }
-                let applying = clock.now
-                try engine.apply(batch: events, positions: [CheckpointPosition(source: "log", partition: 0, position: Int64(newest))])
-                let visible = clock.now
-                applied = newest
-                condition.lock()
-                applyTimes.append((visible - applying).seconds)
-                while let first = appends.first, first.seq <= applied {
-                    let latency = (visible - first.at).seconds
-                    latencies.append(contentsOf: repeatElement(latency, count: first.count))
-                    appends.removeFirst()
-                }
-                condition.unlock()
-            }
-        } catch {
-            condition.lock()
-            failure = error
-            condition.unlock()
-        }
-        condition.lock()
-        done = true
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    /// `EventLog.waitForEvents` from this dedicated thread; gives up after a second so the
-    /// loop can notice the end of the run.
-    private func waitForEvents(after seq: UInt64) throws -> UInt64 {
-        let box = WaitBox()
-        let log = log
-        let task = Task {
-            do { box.set(.success(try await log.waitForEvents(after: seq))) } catch { box.set(.failure(error)) }
-        }
-        guard let outcome = box.wait(timeout: .now() + 1) else {
-            task.cancel()
-            _ = box.wait(timeout: .distantFuture)
-            return try log.lastSeq()
-        }
-        return try outcome.get()
-    }
+    /// One latency (seconds) per event made visible.
+    var samples: [Double] { condition.withLock { latencies } }
 }
 
-/// One result handed from a task to a waiting thread.
+/// An async operation started from synchronous code, whose result a thread can wait for.
 ///
-/// `@unchecked Sendable`: `value` is only touched under `lock`; the semaphore orders the hand-over.
-private final class WaitBox: @unchecked Sendable {
+/// `@unchecked Sendable`: `result` is written once under `lock` before `done` is signalled.
+final class BlockingTask<T: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
-    private let semaphore = DispatchSemaphore(value: 0)
-    private var value: Result<UInt64, any Error>?
+    private let done = DispatchSemaphore(value: 0)
+    private var result: Result<T, any Error>?
 
-    func set(_ result: Result<UInt64, any Error>) {
-        lock.withLock { value = result }
-        semaphore.signal()
+    init(_ operation: @escaping @Sendable () async throws -> T) {
+        Task { [self] in
+            let outcome: Result<T, any Error>
+            do { outcome = .success(try await operation()) } catch { outcome = .failure(error) }
+            lock.withLock { result = outcome }
+            done.signal()
+        }
     }
 
-    func wait(timeout: DispatchTime) -> Result<UInt64, any Error>? {
-        guard semaphore.wait(timeout: timeout) == .success else { return nil }
-        return lock.withLock { value }
+    /// Blocks until the operation ends; returns its value or rethrows its error.
+    func value() throws -> T {
+        done.wait()
+        done.signal()
+        return try lock.withLock { result! }.get()
     }
 }

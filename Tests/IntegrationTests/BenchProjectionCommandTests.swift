@@ -1,0 +1,42 @@
+import Foundation
+import Testing
+import TickfoldTesting
+
+/// `tickfold bench project` and `tickfold bench rebuild` run for real on tiny inputs: not
+/// timed, only checks that every figure tooling reads is there and sensible.
+@Suite("tickfold bench project / rebuild", .serialized,
+       .enabled(if: TickfoldBinary.isAvailable && TestServices.hasPostgres && TestServices.hasRedis, "needs the tickfold binary, PostgreSQL and Redis"),
+       .timeLimit(.minutes(3)))
+struct BenchProjectionCommandTests {
+    func figures(_ arguments: [String]) throws -> [String: Any] {
+        let directory = try TemporaryDirectory("bench-projection")
+        let result = try TickfoldBinary.run(arguments + ["--json"], environment: ["TMPDIR": directory.path])
+        try #require(result.status == 0, "exit \(result.status): \(result.stderr)")
+        return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "not a JSON object: \(result.stdout)")
+    }
+
+    @Test("bench project: rebuild, \\copy, merge, Redis and the projector's append→visible latency, all positive")
+    func project() throws {
+        let object = try figures([
+            "bench", "project", "--events", "3000", "--batch", "1000", "--merge-events", "500",
+            "--redis-keys", "500", "--rate", "500", "--latency-seconds", "1",
+        ])
+        #expect(object["bench"] as? String == "project")
+        for key in ["pg_rows_per_s", "redis_updates_per_s", "pg_vs_copy_ratio", "latency_p50_ms", "latency_p99_ms", "continuous_batches"] {
+            let value = try #require(object[key] as? Double, "missing or not a number: \(key) in \(object)")
+            #expect(value > 0, "\(key) is \(value)")
+        }
+        let p50 = try #require(object["latency_p50_ms"] as? Double), p99 = try #require(object["latency_p99_ms"] as? Double)
+        #expect(p50 <= p99)
+    }
+
+    @Test("bench rebuild: events/s, seconds, peak RSS and digest time")
+    func rebuild() throws {
+        let object = try figures(["bench", "rebuild", "--events", "3000", "--batch-size", "1000"])
+        #expect(object["bench"] as? String == "rebuild")
+        for key in ["rebuild_events_per_s", "rebuild_seconds", "peak_rss_mb", "digest_seconds"] {
+            let value = try #require(object[key] as? Double, "missing or not a number: \(key) in \(object)")
+            #expect(value > 0, "\(key) is \(value)")
+        }
+    }
+}
