@@ -11,8 +11,12 @@ import Logging
 /// reached `Options.stopAfter`, or on a stop request (`requestStop()` or cancelling the task
 /// that runs it): the batch in hand is applied and checkpointed first, nothing is dropped.
 ///
-/// Every blocking call (LMDB reads, librdkafka polls, PostgreSQL and Redis writes) runs on
-/// the projector's own serial dispatch queue, never on the cooperative pool.
+/// Reading and folding run one batch ahead of writing: while the sinks write batch N
+/// (mostly waiting on PostgreSQL), batch N+1 is read from the source and folded, so the fold
+/// (CPU in this process) overlaps the server's work. At most one folded batch waits, and a
+/// batch read ahead is simply dropped on a stop (checkpoints only move with written batches).
+/// Every blocking call runs on one of the projector's two serial dispatch queues (the source
+/// and the folds on one, the sinks on the other), never on the cooperative pool.
 ///
 /// Replays reuse it to fold a log range into another schema and key namespace: build the
 /// engine on the target `PostgresSink(schema:)`/`RedisSink(namespace:)`, pass a
@@ -59,14 +63,18 @@ public final class Projector: Sendable {
     public let options: Options
     private let logger: Logger
     private let stop = StopRequest()
-    private let queue: DispatchQueue
+    /// Source reads, folds and backlog queries.
+    private let readQueue: DispatchQueue
+    /// Sink writes.
+    private let writeQueue: DispatchQueue
 
     public init(engine: ProjectionEngine, source: any ProjectorSource, options: Options = Options(), logger: Logger = Logger(label: "tickfold.projector")) {
         self.engine = engine
         self.source = source
         self.options = options
         self.logger = logger
-        queue = DispatchQueue(label: "tickfold.projector.\(source.kind)")
+        readQueue = DispatchQueue(label: "tickfold.projector.\(source.kind).read")
+        writeQueue = DispatchQueue(label: "tickfold.projector.\(source.kind).write")
     }
 
     /// Asks `run()` to stop after the batch in hand is applied and checkpointed.
@@ -101,10 +109,16 @@ public final class Projector: Sendable {
         }
     }
 
+    /// One source read and the folds of its events.
+    private struct Prepared: Sendable {
+        let batch: SourceBatch
+        let changes: ProjectionChanges
+    }
+
     private func loop() async throws -> ProjectorRun {
         let clock = ContinuousClock()
         let started = clock.now
-        let start = try await blocking { [self] in
+        let start = try await blocking(on: readQueue) { [self] in
             let positions = try startPositions()
             try source.start(after: positions)
             return positions
@@ -116,48 +130,73 @@ public final class Projector: Sendable {
             "source": "\(source.kind)", "projections": "\(engine.projections.map(\.label).joined(separator: ","))",
             "from": "\(Self.describe(start))", "follow": "\(options.follow)",
         ])
+        var ahead: Task<Prepared, any Error>?
         let reason: StopReason
-        while true {
-            if stop.isRequested {
-                reason = .stopRequested
+        do {
+            while true {
+                if stop.isRequested {
+                    reason = .stopRequested
+                    break
+                }
+                let prepared: Prepared
+                if let next = ahead {
+                    prepared = try await next.value
+                    ahead = nil
+                } else {
+                    prepared = try await prepare(size: sizing.current)
+                }
+                let batch = prepared.batch
+                sizing.adjust(read: batch.events.count + batch.invalidMessages, status: batch.status)
+                if batch.status == .more && !stop.isRequested {
+                    let size = sizing.current
+                    ahead = Task { try await prepare(size: size) }
+                }
+                if !batch.isEmpty {
+                    let summary = try await blocking(on: writeQueue) { [engine] in
+                        try engine.apply(changes: prepared.changes, events: batch.events.count, positions: batch.positions)
+                    }
+                    progress.record(batch, summary)
+                }
+                progress.batchSize = sizing.current
+                progress.caughtUp = batch.status != .more
+                progress.elapsed = clock.now - started
+                if !batch.isEmpty { options.onProgress?(progress) }
+                if clock.now - lastLog >= options.progressInterval {
+                    lastLog = clock.now
+                    await logProgress(progress)
+                }
+                switch batch.status {
+                case .more:
+                    continue
+                case .reachedStop:
+                    reason = .reachedStop
+                case .caughtUp where !options.follow:
+                    reason = .caughtUp
+                case .caughtUp:
+                    try await waitForEventsOrStop()
+                    continue
+                }
                 break
             }
-            let size = sizing.current
-            let stopAfter = options.stopAfter
-            let (batch, summary) = try await blocking { [self] () throws -> (SourceBatch, ApplySummary?) in
-                let batch = try source.read(max: size, stopAfter: stopAfter)
-                guard !batch.isEmpty else { return (batch, nil) }
-                return (batch, try engine.apply(batch: batch.events, positions: batch.positions))
-            }
-            sizing.adjust(read: batch.events.count + batch.invalidMessages, status: batch.status)
-            progress.batchSize = sizing.current
-            progress.caughtUp = batch.status != .more
-            if let summary {
-                progress.record(batch, summary)
-                progress.elapsed = clock.now - started
-                options.onProgress?(progress)
-            }
-            if clock.now - lastLog >= options.progressInterval {
-                lastLog = clock.now
-                await logProgress(progress)
-            }
-            switch batch.status {
-            case .more:
-                continue
-            case .reachedStop:
-                reason = .reachedStop
-            case .caughtUp where !options.follow:
-                reason = .caughtUp
-            case .caughtUp:
-                try await waitForEventsOrStop()
-                continue
-            }
-            break
+        } catch {
+            // The source must be idle before the caller may reuse or close it.
+            _ = try? await ahead?.value
+            throw error
         }
+        _ = try? await ahead?.value
         progress.elapsed = clock.now - started
         options.onProgress?(progress)
         logger.info("projector stopped", metadata: progress.metadata.merging(["reason": "\(reason.rawValue)"]) { $1 })
         return ProjectorRun(reason: reason, progress: progress)
+    }
+
+    /// Reads up to `size` events and folds them, on the read queue.
+    private func prepare(size: Int) async throws -> Prepared {
+        let stopAfter = options.stopAfter
+        return try await blocking(on: readQueue) { [source, engine] in
+            let batch = try source.read(max: size, stopAfter: stopAfter)
+            return Prepared(batch: batch, changes: try ProjectionEngine.fold(batch.events, projections: engine.projections))
+        }
     }
 
     /// Sleeps until the source may have more, or a stop is requested.
@@ -178,14 +217,14 @@ public final class Projector: Sendable {
 
     private func logProgress(_ progress: ProjectorProgress) async {
         var metadata = progress.metadata
-        if let backlog = try? await blocking({ [source] in try source.backlog() }) {
+        if let backlog = try? await blocking(on: readQueue, { [source] in try source.backlog() }) {
             metadata["backlog"] = "\(backlog)"
         }
         logger.info("projector progress", metadata: metadata)
     }
 
-    /// Runs `body` on the projector's queue and resumes with its result.
-    private func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    /// Runs `body` on `queue` and resumes with its result.
+    private func blocking<T: Sendable>(on queue: DispatchQueue, _ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             queue.async { continuation.resume(with: Result { try body() }) }
         }
