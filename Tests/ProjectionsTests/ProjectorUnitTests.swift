@@ -26,6 +26,26 @@ struct ProjectorUnitTests {
         #expect(BatchSizing(minimum: 10, maximum: 20, initial: 500).current == 20)
     }
 
+    @Test("runBlocking's BlockingTask finishes even when every cooperative thread is blocked waiting on one",
+          .timeLimit(.minutes(1)))
+    func blockingTaskOnBlockedPool() async throws {
+        // Far more blocked waiters than the pool has threads: an operation that needed a pool
+        // thread would never run, and this test would hit its time limit.
+        let waiters = 4 * max(ProcessInfo.processInfo.activeProcessorCount, 2)
+        let sum = try await withThrowingTaskGroup(of: Int.self) { group in
+            for index in 0..<waiters {
+                group.addTask {
+                    try BlockingTask {
+                        try await Task.sleep(for: .milliseconds(20))
+                        return index
+                    }.value()
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(sum == (0..<waiters).reduce(0, +))
+    }
+
     @Test("the log source reads in seq order from after the checkpoint, reports caught up and the stop seq")
     func logSource() throws {
         let directory = try TemporaryDirectory("log-source")

@@ -98,6 +98,12 @@ public final class Projector: Sendable {
         return positions
     }
 
+    /// `run()` for synchronous callers (replays, benchmarks): blocks the calling thread, which
+    /// must not be one of the cooperative pool's.
+    public func runBlocking() throws -> ProjectorRun {
+        try BlockingTask { try await self.run() }.value()
+    }
+
     /// Runs until caught up (or forever with `follow`), the stop seq, or a stop request;
     /// returns the final progress. Throws when the source or a sink fails past its retries;
     /// everything committed before stays committed and a restart resumes from it.
@@ -130,7 +136,7 @@ public final class Projector: Sendable {
             "source": "\(source.kind)", "projections": "\(engine.projections.map(\.label).joined(separator: ","))",
             "from": "\(Self.describe(start))", "follow": "\(options.follow)",
         ])
-        var ahead: Task<Prepared, any Error>?
+        var ahead: QueuedWork<Prepared>?
         let reason: StopReason
         do {
             while true {
@@ -140,7 +146,7 @@ public final class Projector: Sendable {
                 }
                 let prepared: Prepared
                 if let next = ahead {
-                    prepared = try await next.value
+                    prepared = try await next.value()
                     ahead = nil
                 } else {
                     prepared = try await prepare(size: sizing.current)
@@ -148,8 +154,7 @@ public final class Projector: Sendable {
                 let batch = prepared.batch
                 sizing.adjust(read: batch.events.count + batch.invalidMessages, status: batch.status)
                 if batch.status == .more && !stop.isRequested {
-                    let size = sizing.current
-                    ahead = Task { try await prepare(size: size) }
+                    ahead = prepareAhead(size: sizing.current)
                 }
                 if !batch.isEmpty {
                     let summary = try await blocking(on: writeQueue) { [engine] in
@@ -180,10 +185,10 @@ public final class Projector: Sendable {
             }
         } catch {
             // The source must be idle before the caller may reuse or close it.
-            _ = try? await ahead?.value
+            _ = try? await ahead?.value()
             throw error
         }
-        _ = try? await ahead?.value
+        _ = try? await ahead?.value()
         progress.elapsed = clock.now - started
         options.onProgress?(progress)
         logger.info("projector stopped", metadata: progress.metadata.merging(["reason": "\(reason.rawValue)"]) { $1 })
@@ -192,8 +197,13 @@ public final class Projector: Sendable {
 
     /// Reads up to `size` events and folds them, on the read queue.
     private func prepare(size: Int) async throws -> Prepared {
+        try await prepareAhead(size: size).value()
+    }
+
+    /// Starts reading and folding up to `size` events on the read queue.
+    private func prepareAhead(size: Int) -> QueuedWork<Prepared> {
         let stopAfter = options.stopAfter
-        return try await blocking(on: readQueue) { [source, engine] in
+        return QueuedWork(on: readQueue) { [source, engine] in
             let batch = try source.read(max: size, stopAfter: stopAfter)
             return Prepared(batch: batch, changes: try ProjectionEngine.fold(batch.events, projections: engine.projections))
         }
@@ -225,9 +235,7 @@ public final class Projector: Sendable {
 
     /// Runs `body` on `queue` and resumes with its result.
     private func blocking<T: Sendable>(on queue: DispatchQueue, _ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async { continuation.resume(with: Result { try body() }) }
-        }
+        try await QueuedWork(on: queue, body).value()
     }
 
     static func describe(_ positions: [CheckpointKey: Int64]) -> String {

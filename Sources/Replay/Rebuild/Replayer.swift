@@ -227,28 +227,58 @@ public final class Replayer {
         }
     }
 
-    /// Folds `from`…`through` (or as far as the log goes) in batches, folding the next batch
-    /// while the sinks write the current one; returns the next seq.
+    /// Folds `from`…`through` into the shadow with a `Projector` over the log (the projector
+    /// service's own loop: the next batch is read and folded while the sinks write this one);
+    /// returns the next seq. Stops between batches when `options.shouldStop` says so.
     func fold(_ engine: ProjectionEngine, from: UInt64, through: UInt64, phase: ReplayProgress.Phase, state: inout RunState) throws -> UInt64 {
         guard from <= through else { return from }
-        let pipeline = FoldPipeline(log: log, projections: options.projections, from: from, through: through, batchSize: options.batchSize)
-        defer { pipeline.close() }
-        var next = from
         let target = state.folded + (through - from + 1)
-        while let folded = try Self.wrap(.projection, "read and fold events from \(next)", { try pipeline.next() }) {
-            try Self.wrap(.projection, "write events \(next)…\(folded.last)") {
-                try engine.apply(
-                    changes: folded.changes, events: folded.events,
-                    positions: [CheckpointPosition(source: "log", partition: 0, position: Int64(folded.last))])
-            }
-            state.folded += UInt64(folded.events)
-            next = folded.last + 1
-            state.report(phase, target: target)
-            if options.shouldStop() {
-                throw ReplayError(.interrupted, operation: "fold", message: "stopped at seq \(folded.last); the shadow \(options.schema)_r\(options.id) is dropped, live is untouched")
-            }
+        let reporter = FoldReporter(state: state, phase: phase, target: target, shouldStop: options.shouldStop)
+        var logger = Logger(label: "tickfold.replay.fold")
+        logger.logLevel = .warning
+        let projector = Projector(
+            engine: engine, source: LogEventSource(log: log),
+            options: Projector.Options(
+                stopAfter: through, startAfter: [LogEventSource.checkpointKey: Int64(from) - 1],
+                batch: BatchSizing(minimum: options.batchSize, maximum: options.batchSize), progressInterval: .seconds(86_400),
+                onProgress: { reporter.applied($0) }),
+            logger: logger)
+        reporter.projector = projector
+        let run = try Self.wrap(.projection, "fold events \(from)…\(through)") { try projector.runBlocking() }
+        state.folded = reporter.state.folded
+        let next = (run.progress.lastSeq ?? from - 1) + 1
+        if run.reason == .stopRequested || options.shouldStop() {
+            throw ReplayError(.interrupted, operation: "fold", message: "stopped at seq \(next - 1); the shadow \(options.schema)_r\(options.id) is dropped, live is untouched")
         }
         return next
+    }
+
+    /// Turns a fold projector's progress into replay progress, and a stop request into
+    /// `requestStop()`.
+    ///
+    /// `@unchecked Sendable`: `applied` runs on the projector's task while the replay thread
+    /// waits in `runBlocking()`, and `state` is read back only after that returns.
+    final class FoldReporter: @unchecked Sendable {
+        private(set) var state: RunState
+        let phase: ReplayProgress.Phase
+        let target: UInt64
+        let base: UInt64
+        let shouldStop: @Sendable () -> Bool
+        weak var projector: Projector?
+
+        init(state: RunState, phase: ReplayProgress.Phase, target: UInt64, shouldStop: @escaping @Sendable () -> Bool) {
+            self.state = state
+            self.phase = phase
+            self.target = target
+            self.shouldStop = shouldStop
+            base = state.folded
+        }
+
+        func applied(_ progress: ProjectorProgress) {
+            state.folded = base + UInt64(progress.events)
+            state.report(phase, target: target)
+            if shouldStop() { projector?.requestStop() }
+        }
     }
 
     /// Copies the live rows written before `below` into the shadow, in one snapshot.

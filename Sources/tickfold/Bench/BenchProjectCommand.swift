@@ -621,28 +621,3 @@ final class LatencyRecorder: @unchecked Sendable {
     /// One latency (seconds) per event made visible.
     var samples: [Double] { condition.withLock { latencies } }
 }
-
-/// An async operation started from synchronous code, whose result a thread can wait for.
-///
-/// `@unchecked Sendable`: `result` is written once under `lock` before `done` is signalled.
-final class BlockingTask<T: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private let done = DispatchSemaphore(value: 0)
-    private var result: Result<T, any Error>?
-
-    init(_ operation: @escaping @Sendable () async throws -> T) {
-        Task { [self] in
-            let outcome: Result<T, any Error>
-            do { outcome = .success(try await operation()) } catch { outcome = .failure(error) }
-            lock.withLock { result = outcome }
-            done.signal()
-        }
-    }
-
-    /// Blocks until the operation ends; returns its value or rethrows its error.
-    func value() throws -> T {
-        done.wait()
-        done.signal()
-        return try lock.withLock { result! }.get()
-    }
-}
