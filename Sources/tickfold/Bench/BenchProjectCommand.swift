@@ -1,6 +1,7 @@
 import ArgumentParser
 import Events
 import Foundation
+import Logging
 import Postgres
 import Projections
 import Redis
@@ -103,24 +104,37 @@ struct BenchProjectCommand: ParsableCommand {
 
         let engine = try scratch.engine()
         let last = UInt64(events)
-        var written = 0
-        let feed = BenchBatchFeed(log: log, from: 1, through: last, batch: batch, projections: engine.projections)
+        // The product's path: a Projector over the log (read and fold one batch ahead of the
+        // sinks), as `project run` and `replay` use it.
+        let projector = Projector(
+            engine: engine, source: LogEventSource(log: log),
+            options: Projector.Options(stopAfter: last, batch: BatchSizing(minimum: batch, maximum: batch), progressInterval: .seconds(86_400)),
+            logger: BenchEnvironment.quietLogger("tickfold.bench.projector"))
         let cpuBefore = BenchEnvironment.processCPUSeconds()
-        let rebuildTime = try clock.measure {
-            while let folded = try feed.next() {
-                written += try Self.write(folded.changes, through: folded.last, engine: engine)
-            }
-        }
-        guard written == events else {
-            throw CLIError("rebuild wrote \(written) rows for \(events) bars")
+        var run: ProjectorRun?
+        let rebuildTime = try clock.measure { run = try projector.runBlocking() }
+        guard let run, run.progress.rowsWritten == events else {
+            throw CLIError("rebuild wrote \(run?.progress.rowsWritten ?? 0) rows for \(events) bars")
         }
         let rowsPerSecond = Double(events) / rebuildTime.seconds
-        report.record("pg_rows_per_s", rowsPerSecond, unit: "rows/s", note: "rebuild: read log, decode and fold on one thread, write on another, batches of \(batch)")
+        report.record("pg_rows_per_s", rowsPerSecond, unit: "rows/s", note: "rebuild with the Projector: read log, decode, fold, write; batches of \(batch)")
         report.record("pg_rebuild_s", rebuildTime.seconds, unit: "s")
         report.record("rebuild_client_cpu_us_per_row", (BenchEnvironment.processCPUSeconds() - cpuBefore) * 1e6 / Double(events), unit: "µs", note: "this process, all threads: read, decode, fold, COPY text")
-        report.record("pg_writer_busy_share", feed.consumerBusyShare(total: rebuildTime), unit: "", note: "part of the wall time the writer was busy (1 = the sinks and server are the limit)")
-        report.record("fold_events_per_s", Double(events) / feed.foldTime.seconds, unit: "events/s", note: "ProjectionEngine.fold alone, one thread (typed payload decoding)")
-        report.record("decode_events_per_s", Double(events) / feed.readTime.seconds, unit: "events/s", note: "log read + envelope decode alone, one thread")
+        // Where the client's time goes, each stage alone on one thread, over the first batch.
+        var decoder = EventDecoder()
+        var sample: [Event] = []
+        let sampleSize = min(events, max(batch, 100_000))
+        let decodeTime = try clock.measure {
+            try log.forEach(from: 1, through: UInt64(sampleSize)) { view in
+                var event = try decoder.decode(view.canonicalJSON, verification: .trustStored)
+                event.seq = view.seq
+                sample.append(event)
+            }
+        }
+        let foldTime = try clock.measure { _ = try ProjectionEngine.fold(sample, projections: engine.projections) }
+        report.record("decode_events_per_s", Double(sampleSize) / decodeTime.seconds, unit: "events/s", note: "log read + envelope decode alone, one thread, first \(sampleSize) events")
+        report.record("fold_events_per_s", Double(sampleSize) / foldTime.seconds, unit: "events/s", note: "ProjectionEngine.fold alone, one thread (typed payload decoding)")
+        sample = []
 
         // The same rows, through psql's \copy, into a table of the same shape.
         let rowsFile = scratch.directory + "/bars.copy"
@@ -158,19 +172,11 @@ struct BenchProjectCommand: ParsableCommand {
         report.record("pg_redelivery_rows_per_s", Double(mergeEvents) / refusedTime.seconds, unit: "rows/s", note: "the same revised bars again: every row refused by the seq guard")
     }
 
-    /// Writes folded changes the way `ProjectionEngine.apply` does (Redis keys first, then
-    /// rows, derived hashes and the checkpoint in one transaction); returns rows written.
+    /// Writes folded changes with the engine, checkpointing `seq`; returns rows written.
     private static func write(_ changes: ProjectionChanges, through seq: UInt64, engine: ProjectionEngine) throws -> Int {
-        if let redis = engine.redis, !changes.keys.isEmpty { try redis.write(changes.keys) }
-        let position = [CheckpointPosition(source: "log", partition: 0, position: Int64(seq))]
-        var checkpoints: [String: [CheckpointPosition]] = [:]
-        for projection in engine.projections { checkpoints[projection.name] = position }
-        return try engine.postgres.apply(
-            rows: changes.rows, rejects: changes.rejects, checkpoints: checkpoints,
-            derived: engine.redis == nil ? [] : engine.projections.flatMap { $0.derivedHashes }
-        ) { values in
-            if let redis = engine.redis, !values.isEmpty { try redis.write(derived: values) }
-        }.rowsWritten
+        try engine.apply(
+            changes: changes, events: 0, positions: [CheckpointPosition(source: "log", partition: 0, position: Int64(seq))]
+        ).postgres.rowsWritten
     }
 
     private func redisThroughput(_ scratch: BenchScratch, into report: inout BenchReport) throws {
@@ -244,9 +250,10 @@ struct BenchProjectCommand: ParsableCommand {
         let latencies = LatencyRecorder()
         let projector = Projector(
             engine: try scratch.engine(), source: LogEventSource(log: log),
-            options: Projector.Options(follow: true, progressInterval: .seconds(3600)) { progress in
+            options: Projector.Options(follow: true, progressInterval: .seconds(86_400)) { progress in
                 latencies.visible(through: progress.lastSeq ?? 0)
-            })
+            },
+            logger: BenchEnvironment.quietLogger("tickfold.bench.projector"))
         let run = BlockingTask { try await projector.run() }
         let total = Int(Double(rate) * latencySeconds)
         // Appends every tick carry rate/1000 events (at least one): 1 ms ticks.
@@ -278,6 +285,8 @@ struct BenchProjectCommand: ParsableCommand {
         }
         projector.requestStop()
         let progress = try run.value().progress
+        // The rebuild folds another log into the same schema, from its beginning.
+        try scratch.admin.execute("DELETE FROM \(scratch.schema).projection_checkpoints")
         let samples = latencies.samples
         report.record("latency_p50_ms", Self.percentile(samples, 0.50) * 1000, unit: "ms", note: "append call → the projector's batch committed in PostgreSQL and written to Redis")
         report.record("latency_p99_ms", Self.percentile(samples, 0.99) * 1000, unit: "ms", note: "\(rate) trades/s offered for \(latencySeconds) s, fsync'ed appends of \(perTick)")
@@ -315,6 +324,14 @@ enum BenchEnvironment {
         var usage = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
         return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+
+    /// A logger that lets only warnings and errors through, so progress lines of the measured
+    /// services do not interleave with the figures.
+    static func quietLogger(_ label: String) -> Logger {
+        var logger = Logger(label: label)
+        logger.logLevel = .warning
+        return logger
     }
 
     /// The three load averages from /proc/loadavg (other builds share the cores).
@@ -489,94 +506,6 @@ final class BenchScratch {
         }
         try? FileManager.default.removeItem(atPath: directory)
     }
-}
-
-/// Reads, decodes and folds the log on its own thread, one batch ahead of the writer, so
-/// that work overlaps the database writes.
-///
-/// `@unchecked Sendable`: the queue and counters are only touched under `condition`.
-final class BenchBatchFeed: @unchecked Sendable {
-    struct Folded {
-        let changes: ProjectionChanges
-        let last: UInt64
-    }
-
-    private let condition = NSCondition()
-    private var ready: [Folded] = []
-    private var finished = false
-    private var failure: (any Error)?
-    private var waiting = Duration.zero
-    private var folding = Duration.zero
-    private var reading = Duration.zero
-
-    init(log: EventLog, from first: UInt64, through last: UInt64, batch: Int, projections: [any Projection]) {
-        let thread = Thread { [self] in produce(log: log, from: first, through: last, batch: batch, projections: projections) }
-        thread.start()
-    }
-
-    private func produce(log: EventLog, from first: UInt64, through last: UInt64, batch: Int, projections: [any Projection]) {
-        let clock = ContinuousClock()
-        var decoder = EventDecoder()
-        var start = first
-        do {
-            while start <= last {
-                let end = min(last, start + UInt64(batch) - 1)
-                var events: [Event] = []
-                events.reserveCapacity(Int(end - start + 1))
-                let readTime = try clock.measure {
-                    try log.forEach(from: start, through: end) { view in
-                        var event = try decoder.decode(view.canonicalJSON, verification: .trustStored)
-                        event.seq = view.seq
-                        events.append(event)
-                    }
-                }
-                var changes = ProjectionChanges()
-                let foldTime = try clock.measure { changes = try ProjectionEngine.fold(events, projections: projections) }
-                condition.lock()
-                reading += readTime
-                folding += foldTime
-                while ready.count >= 2 { condition.wait() }
-                ready.append(Folded(changes: changes, last: end))
-                condition.broadcast()
-                condition.unlock()
-                start = end + 1
-            }
-        } catch {
-            condition.lock()
-            failure = error
-            condition.unlock()
-        }
-        condition.lock()
-        finished = true
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    /// The next folded batch, or nil after the last.
-    func next() throws -> Folded? {
-        let clock = ContinuousClock()
-        let started = clock.now
-        condition.lock()
-        defer { condition.unlock() }
-        while ready.isEmpty && !finished { condition.wait() }
-        waiting += clock.now - started
-        if let failure { throw failure }
-        guard !ready.isEmpty else { return nil }
-        condition.broadcast()
-        return ready.removeFirst()
-    }
-
-    /// The share of `total` the consumer spent outside `next()`.
-    func consumerBusyShare(total: Duration) -> Double {
-        condition.lock()
-        defer { condition.unlock() }
-        return 1 - waiting.seconds / total.seconds
-    }
-
-    /// Time spent folding, summed over batches.
-    var foldTime: Duration { condition.withLock { folding } }
-    /// Time spent reading and decoding the log, summed over batches.
-    var readTime: Duration { condition.withLock { reading } }
 }
 
 /// Append instants waiting for the projector to make their events visible, and the latencies
