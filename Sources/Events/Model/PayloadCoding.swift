@@ -2,7 +2,8 @@
 ///
 /// Payloads convert to and from `JSONValue` through `Codable` with a strict decoder: every
 /// problem is reported with its field path, unknown fields are refused, optional fields are
-/// omitted (never `null`) when absent.
+/// omitted (never `null`) when absent. Hot types also read themselves without `Codable`
+/// (`DirectlyDecodablePayload`), with the same results.
 public protocol EventPayload: Codable, Sendable, Equatable {
     /// The event type this payload belongs to (`bar.daily`).
     static var type: String { get }
@@ -10,12 +11,14 @@ public protocol EventPayload: Codable, Sendable, Equatable {
     static var version: Int { get }
     /// Checks beyond the field types (ranges, non-empty lists); throw `PayloadError`.
     func validate() throws(PayloadError)
+    /// Decodes and validates a payload: strict `Codable` unless the type reads itself directly.
+    init(json: JSONValue) throws(PayloadError)
 }
 
 extension EventPayload {
     public func validate() throws(PayloadError) {}
 
-    /// Decodes and validates a payload.
+    /// Decodes with the strict `Codable` decoder and validates.
     public init(json: JSONValue) throws(PayloadError) {
         self = try PayloadDecoding.decode(Self.self, from: json)
         try validate()
@@ -116,9 +119,14 @@ public struct DecimalString: Codable, Hashable, Sendable, CustomStringConvertibl
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard DecimalString.isValid(text) else {
-            throw PayloadError(codingPath: decoder.codingPath, detail: "expected a decimal string like \"123.45\", found \"\(text)\"")
+            throw PayloadError(codingPath: decoder.codingPath, detail: DecimalString.refusal(text))
         }
         self.text = text
+    }
+
+    /// Why `text` is not a decimal string, for payload errors.
+    static func refusal(_ text: String) -> String {
+        "expected a decimal string like \"123.45\", found \"\(text)\""
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -124,3 +124,22 @@ public struct CryptoTicker: EventPayload {
         try requireNonNegative(Int(timestampMs), "timestampMs")
     }
 }
+
+extension CryptoTicker: DirectlyDecodablePayload {
+    public init(reading reader: inout JSONObjectReader) throws(PayloadError) {
+        venue = try reader.required("venue")
+        market = try reader.required("market")
+        base = try reader.required("base")
+        quote = try reader.required("quote")
+        lastPrice = try reader.required("lastPrice")
+        openPrice = try reader.optional("openPrice")
+        highPrice = try reader.optional("highPrice")
+        lowPrice = try reader.optional("lowPrice")
+        prevClosePrice = try reader.optional("prevClosePrice")
+        volume24h = try reader.optional("volume24h")
+        quoteVolume24h = try reader.optional("quoteVolume24h")
+        changePrice24h = try reader.optional("changePrice24h")
+        changeRate24h = try reader.optional("changeRate24h")
+        timestampMs = try reader.required("timestampMs")
+    }
+}
