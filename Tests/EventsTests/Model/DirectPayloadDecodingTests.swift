@@ -139,6 +139,23 @@ struct DirectPayloadDecodingTests {
         #expect(refused * 2 > total)
     }
 
+    @Test("Two members set to null (wrong for every field): the one declared first is reported", arguments: 0..<8)
+    func fieldOrder(typeIndex: Int) throws {
+        let entry = Self.directTypes[typeIndex]
+        var samples = EventSamples(seed: 0x04de + UInt64(typeIndex))
+        for _ in 0..<20 {
+            let object = try #require(try samples.event(kind: entry.sampleKind).payload.objectValue)
+            for first in object.members.indices {
+                for second in object.members.indices where second > first {
+                    var broken = object
+                    broken.members[first].value = nil
+                    broken.members[second].value = nil
+                    #expect(!Self.agree(entry.type, .object(broken)))
+                }
+            }
+        }
+    }
+
     @Test("Random combinations of breakages report the same first error", arguments: 0..<8)
     func combinedBreakages(typeIndex: Int) throws {
         let entry = Self.directTypes[typeIndex]
