@@ -220,4 +220,29 @@ struct DirectPayloadDecodingTests {
             try broken.payload(as: Trade.self)
         }
     }
+
+    @Test("DecimalString.isValid, now read from UTF-8 in place, matches its documented pattern")
+    func decimalValidity() throws {
+        let pattern = try Regex(DecimalString.pattern)
+        let alphabet = ["-", "0", "1", "9", ".", "+", "e", " ", "١", "１", "é"]
+        var rng = SplitMix64(seed: 0xdec)
+        var strings = ["", "0", "-0", "00", "01", "0.", ".5", "-", "1.5", "-12.034", "1e5", "12345678901234567890.5"]
+        for _ in 0..<20_000 {
+            strings.append(String((0..<Int.random(in: 0...7, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }.joined()))
+        }
+        for text in strings {
+            #expect(DecimalString.isValid(text) == (text.wholeMatch(of: pattern) != nil), "\(text)")
+        }
+    }
+
+    @Test("LocalDate text, now written in place, round-trips and pads every part")
+    func dateText() throws {
+        #expect(LocalDate(year: 7, month: 3, day: 9)?.description == "0007-03-09")
+        #expect(LocalDate(year: 9999, month: 12, day: 31)?.description == "9999-12-31")
+        var rng = SplitMix64(seed: 0xda7e)
+        for _ in 0..<5000 {
+            let date = LocalDate(daysSinceEpoch: Int64.random(in: -719_162...2_932_896, using: &rng))
+            #expect(try LocalDate(date.description) == date)
+        }
+    }
 }
