@@ -104,7 +104,9 @@ public struct JSONObjectReader {
     /// The value of `key`, marking it read.
     private mutating func member(_ key: String) -> JSONValue? {
         asked += 1
-        for index in members.indices where members[index].key == key {
+        // Comparing lengths first keeps most mismatches out of the out-of-line string comparison.
+        let length = key.utf8.count
+        for index in members.indices where members[index].key.utf8.count == length && members[index].key == key {
             if index < 64 { read |= 1 << UInt64(index) }
             return members[index].value
         }
