@@ -86,7 +86,7 @@ struct DirectPayloadDecodingTests {
         return out
     }
 
-    @Test("Every direct type is picked by init(json:) and the catalogue, and the other types are not")
+    @Test("Every direct type is catalogued under its type and current version; Codable-only types do not conform")
     func selection() throws {
         for entry in Self.directTypes {
             #expect(EventCatalog.standard.entry(entry.type.type) != nil)
