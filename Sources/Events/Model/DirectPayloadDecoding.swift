@@ -3,7 +3,7 @@
 /// Conforming replaces the `Codable` decoding of `init(json:)` (which the catalogue and
 /// `payload(as:)` call) with `init(reading:)`. The result — value or `PayloadError`, path and
 /// detail — is exactly what `PayloadDecoding` would give; `DirectPayloadDecodingTests` checks it
-/// field by field. Hot types (bars, trades, tickers, news, posts) conform; the rest keep `Codable`.
+/// field by field. Every type the projections fold conforms; the bookkeeping types keep `Codable`.
 public protocol DirectlyDecodablePayload: EventPayload, JSONObjectDecodable {}
 
 extension DirectlyDecodablePayload {
@@ -227,6 +227,13 @@ extension String: JSONScalarDecodable {
     public init(jsonScalar value: JSONValue) throws(PayloadError) { self = try value.string() }
 }
 
+extension Bool: JSONScalarDecodable {
+    public init(jsonScalar value: JSONValue) throws(PayloadError) {
+        guard case .bool(let b) = value else { throw value.mismatch("true or false") }
+        self = b
+    }
+}
+
 extension Int: JSONScalarDecodable {
     public init(jsonScalar value: JSONValue) throws(PayloadError) { self = try value.integer(Int.self) }
 }
@@ -278,3 +285,5 @@ extension JSONScalarDecodable where Self: RawRepresentable, RawValue == String {
 
 extension CryptoVenue: JSONScalarDecodable {}
 extension SocialPlatform: JSONScalarDecodable {}
+extension MoverCategory: JSONScalarDecodable {}
+extension ReportPeriod: JSONScalarDecodable {}

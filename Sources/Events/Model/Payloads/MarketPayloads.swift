@@ -190,6 +190,17 @@ public struct MarketMover: EventPayload {
     }
 }
 
+extension MarketMover: DirectlyDecodablePayload {
+    public init(reading reader: inout JSONObjectReader) throws(PayloadError) {
+        category = try reader.required("category")
+        rank = try reader.required("rank")
+        price = try reader.required("price")
+        changeAmount = try reader.required("changeAmount")
+        changePercent = try reader.required("changePercent")
+        volume = try reader.required("volume")
+    }
+}
+
 /// `corporate.split` v1: a split on `date` (subject = ticker), `numerator`:`denominator` new:old shares.
 public struct StockSplit: EventPayload {
     public static let type = "corporate.split"
@@ -206,6 +217,14 @@ public struct StockSplit: EventPayload {
     }
 }
 
+extension StockSplit: DirectlyDecodablePayload {
+    public init(reading reader: inout JSONObjectReader) throws(PayloadError) {
+        date = try reader.required("date")
+        numerator = try reader.required("numerator")
+        denominator = try reader.required("denominator")
+    }
+}
+
 /// `corporate.dividend` v1: a cash dividend per share going ex on `date` (subject = ticker).
 public struct CashDividend: EventPayload {
     public static let type = "corporate.dividend"
@@ -219,6 +238,14 @@ public struct CashDividend: EventPayload {
         self.date = date
         self.amount = amount
         self.currency = currency
+    }
+}
+
+extension CashDividend: DirectlyDecodablePayload {
+    public init(reading reader: inout JSONObjectReader) throws(PayloadError) {
+        date = try reader.required("date")
+        amount = try reader.required("amount")
+        currency = try reader.optional("currency")
     }
 }
 

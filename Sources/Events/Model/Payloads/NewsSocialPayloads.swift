@@ -210,3 +210,18 @@ public struct SocialProfile: EventPayload {
         try requireText(username, "username")
     }
 }
+
+extension SocialProfile: DirectlyDecodablePayload {
+    public init(reading reader: inout JSONObjectReader) throws(PayloadError) {
+        platform = try reader.required("platform")
+        userId = try reader.required("userId")
+        username = try reader.required("username")
+        displayName = try reader.optional("displayName")
+        description = try reader.optional("description")
+        followers = try reader.optional("followers")
+        following = try reader.optional("following")
+        posts = try reader.optional("posts")
+        verified = try reader.optional("verified")
+        createdAt = try reader.optional("createdAt")
+    }
+}
