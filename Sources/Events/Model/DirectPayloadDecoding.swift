@@ -45,7 +45,7 @@ extension JSONObjectDecodable {
     }
 }
 
-/// A JSON scalar (string or number) type decoded without `Codable`.
+/// A JSON scalar (string, number or boolean) type decoded without `Codable`.
 public protocol JSONScalarDecodable {
     /// Throws a `PayloadError` with the detail only; the reader adds the path.
     init(jsonScalar value: JSONValue) throws(PayloadError)
@@ -85,7 +85,8 @@ struct PayloadPath: Sendable {
 
 /// Reads the members of one JSON object by name, with the strict payload rules: exact types,
 /// `required` members present, absent optional members omitted (never `null`), and no member
-/// the type did not ask for.
+/// the type did not ask for. The member's type comes from the assignment:
+/// `open = try reader.required("open")`.
 public struct JSONObjectReader {
     let members: [JSONObject.Member]
     let path: PayloadPath
@@ -130,13 +131,13 @@ public struct JSONObjectReader {
     }
 
     /// A member that must be present.
-    public mutating func required<T: JSONScalarDecodable>(_ key: String, as type: T.Type = T.self) throws(PayloadError) -> T {
+    public mutating func required<T: JSONScalarDecodable>(_ key: String) throws(PayloadError) -> T {
         guard let value = member(key) else { throw missing(key) }
         return try scalar(value, key)
     }
 
     /// A member that may be omitted; `null` is refused.
-    public mutating func optional<T: JSONScalarDecodable>(_ key: String, as type: T.Type = T.self) throws(PayloadError) -> T? {
+    public mutating func optional<T: JSONScalarDecodable>(_ key: String) throws(PayloadError) -> T? {
         guard let value = member(key) else { return nil }
         if case .null = value {
             throw PayloadError(path: path.appending(key: key).rendered, detail: "absent optional fields are omitted, not null")
@@ -145,13 +146,13 @@ public struct JSONObjectReader {
     }
 
     /// A nested object that must be present.
-    public mutating func required<T: JSONObjectDecodable>(_ key: String, as type: T.Type = T.self) throws(PayloadError) -> T {
+    public mutating func required<T: JSONObjectDecodable>(_ key: String) throws(PayloadError) -> T {
         guard let value = member(key) else { throw missing(key) }
         return try T.decodeObject(value, at: path.appending(key: key), deferred: &deferred)
     }
 
     /// An array of scalars that must be present.
-    public mutating func required<T: JSONScalarDecodable>(_ key: String, as type: [T].Type = [T].self) throws(PayloadError) -> [T] {
+    public mutating func required<T: JSONScalarDecodable>(_ key: String) throws(PayloadError) -> [T] {
         guard let value = member(key) else { throw missing(key) }
         let elements = try elements(value, key)
         var out: [T] = []
@@ -167,7 +168,7 @@ public struct JSONObjectReader {
     }
 
     /// An array of objects that must be present.
-    public mutating func required<T: JSONObjectDecodable>(_ key: String, as type: [T].Type = [T].self) throws(PayloadError) -> [T] {
+    public mutating func required<T: JSONObjectDecodable>(_ key: String) throws(PayloadError) -> [T] {
         guard let value = member(key) else { throw missing(key) }
         let elements = try elements(value, key)
         let arrayPath = path.appending(key: key)
