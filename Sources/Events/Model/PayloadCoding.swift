@@ -2,7 +2,8 @@
 ///
 /// Payloads convert to and from `JSONValue` through `Codable` with a strict decoder: every
 /// problem is reported with its field path, unknown fields are refused, optional fields are
-/// omitted (never `null`) when absent.
+/// omitted (never `null`) when absent. Hot types also read themselves without `Codable`
+/// (`DirectlyDecodablePayload`), with the same results.
 public protocol EventPayload: Codable, Sendable, Equatable {
     /// The event type this payload belongs to (`bar.daily`).
     static var type: String { get }
@@ -10,12 +11,14 @@ public protocol EventPayload: Codable, Sendable, Equatable {
     static var version: Int { get }
     /// Checks beyond the field types (ranges, non-empty lists); throw `PayloadError`.
     func validate() throws(PayloadError)
+    /// Decodes and validates a payload: strict `Codable` unless the type reads itself directly.
+    init(json: JSONValue) throws(PayloadError)
 }
 
 extension EventPayload {
     public func validate() throws(PayloadError) {}
 
-    /// Decodes and validates a payload.
+    /// Decodes with the strict `Codable` decoder and validates.
     public init(json: JSONValue) throws(PayloadError) {
         self = try PayloadDecoding.decode(Self.self, from: json)
         try validate()
@@ -93,22 +96,27 @@ public struct DecimalString: Codable, Hashable, Sendable, CustomStringConvertibl
     public static let pattern = "^-?(0|[1-9][0-9]*)(\\.[0-9]+)?$"
 
     public static func isValid(_ text: String) -> Bool {
-        var utf8 = text.utf8[...]
-        if utf8.first == UInt8(ascii: "-") { utf8 = utf8.dropFirst() }
-        guard let first = utf8.first, first &- 0x30 < 10 else { return false }
-        var i = utf8.startIndex
-        if first == UInt8(ascii: "0") {
-            i = utf8.index(after: i)
+        if let valid = text.utf8.withContiguousStorageIfAvailable({ isValid(utf8: $0) }) { return valid }
+        return Array(text.utf8).withUnsafeBufferPointer { isValid(utf8: $0) }
+    }
+
+    /// `isValid` over the UTF-8 bytes, read in place (payload decoding checks every price).
+    static func isValid(utf8 b: UnsafeBufferPointer<UInt8>) -> Bool {
+        var i = 0
+        if i < b.count, b[i] == UInt8(ascii: "-") { i += 1 }
+        guard i < b.count, b[i] &- 0x30 < 10 else { return false }
+        if b[i] == UInt8(ascii: "0") {
+            i += 1
         } else {
-            while i < utf8.endIndex, utf8[i] &- 0x30 < 10 { i = utf8.index(after: i) }
+            while i < b.count, b[i] &- 0x30 < 10 { i += 1 }
         }
-        if i == utf8.endIndex { return true }
-        guard utf8[i] == UInt8(ascii: ".") else { return false }
-        i = utf8.index(after: i)
-        guard i < utf8.endIndex else { return false }
-        while i < utf8.endIndex {
-            guard utf8[i] &- 0x30 < 10 else { return false }
-            i = utf8.index(after: i)
+        if i == b.count { return true }
+        guard b[i] == UInt8(ascii: ".") else { return false }
+        i += 1
+        guard i < b.count else { return false }
+        while i < b.count {
+            guard b[i] &- 0x30 < 10 else { return false }
+            i += 1
         }
         return true
     }
@@ -116,9 +124,14 @@ public struct DecimalString: Codable, Hashable, Sendable, CustomStringConvertibl
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard DecimalString.isValid(text) else {
-            throw PayloadError(codingPath: decoder.codingPath, detail: "expected a decimal string like \"123.45\", found \"\(text)\"")
+            throw PayloadError(codingPath: decoder.codingPath, detail: DecimalString.refusal(text))
         }
         self.text = text
+    }
+
+    /// Why `text` is not a decimal string, for payload errors.
+    static func refusal(_ text: String) -> String {
+        "expected a decimal string like \"123.45\", found \"\(text)\""
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -217,10 +217,23 @@ public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible
         (lhs.year, lhs.month, lhs.day) < (rhs.year, rhs.month, rhs.day)
     }
 
+    /// `YYYY-MM-DD`, written in place (projections format a date per row).
     public var description: String {
-        var out: [UInt8] = []
-        write(into: &out)
-        return String(decoding: out, as: UTF8.self)
+        String(unsafeUninitializedCapacity: 10) { text in
+            func put(_ value: Int, at start: Int, width: Int) {
+                var v = value
+                for i in (start..<(start + width)).reversed() {
+                    text[i] = UInt8(ascii: "0") + UInt8(v % 10)
+                    v /= 10
+                }
+            }
+            put(year, at: 0, width: 4)
+            text[4] = UInt8(ascii: "-")
+            put(month, at: 5, width: 2)
+            text[7] = UInt8(ascii: "-")
+            put(day, at: 8, width: 2)
+            return 10
+        }
     }
 
     /// Appends `YYYY-MM-DD`.

@@ -101,7 +101,7 @@ private struct EventFold {
         precondition(values.count == table.columns.count, "\(table.name): \(values.count) values for \(table.columns.count) columns")
         // JSON strings may carry U+0000, which PostgreSQL text cannot store: refuse here
         // rather than fail the sink's whole batch on every retry.
-        for (index, value) in values.enumerated() where value?.utf8.contains(0) == true {
+        for (index, value) in values.enumerated() where value.map(containsNUL) == true {
             throw FoldFailure("\(table.name).\(table.columns[index]) would contain a NUL character, which PostgreSQL text cannot hold")
         }
         rows.append(RowUpsert(table: table.name, values: values, seq: seq, eventID: event.id))
@@ -271,4 +271,9 @@ private struct EventFold {
     private func floorDays(_ milliseconds: Int64) -> Int64 {
         milliseconds >= 0 ? milliseconds / 86_400_000 : (milliseconds - 86_399_999) / 86_400_000
     }
+}
+
+/// Whether `text` holds U+0000; scans the UTF-8 bytes in place.
+private func containsNUL(_ text: String) -> Bool {
+    text.utf8.withContiguousStorageIfAvailable { $0.contains(0) } ?? text.utf8.contains(0)
 }

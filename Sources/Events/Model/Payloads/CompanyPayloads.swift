@@ -43,6 +43,28 @@ public struct CompanyOverview: EventPayload {
     }
 }
 
+extension CompanyOverview: DirectlyDecodablePayload {
+    public init(reading reader: inout JSONObjectReader) throws(PayloadError) {
+        name = try reader.required("name")
+        assetType = try reader.optional("assetType")
+        exchange = try reader.optional("exchange")
+        currency = try reader.optional("currency")
+        country = try reader.optional("country")
+        sector = try reader.optional("sector")
+        industry = try reader.optional("industry")
+        description = try reader.optional("description")
+        marketCap = try reader.optional("marketCap")
+        sharesOutstanding = try reader.optional("sharesOutstanding")
+        peRatio = try reader.optional("peRatio")
+        eps = try reader.optional("eps")
+        dividendYield = try reader.optional("dividendYield")
+        beta = try reader.optional("beta")
+        week52High = try reader.optional("week52High")
+        week52Low = try reader.optional("week52Low")
+        latestQuarter = try reader.optional("latestQuarter")
+    }
+}
+
 /// Whether a financial statement covers a fiscal year or a quarter.
 public enum ReportPeriod: String, Codable, Sendable, CaseIterable {
     case annual, quarterly
@@ -85,6 +107,24 @@ public struct BalanceSheet: EventPayload {
     }
 }
 
+extension BalanceSheet: DirectlyDecodablePayload {
+    public init(reading reader: inout JSONObjectReader) throws(PayloadError) {
+        period = try reader.required("period")
+        fiscalDateEnding = try reader.required("fiscalDateEnding")
+        reportedCurrency = try reader.required("reportedCurrency")
+        totalAssets = try reader.optional("totalAssets")
+        totalCurrentAssets = try reader.optional("totalCurrentAssets")
+        cashAndEquivalents = try reader.optional("cashAndEquivalents")
+        totalLiabilities = try reader.optional("totalLiabilities")
+        totalCurrentLiabilities = try reader.optional("totalCurrentLiabilities")
+        shortTermDebt = try reader.optional("shortTermDebt")
+        longTermDebt = try reader.optional("longTermDebt")
+        totalShareholderEquity = try reader.optional("totalShareholderEquity")
+        retainedEarnings = try reader.optional("retainedEarnings")
+        sharesOutstanding = try reader.optional("sharesOutstanding")
+    }
+}
+
 /// `earnings.calendar` v1: a scheduled earnings report (subject = ticker); natural key
 /// `(ticker, reportDate)`.
 public struct EarningsCalendarEntry: EventPayload {
@@ -104,5 +144,15 @@ public struct EarningsCalendarEntry: EventPayload {
         self.fiscalDateEnding = fiscalDateEnding
         self.estimate = estimate
         self.currency = currency
+    }
+}
+
+extension EarningsCalendarEntry: DirectlyDecodablePayload {
+    public init(reading reader: inout JSONObjectReader) throws(PayloadError) {
+        name = try reader.required("name")
+        reportDate = try reader.required("reportDate")
+        fiscalDateEnding = try reader.required("fiscalDateEnding")
+        estimate = try reader.optional("estimate")
+        currency = try reader.required("currency")
     }
 }

@@ -35,6 +35,19 @@ public struct CryptoListing: EventPayload {
     }
 }
 
+extension CryptoListing: DirectlyDecodablePayload {
+    public init(reading reader: inout JSONObjectReader) throws(PayloadError) {
+        venue = try reader.required("venue")
+        symbol = try reader.required("symbol")
+        market = try reader.optional("market")
+        coinId = try reader.optional("coinId")
+        name = try reader.optional("name")
+        koreanName = try reader.optional("koreanName")
+        englishName = try reader.optional("englishName")
+        warning = try reader.optional("warning")
+    }
+}
+
 /// `crypto.market` v1: a CoinGecko /coins/markets row (subject = symbol, upper case).
 public struct CryptoMarket: EventPayload {
     public static let type = "crypto.market"
@@ -75,6 +88,27 @@ public struct CryptoMarket: EventPayload {
         self.totalSupply = totalSupply
         self.maxSupply = maxSupply
         self.lastUpdated = lastUpdated
+    }
+}
+
+extension CryptoMarket: DirectlyDecodablePayload {
+    public init(reading reader: inout JSONObjectReader) throws(PayloadError) {
+        coinId = try reader.required("coinId")
+        symbol = try reader.required("symbol")
+        name = try reader.required("name")
+        vsCurrency = try reader.required("vsCurrency")
+        currentPrice = try reader.required("currentPrice")
+        marketCap = try reader.optional("marketCap")
+        marketCapRank = try reader.optional("marketCapRank")
+        totalVolume = try reader.optional("totalVolume")
+        high24h = try reader.optional("high24h")
+        low24h = try reader.optional("low24h")
+        priceChange24h = try reader.optional("priceChange24h")
+        priceChangePercentage24h = try reader.optional("priceChangePercentage24h")
+        circulatingSupply = try reader.optional("circulatingSupply")
+        totalSupply = try reader.optional("totalSupply")
+        maxSupply = try reader.optional("maxSupply")
+        lastUpdated = try reader.optional("lastUpdated")
     }
 }
 
@@ -122,5 +156,24 @@ public struct CryptoTicker: EventPayload {
     public func validate() throws(PayloadError) {
         try requireText(market, "market")
         try requireNonNegative(Int(timestampMs), "timestampMs")
+    }
+}
+
+extension CryptoTicker: DirectlyDecodablePayload {
+    public init(reading reader: inout JSONObjectReader) throws(PayloadError) {
+        venue = try reader.required("venue")
+        market = try reader.required("market")
+        base = try reader.required("base")
+        quote = try reader.required("quote")
+        lastPrice = try reader.required("lastPrice")
+        openPrice = try reader.optional("openPrice")
+        highPrice = try reader.optional("highPrice")
+        lowPrice = try reader.optional("lowPrice")
+        prevClosePrice = try reader.optional("prevClosePrice")
+        volume24h = try reader.optional("volume24h")
+        quoteVolume24h = try reader.optional("quoteVolume24h")
+        changePrice24h = try reader.optional("changePrice24h")
+        changeRate24h = try reader.optional("changeRate24h")
+        timestampMs = try reader.required("timestampMs")
     }
 }

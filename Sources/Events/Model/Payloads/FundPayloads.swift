@@ -32,6 +32,19 @@ public struct ETFHolding: EventPayload {
     }
 }
 
+extension ETFHolding: DirectlyDecodablePayload {
+    public init(reading reader: inout JSONObjectReader) throws(PayloadError) {
+        fund = try reader.required("fund")
+        symbol = try reader.optional("symbol")
+        name = try reader.required("name")
+        weight = try reader.required("weight")
+        asOf = try reader.required("asOf")
+        rank = try reader.required("rank")
+        shares = try reader.optional("shares")
+        marketValue = try reader.optional("marketValue")
+    }
+}
+
 /// `etf.profile` v1: static fund metadata (subject = fund ticker), the `collected_meta_etf` row.
 public struct ETFProfile: EventPayload {
     public static let type = "etf.profile"
@@ -56,6 +69,19 @@ public struct ETFProfile: EventPayload {
         self.expenseRatio = expenseRatio
         self.totalAssets = totalAssets
         self.inceptionDate = inceptionDate
+    }
+}
+
+extension ETFProfile: DirectlyDecodablePayload {
+    public init(reading reader: inout JSONObjectReader) throws(PayloadError) {
+        name = try reader.required("name")
+        etfType = try reader.required("etfType")
+        sector = try reader.optional("sector")
+        description = try reader.optional("description")
+        family = try reader.optional("family")
+        expenseRatio = try reader.optional("expenseRatio")
+        totalAssets = try reader.optional("totalAssets")
+        inceptionDate = try reader.optional("inceptionDate")
     }
 }
 
@@ -90,5 +116,19 @@ public struct IndexConstituent: EventPayload {
     public func validate() throws(PayloadError) {
         try requireText(index, "index")
         try requireText(symbol, "symbol")
+    }
+}
+
+extension IndexConstituent: DirectlyDecodablePayload {
+    public init(reading reader: inout JSONObjectReader) throws(PayloadError) {
+        index = try reader.required("index")
+        symbol = try reader.required("symbol")
+        name = try reader.required("name")
+        sector = try reader.optional("sector")
+        subIndustry = try reader.optional("subIndustry")
+        headquarters = try reader.optional("headquarters")
+        dateAdded = try reader.optional("dateAdded")
+        cik = try reader.optional("cik")
+        founded = try reader.optional("founded")
     }
 }

@@ -27,6 +27,18 @@ public struct DailyBar: EventPayload {
     }
 }
 
+extension DailyBar: DirectlyDecodablePayload {
+    public init(reading reader: inout JSONObjectReader) throws(PayloadError) {
+        date = try reader.required("date")
+        open = try reader.required("open")
+        high = try reader.required("high")
+        low = try reader.required("low")
+        close = try reader.required("close")
+        adjClose = try reader.optional("adjClose")
+        volume = try reader.required("volume")
+    }
+}
+
 /// `bar.daily` v1, the first recorded shape (no `adjClose`); upcast to `DailyBar` on read.
 public struct DailyBarV1: EventPayload {
     public static let type = "bar.daily"
@@ -50,6 +62,17 @@ public struct DailyBarV1: EventPayload {
 
     public func validate() throws(PayloadError) {
         try requireNonNegative(volume, "volume")
+    }
+}
+
+extension DailyBarV1: DirectlyDecodablePayload {
+    public init(reading reader: inout JSONObjectReader) throws(PayloadError) {
+        date = try reader.required("date")
+        open = try reader.required("open")
+        high = try reader.required("high")
+        low = try reader.required("low")
+        close = try reader.required("close")
+        volume = try reader.required("volume")
     }
 }
 
@@ -87,6 +110,18 @@ public struct IntradayBar: EventPayload {
     }
 }
 
+extension IntradayBar: DirectlyDecodablePayload {
+    public init(reading reader: inout JSONObjectReader) throws(PayloadError) {
+        interval = try reader.required("interval")
+        start = try reader.required("start")
+        open = try reader.required("open")
+        high = try reader.required("high")
+        low = try reader.required("low")
+        close = try reader.required("close")
+        volume = try reader.required("volume")
+    }
+}
+
 /// `trade` v1: one print from Finnhub's trade stream (subject = symbol); natural key
 /// `(symbol, timestampMs)`. `size` is a decimal string because crypto venues trade fractions.
 public struct Trade: EventPayload {
@@ -108,6 +143,15 @@ public struct Trade: EventPayload {
 
     public func validate() throws(PayloadError) {
         try requireNonNegative(Int(timestampMs), "timestampMs")
+    }
+}
+
+extension Trade: DirectlyDecodablePayload {
+    public init(reading reader: inout JSONObjectReader) throws(PayloadError) {
+        price = try reader.required("price")
+        size = try reader.required("size")
+        timestampMs = try reader.required("timestampMs")
+        conditions = try reader.required("conditions")
     }
 }
 
@@ -146,6 +190,17 @@ public struct MarketMover: EventPayload {
     }
 }
 
+extension MarketMover: DirectlyDecodablePayload {
+    public init(reading reader: inout JSONObjectReader) throws(PayloadError) {
+        category = try reader.required("category")
+        rank = try reader.required("rank")
+        price = try reader.required("price")
+        changeAmount = try reader.required("changeAmount")
+        changePercent = try reader.required("changePercent")
+        volume = try reader.required("volume")
+    }
+}
+
 /// `corporate.split` v1: a split on `date` (subject = ticker), `numerator`:`denominator` new:old shares.
 public struct StockSplit: EventPayload {
     public static let type = "corporate.split"
@@ -162,6 +217,14 @@ public struct StockSplit: EventPayload {
     }
 }
 
+extension StockSplit: DirectlyDecodablePayload {
+    public init(reading reader: inout JSONObjectReader) throws(PayloadError) {
+        date = try reader.required("date")
+        numerator = try reader.required("numerator")
+        denominator = try reader.required("denominator")
+    }
+}
+
 /// `corporate.dividend` v1: a cash dividend per share going ex on `date` (subject = ticker).
 public struct CashDividend: EventPayload {
     public static let type = "corporate.dividend"
@@ -175,6 +238,14 @@ public struct CashDividend: EventPayload {
         self.date = date
         self.amount = amount
         self.currency = currency
+    }
+}
+
+extension CashDividend: DirectlyDecodablePayload {
+    public init(reading reader: inout JSONObjectReader) throws(PayloadError) {
+        date = try reader.required("date")
+        amount = try reader.required("amount")
+        currency = try reader.optional("currency")
     }
 }
 
@@ -205,6 +276,14 @@ public struct MacroObservation: EventPayload {
         guard value == Self.missing || DecimalString.isValid(value) else {
             throw PayloadError(path: "value", detail: "expected a decimal string or \".\", found \"\(value)\"")
         }
+    }
+}
+
+extension MacroObservation: DirectlyDecodablePayload {
+    public init(reading reader: inout JSONObjectReader) throws(PayloadError) {
+        seriesId = try reader.required("seriesId")
+        date = try reader.required("date")
+        value = try reader.required("value")
     }
 }
 

@@ -13,6 +13,15 @@ public struct TickerSentiment: Codable, Hashable, Sendable {
     }
 }
 
+extension TickerSentiment: JSONObjectDecodable {
+    public init(reading reader: inout JSONObjectReader) throws(PayloadError) {
+        ticker = try reader.required("ticker")
+        relevance = try reader.required("relevance")
+        sentimentScore = try reader.optional("sentimentScore")
+        sentimentLabel = try reader.optional("sentimentLabel")
+    }
+}
+
 /// A topic an article covers, with its relevance.
 public struct TopicRelevance: Codable, Hashable, Sendable {
     public var topic: String
@@ -21,6 +30,13 @@ public struct TopicRelevance: Codable, Hashable, Sendable {
     public init(topic: String, relevance: DecimalString) {
         self.topic = topic
         self.relevance = relevance
+    }
+}
+
+extension TopicRelevance: JSONObjectDecodable {
+    public init(reading reader: inout JSONObjectReader) throws(PayloadError) {
+        topic = try reader.required("topic")
+        relevance = try reader.required("relevance")
     }
 }
 
@@ -64,6 +80,23 @@ public struct NewsArticle: EventPayload {
     }
 }
 
+extension NewsArticle: DirectlyDecodablePayload {
+    public init(reading reader: inout JSONObjectReader) throws(PayloadError) {
+        url = try reader.required("url")
+        title = try reader.required("title")
+        summary = try reader.optional("summary")
+        source = try reader.required("source")
+        publishedAt = try reader.required("publishedAt")
+        authors = try reader.required("authors")
+        category = try reader.optional("category")
+        imageUrl = try reader.optional("imageUrl")
+        overallSentimentScore = try reader.optional("overallSentimentScore")
+        overallSentimentLabel = try reader.optional("overallSentimentLabel")
+        topics = try reader.required("topics")
+        tickers = try reader.required("tickers")
+    }
+}
+
 /// Where a social post or profile lives.
 public enum SocialPlatform: String, Codable, Sendable, CaseIterable {
     case x, truthsocial
@@ -85,6 +118,17 @@ public struct PostMetrics: Codable, Hashable, Sendable {
         self.quotes = quotes
         self.impressions = impressions
         self.bookmarks = bookmarks
+    }
+}
+
+extension PostMetrics: JSONObjectDecodable {
+    public init(reading reader: inout JSONObjectReader) throws(PayloadError) {
+        likes = try reader.optional("likes")
+        reposts = try reader.optional("reposts")
+        replies = try reader.optional("replies")
+        quotes = try reader.optional("quotes")
+        impressions = try reader.optional("impressions")
+        bookmarks = try reader.optional("bookmarks")
     }
 }
 
@@ -116,6 +160,19 @@ public struct SocialPost: EventPayload {
 
     public func validate() throws(PayloadError) {
         try requireText(postId, "postId")
+    }
+}
+
+extension SocialPost: DirectlyDecodablePayload {
+    public init(reading reader: inout JSONObjectReader) throws(PayloadError) {
+        platform = try reader.required("platform")
+        postId = try reader.required("postId")
+        authorId = try reader.required("authorId")
+        authorHandle = try reader.optional("authorHandle")
+        text = try reader.required("text")
+        createdAt = try reader.required("createdAt")
+        url = try reader.optional("url")
+        metrics = try reader.required("metrics")
     }
 }
 
@@ -151,5 +208,20 @@ public struct SocialProfile: EventPayload {
     public func validate() throws(PayloadError) {
         try requireText(userId, "userId")
         try requireText(username, "username")
+    }
+}
+
+extension SocialProfile: DirectlyDecodablePayload {
+    public init(reading reader: inout JSONObjectReader) throws(PayloadError) {
+        platform = try reader.required("platform")
+        userId = try reader.required("userId")
+        username = try reader.required("username")
+        displayName = try reader.optional("displayName")
+        description = try reader.optional("description")
+        followers = try reader.optional("followers")
+        following = try reader.optional("following")
+        posts = try reader.optional("posts")
+        verified = try reader.optional("verified")
+        createdAt = try reader.optional("createdAt")
     }
 }

@@ -1,0 +1,290 @@
+/// A payload that reads itself straight from a `JSONObject`, without `Codable`.
+///
+/// Conforming replaces the `Codable` decoding of `init(json:)` (which the catalogue and
+/// `payload(as:)` call) with `init(reading:)`. The result — value or `PayloadError`, path and
+/// detail — is exactly what `PayloadDecoding` would give; `DirectPayloadDecodingTests` checks it
+/// field by field. Every type the projections fold conforms; the bookkeeping types keep `Codable`.
+public protocol DirectlyDecodablePayload: EventPayload, JSONObjectDecodable {}
+
+extension DirectlyDecodablePayload {
+    /// Decodes with `init(reading:)`, then validates.
+    public init(json: JSONValue) throws(PayloadError) {
+        var deferred: PayloadError?
+        self = try Self.decodeObject(json, at: .root, deferred: &deferred)
+        if let deferred { throw deferred }
+        try validate()
+    }
+}
+
+/// A JSON object type decoded field by field with a `JSONObjectReader`.
+///
+/// `init(reading:)` must read every stored property in declaration order (the order in which
+/// `Codable` asks for them, so the first error reported is the same), with `required` for
+/// non-optional and `optional` for optional properties.
+public protocol JSONObjectDecodable {
+    init(reading reader: inout JSONObjectReader) throws(PayloadError)
+}
+
+extension JSONObjectDecodable {
+    /// Reads `value` as this type; unknown members are reported through `deferred` because the
+    /// `Codable` path audits them only after everything else decoded, in the order objects opened.
+    static func decodeObject(_ value: JSONValue, at path: PayloadPath, deferred: inout PayloadError?) throws(PayloadError) -> Self {
+        guard case .object(let object) = value else {
+            throw PayloadError(path: path.rendered, detail: "expected an object, found \(value.kindDescription)")
+        }
+        let openedFirst = deferred == nil
+        var reader = JSONObjectReader(object, at: path, deferred: deferred)
+        let result = try Self(reading: &reader)
+        // This object opened before the objects nested in it, so its own unknown member wins.
+        if openedFirst, let unknown = reader.firstUnknownMember() {
+            deferred = unknown
+        } else {
+            deferred = reader.deferred
+        }
+        return result
+    }
+}
+
+/// A JSON scalar (string, number or boolean) type decoded without `Codable`.
+public protocol JSONScalarDecodable {
+    /// Throws a `PayloadError` with the detail only; the reader adds the path.
+    init(jsonScalar value: JSONValue) throws(PayloadError)
+}
+
+/// Where a value sits in a payload; rendered (`tickers[2].relevance`) only when an error needs it.
+struct PayloadPath: Sendable {
+    /// The rendered path of the value this one hangs from.
+    let parent: String
+    let key: String?
+    let index: Int?
+
+    /// The payload object itself.
+    static let root = PayloadPath(parent: "", key: nil, index: nil)
+
+    /// The dotted path, as `PayloadError.path` renders coding paths.
+    var rendered: String {
+        var out = parent
+        if let key {
+            if !out.isEmpty { out += "." }
+            out += key
+        }
+        if let index { out += "[\(index)]" }
+        return out
+    }
+
+    func appending(key: String) -> PayloadPath {
+        if self.key == nil, index == nil { return PayloadPath(parent: parent, key: key, index: nil) }
+        return PayloadPath(parent: rendered, key: key, index: nil)
+    }
+
+    func appending(index: Int) -> PayloadPath {
+        if self.index == nil { return PayloadPath(parent: parent, key: key, index: index) }
+        return PayloadPath(parent: rendered, key: nil, index: index)
+    }
+}
+
+/// Reads the members of one JSON object by name, with the strict payload rules: exact types,
+/// `required` members present, absent optional members omitted (never `null`), and no member
+/// the type did not ask for. The member's type comes from the assignment:
+/// `open = try reader.required("open")`.
+public struct JSONObjectReader {
+    let members: [JSONObject.Member]
+    let path: PayloadPath
+    /// The first unknown member of an object nested in this one, if any.
+    fileprivate(set) var deferred: PayloadError?
+    /// Bit `i` is set once member `i` was read.
+    private var read: UInt64 = 0
+    private var asked = 0
+
+    init(_ object: JSONObject, at path: PayloadPath, deferred: PayloadError?) {
+        members = object.members
+        self.path = path
+        self.deferred = deferred
+    }
+
+    /// The value of `key`, marking it read.
+    private mutating func member(_ key: String) -> JSONValue? {
+        asked += 1
+        // Comparing lengths first keeps most mismatches out of the out-of-line string comparison.
+        let length = key.utf8.count
+        for index in members.indices where members[index].key.utf8.count == length && members[index].key == key {
+            if index < 64 { read |= 1 << UInt64(index) }
+            return members[index].value
+        }
+        return nil
+    }
+
+    private func missing(_ key: String) -> PayloadError {
+        PayloadError(path: path.appending(key: key).rendered, detail: "required field is missing")
+    }
+
+    private func locate(_ error: PayloadError, _ key: String) -> PayloadError {
+        PayloadError(path: path.appending(key: key).rendered, detail: error.detail)
+    }
+
+    private func scalar<T: JSONScalarDecodable>(_ value: JSONValue, _ key: String) throws(PayloadError) -> T {
+        do {
+            return try T(jsonScalar: value)
+        } catch {
+            throw locate(error, key)
+        }
+    }
+
+    /// A member that must be present.
+    public mutating func required<T: JSONScalarDecodable>(_ key: String) throws(PayloadError) -> T {
+        guard let value = member(key) else { throw missing(key) }
+        return try scalar(value, key)
+    }
+
+    /// A member that may be omitted; `null` is refused.
+    public mutating func optional<T: JSONScalarDecodable>(_ key: String) throws(PayloadError) -> T? {
+        guard let value = member(key) else { return nil }
+        if case .null = value {
+            throw PayloadError(path: path.appending(key: key).rendered, detail: "absent optional fields are omitted, not null")
+        }
+        return try scalar(value, key)
+    }
+
+    /// A nested object that must be present.
+    public mutating func required<T: JSONObjectDecodable>(_ key: String) throws(PayloadError) -> T {
+        guard let value = member(key) else { throw missing(key) }
+        return try T.decodeObject(value, at: path.appending(key: key), deferred: &deferred)
+    }
+
+    /// An array of scalars that must be present.
+    public mutating func required<T: JSONScalarDecodable>(_ key: String) throws(PayloadError) -> [T] {
+        guard let value = member(key) else { throw missing(key) }
+        let elements = try elements(value, key)
+        var out: [T] = []
+        out.reserveCapacity(elements.count)
+        for (index, element) in elements.enumerated() {
+            do {
+                out.append(try T(jsonScalar: element))
+            } catch {
+                throw PayloadError(path: path.appending(key: key).appending(index: index).rendered, detail: error.detail)
+            }
+        }
+        return out
+    }
+
+    /// An array of objects that must be present.
+    public mutating func required<T: JSONObjectDecodable>(_ key: String) throws(PayloadError) -> [T] {
+        guard let value = member(key) else { throw missing(key) }
+        let elements = try elements(value, key)
+        let arrayPath = path.appending(key: key)
+        var out: [T] = []
+        out.reserveCapacity(elements.count)
+        for (index, element) in elements.enumerated() {
+            out.append(try T.decodeObject(element, at: arrayPath.appending(index: index), deferred: &deferred))
+        }
+        return out
+    }
+
+    private func elements(_ value: JSONValue, _ key: String) throws(PayloadError) -> [JSONValue] {
+        guard case .array(let elements) = value else {
+            throw PayloadError(path: path.appending(key: key).rendered, detail: "expected an array, found \(value.kindDescription)")
+        }
+        return elements
+    }
+
+    /// The first member (in source order) no `required`/`optional` call asked for.
+    fileprivate func firstUnknownMember() -> PayloadError? {
+        // With at most 64 names asked, the first 64 members decide: if they were all read, member 64 is unknown.
+        precondition(asked <= 64, "a directly decoded type may read at most 64 members")
+        let checked = min(members.count, 64)
+        let unread = ~read & (checked == 64 ? UInt64.max : (1 << UInt64(checked)) - 1)
+        let index: Int
+        if unread != 0 {
+            index = unread.trailingZeroBitCount
+        } else if members.count > 64 {
+            index = 64
+        } else {
+            return nil
+        }
+        return PayloadError(path: path.appending(key: members[index].key).rendered, detail: "unknown field")
+    }
+}
+
+extension JSONValue {
+    fileprivate func mismatch(_ expected: String) -> PayloadError {
+        PayloadError(path: "", detail: "expected \(expected), found \(kindDescription)")
+    }
+
+    fileprivate func string() throws(PayloadError) -> String {
+        guard case .string(let s) = self else { throw mismatch("a string") }
+        return s
+    }
+
+    /// The integer semantics of `PayloadDecoding.decodeInteger`.
+    fileprivate func integer<T: FixedWidthInteger>(_ type: T.Type) throws(PayloadError) -> T {
+        guard case .number(let d) = self, d.rounded(.towardZero) == d, d.magnitude <= maximumExactInteger,
+              let result = T(exactly: d)
+        else { throw mismatch("an integer") }
+        return result
+    }
+}
+
+extension String: JSONScalarDecodable {
+    public init(jsonScalar value: JSONValue) throws(PayloadError) { self = try value.string() }
+}
+
+extension Bool: JSONScalarDecodable {
+    public init(jsonScalar value: JSONValue) throws(PayloadError) {
+        guard case .bool(let b) = value else { throw value.mismatch("true or false") }
+        self = b
+    }
+}
+
+extension Int: JSONScalarDecodable {
+    public init(jsonScalar value: JSONValue) throws(PayloadError) { self = try value.integer(Int.self) }
+}
+
+extension Int64: JSONScalarDecodable {
+    public init(jsonScalar value: JSONValue) throws(PayloadError) { self = try value.integer(Int64.self) }
+}
+
+extension DecimalString: JSONScalarDecodable {
+    public init(jsonScalar value: JSONValue) throws(PayloadError) {
+        let text = try value.string()
+        guard let decimal = DecimalString(text) else { throw PayloadError(path: "", detail: DecimalString.refusal(text)) }
+        self = decimal
+    }
+}
+
+extension LocalDate: JSONScalarDecodable {
+    public init(jsonScalar value: JSONValue) throws(PayloadError) {
+        let text = try value.string()
+        do {
+            self = try LocalDate(text)
+        } catch {
+            throw PayloadError(path: "", detail: error.description)
+        }
+    }
+}
+
+extension Timestamp: JSONScalarDecodable {
+    public init(jsonScalar value: JSONValue) throws(PayloadError) {
+        let text = try value.string()
+        do {
+            self = try Timestamp(canonical: text)
+        } catch {
+            throw PayloadError(path: "", detail: error.description)
+        }
+    }
+}
+
+extension JSONScalarDecodable where Self: RawRepresentable, RawValue == String {
+    /// The refusal text of the standard library's `Decodable` for string enums.
+    public init(jsonScalar value: JSONValue) throws(PayloadError) {
+        let text = try value.string()
+        guard let decoded = Self(rawValue: text) else {
+            throw PayloadError(path: "", detail: "Cannot initialize \(Self.self) from invalid String value \(text)")
+        }
+        self = decoded
+    }
+}
+
+extension CryptoVenue: JSONScalarDecodable {}
+extension SocialPlatform: JSONScalarDecodable {}
+extension MoverCategory: JSONScalarDecodable {}
+extension ReportPeriod: JSONScalarDecodable {}
