@@ -116,8 +116,9 @@ struct RecordDecoder {
     private var recent: ZstdDictionary?
 
     /// Room kept for decompressed records, so that almost every record decodes straight into
-    /// the buffer without asking its frame for its size first.
-    static let minimumBufferSize = 64 << 10
+    /// the buffer without asking its frame for its size first; small, because every read call
+    /// (a single `event(at:)` too) makes a decoder. Larger records grow the buffer as they come.
+    static let minimumBufferSize = 4 << 10
 
     init(dictionaries: DictionaryCache, meta: LMDBDatabase) throws {
         self.decompressor = try ZstdDecompressor(maximumOutputSize: 1 << 30)

@@ -196,7 +196,7 @@ struct EventLogAppendTests {
         _ = temporary
     }
 
-    @Test("records larger than the reader's 64 KiB buffer, incompressible ones and small ones round-trip mixed in one call")
+    @Test("records far larger than the reader's buffer, incompressible ones and small ones round-trip mixed in one call")
     func mixedSizes() throws {
         let (temporary, path) = try LogFixtures.directory()
         func record(_ bytes: [UInt8]) -> LogRecord { LogRecord(id: LogFixtures.id(of: bytes), canonicalJSON: bytes) }
