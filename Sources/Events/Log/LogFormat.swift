@@ -109,9 +109,16 @@ struct RecordDecoder {
     private let decompressor: ZstdDecompressor
     private let dictionaries: DictionaryCache
     private let meta: LMDBDatabase
-    private var buffer: [UInt8] = []
+    /// Decompressed records land here; only the first `length` bytes are the current one.
+    private var buffer = [UInt8](repeating: 0, count: Self.minimumBufferSize)
+    private var length = 0
     /// The dictionary the previous record needed: almost always the next one's too.
     private var recent: ZstdDictionary?
+
+    /// Room kept for decompressed records, so that almost every record decodes straight into
+    /// the buffer without asking its frame for its size first; small, because every read call
+    /// (a single `event(at:)` too) makes a decoder. Larger records grow the buffer as they come.
+    static let minimumBufferSize = 4 << 10
 
     init(dictionaries: DictionaryCache, meta: LMDBDatabase) throws {
         self.decompressor = try ZstdDecompressor(maximumOutputSize: 1 << 30)
@@ -138,7 +145,7 @@ struct RecordDecoder {
         case .zstd:
             try decompress(seq: seq, payload, dictionary: nil)
         case .zstdDictionary:
-            if let recent, (try? decompressor.decompress(payload, using: recent, into: &buffer)) != nil {
+            if let recent, decompressInPlace(payload, dictionary: recent) {
                 break
             }
             guard let dictionaryID = Zstd.dictionaryID(ofFrame: payload) else {
@@ -152,16 +159,34 @@ struct RecordDecoder {
             throw EventLogError(.corrupted, operation: "read event \(seq)",
                                 message: "record has unknown format byte 0x\(String(value[0], radix: 16))")
         }
-        return try buffer.withUnsafeBytes { try body(id, $0) }
+        return try buffer.withUnsafeBytes { try body(id, UnsafeRawBufferPointer(rebasing: $0[..<length])) }
     }
 
     private mutating func decompress(seq: UInt64, _ frame: UnsafeRawBufferPointer, dictionary: ZstdDictionary?) throws {
+        if decompressInPlace(frame, dictionary: dictionary) { return }
+        // Too large for the buffer, or damaged: the checked path sizes the buffer from the
+        // frame header and says what is wrong.
         do {
             try decompressor.decompress(frame, using: dictionary, into: &buffer)
         } catch let error as ZstdError {
             throw EventLogError(.corrupted, operation: "read event \(seq)", message: "stored record does not decompress",
                                 underlying: error)
         }
+        length = buffer.count
+        if buffer.count < Self.minimumBufferSize {
+            buffer.append(contentsOf: repeatElement(0, count: Self.minimumBufferSize - buffer.count))
+        }
+    }
+
+    /// Decompresses `frame` into the buffer as it stands (zstd checks the decoded size against
+    /// the frame header, and the checksum); false when it does not fit or fails.
+    private mutating func decompressInPlace(_ frame: UnsafeRawBufferPointer, dictionary: ZstdDictionary?) -> Bool {
+        let decompressor = self.decompressor
+        guard let size = buffer.withUnsafeMutableBytes({ try? decompressor.decompress(frame, using: dictionary, into: $0) }) else {
+            return false
+        }
+        length = size
+        return true
     }
 
     /// The dictionary `id`, loading dictionaries another process stored since this one looked.

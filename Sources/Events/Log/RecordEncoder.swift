@@ -113,44 +113,41 @@ final class RecordEncoder: @unchecked Sendable {
         self.format = dictionary == nil ? .zstd : .zstdDictionary
     }
 
+    /// Encodes `records` into one buffer sized for the worst case up front, so that no record
+    /// costs a reallocation, a zero fill or a trim.
     func encode(_ records: ArraySlice<LogRecord>) throws -> EncodedBatch {
-        var batch = EncodedBatch()
-        batch.ends.reserveCapacity(records.count)
-        let rawTotal = records.reduce(0) { $0 + $1.canonicalJSON.count }
-        batch.values.reserveCapacity(records.count * (LogFormat.recordHeaderSize + 24) + rawTotal + 1024)
-        for record in records {
-            try encode(record, into: &batch)
+        var ends: [Int] = []
+        ends.reserveCapacity(records.count)
+        let capacity = records.reduce(0) { $0 + LogFormat.recordHeaderSize + Zstd.compressBound($1.canonicalJSON.count) }
+        let values = try [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
+            let output = UnsafeMutableRawBufferPointer(buffer)
+            for record in records {
+                initialized += try encode(record, into: UnsafeMutableRawBufferPointer(rebasing: output[initialized...]))
+                ends.append(initialized)
+            }
         }
-        return batch
+        return EncodedBatch(values: values, ends: ends)
     }
 
-    private func encode(_ record: LogRecord, into batch: inout EncodedBatch) throws {
-        let json = record.canonicalJSON
-        let start = batch.values.count
-        batch.values.append(LogFormat.RecordFormat.raw.rawValue)
-        batch.values.append(contentsOf: record.id.bytes)
-        var format = LogFormat.RecordFormat.raw
-        if let compressor, dictionary != nil || json.count >= Self.minimumPlainCompressionSize {
-            let bound = Zstd.compressBound(json.count)
-            batch.values.append(contentsOf: repeatElement(0, count: bound))
-            let payloadStart = start + LogFormat.recordHeaderSize
-            let size = try json.withUnsafeBytes { json in
-                try batch.values.withUnsafeMutableBytes { values in
-                    try compressor.compress(json, into: UnsafeMutableRawBufferPointer(rebasing: values[payloadStart..<payloadStart + bound]))
+    /// Writes `record`'s stored value at the start of `output` (room for its header and
+    /// `Zstd.compressBound` of its JSON) and returns its size.
+    private func encode(_ record: LogRecord, into output: UnsafeMutableRawBufferPointer) throws -> Int {
+        record.id.bytes.withUnsafeBytes { id in
+            UnsafeMutableRawBufferPointer(rebasing: output[1..<LogFormat.recordHeaderSize]).copyMemory(from: id)
+        }
+        let payload = UnsafeMutableRawBufferPointer(rebasing: output[LogFormat.recordHeaderSize...])
+        return try record.canonicalJSON.withUnsafeBytes { json in
+            if let compressor, dictionary != nil || json.count >= Self.minimumPlainCompressionSize {
+                let size = try compressor.compress(json, into: payload)
+                if size < json.count {
+                    output[0] = format.rawValue
+                    return LogFormat.recordHeaderSize + size
                 }
             }
-            if size < json.count {
-                format = self.format
-                batch.values.removeLast(bound - size)
-            } else {
-                batch.values.removeLast(bound)
-            }
+            output[0] = LogFormat.RecordFormat.raw.rawValue
+            payload.copyMemory(from: json)
+            return LogFormat.recordHeaderSize + json.count
         }
-        if format == .raw {
-            batch.values.append(contentsOf: json)
-        }
-        batch.values[start] = format.rawValue
-        batch.ends.append(batch.values.count)
     }
 }
 
@@ -181,8 +178,10 @@ final class EncoderPool: Sendable {
         }
     }
 
-    /// Records per part when a large call is encoded on several threads.
-    static let partSize = 4_096
+    /// Records per part when a large call is encoded on several threads: small enough that the
+    /// writer stores the first parts while later ones are still being compressed, and that the
+    /// cores finish the last parts together.
+    static let partSize = 1_024
 
     /// Encodes every part of `pending` on the calling thread, spreading large calls over all cores.
     func encodeBlocking(_ records: [LogRecord], into pending: PendingAppend) {

@@ -67,13 +67,20 @@ struct EnvelopeTail {
 
     /// Appends the lowercase hex digits of `bytes` to `out`.
     static func appendHex(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
-        for byte in bytes {
-            out.append(hexDigits[Int(byte >> 4)])
-            out.append(hexDigits[Int(byte & 0x0f)])
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: 2 * bytes.count))
+        out.withUnsafeMutableBufferPointer { digits in
+            for (index, byte) in bytes.enumerated() {
+                digits[start + 2 * index] = hexDigit(byte >> 4)
+                digits[start + 2 * index + 1] = hexDigit(byte & 0x0f)
+            }
         }
     }
 
-    private static let hexDigits = Array("0123456789abcdef".utf8)
+    @inline(__always)
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") - 10 + nibble
+    }
 
     private static func lastIndex(of marker: [UInt8], in bytes: UnsafeRawBufferPointer) -> Int? {
         var i = bytes.count - marker.count
@@ -96,39 +103,41 @@ struct EnvelopeTail {
         cursor += marker.count
     }
 
-    /// Decodes a canonical JSON string body (the opening quote already consumed).
+    /// Decodes a canonical JSON string body (the opening quote already consumed), copying
+    /// runs without escapes at once.
     private static func string(_ bytes: UnsafeRawBufferPointer, _ cursor: inout Int, field: String, into out: inout [UInt8]) throws(EventError) {
         out.removeAll(keepingCapacity: true)
+        var runStart = cursor
         while cursor < bytes.count {
             let b = bytes[cursor]
-            cursor += 1
-            switch b {
-            case UInt8(ascii: "\""):
-                return
-            case UInt8(ascii: "\\"):
-                guard cursor < bytes.count else { break }
-                let e = bytes[cursor]
+            guard b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") else {
                 cursor += 1
-                switch e {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0c)
-                case UInt8(ascii: "n"): out.append(0x0a)
-                case UInt8(ascii: "r"): out.append(0x0d)
-                case UInt8(ascii: "t"): out.append(0x09)
-                case UInt8(ascii: "u"):
-                    // Canonical JSON escapes only control characters this way (\u00XX).
-                    guard cursor + 4 <= bytes.count, let value = UInt8(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(cursor + 2)..<(cursor + 4)]), as: UTF8.self), radix: 16) else {
-                        throw EventError(code: .invalidField, field: field, detail: "bad \\u escape")
-                    }
-                    out.append(value)
-                    cursor += 4
-                default:
-                    throw EventError(code: .invalidField, field: field, detail: "bad escape")
-                }
-            default:
-                out.append(b)
+                continue
             }
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<cursor]))
+            cursor += 1
+            if b == UInt8(ascii: "\"") { return }
+            guard cursor < bytes.count else { break }
+            let e = bytes[cursor]
+            cursor += 1
+            switch e {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0c)
+            case UInt8(ascii: "n"): out.append(0x0a)
+            case UInt8(ascii: "r"): out.append(0x0d)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                // Canonical JSON escapes only control characters this way (\u00XX).
+                guard cursor + 4 <= bytes.count, let value = UInt8(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(cursor + 2)..<(cursor + 4)]), as: UTF8.self), radix: 16) else {
+                    throw EventError(code: .invalidField, field: field, detail: "bad \\u escape")
+                }
+                out.append(value)
+                cursor += 4
+            default:
+                throw EventError(code: .invalidField, field: field, detail: "bad escape")
+            }
+            runStart = cursor
         }
         throw EventError(code: .invalidField, field: field, detail: "unterminated string")
     }

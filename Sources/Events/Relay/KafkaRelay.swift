@@ -72,8 +72,11 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
     private var subject: [UInt8] = []
     /// The four SPEC headers; their values are rewritten in place for every message.
     private var headers: [(String, [UInt8])] = [("id", []), ("type", []), ("version", []), ("seq", [])]
-    /// Topic of each event type seen, so that a message costs no string building.
-    private var topicsByType: [[UInt8]: String] = [:]
+    /// Topic of each event type seen, so that a message costs no string building or hashing:
+    /// event types are few, and consecutive events often share one.
+    private var topicsByType: [(type: [UInt8], topic: String)] = []
+    /// Index in `topicsByType` of the previous message's type.
+    private var recentType = 0
 
     public init(log: EventLog, kafka config: KafkaConfig, options: Options = Options(),
                 logger: Logger = Logger(label: "tickfold.relay")) throws {
@@ -196,10 +199,15 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
 
     /// The topic of events of `type` (UTF-8), created on the broker the first time.
     private func topic(forType type: [UInt8]) throws -> String {
-        if let topic = topicsByType[type] { return topic }
+        if recentType < topicsByType.count, topicsByType[recentType].type == type { return topicsByType[recentType].topic }
+        if let index = topicsByType.firstIndex(where: { $0.type == type }) {
+            recentType = index
+            return topicsByType[index].topic
+        }
         let topic = options.naming.topic(forType: String(decoding: type, as: UTF8.self))
         if !knownTopics.contains(topic) { try ensureTopic(topic) }
-        topicsByType[type] = topic
+        recentType = topicsByType.count
+        topicsByType.append((type, topic))
         return topic
     }
 
@@ -234,18 +242,31 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
     /// Every seq below this has been acknowledged.
     private var contiguousAcknowledged: UInt64 { windowBase + UInt64(windowHead) - 1 }
 
+    /// Acknowledges delivered messages and advances the partitions' marks. Reports come in
+    /// runs of one partition (librdkafka reports a message batch at a time), so a mark is
+    /// looked up once per run rather than once per message.
     private func drain(_ reports: [DeliveryReport]) {
+        var run: (topic: String, partition: Int32, offset: Int64, seq: UInt64)?
         for report in reports {
             if report.error != nil {
                 if failure == nil { failure = report }
                 continue
             }
             acknowledge(report.tag)
-            if let offset = report.offset {
-                let partition = KafkaTopicPartition(topic: report.topic, partition: report.partition)
-                if (marks[partition]?.offset ?? -1) < offset { marks[partition] = (offset, report.tag) }
+            guard let offset = report.offset else { continue }
+            if let current = run, current.partition == report.partition, current.topic == report.topic {
+                if current.offset < offset { run = (current.topic, current.partition, offset, report.tag) }
+            } else {
+                if let current = run { advanceMark(current) }
+                run = (report.topic, report.partition, offset, report.tag)
             }
         }
+        if let current = run { advanceMark(current) }
+    }
+
+    private func advanceMark(_ mark: (topic: String, partition: Int32, offset: Int64, seq: UInt64)) {
+        let partition = KafkaTopicPartition(topic: mark.topic, partition: mark.partition)
+        if (marks[partition]?.offset ?? -1) < mark.offset { marks[partition] = (mark.offset, mark.seq) }
     }
 
     private func flushAll() throws {
@@ -340,7 +361,7 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
                 erasedMarks.insert(key)
             }
             knownTopics.subtract(lost)
-            topicsByType = topicsByType.filter { !lost.contains($0.value) }
+            topicsByType.removeAll { lost.contains($0.topic) }
         }
         return lost
     }

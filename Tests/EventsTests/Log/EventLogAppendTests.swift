@@ -196,6 +196,31 @@ struct EventLogAppendTests {
         _ = temporary
     }
 
+    @Test("records far larger than the reader's buffer, incompressible ones and small ones round-trip mixed in one call")
+    func mixedSizes() throws {
+        let (temporary, path) = try LogFixtures.directory()
+        func record(_ bytes: [UInt8]) -> LogRecord { LogRecord(id: LogFixtures.id(of: bytes), canonicalJSON: bytes) }
+        var random = SystemRandomNumberGenerator()
+        let huge = record(Array((0..<400).flatMap { LogFixtures.json($0) }))
+        let incompressible = record((0..<3_000).map { _ in UInt8.random(in: .min ... .max, using: &random) })
+        let larger = record(Array((0..<900).flatMap { LogFixtures.json($0, tag: "-larger") }))
+        let records = [LogFixtures.record(1), huge, LogFixtures.record(2), incompressible, larger, LogFixtures.largeRecord(3), huge, LogFixtures.record(4)]
+        #expect(huge.canonicalJSON.count > 64 << 10 && larger.canonicalJSON.count > huge.canonicalJSON.count)
+        let log = try EventLog(directory: path)
+        let outcomes = try log.appendBlocking(records)
+        #expect(outcomes.map(\.seq) == [1, 2, 3, 4, 5, 6, 2, 7])
+        let expected = records.enumerated().filter { $0.offset != 6 }.map(\.element.canonicalJSON)
+        var streamed: [[UInt8]] = []
+        try log.forEach(from: 1) { streamed.append(Array($0.canonicalJSON)) }
+        #expect(streamed == expected)
+        #expect(try log.read(from: 1, limit: 10).map(\.canonicalJSON) == expected)
+        #expect(try log.event(at: 5)?.canonicalJSON == larger.canonicalJSON)
+        let stats = try log.stats()
+        #expect(stats.storedBytes < stats.rawBytes / 4, "\(stats)")
+        #expect(try log.verifyStorage(rehash: LogFixtures.id(of:)).isEmpty)
+        _ = temporary
+    }
+
     @Test("a dictionary is trained automatically once the log reaches the threshold; large records compress without one")
     func automaticDictionary() async throws {
         let (temporary, path) = try LogFixtures.directory()

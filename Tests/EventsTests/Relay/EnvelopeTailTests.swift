@@ -28,6 +28,20 @@ struct EnvelopeTailTests {
         }
     }
 
+    @Test("an unterminated or badly escaped tail string is refused", arguments: [
+        #"{"source":"x","subject":"abc"#,
+        #"{"source":"x","subject":"abc\"#,
+        #"{"source":"x","subject":"a\qc","type":"t","version":1}"#,
+        #"{"source":"x","subject":"a\u00zz","type":"t","version":1}"#,
+    ])
+    func refusesBrokenStrings(text: String) {
+        var subject: [UInt8] = []
+        var type: [UInt8] = []
+        #expect(throws: EventError.self) {
+            _ = try Array(text.utf8).withUnsafeBytes { try EnvelopeTail($0, subject: &subject, type: &type) }
+        }
+    }
+
     @Test("decimal and hex header values match Swift's own formatting", arguments: [0, 7, 10, 907, 1_000_000, UInt64.max])
     func decimalAndHex(value: UInt64) {
         var out = Array("x".utf8)
