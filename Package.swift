@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "TickfoldTesting", logging]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TickfoldTesting"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TickfoldTesting"]),
-        .testTarget(name: "ZstdTests", dependencies: ["Zstd"]),
+        .testTarget(name: "ZstdTests", dependencies: ["Zstd", "Events"]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "LMDB", "TickfoldTesting"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "TickfoldTesting", logging]),
         .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "TickfoldTesting"]),

@@ -3,17 +3,6 @@ import Foundation
 import Testing
 import TickfoldTesting
 
-/// A seeded generator, so a failing kill schedule can be replayed.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite("tickfold log append survives SIGKILL", .serialized, .enabled(if: TickfoldBinary.path != nil, "build the tickfold binary first: swift build"))
 struct CrashSafetyTests {
@@ -21,7 +10,7 @@ struct CrashSafetyTests {
     func killWhileAppending(seed: UInt64) throws {
         // The writer would otherwise die of SIGPIPE when the child is killed mid-write.
         signal(SIGPIPE, SIG_IGN)
-        var random = SplitMix64(state: seed)
+        var random = SplitMix64(seed: seed)
         let directory = try TemporaryDirectory("cli-crash")
         let logPath = directory.file("log")
         let events = try RelayFixtures.events(0..<6_000)

@@ -162,17 +162,6 @@ private struct EventLog {
     }
 }
 
-/// SplitMix64, for reproducible shuffles.
-private struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite("projection sinks", .serialized, .enabled(if: TestServices.hasPostgres && TestServices.hasRedis), .timeLimit(.minutes(5)))
 struct ProjectionSinkTests {
@@ -298,7 +287,7 @@ struct ProjectionSinkTests {
             // Seeds 1 and 2 merge from parameter arrays (small batches), 3 and 4 try the
             // direct-COPY fast path on every batch, 5 and 6 always use the staging tables.
             let engine = try shuffled.engine(directCopyMinimumRows: seed > 4 ? 2000 : 1, stagingMinimumRows: seed > 2 ? 0 : 500)
-            var generator = SeededGenerator(state: seed)
+            var generator = SplitMix64(seed: seed)
             // Every event once or twice, in a random order, in random batch sizes.
             var delivery = log.events + log.events.filter { _ in Bool.random(using: &generator) }
             delivery.shuffle(using: &generator)

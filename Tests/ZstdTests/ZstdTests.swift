@@ -1,3 +1,4 @@
+import Events
 import Testing
 import Zstd
 
@@ -5,7 +6,7 @@ import Zstd
 struct ZstdTests {
     /// Small JSON records shaped like event envelopes: shared keys, varying values.
     static func jsonRecords(_ count: Int, seed: UInt64 = 1) -> [[UInt8]] {
-        var rng = SplitMix(seed: seed)
+        var rng = SplitMix64(seed: seed)
         let symbols = ["AAPL", "MSFT", "NVDA", "TSLA", "AMZN", "GOOG", "META", "BTC", "ETH"]
         return (0..<count).map { i in
             let s = symbols[Int(rng.next() % UInt64(symbols.count))]
@@ -19,7 +20,7 @@ struct ZstdTests {
     func roundTrip() throws {
         let compressor = try ZstdCompressor(level: 3)
         let decompressor = try ZstdDecompressor()
-        var rng = SplitMix(seed: 7)
+        var rng = SplitMix64(seed: 7)
         let random = (0..<10_000).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         for input in [random, [], [42]] + Self.jsonRecords(50) {
             let frame = try compressor.compress(input)
@@ -91,15 +92,3 @@ struct ZstdTests {
     }
 }
 
-/// A small deterministic generator so failures reproduce.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -324,24 +324,10 @@ struct CanonicalEnvelopeScanner {
 
     /// One multi-byte UTF-8 sequence: no overlongs, no surrogates, at most U+10FFFF.
     private mutating func skipMultibyteScalar() -> Bool {
-        let lead = bytes[position]
-        let length: Int
-        var lower: UInt8 = 0x80, upper: UInt8 = 0xbf
-        switch lead {
-        case 0xc2...0xdf: length = 2
-        case 0xe0: length = 3; lower = 0xa0
-        case 0xe1...0xec, 0xee...0xef: length = 3
-        case 0xed: length = 3; upper = 0x9f
-        case 0xf0: length = 4; lower = 0x90
-        case 0xf1...0xf3: length = 4
-        case 0xf4: length = 4; upper = 0x8f
-        default: return false
-        }
-        guard bytes.count - position >= length else { return false }
-        let second = bytes[position + 1]
-        guard second >= lower && second <= upper else { return false }
-        for i in 2..<max(2, length) where bytes[position + i] & 0xc0 != 0x80 { return false }
-        position += length
+        guard let shape = UTF8SequenceShape(lead: bytes[position]), bytes.count - position >= shape.length,
+              shape.second.contains(bytes[position + 1]) else { return false }
+        for i in 2..<max(2, shape.length) where !UTF8SequenceShape.isContinuation(bytes[position + i]) { return false }
+        position += shape.length
         return true
     }
 

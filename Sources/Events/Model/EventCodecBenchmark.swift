@@ -147,18 +147,11 @@ public enum EventCodecBenchmark {
 
     /// Realistic market-data events: mostly bars, trades and tickers, some news and posts.
     struct SampleGenerator {
-        var state: UInt64
+        var random: SplitMix64
 
-        init(seed: UInt64) { state = seed }
+        init(seed: UInt64) { random = SplitMix64(seed: seed) }
 
-        /// SplitMix64.
-        mutating func next() -> UInt64 {
-            state &+= 0x9e37_79b9_7f4a_7c15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-            return z ^ (z >> 31)
-        }
+        mutating func next() -> UInt64 { random.next() }
 
         mutating func int(_ range: ClosedRange<Int>) -> Int { range.lowerBound + Int(next() % UInt64(range.count)) }
 

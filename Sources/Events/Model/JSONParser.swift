@@ -256,31 +256,22 @@ struct JSONParser {
     /// Validates one multi-byte UTF-8 sequence (no overlongs, no surrogates, at most U+10FFFF).
     private mutating func copyMultibyteScalar() throws(JSONParseError) {
         let lead = bytes[position]
-        let length: Int
-        var lower: UInt8 = 0x80, upper: UInt8 = 0xbf
-        switch lead {
-        case 0xc2...0xdf: length = 2
-        case 0xe0: length = 3; lower = 0xa0
-        case 0xe1...0xec, 0xee...0xef: length = 3
-        case 0xed: length = 3; upper = 0x9f
-        case 0xf0: length = 4; lower = 0x90
-        case 0xf1...0xf3: length = 4
-        case 0xf4: length = 4; upper = 0x8f
-        default: throw fail(.invalidUTF8, "byte 0x\(String(lead, radix: 16)) cannot start a UTF-8 sequence")
+        guard let shape = UTF8SequenceShape(lead: lead) else {
+            throw fail(.invalidUTF8, "byte 0x\(String(lead, radix: 16)) cannot start a UTF-8 sequence")
         }
-        guard position + length <= bytes.count else { throw fail(.invalidUTF8, "truncated UTF-8 sequence") }
+        guard position + shape.length <= bytes.count else { throw fail(.invalidUTF8, "truncated UTF-8 sequence") }
         let second = bytes[position + 1]
-        guard second >= lower && second <= upper else {
+        guard shape.second.contains(second) else {
             throw fail(.invalidUTF8, "byte 0x\(String(second, radix: 16)) is not valid after 0x\(String(lead, radix: 16))", at: position + 1)
         }
-        for i in 2..<max(2, length) {
+        for i in 2..<max(2, shape.length) {
             let c = bytes[position + i]
-            guard c & 0xc0 == 0x80 else {
+            guard UTF8SequenceShape.isContinuation(c) else {
                 throw fail(.invalidUTF8, "byte 0x\(String(c, radix: 16)) is not a UTF-8 continuation byte", at: position + i)
             }
         }
-        scratch.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[position..<(position + length)]))
-        position += length
+        scratch.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[position..<(position + shape.length)]))
+        position += shape.length
     }
 
     private mutating func parseEscape() throws(JSONParseError) {

@@ -1,3 +1,4 @@
+import Events
 import Foundation
 
 /// Where ingest reads the time for rate limiting, backoff and quota days. Injected so tests
@@ -64,22 +65,16 @@ public struct SystemRandomUnitSource: RandomUnitSource {
     public func nextUnit() -> Double { Double.random(in: 0..<1) }
 }
 
-/// SplitMix64: a tiny seeded generator, so a given seed always yields the same jitter.
+/// A seeded source (SplitMix64), so a given seed always yields the same jitter.
 public final class SeededRandomUnitSource: RandomUnitSource, @unchecked Sendable {
-    // @unchecked Sendable: `state` is only touched while holding `lock`.
+    // @unchecked Sendable: `random` is only touched while holding `lock`.
     private let lock = NSLock()
-    private var state: UInt64
+    private var random: SplitMix64
 
-    public init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { random = SplitMix64(seed: seed) }
 
     public func nextUnit() -> Double {
-        let bits: UInt64 = lock.withLock {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        let bits = lock.withLock { random.next() }
         return Double(bits >> 11) / Double(1 << 53)
     }
 }
