@@ -227,14 +227,21 @@ final class TickfoldChild: @unchecked Sendable {  // the process and pipes are o
         kill(process.processIdentifier, number)
     }
 
-    /// Waits for exit (reading the pipes so the child never blocks on them); a child still
-    /// running after `timeout` is terminated.
+    /// Waits for exit (reading the pipes so the child never blocks on them). The pipes only
+    /// end when the child exits, so a watchdog thread stops a child still running after
+    /// `timeout`: SIGTERM (a tickfold service then stops cleanly), then SIGKILL 10 s later.
     func finish(timeout: Duration = .seconds(120)) throws -> TickfoldBinary.Result {
+        let exited = DispatchSemaphore(value: 0)
+        let pid = process.processIdentifier
+        let seconds = Double(timeout.components.seconds)
+        Thread {
+            guard exited.wait(timeout: .now() + seconds) == .timedOut else { return }
+            kill(pid, SIGTERM)
+            if exited.wait(timeout: .now() + 10) == .timedOut { kill(pid, SIGKILL) }
+        }.start()
         let (out, err) = OutputCollector(stdout: stdout, stderr: stderr).wait()
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning, ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.01) }
-        if process.isRunning { process.terminate() }  // the caller sees exit status 15
         process.waitUntilExit()
+        exited.signal()
         return TickfoldBinary.Result(status: process.terminationStatus, stdout: out, stderr: err)
     }
 }
