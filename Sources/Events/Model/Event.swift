@@ -87,15 +87,7 @@ public struct Event: Hashable, Sendable {
             throw EventError(code: .invalidField, field: "payload", detail: "expected an object, found \(payload.kindDescription)")
         }
         var writer = CanonicalJSONWriter()
-        writer.appendASCII("{\"occurredAt\":")
-        writer.writeTimestamp(occurredAt)
-        writer.appendASCII(",\"payload\":")
-        let payloadStart = writer.bytes.count
-        do {
-            try writer.writeObject(object)
-        } catch {
-            throw EventError(code: .notCanonicalizable, field: "payload", detail: error.description)
-        }
+        let payloadStart = try writeIdentityHead(into: &writer, occurredAt: occurredAt, payload: object)
         let payloadBytes = Array(writer.bytes[payloadStart...])
         writeIdentityTail(into: &writer, type: type, version: version, source: source, subject: subject)
         writer.appendByte(UInt8(ascii: "}"))
@@ -177,6 +169,21 @@ public struct Event: Hashable, Sendable {
         }
         Self.writeIdentityTail(into: &writer, type: type, version: version, source: source, subject: subject)
         writer.appendByte(UInt8(ascii: "}"))
+    }
+
+    /// Writes `{"occurredAt":…,"payload":{…}`, the identity object's members before `source`,
+    /// and returns where the payload starts in the writer.
+    static func writeIdentityHead(into writer: inout CanonicalJSONWriter, occurredAt: Timestamp, payload: JSONObject) throws(EventError) -> Int {
+        writer.appendASCII("{\"occurredAt\":")
+        writer.writeTimestamp(occurredAt)
+        writer.appendASCII(",\"payload\":")
+        let payloadStart = writer.bytes.count
+        do {
+            try writer.writeObject(payload)
+        } catch {
+            throw EventError(code: .notCanonicalizable, field: "payload", detail: error.description)
+        }
+        return payloadStart
     }
 
     /// Writes `,"source":…,"subject":…,"type":…,"version":…`, the members after `payload` in

@@ -105,15 +105,7 @@ public struct EventDecoder: Sendable {
         try Event.validateText(subject, field: "subject")
 
         writer.reset()
-        writer.appendASCII("{\"occurredAt\":")
-        writer.writeTimestamp(occurredAt)
-        writer.appendASCII(",\"payload\":")
-        let payloadStart = writer.bytes.count
-        do {
-            try writer.writeObject(payload)
-        } catch {
-            throw EventError(code: .notCanonicalizable, field: "payload", detail: error.description)
-        }
+        let payloadStart = try Event.writeIdentityHead(into: &writer, occurredAt: occurredAt, payload: payload)
         let payloadBytes = Array(writer.bytes[payloadStart...])
         if case .recompute = verification {
             Event.writeIdentityTail(into: &writer, type: type, version: version, source: source, subject: subject)
