@@ -15,14 +15,15 @@ struct BenchProjectionCommandTests {
         return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "not a JSON object: \(result.stdout)")
     }
 
-    @Test("bench project: rebuild, \\copy, merge, Redis and the projector's append→visible latency, all positive")
+    @Test("bench project: rebuild, \\copy, merge, the seed pattern, Redis and the projector's append→visible latency, all positive")
     func project() throws {
         let object = try figures([
             "bench", "project", "--events", "3000", "--batch", "1000", "--merge-events", "500",
-            "--redis-keys", "500", "--rate", "500", "--latency-seconds", "1",
+            "--redis-keys", "500", "--rate", "500", "--latency-seconds", "1", "--seed-events", "200",
         ])
         #expect(object["bench"] as? String == "project")
-        for key in ["pg_rows_per_s", "redis_updates_per_s", "pg_vs_copy_ratio", "latency_p50_ms", "latency_p99_ms", "continuous_batches"] {
+        for key in ["pg_rows_per_s", "redis_updates_per_s", "pg_vs_copy_ratio", "latency_p50_ms", "latency_p99_ms", "continuous_batches",
+                    "seed_pattern_msgs_per_s", "vs_seed_ratio"] {
             let value = try #require(object[key] as? Double, "missing or not a number: \(key) in \(object)")
             #expect(value > 0, "\(key) is \(value)")
         }

@@ -24,6 +24,8 @@ struct BenchProjectCommand: ParsableCommand {
         folded on one thread and written on another, in batches, into a fresh schema: \
         pg_rows_per_s. The same rows then go through `psql \\copy` into a table of the same \
         shape: pg_vs_copy_ratio. A re-delivery of revised bars measures the merge path. \
+        Seed pattern: --seed-events of the same bars through the replaced system's consumer \
+        (per message: autocommit INSERT and two Redis SETs): vs_seed_ratio. \
         Redis: --redis-keys crypto tickers, each a distinct latest:crypto key, through the \
         seq-guarded sink (redis_updates_per_s) beside raw pipelined HSETs of the same hashes.
         """
@@ -40,6 +42,9 @@ struct BenchProjectCommand: ParsableCommand {
 
     @Option(name: .long, help: "Revised bars re-delivered to measure the merge path (0 skips it).")
     var mergeEvents: Int = 500_000
+
+    @Option(name: .long, help: "Daily bars sent through the seed system's per-message consumer pattern (0 skips it).")
+    var seedEvents: Int = 20_000
 
     @Option(name: .long, help: "Distinct Redis keys written (0 skips the Redis part).")
     var redisKeys: Int = 500_000
@@ -60,6 +65,7 @@ struct BenchProjectCommand: ParsableCommand {
         guard events >= 1000 else { throw ValidationError("--events must be at least 1000") }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
         guard mergeEvents >= 0, mergeEvents <= events else { throw ValidationError("--merge-events must be between 0 and --events") }
+        guard seedEvents >= 0, seedEvents <= events else { throw ValidationError("--seed-events must be between 0 and --events") }
         guard redisKeys >= 0 else { throw ValidationError("--redis-keys must not be negative") }
         guard rate >= 1 else { throw ValidationError("--rate must be positive") }
         guard latencySeconds >= 0 else { throw ValidationError("--latency-seconds must not be negative") }
@@ -82,6 +88,7 @@ struct BenchProjectCommand: ParsableCommand {
         // millions of fresh rows, which would measure the bulk load rather than the follower.
         if latencySeconds > 0 { try continuous(scratch, into: &report) }
         try rebuild(scratch, into: &report)
+        if seedEvents > 0 { try seedPattern(scratch, into: &report) }
         if redisKeys > 0 { try redisThroughput(scratch, into: &report) }
         report.describe("load_average_after", BenchEnvironment.loadAverage())
         print(json ? try report.json() : report.text(), terminator: "")
@@ -170,6 +177,15 @@ struct BenchProjectCommand: ParsableCommand {
             for batchChanges in changes { _ = try Self.write(batchChanges, through: last + UInt64(mergeEvents), engine: engine) }
         }
         report.record("pg_redelivery_rows_per_s", Double(mergeEvents) / refusedTime.seconds, unit: "rows/s", note: "the same revised bars again: every row refused by the seq guard")
+    }
+
+    /// The seed system's per-message pattern on the same bars, against the rebuild's rate.
+    private func seedPattern(_ scratch: BenchScratch, into report: inout BenchReport) throws {
+        let rate = try BenchSeedPattern(scratch: scratch, tickers: max(1, events / 1000)).messagesPerSecond(count: seedEvents)
+        report.record("seed_pattern_msgs_per_s", rate, unit: "msgs/s", note: "the replaced consumer: per message decode, autocommit INSERT, two Redis SET EX; \(seedEvents) bars")
+        if let rebuild = report.value("pg_rows_per_s") {
+            report.record("vs_seed_ratio", rebuild / rate, unit: "", note: "pg_rows_per_s over the seed pattern's rate, same events (SPEC §9: ≥ 60)")
+        }
     }
 
     /// Writes folded changes with the engine, checkpointing `seq`; returns rows written.
