@@ -25,14 +25,15 @@ public struct RedisWriteSummary: Sendable, Hashable {
     }
 }
 
-/// The Redis side of projections: pipelined, seq-guarded writes of whole hashes.
+/// The Redis side of projections: pipelined, seq-guarded writes of whole `latest:*` values.
 ///
-/// `KeyWrite`s run through one Lua script (EVALSHA, 50 keys a call; loaded once, reloaded on
-/// NOSCRIPT) that replaces a hash only if the incoming `seq` is higher than its `_seq`, so a
-/// key never goes back to an older event and re-delivery is harmless; a changed key is
-/// announced with PUBLISH on `keyChannel`. Derived hash fields are written by a second script
-/// (see `write(derived:)`). Keys and channels carry the `namespace` prefix, so a replay can
-/// build its keys beside the live ones. Layout: `schemas/redis.md`.
+/// `KeyWrite`s run through one Lua script (EVALSHA, `keysPerCall` keys a call; loaded once,
+/// reloaded on NOSCRIPT) that SETs a key's canonical JSON value only if the incoming `seq` is
+/// higher than the `_seq` the key holds, so a key never goes back to an older event and
+/// re-delivery is harmless; a changed key is announced with PUBLISH on `keyChannel`. Derived
+/// hash fields are written by a second script (see `write(derived:)`). Keys and channels carry
+/// the `namespace` prefix, so a replay can build its keys beside the live ones. Layout:
+/// `schemas/redis.md`, `RedisLayout`.
 ///
 /// Synchronous and not thread-safe: one owner calls it from one thread at a time.
 public final class RedisSink {
@@ -42,7 +43,10 @@ public final class RedisSink {
     /// Prefix of every key: `namespace`, or the namespace its pointer names after a replay's
     /// swap (`RedisNamespacePointer`, resolved by `resolveNamespace()`).
     public internal(set) var keyPrefix: String
+    /// Keys sent in one round trip.
     public let pipelineDepth: Int
+    /// Keys handled by one call of the key script.
+    public let keysPerCall: Int
     public let retry: RetryPolicy
     /// Whether changed keys are announced on `keyChannel`.
     public let notifications: Bool
@@ -55,11 +59,12 @@ public final class RedisSink {
     public var keyChannel: String { namespace + RedisLayout.keyChannel }
 
     /// Connects to `url` and loads the scripts.
-    public init(url: String, namespace: String = "", pipelineDepth: Int = 1000, notifications: Bool = true, retry: RetryPolicy = .standard, logger: Logger = Logger(label: "tickfold.projections.redis")) throws {
-        precondition(pipelineDepth >= 1, "pipeline depth must be at least 1")
+    public init(url: String, namespace: String = "", pipelineDepth: Int = 1000, keysPerCall: Int = 50, notifications: Bool = true, retry: RetryPolicy = .standard, logger: Logger = Logger(label: "tickfold.projections.redis")) throws {
+        precondition(pipelineDepth >= 1 && keysPerCall >= 1, "pipeline depth and keys per call must be at least 1")
         self.namespace = namespace
         keyPrefix = namespace
         self.pipelineDepth = pipelineDepth
+        self.keysPerCall = keysPerCall
         self.notifications = notifications
         self.retry = retry
         self.logger = logger
@@ -74,7 +79,8 @@ public final class RedisSink {
 
     /// Writes every key whose `seq` is higher than what Redis holds. Keys go `keysPerCall` to
     /// one script call (amortizing the script's start-up, which dominates a one-key call) and
-    /// `pipelineDepth` keys to one round trip.
+    /// `pipelineDepth` keys to one round trip. Throws, naming the key, when a key holds
+    /// something the sink did not write (a hash of the old layout, a foreign string).
     @discardableResult
     public func write(_ batch: [KeyWrite]) throws -> RedisWriteSummary {
         let channel = notifications ? keyChannel : ""
@@ -92,23 +98,16 @@ public final class RedisSink {
         var start = 0
         while start < writes.count {
             let chunk = writes[start..<min(start + pipelineDepth, writes.count)]
-            let calls = stride(from: chunk.startIndex, to: chunk.endIndex, by: Self.keysPerCall).map { chunk[$0..<min($0 + Self.keysPerCall, chunk.endIndex)] }
+            let calls = stride(from: chunk.startIndex, to: chunk.endIndex, by: keysPerCall).map { chunk[$0..<min($0 + keysPerCall, chunk.endIndex)] }
             summary.add(try run(operation: "write keys", sizes: calls.map(\.count)) { sha in
                 calls.map { call -> [any RedisArgument] in
                     var command: [any RedisArgument] = ["EVALSHA", sha, call.count]
-                    command.reserveCapacity(4 + call.count * 26)
-                    for write in call { command.append(keyPrefix + write.key) }
+                    command.reserveCapacity(4 + call.count * 3)
+                    for write in call { command.append(PrefixedKey(prefix: keyPrefix, key: write.key)) }
                     command.append(channel)
                     for write in call {
-                        command.append(write.fields.count)
-                        command.append(RedisLayout.seqField)
-                        command.append(String(write.seq))
-                        command.append(RedisLayout.eventIDField)
-                        command.append(HexArgument(write.eventID))
-                        for field in write.fields {
-                            command.append(field.name)
-                            command.append(field.value)
-                        }
+                        command.append(DecimalArgument(write.seq))
+                        command.append(write.value)
                     }
                     return command
                 }
@@ -117,9 +116,6 @@ public final class RedisSink {
         }
         return summary
     }
-
-    /// Keys handled by one call of the key script.
-    static let keysPerCall = 50
 
     /// Writes derived hash fields computed from converged rows. A value replaces a different
     /// one (it is a function of the latest merged state, see `DerivedHash`); a changed field is
@@ -194,63 +190,43 @@ public final class RedisSink {
     }
 }
 
-/// Names and scripts of the Redis layout (`schemas/redis.md`).
-public enum RedisLayout {
-    /// Channel (after the namespace) announcing changed `latest:*` keys.
-    public static let keyChannel = "tickfold:keys"
-    /// Hash fields the sink adds to every projected key.
-    public static let seqField = "_seq"
-    public static let eventIDField = "_event_id"
-
-    /// KEYS = the keys; ARGV = channel ('' = none), then per key: field count n, `_seq`, seq,
-    /// `_event_id`, event id, then n field/value pairs, i.e. the HSET arguments, passed on with
-    /// `unpack` (no Lua table is built per key). Replaces each hash whose `_seq` is lower than
-    /// the incoming seq (or that does not exist) and announces it; returns how many it replaced.
-    static let keyScript = """
-        local channel = ARGV[1]
-        local at = 2
-        local changed = 0
-        for k = 1, #KEYS do
-          local key = KEYS[k]
-          local last = at + 4 + 2 * tonumber(ARGV[at])
-          local current = redis.call('HGET', key, '_seq')
-          if not current or tonumber(current) < tonumber(ARGV[at + 2]) then
-            if current then redis.call('DEL', key) end
-            redis.call('HSET', key, unpack(ARGV, at + 1, last))
-            if channel ~= '' then redis.call('PUBLISH', channel, key) end
-            changed = changed + 1
-          end
-          at = last + 1
-        end
-        return changed
-        """
-
-    /// KEYS[1] = hash; ARGV = field, value, channel ('' = none). Sets the field when its
-    /// value differs and announces it; returns 1 if it did.
-    static let derivedScript = """
-        if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return 0 end
-        redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-        if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[1]) end
-        return 1
-        """
-}
-
-/// An event id sent as its 64 lowercase hex digits, encoded on the stack instead of through
-/// a `String` per key.
-struct HexArgument: RedisArgument {
-    let id: EventID
-
-    init(_ id: EventID) { self.id = id }
+/// A key sent as prefix and name back to back, joined on the stack instead of in a `String`
+/// per key.
+struct PrefixedKey: RedisArgument {
+    let prefix: String
+    let key: String
 
     func withRedisBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { buffer in
-            for (index, byte) in id.bytes.enumerated() {
-                buffer[2 * index] = Self.digits[Int(byte >> 4)]
-                buffer[2 * index + 1] = Self.digits[Int(byte & 0x0f)]
+        var prefix = prefix
+        var key = key
+        return try prefix.withUTF8 { prefix in
+            try key.withUTF8 { key in
+                try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: prefix.count + key.count) { buffer in
+                    _ = buffer.initialize(fromContentsOf: prefix)
+                    _ = UnsafeMutableBufferPointer(rebasing: buffer[prefix.count...]).initialize(fromContentsOf: key)
+                    return try body(UnsafeRawBufferPointer(buffer))
+                }
             }
-            return try body(UnsafeRawBufferPointer(buffer))
         }
     }
+}
 
-    private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
+/// An unsigned integer sent as decimal digits, encoded on the stack.
+struct DecimalArgument: RedisArgument {
+    let value: UInt64
+
+    init(_ value: UInt64) { self.value = value }
+
+    func withRedisBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buffer in
+            var rest = value
+            var start = 20
+            repeat {
+                start -= 1
+                buffer[start] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            } while rest > 0
+            return try body(UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[start...])))
+        }
+    }
 }

@@ -7,7 +7,7 @@ import Projections
 import Redis
 
 /// `tickfold bench project`: projection throughput into PostgreSQL and Redis beside the
-/// servers' own limits (`psql \copy`, raw pipelined HSET), and append→visible latency.
+/// servers' own limits (`psql \copy`, raw pipelined SET), and append→visible latency.
 ///
 /// Everything happens in a temporary log directory, a uniquely named PostgreSQL schema
 /// (migrated with `Migrator`, dropped afterwards) and a unique Redis key namespace (deleted
@@ -25,7 +25,7 @@ struct BenchProjectCommand: ParsableCommand {
         pg_rows_per_s. The same rows then go through `psql \\copy` into a table of the same \
         shape: pg_vs_copy_ratio. A re-delivery of revised bars measures the merge path. \
         Redis: --redis-keys crypto tickers, each a distinct latest:crypto key, through the \
-        seq-guarded sink (redis_updates_per_s) beside raw pipelined HSETs of the same hashes.
+        seq-guarded sink (redis_updates_per_s) beside raw pipelined SETs of the same values.
         """
     )
 
@@ -44,6 +44,12 @@ struct BenchProjectCommand: ParsableCommand {
     @Option(name: .long, help: "Distinct Redis keys written (0 skips the Redis part).")
     var redisKeys: Int = 500_000
 
+    @Option(name: .long, help: "RedisSink pipelineDepth: keys sent per round trip.")
+    var redisPipelineDepth: Int = 1000
+
+    @Option(name: .long, help: "RedisSink keysPerCall: keys per call of the key script.")
+    var redisKeysPerCall: Int = 50
+
     @Option(name: .long, help: "Offered load of the continuous-mode measurement, events/s.")
     var rate: Int = 10_000
 
@@ -61,6 +67,7 @@ struct BenchProjectCommand: ParsableCommand {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
         guard mergeEvents >= 0, mergeEvents <= events else { throw ValidationError("--merge-events must be between 0 and --events") }
         guard redisKeys >= 0 else { throw ValidationError("--redis-keys must not be negative") }
+        guard redisPipelineDepth >= 1, redisKeysPerCall >= 1 else { throw ValidationError("--redis-pipeline-depth and --redis-keys-per-call must be positive") }
         guard rate >= 1 else { throw ValidationError("--rate must be positive") }
         guard latencySeconds >= 0 else { throw ValidationError("--latency-seconds must not be negative") }
     }
@@ -187,7 +194,9 @@ struct BenchProjectCommand: ParsableCommand {
         }
         let writes = try ProjectionEngine.fold(tickers, projections: [CollectedProjection()]).keys
         guard writes.count == redisKeys else { throw CLIError("folded \(writes.count) key writes from \(redisKeys) tickers") }
-        let sink = try RedisSink(url: scratch.redisURL, namespace: scratch.namespace)
+        let sink = try RedisSink(url: scratch.redisURL, namespace: scratch.namespace, pipelineDepth: redisPipelineDepth, keysPerCall: redisKeysPerCall)
+        report.describe("redis_pipeline_depth", String(redisPipelineDepth))
+        report.describe("redis_keys_per_call", String(redisKeysPerCall))
         let clock = ContinuousClock()
         var summary = RedisWriteSummary()
         let writeTime = try clock.measure {
@@ -197,7 +206,7 @@ struct BenchProjectCommand: ParsableCommand {
         }
         guard summary.changed == redisKeys else { throw CLIError("Redis sink changed \(summary.changed) of \(redisKeys) keys") }
         let rate = Double(redisKeys) / writeTime.seconds
-        report.record("redis_updates_per_s", rate, unit: "keys/s", note: "\(redisKeys) distinct latest:crypto keys, \(writes[0].fields.count) fields each, seq-guarded, with notifications")
+        report.record("redis_updates_per_s", rate, unit: "keys/s", note: "\(redisKeys) distinct latest:crypto keys, \(writes[0].value.count)-byte JSON values, seq-guarded, with notifications")
 
         let refusedTime = try clock.measure {
             for start in stride(from: 0, to: writes.count, by: batch) {
@@ -206,31 +215,25 @@ struct BenchProjectCommand: ParsableCommand {
         }
         report.record("redis_redelivery_per_s", Double(redisKeys) / refusedTime.seconds, unit: "keys/s", note: "the same writes again, all refused")
 
-        // The server's limit for the same hashes: plain pipelined HSETs, no guard, no script.
+        // The server's limit for the same values: plain pipelined SETs, no guard, no script.
         let connection = try RedisConnection(url: scratch.redisURL)
         let rawNamespace = scratch.namespace + "raw:"
         let rawTime = try clock.measure {
-            for start in stride(from: 0, to: writes.count, by: 1000) {
-                let commands = writes[start..<min(start + 1000, writes.count)].map { write -> [any RedisArgument] in
-                    var command: [any RedisArgument] = ["HSET", rawNamespace + write.key, RedisLayout.seqField, String(write.seq), RedisLayout.eventIDField, write.eventID.hex]
-                    for field in write.fields {
-                        command.append(field.name)
-                        command.append(field.value)
-                    }
-                    return command
-                }
-                _ = try connection.pipeline(commands)
+            for start in stride(from: 0, to: writes.count, by: redisPipelineDepth) {
+                _ = try connection.pipeline(writes[start..<min(start + redisPipelineDepth, writes.count)].map { ["SET", rawNamespace + $0.key, $0.value] })
             }
         }
         let rawRate = Double(redisKeys) / rawTime.seconds
-        report.record("redis_raw_hset_per_s", rawRate, unit: "keys/s", note: "same hashes as plain pipelined HSET, depth 1000: the server's limit for this layout")
-        report.record("redis_vs_hset_ratio", rate / rawRate, unit: "")
+        report.record("redis_raw_set_per_s", rawRate, unit: "keys/s", note: "same values as plain pipelined SET, depth \(redisPipelineDepth): the server's limit for this layout")
+        report.record("redis_vs_set_ratio", rate / rawRate, unit: "")
 
         // A trade-like stream: many updates of few keys, as `latest:*` keys see in practice.
         let symbols = 500
-        let stream = (0..<redisKeys).map { index in
-            KeyWrite(key: "latest:crypto:KRW-C\(index % symbols)", fields: writes[index % symbols].fields, seq: UInt64(redisKeys + index + 1), eventID: writes[index].eventID)
-        }
+        let stream = try ProjectionEngine.fold((0..<redisKeys).map { index in
+            var ticker = tickers[index % symbols]
+            ticker.seq = UInt64(redisKeys + index + 1)
+            return ticker
+        }, projections: [CollectedProjection()]).keys
         var streamSummary = RedisWriteSummary()
         let streamBatch = 10_000
         let streamTime = try clock.measure {
