@@ -40,8 +40,8 @@ struct SinkEncodingTests {
 
     @Test("a prefixed key sends prefix and name back to back; a decimal argument sends the digits", arguments: [UInt64(0), 7, 10, 1_234_567_890_123, .max])
     func keyAndSeqArguments(seq: UInt64) {
-        #expect(PrefixedKey(prefix: "ns:é:", key: "latest:crypto:KRW-BTC").withRedisBytes { Array($0) } == Array("ns:é:latest:crypto:KRW-BTC".utf8))
-        #expect(PrefixedKey(prefix: "", key: "k").withRedisBytes { Array($0) } == Array("k".utf8))
+        #expect(PrefixedKey(prefix: KeyPrefix("ns:é:"), key: "latest:crypto:KRW-BTC").withRedisBytes { Array($0) } == Array("ns:é:latest:crypto:KRW-BTC".utf8))
+        #expect(PrefixedKey(prefix: KeyPrefix(""), key: "k").withRedisBytes { Array($0) } == Array("k".utf8))
         #expect(DecimalArgument(seq).withRedisBytes { Array($0) } == Array(String(seq).utf8))
     }
 

@@ -15,7 +15,7 @@ public enum RedisLayout {
     static let valueHead = Array(#"{"_event_id":""#.utf8)
     /// What follows the event id: `","_seq":` (then the seq's digits).
     static let seqHead = Array(#"","_seq":"#.utf8)
-    /// Where the seq's digits start, 1-based as Lua counts (`string.match(value, '^%d+', 88)`).
+    /// Where the seq's digits start, 1-based as Lua counts.
     static let seqOffset = valueHead.count + 64 + seqHead.count + 1
 
     /// The value of a `latest:*` key: the RFC 8785 canonical JSON object of `fields` and the
@@ -73,12 +73,14 @@ public enum RedisLayout {
     /// does not exist, or nil and an error message naming the key when it holds something
     /// the sink did not write.
     ///
-    /// The seq is read at a fixed offset (every value the sink writes starts with the guard
-    /// members; in Lua 5.1, the version in Redis, `^` anchors a pattern at the `init`
-    /// position). A string that does not start that way is searched for `"_seq":` digits,
-    /// so a JSON value with the guard written by another tool still guards; a string without
-    /// them, or a key of another type (a hash, the layout of `collected@v1`), is refused
-    /// rather than overwritten.
+    /// The seq is read at a fixed offset: every value the sink writes starts with the guard
+    /// members, so `","_seq":` and the digits follow the event id at byte 79 (in Lua 5.1,
+    /// the version in Redis, `^` anchors a pattern at the `init` position). A value without
+    /// them there is searched for `"_seq":` digits, so a JSON value with the guard written in
+    /// another member order still guards (in valid JSON those bytes can only be a `_seq`
+    /// member: quotes inside strings are escaped). A string without them, or a key of
+    /// another type (a hash, the layout of `collected@v1`), is refused rather than
+    /// overwritten.
     public static let storedSeqFunction = """
         local function stored_seq(key)
           local current = redis.pcall('GET', key)
@@ -86,12 +88,7 @@ public enum RedisLayout {
           if type(current) ~= 'string' then
             return nil, 'key ' .. key .. ' holds a ' .. redis.call('TYPE', key)['ok'] .. ', not a latest:* JSON string (a hash of the layout of collected@v1?): rebuild the keys with `tickfold replay --from 1`, or delete the key'
           end
-          local seq
-          if string.sub(current, \(seqOffset - seqHead.count), \(seqOffset - 1)) == '\(String(decoding: seqHead, as: UTF8.self))' and string.sub(current, 1, \(valueHead.count)) == '\(String(decoding: valueHead, as: UTF8.self))' then
-            seq = tonumber(string.match(current, '^%d+', \(seqOffset)))
-          else
-            seq = tonumber(string.match(current, '"_seq":(%d+)'))
-          end
+          local seq = tonumber(string.match(current, '^\(String(decoding: seqHead, as: UTF8.self))(%d+)', \(seqOffset - seqHead.count)) or string.match(current, '"_seq":(%d+)'))
           if not seq then
             return nil, 'key ' .. key .. ' holds a string without a "_seq" member, not a value Tickfold wrote: delete it or rebuild the keys with `tickfold replay --from 1`'
           end

@@ -52,8 +52,8 @@ public final class RedisSink {
     public let notifications: Bool
     let connection: RedisConnection
     private let logger: Logger
-    private var keyScriptSHA = ""
-    private var derivedScriptSHA = ""
+    private let keyScriptSHA: String
+    private let derivedScriptSHA: String
 
     /// The channel announcing changed `latest:*` keys (message: the full key name).
     public var keyChannel: String { namespace + RedisLayout.keyChannel }
@@ -73,7 +73,10 @@ public final class RedisSink {
         } catch let error as RedisError {
             throw ProjectionError(.redis, operation: "open Redis sink", message: "\(error)", underlying: error)
         }
-        _ = try withRetry(operation: "load scripts") { try loadScripts() }
+        let connection = connection
+        (keyScriptSHA, derivedScriptSHA) = try Self.withRetry(operation: "load scripts", retry: retry, logger: logger) {
+            try Self.loadScripts(connection)
+        }.value
         try resolveNamespace()
     }
 
@@ -88,31 +91,32 @@ public final class RedisSink {
         // hundred `latest:*` keys, so this usually removes most of the work.
         var best: [String: Int] = [:]
         best.reserveCapacity(batch.count)
-        for (index, write) in batch.enumerated() {
-            if let kept = best[write.key], batch[kept].seq >= write.seq { continue }
-            best[write.key] = index
+        for index in batch.indices {
+            if let kept = best[batch[index].key], batch[kept].seq >= batch[index].seq { continue }
+            best[batch[index].key] = index
         }
         let writes = best.count == batch.count ? batch : best.values.sorted().map { batch[$0] }
         var summary = RedisWriteSummary()
         summary.superseded = batch.count - writes.count
+        let prefix = KeyPrefix(keyPrefix)
         var start = 0
         while start < writes.count {
-            let chunk = writes[start..<min(start + pipelineDepth, writes.count)]
-            let calls = stride(from: chunk.startIndex, to: chunk.endIndex, by: keysPerCall).map { chunk[$0..<min($0 + keysPerCall, chunk.endIndex)] }
-            summary.add(try run(operation: "write keys", sizes: calls.map(\.count)) { sha in
+            let trip = writes[start..<min(start + pipelineDepth, writes.count)]
+            let calls = stride(from: trip.startIndex, to: trip.endIndex, by: keysPerCall).map { $0..<min($0 + keysPerCall, trip.endIndex) }
+            summary.add(try run(operation: "write keys", sizes: calls.map(\.count)) {
                 calls.map { call -> [any RedisArgument] in
-                    var command: [any RedisArgument] = ["EVALSHA", sha, call.count]
+                    var command: [any RedisArgument] = ["EVALSHA", keyScriptSHA, call.count]
                     command.reserveCapacity(4 + call.count * 3)
-                    for write in call { command.append(PrefixedKey(prefix: keyPrefix, key: write.key)) }
+                    for index in call { command.append(PrefixedKey(prefix: prefix, key: trip[index].key)) }
                     command.append(channel)
-                    for write in call {
-                        command.append(DecimalArgument(write.seq))
-                        command.append(write.value)
+                    for index in call {
+                        command.append(DecimalArgument(trip[index].seq))
+                        command.append(trip[index].value)
                     }
                     return command
                 }
-            } script: { $0.keyScriptSHA })
-            start += chunk.count
+            })
+            start += trip.count
         }
         return summary
     }
@@ -126,28 +130,30 @@ public final class RedisSink {
         var start = 0
         while start < values.count {
             let chunk = values[start..<min(start + pipelineDepth, values.count)]
-            summary.add(try run(operation: "write derived fields", sizes: Array(repeating: 1, count: chunk.count)) { sha in
+            summary.add(try run(operation: "write derived fields", sizes: Array(repeating: 1, count: chunk.count)) {
                 chunk.map { value -> [any RedisArgument] in
                     let hash = keyPrefix + value.hash
-                    return ["EVALSHA", sha, "1", hash, value.field, value.value, notifications ? namespace + value.channel : ""]
+                    return ["EVALSHA", derivedScriptSHA, "1", hash, value.field, value.value, notifications ? namespace + value.channel : ""]
                 }
-            } script: { $0.derivedScriptSHA })
+            })
             start += chunk.count
         }
         return summary
     }
 
-    /// Sends one pipeline of script calls (each reply: how many of its `sizes` keys changed), reloading the scripts after NOSCRIPT and
-    /// reconnecting after a lost connection; every call is idempotent, so resending is safe.
-    private func run(operation: String, sizes: [Int], commands: (String) -> [[any RedisArgument]], script: (RedisSink) -> String) throws -> RedisWriteSummary {
+    /// Sends one pipeline of script calls (each reply: how many of its `sizes` keys changed),
+    /// reloading the scripts after NOSCRIPT and reconnecting after a lost connection; every
+    /// call is idempotent, so resending is safe.
+    private func run(operation: String, sizes: [Int], commands: () -> [[any RedisArgument]]) throws -> RedisWriteSummary {
         var summary = RedisWriteSummary()
         var reloaded = false
         let (replies, retries) = try withRetry(operation: operation) { () throws -> [RedisReply] in
             while true {
-                let replies = try connection.pipeline(commands(script(self)))
+                let replies = try connection.pipeline(commands())
                 if !reloaded, replies.contains(where: { $0.errorMessage?.hasPrefix("NOSCRIPT") == true }) {
-                    // The server lost its script cache (restart, SCRIPT FLUSH): load and resend.
-                    try loadScripts()
+                    // The server lost its script cache (restart, SCRIPT FLUSH): load and
+                    // resend. A script's SHA is the SHA-1 of its text, so it does not change.
+                    _ = try Self.loadScripts(connection)
                     reloaded = true
                     continue
                 }
@@ -169,12 +175,17 @@ public final class RedisSink {
         return summary
     }
 
-    private func loadScripts() throws {
-        keyScriptSHA = try connection.command("SCRIPT", "LOAD", RedisLayout.keyScript).string ?? ""
-        derivedScriptSHA = try connection.command("SCRIPT", "LOAD", RedisLayout.derivedScript).string ?? ""
+    /// Loads both scripts; returns their SHAs (key script, derived script).
+    private static func loadScripts(_ connection: RedisConnection) throws -> (String, String) {
+        (try connection.command("SCRIPT", "LOAD", RedisLayout.keyScript).string ?? "",
+         try connection.command("SCRIPT", "LOAD", RedisLayout.derivedScript).string ?? "")
     }
 
     func withRetry<T>(operation: String, _ body: () throws -> T) throws -> (value: T, retries: Int) {
+        try Self.withRetry(operation: operation, retry: retry, logger: logger, body)
+    }
+
+    private static func withRetry<T>(operation: String, retry: RetryPolicy, logger: Logger, _ body: () throws -> T) throws -> (value: T, retries: Int) {
         var failures = 0
         while true {
             do {
@@ -190,14 +201,21 @@ public final class RedisSink {
     }
 }
 
+/// A key prefix shared by every key argument of a batch (one reference, so a `PrefixedKey`
+/// fits an existential's inline storage instead of taking an allocation per key).
+final class KeyPrefix: Sendable {
+    let text: String
+    init(_ text: String) { self.text = text }
+}
+
 /// A key sent as prefix and name back to back, joined on the stack instead of in a `String`
 /// per key.
 struct PrefixedKey: RedisArgument {
-    let prefix: String
+    let prefix: KeyPrefix
     let key: String
 
     func withRedisBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        var prefix = prefix
+        var prefix = prefix.text
         var key = key
         return try prefix.withUTF8 { prefix in
             try key.withUTF8 { key in
