@@ -45,6 +45,20 @@ struct SinkEncodingTests {
         #expect(DecimalArgument(seq).withRedisBytes { Array($0) } == Array(String(seq).utf8))
     }
 
+    @Test("a batch keeps each key's highest seq (the first of equal ones), in batch order")
+    func newestPerKey() {
+        func write(_ key: String, _ seq: UInt64) -> KeyWrite { KeyWrite(key: key, fields: [], seq: seq, eventID: Self.id) }
+        #expect(RedisSink.newestPerKey([]) == [])
+        #expect(RedisSink.newestPerKey([write("a", 1)]) == [0])
+        #expect(RedisSink.newestPerKey([write("a", 1), write("b", 2), write("c", 3)]) == [0, 1, 2])
+        let batch = [write("a", 5), write("b", 2), write("a", 7), write("c", 1), write("b", 2), write("a", 6), write("b", 1)]
+        #expect(RedisSink.newestPerKey(batch) == [1, 2, 3])
+        // Many keys colliding in a small table still resolve by key, not by slot.
+        let many = (0..<5000).map { write("latest:crypto:K\($0 % 1234)", UInt64($0)) }
+        let kept = RedisSink.newestPerKey(many)
+        #expect(kept == Array(5000 - 1234..<5000))
+    }
+
     @Test("a latest:* value is canonical JSON whose guard members come first, the seq at the offset the key script reads")
     func latestValue() throws {
         let fields = [

@@ -89,13 +89,8 @@ public final class RedisSink {
         let channel = notifications ? keyChannel : ""
         // Only each key's highest seq can win; a stream of trades rewrites the same few
         // hundred `latest:*` keys, so this usually removes most of the work.
-        var best: [String: Int] = [:]
-        best.reserveCapacity(batch.count)
-        for index in batch.indices {
-            if let kept = best[batch[index].key], batch[kept].seq >= batch[index].seq { continue }
-            best[batch[index].key] = index
-        }
-        let writes = best.count == batch.count ? batch : best.values.sorted().map { batch[$0] }
+        let newest = Self.newestPerKey(batch)
+        let writes = newest.count == batch.count ? batch : newest.map { batch[$0] }
         var summary = RedisWriteSummary()
         summary.superseded = batch.count - writes.count
         let prefix = KeyPrefix(keyPrefix)
@@ -119,6 +114,48 @@ public final class RedisSink {
             start += trip.count
         }
         return summary
+    }
+
+    /// The indices of `batch` holding each key's highest seq (the first of equal ones), in
+    /// batch order. An open-addressing table of indices with a 64-bit FNV-1a hash of the key
+    /// per slot: unlike a `[String: Int]` it neither retains the keys nor runs SipHash over
+    /// them, which made the deduplication a third of the client's time per key.
+    static func newestPerKey(_ batch: [KeyWrite]) -> [Int] {
+        guard batch.count > 1 else { return Array(batch.indices) }
+        var capacity = 1
+        while capacity < 2 * batch.count { capacity <<= 1 }
+        let mask = capacity - 1
+        var slots = [Int32](repeating: -1, count: capacity)
+        var hashes = [UInt64](repeating: 0, count: capacity)
+        var kept = [Bool](repeating: true, count: batch.count)
+        var duplicates = 0
+        for index in batch.indices {
+            let key = batch[index].key
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in key.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+            var slot = Int(truncatingIfNeeded: hash) & mask
+            while true {
+                let other = Int(slots[slot])
+                if other < 0 {
+                    slots[slot] = Int32(index)
+                    hashes[slot] = hash
+                    break
+                }
+                if hashes[slot] == hash, batch[other].key == key {
+                    duplicates += 1
+                    if batch[other].seq >= batch[index].seq {
+                        kept[index] = false
+                    } else {
+                        kept[other] = false
+                        slots[slot] = Int32(index)
+                    }
+                    break
+                }
+                slot = (slot + 1) & mask
+            }
+        }
+        guard duplicates > 0 else { return Array(batch.indices) }
+        return batch.indices.filter { kept[$0] }
     }
 
     /// Writes derived hash fields computed from converged rows. A value replaces a different

@@ -199,6 +199,7 @@ struct BenchProjectCommand: ParsableCommand {
         report.describe("redis_keys_per_call", String(redisKeysPerCall))
         let clock = ContinuousClock()
         var summary = RedisWriteSummary()
+        let cpuBefore = BenchEnvironment.processCPUSeconds()
         let writeTime = try clock.measure {
             for start in stride(from: 0, to: writes.count, by: batch) {
                 summary.add(try sink.write(Array(writes[start..<min(start + batch, writes.count)])))
@@ -207,6 +208,7 @@ struct BenchProjectCommand: ParsableCommand {
         guard summary.changed == redisKeys else { throw CLIError("Redis sink changed \(summary.changed) of \(redisKeys) keys") }
         let rate = Double(redisKeys) / writeTime.seconds
         report.record("redis_updates_per_s", rate, unit: "keys/s", note: "\(redisKeys) distinct latest:crypto keys, \(writes[0].value.count)-byte JSON values, seq-guarded, with notifications")
+        report.record("redis_client_cpu_us_per_key", (BenchEnvironment.processCPUSeconds() - cpuBefore) * 1e6 / Double(redisKeys), unit: "µs", note: "this process during the guarded writes (the server runs on the same cores here)")
 
         let refusedTime = try clock.measure {
             for start in stride(from: 0, to: writes.count, by: batch) {
@@ -218,6 +220,7 @@ struct BenchProjectCommand: ParsableCommand {
         // The server's limit for the same values: plain pipelined SETs, no guard, no script.
         let connection = try RedisConnection(url: scratch.redisURL)
         let rawNamespace = scratch.namespace + "raw:"
+        let rawCPUBefore = BenchEnvironment.processCPUSeconds()
         let rawTime = try clock.measure {
             for start in stride(from: 0, to: writes.count, by: redisPipelineDepth) {
                 _ = try connection.pipeline(writes[start..<min(start + redisPipelineDepth, writes.count)].map { ["SET", rawNamespace + $0.key, $0.value] })
@@ -225,6 +228,7 @@ struct BenchProjectCommand: ParsableCommand {
         }
         let rawRate = Double(redisKeys) / rawTime.seconds
         report.record("redis_raw_set_per_s", rawRate, unit: "keys/s", note: "same values as plain pipelined SET, depth \(redisPipelineDepth): the server's limit for this layout")
+        report.record("redis_raw_client_cpu_us_per_key", (BenchEnvironment.processCPUSeconds() - rawCPUBefore) * 1e6 / Double(redisKeys), unit: "µs", note: "this process during the raw SETs")
         report.record("redis_vs_set_ratio", rate / rawRate, unit: "")
 
         // A trade-like stream: many updates of few keys, as `latest:*` keys see in practice.
