@@ -474,7 +474,7 @@ struct ProjectionSinkTests {
     func multiKeyScriptGuardsEachKey() throws {
         let fixture = try SinkFixture()
         defer { fixture.cleanUp() }
-        let sink = try RedisSink(url: try #require(TestServices.redis), namespace: fixture.namespace, notifications: false)
+        let sink = try RedisSink(url: try #require(TestServices.redis), namespace: fixture.namespace, keysPerCall: 50, notifications: false)
         let id = try #require(EventID(hex: String(repeating: "5a", count: 32)))
         func write(_ index: Int, seq: UInt64, price: String, extra: Bool) -> KeyWrite {
             var fields = [RedisField("price", price), RedisField("symbol", "S\(index)")]

@@ -59,7 +59,7 @@ public final class RedisSink {
     public var keyChannel: String { namespace + RedisLayout.keyChannel }
 
     /// Connects to `url` and loads the scripts.
-    public init(url: String, namespace: String = "", pipelineDepth: Int = 1000, keysPerCall: Int = 50, notifications: Bool = true, retry: RetryPolicy = .standard, logger: Logger = Logger(label: "tickfold.projections.redis")) throws {
+    public init(url: String, namespace: String = "", pipelineDepth: Int = 1000, keysPerCall: Int = 100, notifications: Bool = true, retry: RetryPolicy = .standard, logger: Logger = Logger(label: "tickfold.projections.redis")) throws {
         precondition(pipelineDepth >= 1 && keysPerCall >= 1, "pipeline depth and keys per call must be at least 1")
         self.namespace = namespace
         keyPrefix = namespace

@@ -48,7 +48,7 @@ struct BenchProjectCommand: ParsableCommand {
     var redisPipelineDepth: Int = 1000
 
     @Option(name: .long, help: "RedisSink keysPerCall: keys per call of the key script.")
-    var redisKeysPerCall: Int = 50
+    var redisKeysPerCall: Int = 100
 
     @Option(name: .long, help: "Offered load of the continuous-mode measurement, events/s.")
     var rate: Int = 10_000
