@@ -22,11 +22,12 @@ struct BenchProjectionCommandTests {
             "--redis-keys", "500", "--rate", "500", "--latency-seconds", "1", "--seed-events", "200",
         ])
         #expect(object["bench"] as? String == "project")
-        for key in ["pg_rows_per_s", "redis_updates_per_s", "pg_vs_copy_ratio", "latency_p50_ms", "latency_p99_ms", "continuous_batches",
-                    "seed_pattern_msgs_per_s", "vs_seed_ratio"] {
+        for key in ["pg_rows_per_s", "redis_updates_per_s", "redis_raw_set_per_s", "redis_vs_set_ratio", "pg_vs_copy_ratio", "latency_p50_ms",
+                    "latency_p99_ms", "continuous_batches", "seed_pattern_msgs_per_s", "vs_seed_ratio"] {
             let value = try #require(object[key] as? Double, "missing or not a number: \(key) in \(object)")
             #expect(value > 0, "\(key) is \(value)")
         }
+        #expect(object["redis_raw_hset_per_s"] == nil && object["redis_vs_hset_ratio"] == nil, "the raw comparison is SET now")
         let p50 = try #require(object["latency_p50_ms"] as? Double), p99 = try #require(object["latency_p99_ms"] as? Double)
         #expect(p50 <= p99)
     }

@@ -97,7 +97,9 @@ struct DeterminismMatrixTests {
         #expect(tampered.count == 1)
         let kafkaPrefix = try fromKafka.source(fixture).target.redis!.prefix
         let key = try #require(try fixture.keys(matching: "kafka:latest:crypto:*").first)
-        try fixture.redis.command("HSET", key, "price", "0.5")
+        let stored = try #require(try fixture.redis.command("GET", key).string)
+        let price = try #require(stored.range(of: #""price":"[^"]*""#, options: .regularExpression))
+        try fixture.redis.command("SET", key, stored.replacingCharacters(in: price, with: #""price":"0.5""#))
         let report = try Audit.diff(try fromLog.source(fixture), try fromKafka.source(fixture))
         let differing = report.comparisons.filter { $0.status != .equal }
         #expect(differing.map(\.name).sorted() == ["collected_trades", "redis:latest:crypto:*"])

@@ -51,17 +51,13 @@ private final class SinkFixture {
         try admin.query(sql.replacingOccurrences(of: "$schema", with: schema), parameters).rows
     }
 
-    /// Every key under the namespace (namespace stripped) with its sorted hash fields.
+    /// Every key under the namespace (namespace stripped): a string as its value, a hash as
+    /// its sorted fields.
     func redisDump() throws -> [String: [String]] {
         guard let redis else { return [:] }
         var out: [String: [String]] = [:]
         for key in try keys() {
-            let fields = try redis.command("HGETALL", key).array ?? []
-            var pairs: [String] = []
-            for index in stride(from: 0, to: fields.count, by: 2) {
-                pairs.append("\(fields[index].string ?? "")=\(fields[index + 1].string ?? "")")
-            }
-            out[String(key.dropFirst(namespace.count))] = pairs.sorted()
+            out[String(key.dropFirst(namespace.count))] = try RedisDump.value(redis, key)
         }
         return out
     }
@@ -71,6 +67,11 @@ private final class SinkFixture {
         var out: [String: String] = [:]
         for index in stride(from: 0, to: fields.count, by: 2) { out[fields[index].string ?? ""] = fields[index + 1].string }
         return out
+    }
+
+    /// The members of the `latest:*` value at `key`, after checking it is canonical JSON.
+    func latest(_ key: String) throws -> [String: String] {
+        try RedisDump.latest(try #require(redis), namespace + key)
     }
 
     func keys() throws -> [String] {
@@ -253,12 +254,12 @@ struct ProjectionSinkTests {
             ["collected", "bar.weekly", "unknown event type \"bar.weekly\" (version 1)"],
         ])
 
-        let trade = try fixture.hash("latest:stocks:sp500:AAPL")
+        let trade = try fixture.latest("latest:stocks:sp500:AAPL")
         #expect(trade["price"] == "229.00", "the highest seq wins, not the latest timestamp")
         #expect(trade["_seq"] == String(log.events.count - 2))
         #expect(trade["_event_id"] == log.events[log.events.count - 3].id.hex)
-        #expect(try fixture.hash("latest:crypto:KRW-BTC")["price"] == "122600000")
-        #expect(try fixture.hash("latest:stocks:topgainers:WXYZ")["category"] == "loser")
+        #expect(try fixture.latest("latest:crypto:KRW-BTC")["price"] == "122600000")
+        #expect(try fixture.latest("latest:stocks:topgainers:WXYZ")["category"] == "loser")
         let market = try fixture.hash("sp500_market_data")
         let aapl = try #require(market["AAPL"])
         let json = try #require(try JSONSerialization.jsonObject(with: Data(aapl.utf8)) as? [String: Any])
@@ -434,10 +435,14 @@ struct ProjectionSinkTests {
         try log.trade("MSFT", "388.30", "1", ms: 1_741_960_802_000)
         let batch = try engine.apply(batch: [log.events[2], log.events[1], log.events[0]], positions: [])
         #expect(batch.redisKeys.changed == 1 && batch.redisKeys.superseded == 2)
-        #expect(try fixture.hash("latest:stocks:sp500:MSFT")["price"] == "388.30")
+        #expect(try fixture.latest("latest:stocks:sp500:MSFT")["price"] == "388.30")
         var published: [String] = []
         while let message = try subscriber.nextMessage(timeout: .milliseconds(500)) { published.append(message.channel) }
         #expect(published.sorted() == [keyChannel, marketChannel].sorted())
+        // An older event changes nothing and announces nothing.
+        let older = try engine.apply(batch: [log.events[1]], positions: [])
+        #expect(older.redisKeys.changed == 0 && older.redisKeys.unchanged == 1)
+        #expect(try subscriber.nextMessage(timeout: .milliseconds(300)) == nil)
     }
 
     @Test("Redis script cache loss (SCRIPT FLUSH) is handled by reloading")
@@ -451,14 +456,14 @@ struct ProjectionSinkTests {
         try engine.apply(batch: [log.events[0]], positions: [])
         try #require(fixture.redis).command("SCRIPT", "FLUSH")
         try engine.apply(batch: [log.events[1]], positions: [])
-        #expect(try fixture.hash("latest:stocks:sp500:NVDA")["price"] == "121.00")
+        #expect(try fixture.latest("latest:stocks:sp500:NVDA")["price"] == "121.00")
     }
 
     @Test("one script call over many keys refuses an older or equal seq for some keys and replaces the others whole")
     func multiKeyScriptGuardsEachKey() throws {
         let fixture = try SinkFixture()
         defer { fixture.cleanUp() }
-        let sink = try RedisSink(url: try #require(TestServices.redis), namespace: fixture.namespace, notifications: false)
+        let sink = try RedisSink(url: try #require(TestServices.redis), namespace: fixture.namespace, keysPerCall: 50, notifications: false)
         let id = try #require(EventID(hex: String(repeating: "5a", count: 32)))
         func write(_ index: Int, seq: UInt64, price: String, extra: Bool) -> KeyWrite {
             var fields = [RedisField("price", price), RedisField("symbol", "S\(index)")]
@@ -474,11 +479,82 @@ struct ProjectionSinkTests {
         second[64] = write(64, seq: 164, price: "2.00", extra: false)
         let summary = try sink.write(second)
         #expect(summary.changed == 118 && summary.unchanged == 2)
-        #expect(try fixture.hash("latest:stocks:sp500:S7") == ["_seq": "10000", "_event_id": id.hex, "price": "9.99", "symbol": "S7", "volume": "7"])
-        #expect(try fixture.hash("latest:stocks:sp500:S64") == ["_seq": "164", "_event_id": id.hex, "price": "1.00", "symbol": "S64", "volume": "7"])
-        // Replaced hashes hold exactly the new fields: the dropped `volume` is gone.
-        #expect(try fixture.hash("latest:stocks:sp500:S8") == ["_seq": "1008", "_event_id": id.hex, "price": "2.00", "symbol": "S8"])
-        #expect(try fixture.hash("latest:stocks:sp500:S119") == ["_seq": "1119", "_event_id": id.hex, "price": "2.00", "symbol": "S119"])
+        #expect(try fixture.latest("latest:stocks:sp500:S7") == ["_seq": "10000", "_event_id": id.hex, "price": "9.99", "symbol": "S7", "volume": "7"])
+        #expect(try fixture.latest("latest:stocks:sp500:S64") == ["_seq": "164", "_event_id": id.hex, "price": "1.00", "symbol": "S64", "volume": "7"])
+        // Replaced values hold exactly the new fields: the dropped `volume` is gone.
+        #expect(try fixture.latest("latest:stocks:sp500:S8") == ["_seq": "1008", "_event_id": id.hex, "price": "2.00", "symbol": "S8"])
+        #expect(try fixture.latest("latest:stocks:sp500:S119") == ["_seq": "1119", "_event_id": id.hex, "price": "2.00", "symbol": "S119"])
+    }
+
+    @Test("a latest:* key holds exactly the fold's canonical JSON; an older seq is refused, the same seq is a no-op, a higher one replaces it")
+    func stringValueAndGuard() throws {
+        let fixture = try SinkFixture()
+        defer { fixture.cleanUp() }
+        let redis = try #require(fixture.redis)
+        let sink = try RedisSink(url: try #require(TestServices.redis), namespace: fixture.namespace, notifications: false)
+        var log = EventLog()
+        for (index, price) in ["10.00", "11.00", "12.00"].enumerated() {
+            try log.trade("IBM", DecimalString(price)!, "3", ms: 1_741_960_800_000 + Int64(index))
+        }
+        let writes = try ProjectionEngine.fold(log.events, projections: [CollectedProjection()]).keys
+        let key = fixture.namespace + "latest:stocks:sp500:IBM"
+        func stored() throws -> [UInt8] { try #require(try redis.command("GET", key).bytes) }
+        #expect(try redis.command("TYPE", key).string == "none")
+
+        #expect(try sink.write([writes[1]]).changed == 1)
+        #expect(try redis.command("TYPE", key).string == "string")
+        #expect(try stored() == writes[1].value)
+        let object = try #require(try JSONValue.parse(try stored()).objectValue)
+        #expect(try CanonicalJSON.encode(.object(object)) == writes[1].value, "the stored value is exactly its canonical form")
+        #expect(JSONValue.object(object) == [
+            "_event_id": .string(log.events[1].id.hex), "_seq": 2, "price": "11.00", "source": "finnhub", "symbol": "IBM",
+            "timestamp": 1_741_960_800_001, "volume": "3",
+        ])
+
+        let older = try sink.write([writes[0]])
+        #expect(older.changed == 0 && older.unchanged == 1)
+        #expect(try stored() == writes[1].value, "an older seq is refused")
+        let same = try sink.write([writes[1]])
+        #expect(same.changed == 0 && same.unchanged == 1)
+        let newer = try sink.write([writes[2]])
+        #expect(newer.changed == 1)
+        #expect(try stored() == writes[2].value)
+        #expect(try fixture.latest("latest:stocks:sp500:IBM")["price"] == "12.00")
+    }
+
+    @Test("a key still holding a hash of the v1 layout, or a foreign string, is refused with an error naming it, never overwritten")
+    func staleLayoutRefused() throws {
+        let fixture = try SinkFixture()
+        defer { fixture.cleanUp() }
+        let redis = try #require(fixture.redis)
+        let sink = try RedisSink(url: try #require(TestServices.redis), namespace: fixture.namespace, notifications: false)
+        let id = try #require(EventID(hex: String(repeating: "3c", count: 32)))
+        let hashKey = "latest:stocks:sp500:OLD"
+        try redis.command("HSET", fixture.namespace + hashKey, "_seq", "5", "_event_id", id.hex, "price", "1.00", "symbol", "OLD")
+        let write = KeyWrite(key: hashKey, fields: [RedisField("price", "2.00"), RedisField("symbol", "OLD")], seq: 9, eventID: id)
+        let error = #expect(throws: ProjectionError.self) { try sink.write([write]) }
+        #expect(error?.code == .redis)
+        #expect(error?.description.contains("key \(fixture.namespace)\(hashKey) holds a hash") == true, "\(String(describing: error))")
+        #expect(error?.description.contains("tickfold replay --from 1") == true)
+        #expect(try fixture.hash(hashKey)["price"] == "1.00", "the hash is left as it was")
+
+        // A string without a `_seq` member (written by something else) is refused too.
+        let foreignKey = "latest:stocks:sp500:FOREIGN"
+        try redis.command("SET", fixture.namespace + foreignKey, #"{"price":"1.00"}"#)
+        let foreign = #expect(throws: ProjectionError.self) {
+            try sink.write([KeyWrite(key: foreignKey, fields: [RedisField("price", "2.00")], seq: 9, eventID: id)])
+        }
+        #expect(foreign?.description.contains("holds a string without a \"_seq\" member") == true, "\(String(describing: foreign))")
+        #expect(try redis.command("GET", fixture.namespace + foreignKey).string == #"{"price":"1.00"}"#)
+
+        // A JSON string with `_seq` but not in the sink's member order still guards by its seq.
+        let otherKey = "latest:stocks:sp500:OTHER"
+        try redis.command("SET", fixture.namespace + otherKey, #"{"price":"1.00","_seq":20}"#)
+        let other = KeyWrite(key: otherKey, fields: [RedisField("price", "2.00")], seq: 19, eventID: id)
+        #expect(try sink.write([other]).unchanged == 1)
+        let newer = KeyWrite(key: otherKey, fields: [RedisField("price", "2.00")], seq: 21, eventID: id)
+        #expect(try sink.write([newer]).changed == 1)
+        #expect(try redis.command("GET", fixture.namespace + otherKey).bytes == newer.value)
     }
 
     @Test("a killed backend mid-run: retried with backoff, or resumed from the checkpoint, without duplicate rows")
@@ -613,8 +689,11 @@ struct ProjectionSinkTests {
 
         // Redis: 200k distinct keys, then the same writes again (all refused).
         let redis = try RedisSink(url: try #require(TestServices.redis), namespace: fixture.namespace)
+        func fields(_ index: Int) -> [RedisField] {
+            [RedisField("price", "101.25"), RedisField("source", "finnhub"), RedisField("symbol", "S\(index)"), RedisField("timestamp", integer: 1_741_960_800_000), RedisField("volume", "100")]
+        }
         let writes = (0..<200_000).map { index in
-            KeyWrite(key: "latest:stocks:sp500:S\(index)", fields: [RedisField("price", "101.25"), RedisField("symbol", "S\(index)"), RedisField("volume", "100"), RedisField("timestamp", "1741960800000"), RedisField("source", "finnhub")], seq: UInt64(index + 1), eventID: events[index].id)
+            KeyWrite(key: "latest:stocks:sp500:S\(index)", fields: fields(index), seq: UInt64(index + 1), eventID: events[index].id)
         }
         var summary = RedisWriteSummary()
         let redisTime = try clock.measure { summary = try redis.write(writes) }
@@ -624,7 +703,7 @@ struct ProjectionSinkTests {
         #expect(summary.changed == 200_000)
         // A trade stream: 200k updates of 500 symbols' latest keys, seqs interleaved.
         let stream = (0..<200_000).map { index in
-            KeyWrite(key: "latest:stocks:sp500:S\(index % 500)", fields: writes[index].fields, seq: UInt64(300_000 + index), eventID: events[index].id)
+            KeyWrite(key: "latest:stocks:sp500:S\(index % 500)", fields: fields(index % 500), seq: UInt64(300_000 + index), eventID: events[index].id)
         }
         var streamSummary = RedisWriteSummary()
         let streamTime = try clock.measure {

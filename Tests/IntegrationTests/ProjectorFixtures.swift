@@ -66,18 +66,12 @@ final class ProjectorTarget {
 
     private var trackedKeys = Set<String>()
 
-    /// `keys` (without namespace) with their sorted hash fields; absent keys are left out.
+    /// `keys` (without namespace) with their values (`RedisDump.value`); absent keys are left out.
     func redisDump(_ keys: [String]) throws -> [String: [String]] {
         track(keys)
         var out: [String: [String]] = [:]
         for key in keys {
-            let fields = try redis.command("HGETALL", namespace + key).array ?? []
-            guard !fields.isEmpty else { continue }
-            var pairs: [String] = []
-            for index in stride(from: 0, to: fields.count - 1, by: 2) {
-                pairs.append("\(fields[index].string ?? "")=\(fields[index + 1].string ?? "")")
-            }
-            out[key] = pairs.sorted()
+            if let value = try RedisDump.value(redis, namespace + key) { out[key] = value }
         }
         return out
     }
@@ -308,5 +302,42 @@ func eventually(timeout: Duration = .seconds(20), _ condition: () throws -> Bool
 func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+    }
+}
+
+/// Reads projected keys for comparisons, whatever their type.
+enum RedisDump {
+    /// A string as its one value, a hash as its sorted `field=value` pairs; nil when `key`
+    /// does not exist.
+    static func value(_ redis: RedisConnection, _ key: String) throws -> [String]? {
+        switch try redis.command("TYPE", key).string {
+        case "string":
+            return [try redis.command("GET", key).string ?? ""]
+        case "hash":
+            let fields = try redis.command("HGETALL", key).array ?? []
+            return stride(from: 0, to: fields.count - 1, by: 2).map { "\(fields[$0].string ?? "")=\(fields[$0 + 1].string ?? "")" }.sorted()
+        case "none":
+            return nil
+        case let other:
+            Issue.record("\(key) is a \(other ?? "?")")
+            return nil
+        }
+    }
+
+    /// The members of the `latest:*` value at `key` (strings as they are, numbers in
+    /// decimal), after checking the value is canonical JSON.
+    static func latest(_ redis: RedisConnection, _ key: String) throws -> [String: String] {
+        let bytes = try #require(try redis.command("GET", key).bytes, "\(key) does not exist")
+        let value = try JSONValue.parse(bytes)
+        #expect(try CanonicalJSON.encode(value) == bytes, "\(key) holds canonical JSON")
+        var members: [String: String] = [:]
+        for member in try #require(value.objectValue).members {
+            switch member.value {
+            case .string(let text): members[member.key] = text
+            case .number(let number): members[member.key] = String(Int64(number))
+            case .null, .bool, .array, .object: members[member.key] = member.value.description
+            }
+        }
+        return members
     }
 }

@@ -138,12 +138,12 @@ final class ReplayFixture {
     }
 }
 
-/// `collected` v2 for blue/green tests: folds like v1 but marks every macro observation's
-/// `value_text`, so rows it wrote are told apart from v1's.
-struct CollectedVersionTwo: Projection {
+/// The next version of `collected` for blue/green tests: folds like this build's but marks
+/// every macro observation's `value_text`, so rows it wrote are told apart.
+struct CollectedNextVersion: Projection {
     let base = CollectedProjection()
     var name: String { base.name }
-    var version: Int { 2 }
+    var version: Int { base.version + 1 }
     var tables: [TableSchema] { base.tables }
     var derivedHashes: [DerivedHash] { base.derivedHashes }
 

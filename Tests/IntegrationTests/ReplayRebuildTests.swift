@@ -157,7 +157,7 @@ struct ReplayRebuildTests {
         #expect(report.isEqual, "\(report.text())")
     }
 
-    @Test("a new projection version deploys blue/green: rebuilt beside v1, swapped in, and the v1 projector refuses it")
+    @Test("a new projection version deploys blue/green: rebuilt beside the current one, swapped in, and the old projector refuses it")
     func newVersionSwapsIn() throws {
         let fixture = try ReplayFixture(label: "ver")
         defer { fixture.cleanUp() }
@@ -169,25 +169,61 @@ struct ReplayRebuildTests {
         let beforeSwap = try fixture.admin.query(marked)
         #expect(beforeSwap.value(0, 0) == "0")
 
-        let replayer = try fixture.replayer(fixture.options(projections: [CollectedVersionTwo()]))
+        let replayer = try fixture.replayer(fixture.options(projections: [CollectedNextVersion()]))
         let plan = try replayer.plan(from: 1, through: nil)
-        #expect(plan.projections == ["collected@v2"])
+        #expect(plan.projections == [CollectedNextVersion().label])
         try replayer.run(plan)
         let afterSwap = try fixture.admin.query(marked)
         #expect(afterSwap.value(0, 0) == afterSwap.value(0, 1))
         #expect((Int(afterSwap.value(0, 1) ?? "0") ?? 0) > 0)
 
-        // The v1 engine still running against the live names must not write into v2's copy.
+        // The old engine still running against the live names must not write into the new copy.
         try fixture.append(count: 50, seed: 16)
         let next = try fixture.log.lastSeq() - 49
         let error = #expect(throws: ProjectionError.self) { try fixture.project(v1, from: next) }
         #expect(error?.code == .projectionVersionChanged)
-        let v2 = try fixture.liveEngine(projections: [CollectedVersionTwo()])
+        let v2 = try fixture.liveEngine(projections: [CollectedNextVersion()])
         try fixture.project(v2, from: next)
         let afterMore = try fixture.admin.query(marked)
         #expect(afterMore.value(0, 0) == afterMore.value(0, 1))
-        let replayedAgain = try fixture.replayer(fixture.options(projections: [CollectedVersionTwo()])).plan(from: 1, through: nil)
-        #expect(replayedAgain.liveVersions == ["collected": 2])
+        let replayedAgain = try fixture.replayer(fixture.options(projections: [CollectedNextVersion()])).plan(from: 1, through: nil)
+        #expect(replayedAgain.liveVersions == ["collected": CollectedNextVersion().version])
+    }
+
+    @Test("live keys still in the hash layout of collected@v1: --from N refuses to copy them, naming the key; --from 1 rebuilds them as strings")
+    func oldLayoutKeys() throws {
+        let fixture = try ReplayFixture(label: "layout")
+        defer { fixture.cleanUp() }
+        let head = try fixture.append(count: 600, seed: 21)
+        try fixture.migrateLive()
+        try fixture.project(try fixture.liveEngine())
+        let clean = try fixture.roots()
+        // One live key as a v1 projector left it: a hash of the same members.
+        let key = try #require(try fixture.keys(matching: "latest:*").first)
+        let bytes = try #require(try fixture.redis.command("GET", key).bytes)
+        let value = try #require(try JSONValue.parse(bytes).objectValue)
+        try fixture.redis.command("DEL", key)
+        var hset: [any RedisArgument] = ["HSET", key]
+        for member in value.members {
+            hset.append(member.key)
+            hset.append(member.value.stringValue ?? member.value.description)
+        }
+        try fixture.redis.command(hset)
+        let before = try fixture.roots()
+        #expect(before != clean, "the digest tells the hash from the string")
+
+        let middle = try fixture.replayer()
+        let error = #expect(throws: ReplayError.self) { try middle.run(try middle.plan(from: head / 2, through: nil)) }
+        #expect(error?.description.contains("key \(key) holds a hash") == true, "\(String(describing: error))")
+        #expect(try fixture.schemas() == [fixture.schema])
+        #expect(try fixture.keys(matching: "tickfold:ns:*").isEmpty, "the shadow keys are dropped")
+        #expect(try fixture.roots() == before)
+
+        let full = try fixture.replayer()
+        try full.run(try full.plan(from: 1, through: nil))
+        #expect(try fixture.roots() == clean)
+        let prefix = try fixture.livePrefix()
+        #expect(try fixture.redis.command("TYPE", prefix + key.dropFirst(fixture.namespace.count)).string == "string")
     }
 
     @Test("a swap that cannot take the lock gives up, drops its shadow and leaves live untouched")

@@ -66,10 +66,20 @@ struct CollectedFoldTests {
         let trade = try #require(keys.last)
         #expect(trade.seq == events.last?.seq)
         #expect(trade.eventID == events.last?.id)
-        #expect(trade.fields == [RedisField("price", "213.49"), RedisField("source", "finnhub"), RedisField("symbol", "AAPL"), RedisField("timestamp", "1741982399123"), RedisField("volume", "100")])
-        let crypto = keys[1]
-        #expect(crypto.fields.first { $0.name == "change_rate" }?.value == "-0.0121")
-        #expect(!crypto.fields.contains { $0.name == "volume" }, "absent values are left out, not written empty")
+        let tradeID = try #require(events.last?.id.hex)
+        let tradeSeq = try #require(events.last?.seq)
+        #expect(String(decoding: trade.value, as: UTF8.self)
+            == #"{"_event_id":"\#(tradeID)","_seq":\#(tradeSeq),"price":"213.49","source":"finnhub","symbol":"AAPL","timestamp":1741982399123,"volume":"100"}"#)
+        let crypto = try #require(try JSONValue.parse(keys[1].value).objectValue)
+        #expect(crypto["change_rate"] == "-0.0121")
+        #expect(crypto["timestamp"] == 1_741_982_400_000, "millisecond timestamps are JSON numbers")
+        #expect(crypto["volume"] == nil, "absent values are left out, not written empty")
+        let mover = try #require(try JSONValue.parse(keys[0].value).objectValue)
+        #expect(mover["rank"] == 1 && mover["volume"] == 4_500_000, "the payload's integers are JSON numbers")
+        #expect(mover["change_percent"] == "33.5498", "decimals stay strings")
+        for key in keys {
+            #expect(try CanonicalJSON.canonicalize(key.value) == key.value, "\(key.key) is canonical JSON")
+        }
         #expect(CollectedKeys.latestCrypto(venue: "coingecko", market: "BTC/USD") == "latest:crypto:coingecko:BTC/USD")
     }
 

@@ -38,10 +38,46 @@ struct SinkEncodingTests {
         #expect(try TableStatements(CollectedTables.trades, schema: "\"s\"", types: partial).arrayMerge == nil)
     }
 
-    @Test("an event id argument sends the same 64 hex digits as EventID.hex")
-    func hexArgument() {
-        let bytes = HexArgument(Self.id).withRedisBytes { Array($0) }
-        #expect(String(decoding: bytes, as: UTF8.self) == Self.id.hex)
-        #expect(bytes.count == 64)
+    @Test("a prefixed key sends prefix and name back to back; a decimal argument sends the digits", arguments: [UInt64(0), 7, 10, 1_234_567_890_123, .max])
+    func keyAndSeqArguments(seq: UInt64) {
+        #expect(PrefixedKey(prefix: KeyPrefix("ns:é:"), key: "latest:crypto:KRW-BTC").withRedisBytes { Array($0) } == Array("ns:é:latest:crypto:KRW-BTC".utf8))
+        #expect(PrefixedKey(prefix: KeyPrefix(""), key: "k").withRedisBytes { Array($0) } == Array("k".utf8))
+        #expect(DecimalArgument(seq).withRedisBytes { Array($0) } == Array(String(seq).utf8))
+    }
+
+    @Test("a batch keeps each key's highest seq (the first of equal ones), in batch order")
+    func newestPerKey() {
+        func write(_ key: String, _ seq: UInt64) -> KeyWrite { KeyWrite(key: key, fields: [], seq: seq, eventID: Self.id) }
+        #expect(RedisSink.newestPerKey([]) == [])
+        #expect(RedisSink.newestPerKey([write("a", 1)]) == [0])
+        #expect(RedisSink.newestPerKey([write("a", 1), write("b", 2), write("c", 3)]) == [0, 1, 2])
+        let batch = [write("a", 5), write("b", 2), write("a", 7), write("c", 1), write("b", 2), write("a", 6), write("b", 1)]
+        #expect(RedisSink.newestPerKey(batch) == [1, 2, 3])
+        // Many keys colliding in a small table still resolve by key, not by slot.
+        let many = (0..<5000).map { write("latest:crypto:K\($0 % 1234)", UInt64($0)) }
+        let kept = RedisSink.newestPerKey(many)
+        #expect(kept == Array(5000 - 1234..<5000))
+    }
+
+    @Test("a latest:* value is canonical JSON whose guard members come first, the seq at the offset the key script reads")
+    func latestValue() throws {
+        let fields = [
+            RedisField("volume", "12.5"), RedisField("price", "1.10"), RedisField("timestamp", integer: 1_741_982_400_000),
+            RedisField("symbol", "Q\"\u{1}é\u{10437}"), RedisField("zz", integer: -9_007_199_254_740_991),
+        ]
+        let value = RedisLayout.value(fields: fields, seq: 9_007_199_254_740_991, eventID: Self.id)
+        #expect(try CanonicalJSON.canonicalize(value) == value)
+        let object = try #require(try JSONValue.parse(value).objectValue)
+        #expect(object.keys == ["_event_id", "_seq", "price", "symbol", "timestamp", "volume", "zz"])
+        #expect(object["_event_id"] == .string(Self.id.hex))
+        #expect(object["_seq"] == .number(9_007_199_254_740_991))
+        #expect(object["symbol"] == "Q\"\u{1}é\u{10437}" && object["price"] == "1.10" && object["timestamp"] == 1_741_982_400_000)
+        let text = String(decoding: value, as: UTF8.self)
+        #expect(text.hasPrefix(#"{"_event_id":"\#(Self.id.hex)","_seq":9007199254740991,"price""#))
+        #expect(Array(value[(RedisLayout.seqOffset - 1)...].prefix(16)) == Array("9007199254740991".utf8))
+        // The fold's order (already sorted) and any other order give the same bytes.
+        #expect(RedisLayout.value(fields: fields.sorted { $0.name < $1.name }, seq: 9_007_199_254_740_991, eventID: Self.id) == value)
+        #expect(KeyWrite(key: "k", fields: fields.reversed(), seq: 9_007_199_254_740_991, eventID: Self.id).value == value)
+        #expect(String(decoding: RedisLayout.value(fields: [], seq: 1, eventID: Self.id), as: UTF8.self) == #"{"_event_id":"\#(Self.id.hex)","_seq":1}"#)
     }
 }

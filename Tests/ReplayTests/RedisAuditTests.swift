@@ -1,3 +1,4 @@
+import Events
 import Redis
 import Replay
 import Testing
@@ -62,6 +63,41 @@ struct RedisAuditTests {
         #expect(crypto.differences.last?.kind == .onlyInB)
         #expect(crypto.rowsFetched < 30)
         #expect(report.comparisons.filter { $0.status == .equal }.count == 2)
+    }
+
+    @Test("latest:* JSON strings: a changed member is named with both writers' _seq and _event_id, and trace finds the writer in the log", .enabled(if: TestServices.hasRedis))
+    func latestJSONStrings() throws {
+        let pair = try NamespacePair("json")
+        let directory = try TemporaryDirectory("audit-redis-trace")
+        let log = try EventLog(directory: directory.file("log"), options: EventLogOptions(durability: .noSync))
+        let event = try Event.make(
+            type: "crypto.ticker", version: 1, source: "bithumb", subject: "K7",
+            occurredAt: Timestamp(millisecondsSinceEpoch: 1_741_982_400_000), payload: ["price": "2.00"])
+        _ = try log.appendBlocking(events: [event])
+        let idA = String(repeating: "a", count: 64)
+        func value(_ id: String, _ seq: Int, _ price: String) -> String {
+            #"{"_event_id":"\#(id)","_seq":\#(seq),"price":"\#(price)","timestamp":1741982400000}"#
+        }
+        for index in 0..<100 {
+            try pair.connection.command("SET", pair.a + "latest:crypto:K\(index)", value(idA, index + 1, "1.00"))
+            try pair.connection.command("SET", pair.b + "latest:crypto:K\(index)", value(idA, index + 1, "1.00"))
+        }
+        try pair.connection.command("SET", pair.b + "latest:crypto:K7", value(event.id.hex, 1, "2.00"))
+        let options = AuditOptions(families: ["latest:crypto:*"])
+        #expect(try Audit.digest(pair.source(pair.a), options: options).families.first?.maxSeq == 100)
+        let report = try Audit.diff(pair.source(pair.a), pair.source(pair.b), options: options)
+        let crypto = try #require(report.comparisons.first)
+        #expect(crypto.differences.map(\.key) == ["latest:crypto:K7"])
+        let changed = try #require(crypto.differences.first)
+        #expect(changed.columns == ["_event_id", "_seq", "price"])
+        #expect(changed.a?.seq == "8" && changed.b?.seq == "1")
+        #expect(changed.a?.eventID == idA && changed.b?.eventID == event.id.hex)
+        #expect(changed.b?.values["timestamp"] == "1741982400000")
+
+        let trace = try Audit.trace(pair.source(pair.b), table: "latest:crypto:K7", key: [], log: log)
+        #expect(trace.rowSeq == "1" && trace.rowEventID == event.id.hex)
+        #expect(trace.events.map(\.seq) == [1])
+        #expect(!trace.notes.contains { $0.contains("records seq") })
     }
 
     @Test("a prefix with glob characters matches only itself; an unreachable server is an error", .enabled(if: TestServices.hasRedis))

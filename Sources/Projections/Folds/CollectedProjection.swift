@@ -10,7 +10,8 @@ import Events
 /// payload that fails typed decoding is rejected with the decoder's own message.
 public struct CollectedProjection: Projection {
     public let name = "collected"
-    public let version = 1
+    /// v2: `latest:*` keys are canonical JSON strings (v1 wrote hashes).
+    public let version = 2
     public let catalog: EventCatalog
 
     public init(catalog: EventCatalog = .standard) {
@@ -107,7 +108,9 @@ private struct EventFold {
         rows.append(RowUpsert(table: table.name, values: values, seq: seq, eventID: event.id))
     }
 
-    mutating func key(_ key: String, _ fields: [(String, String?)]) {
+    /// A `latest:*` key holding `fields` (given in name order, which spares the sort); absent
+    /// values are left out.
+    mutating func key(_ key: String, _ fields: [(String, RedisField.Value?)]) {
         let present = fields.compactMap { name, value in value.map { RedisField(name, $0) } }
         keys.append(KeyWrite(key: key, fields: present, seq: seq, eventID: event.id))
     }
@@ -180,9 +183,10 @@ private struct EventFold {
             m.category.rawValue, date, event.subject, String(m.rank), m.price.text, m.changeAmount.text, m.changePercent.text, String(m.volume),
         ])
         key(CollectedKeys.latestTopGainer(event.subject), [
-            ("symbol", event.subject), ("category", m.category.rawValue), ("rank", String(m.rank)), ("price", m.price.text),
-            ("change_amount", m.changeAmount.text), ("change_percent", m.changePercent.text), ("volume", String(m.volume)),
-            ("date", date), ("source", event.source),
+            ("category", .string(m.category.rawValue)), ("change_amount", .string(m.changeAmount.text)),
+            ("change_percent", .string(m.changePercent.text)), ("date", .string(date)), ("price", .string(m.price.text)),
+            ("rank", .integer(Int64(m.rank))), ("source", .string(event.source)), ("symbol", .string(event.subject)),
+            ("volume", .integer(Int64(m.volume))),
         ])
     }
 
@@ -248,9 +252,10 @@ private struct EventFold {
             ColumnText.decimal(t.changeRate24h), String(t.timestampMs),
         ])
         key(CollectedKeys.latestCrypto(venue: t.venue.rawValue, market: t.market), [
-            ("symbol", t.market), ("base", t.base), ("quote", t.quote), ("price", t.lastPrice.text),
-            ("change_rate", t.changeRate24h?.text), ("change_price", t.changePrice24h?.text),
-            ("volume", t.volume24h?.text), ("timestamp", String(t.timestampMs)), ("source", t.venue.rawValue),
+            ("base", .string(t.base)), ("change_price", t.changePrice24h.map { .string($0.text) }),
+            ("change_rate", t.changeRate24h.map { .string($0.text) }), ("price", .string(t.lastPrice.text)),
+            ("quote", .string(t.quote)), ("source", .string(t.venue.rawValue)), ("symbol", .string(t.market)),
+            ("timestamp", .integer(t.timestampMs)), ("volume", t.volume24h.map { .string($0.text) }),
         ])
     }
 
@@ -263,8 +268,8 @@ private struct EventFold {
         let t = try payload(Trade.self)
         try row(CollectedTables.trades, [event.subject, String(t.timestampMs), t.price.text, t.size.text, ColumnText.array(t.conditions)])
         key(CollectedKeys.latestStock(event.subject), [
-            ("symbol", event.subject), ("price", t.price.text), ("volume", t.size.text),
-            ("timestamp", String(t.timestampMs)), ("source", event.source),
+            ("price", .string(t.price.text)), ("source", .string(event.source)), ("symbol", .string(event.subject)),
+            ("timestamp", .integer(t.timestampMs)), ("volume", .string(t.size.text)),
         ])
     }
 

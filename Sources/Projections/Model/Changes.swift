@@ -19,30 +19,57 @@ public struct RowUpsert: Sendable, Hashable {
     }
 }
 
-/// One field of a Redis hash.
+/// One member of a `latest:*` value besides the guard members.
 public struct RedisField: Sendable, Hashable {
-    public let name: String
-    public let value: String
+    /// A member's JSON value: text and decimal strings stay JSON strings (never rounded),
+    /// integers of the payload (ranks, millisecond timestamps, share counts) are JSON numbers.
+    public enum Value: Sendable, Hashable {
+        case string(String)
+        /// At most 2^53 − 1 in magnitude, as every payload integer is (I-JSON).
+        case integer(Int64)
+    }
 
+    /// Lowercase ASCII first, so that it sorts after the guard members `_event_id` and `_seq`.
+    public let name: String
+    public let value: Value
+
+    /// A string member.
     public init(_ name: String, _ value: String) {
+        self.init(name, .string(value))
+    }
+
+    /// A number member; `value` must be exact as a JSON number (|value| < 2^53).
+    public init(_ name: String, integer value: Int64) {
+        self.init(name, .integer(value))
+    }
+
+    public init(_ name: String, _ value: Value) {
+        precondition(name.utf8.first.map { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) } == true,
+                     "latest:* member \"\(name)\" must start with a lowercase ASCII letter (it must sort after _seq)")
+        if case .integer(let number) = value {
+            precondition(number.magnitude <= RedisLayout.maximumExactInteger, "\(name) = \(number) is not exact as a JSON number")
+        }
         self.name = name
         self.value = value
     }
 }
 
-/// A Redis hash a fold wants to hold exactly `fields` (plus the `_seq`/`_event_id` guard
-/// fields the sink adds), unless the key already holds a higher `seq`.
+/// A `latest:*` key a fold wants to hold exactly `fields`, stamped with the event that wrote
+/// them, unless the key already holds a higher `seq`.
 public struct KeyWrite: Sendable, Hashable {
     /// The key without the sink's namespace prefix (`latest:crypto:KRW-BTC`).
     public let key: String
-    /// Fields sorted by name, so equal writes compare equal.
-    public let fields: [RedisField]
+    /// The whole value the key will hold: the RFC 8785 canonical JSON object of the fields
+    /// and the guard members `_event_id` (lowercase hex) and `_seq`, which sort first
+    /// (`RedisLayout.value(fields:seq:eventID:)`), so equal writes compare equal byte for byte.
+    public let value: [UInt8]
     public let seq: UInt64
     public let eventID: EventID
 
+    /// Encodes `fields` (names unique) into `value`.
     public init(key: String, fields: [RedisField], seq: UInt64, eventID: EventID) {
         self.key = key
-        self.fields = fields.sorted { $0.name < $1.name }
+        value = RedisLayout.value(fields: fields, seq: seq, eventID: eventID)
         self.seq = seq
         self.eventID = eventID
     }

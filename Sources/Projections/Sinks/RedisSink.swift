@@ -1,4 +1,3 @@
-import Events
 import Logging
 import Redis
 
@@ -25,14 +24,15 @@ public struct RedisWriteSummary: Sendable, Hashable {
     }
 }
 
-/// The Redis side of projections: pipelined, seq-guarded writes of whole hashes.
+/// The Redis side of projections: pipelined, seq-guarded writes of whole `latest:*` values.
 ///
-/// `KeyWrite`s run through one Lua script (EVALSHA, 50 keys a call; loaded once, reloaded on
-/// NOSCRIPT) that replaces a hash only if the incoming `seq` is higher than its `_seq`, so a
-/// key never goes back to an older event and re-delivery is harmless; a changed key is
-/// announced with PUBLISH on `keyChannel`. Derived hash fields are written by a second script
-/// (see `write(derived:)`). Keys and channels carry the `namespace` prefix, so a replay can
-/// build its keys beside the live ones. Layout: `schemas/redis.md`.
+/// `KeyWrite`s run through one Lua script (EVALSHA, `keysPerCall` keys a call; loaded once,
+/// reloaded on NOSCRIPT) that SETs a key's canonical JSON value only if the incoming `seq` is
+/// higher than the `_seq` the key holds, so a key never goes back to an older event and
+/// re-delivery is harmless; a changed key is announced with PUBLISH on `keyChannel`. Derived
+/// hash fields are written by a second script (see `write(derived:)`). Keys and channels carry
+/// the `namespace` prefix, so a replay can build its keys beside the live ones. Layout:
+/// `schemas/redis.md`, `RedisLayout`.
 ///
 /// Synchronous and not thread-safe: one owner calls it from one thread at a time.
 public final class RedisSink {
@@ -42,24 +42,28 @@ public final class RedisSink {
     /// Prefix of every key: `namespace`, or the namespace its pointer names after a replay's
     /// swap (`RedisNamespacePointer`, resolved by `resolveNamespace()`).
     public internal(set) var keyPrefix: String
+    /// Keys sent in one round trip.
     public let pipelineDepth: Int
+    /// Keys handled by one call of the key script.
+    public let keysPerCall: Int
     public let retry: RetryPolicy
     /// Whether changed keys are announced on `keyChannel`.
     public let notifications: Bool
     let connection: RedisConnection
     private let logger: Logger
-    private var keyScriptSHA = ""
-    private var derivedScriptSHA = ""
+    private let keyScriptSHA: String
+    private let derivedScriptSHA: String
 
     /// The channel announcing changed `latest:*` keys (message: the full key name).
     public var keyChannel: String { namespace + RedisLayout.keyChannel }
 
     /// Connects to `url` and loads the scripts.
-    public init(url: String, namespace: String = "", pipelineDepth: Int = 1000, notifications: Bool = true, retry: RetryPolicy = .standard, logger: Logger = Logger(label: "tickfold.projections.redis")) throws {
-        precondition(pipelineDepth >= 1, "pipeline depth must be at least 1")
+    public init(url: String, namespace: String = "", pipelineDepth: Int = 1000, keysPerCall: Int = 100, notifications: Bool = true, retry: RetryPolicy = .standard, logger: Logger = Logger(label: "tickfold.projections.redis")) throws {
+        precondition(pipelineDepth >= 1 && keysPerCall >= 1, "pipeline depth and keys per call must be at least 1")
         self.namespace = namespace
         keyPrefix = namespace
         self.pipelineDepth = pipelineDepth
+        self.keysPerCall = keysPerCall
         self.notifications = notifications
         self.retry = retry
         self.logger = logger
@@ -68,58 +72,90 @@ public final class RedisSink {
         } catch let error as RedisError {
             throw ProjectionError(.redis, operation: "open Redis sink", message: "\(error)", underlying: error)
         }
-        _ = try withRetry(operation: "load scripts") { try loadScripts() }
+        let connection = connection
+        (keyScriptSHA, derivedScriptSHA) = try Self.withRetry(operation: "load scripts", retry: retry, logger: logger) {
+            try Self.loadScripts(connection)
+        }.value
         try resolveNamespace()
     }
 
     /// Writes every key whose `seq` is higher than what Redis holds. Keys go `keysPerCall` to
     /// one script call (amortizing the script's start-up, which dominates a one-key call) and
-    /// `pipelineDepth` keys to one round trip.
+    /// `pipelineDepth` keys to one round trip. Throws, naming the key, when a key holds
+    /// something the sink did not write (a hash of the old layout, a foreign string).
     @discardableResult
     public func write(_ batch: [KeyWrite]) throws -> RedisWriteSummary {
         let channel = notifications ? keyChannel : ""
         // Only each key's highest seq can win; a stream of trades rewrites the same few
         // hundred `latest:*` keys, so this usually removes most of the work.
-        var best: [String: Int] = [:]
-        best.reserveCapacity(batch.count)
-        for (index, write) in batch.enumerated() {
-            if let kept = best[write.key], batch[kept].seq >= write.seq { continue }
-            best[write.key] = index
-        }
-        let writes = best.count == batch.count ? batch : best.values.sorted().map { batch[$0] }
+        let newest = Self.newestPerKey(batch)
+        let writes = newest.count == batch.count ? batch : newest.map { batch[$0] }
         var summary = RedisWriteSummary()
         summary.superseded = batch.count - writes.count
+        let prefix = KeyPrefix(keyPrefix)
         var start = 0
         while start < writes.count {
-            let chunk = writes[start..<min(start + pipelineDepth, writes.count)]
-            let calls = stride(from: chunk.startIndex, to: chunk.endIndex, by: Self.keysPerCall).map { chunk[$0..<min($0 + Self.keysPerCall, chunk.endIndex)] }
-            summary.add(try run(operation: "write keys", sizes: calls.map(\.count)) { sha in
+            let trip = writes[start..<min(start + pipelineDepth, writes.count)]
+            let calls = stride(from: trip.startIndex, to: trip.endIndex, by: keysPerCall).map { $0..<min($0 + keysPerCall, trip.endIndex) }
+            summary.add(try run(operation: "write keys", sizes: calls.map(\.count)) {
                 calls.map { call -> [any RedisArgument] in
-                    var command: [any RedisArgument] = ["EVALSHA", sha, call.count]
-                    command.reserveCapacity(4 + call.count * 26)
-                    for write in call { command.append(keyPrefix + write.key) }
+                    var command: [any RedisArgument] = ["EVALSHA", keyScriptSHA, call.count]
+                    command.reserveCapacity(4 + call.count * 3)
+                    for index in call { command.append(PrefixedKey(prefix: prefix, key: trip[index].key)) }
                     command.append(channel)
-                    for write in call {
-                        command.append(write.fields.count)
-                        command.append(RedisLayout.seqField)
-                        command.append(String(write.seq))
-                        command.append(RedisLayout.eventIDField)
-                        command.append(HexArgument(write.eventID))
-                        for field in write.fields {
-                            command.append(field.name)
-                            command.append(field.value)
-                        }
+                    for index in call {
+                        command.append(DecimalArgument(trip[index].seq))
+                        command.append(trip[index].value)
                     }
                     return command
                 }
-            } script: { $0.keyScriptSHA })
-            start += chunk.count
+            })
+            start += trip.count
         }
         return summary
     }
 
-    /// Keys handled by one call of the key script.
-    static let keysPerCall = 50
+    /// The indices of `batch` holding each key's highest seq (the first of equal ones), in
+    /// batch order. An open-addressing table of indices with a 64-bit FNV-1a hash of the key
+    /// per slot: unlike a `[String: Int]` it neither retains the keys nor runs SipHash over
+    /// them, which made the deduplication a third of the client's time per key.
+    static func newestPerKey(_ batch: [KeyWrite]) -> [Int] {
+        guard batch.count > 1 else { return Array(batch.indices) }
+        var capacity = 1
+        while capacity < 2 * batch.count { capacity <<= 1 }
+        let mask = capacity - 1
+        var slots = [Int32](repeating: -1, count: capacity)
+        var hashes = [UInt64](repeating: 0, count: capacity)
+        var kept = [Bool](repeating: true, count: batch.count)
+        var duplicates = 0
+        for index in batch.indices {
+            let key = batch[index].key
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in key.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+            var slot = Int(truncatingIfNeeded: hash) & mask
+            while true {
+                let other = Int(slots[slot])
+                if other < 0 {
+                    slots[slot] = Int32(index)
+                    hashes[slot] = hash
+                    break
+                }
+                if hashes[slot] == hash, batch[other].key == key {
+                    duplicates += 1
+                    if batch[other].seq >= batch[index].seq {
+                        kept[index] = false
+                    } else {
+                        kept[other] = false
+                        slots[slot] = Int32(index)
+                    }
+                    break
+                }
+                slot = (slot + 1) & mask
+            }
+        }
+        guard duplicates > 0 else { return Array(batch.indices) }
+        return batch.indices.filter { kept[$0] }
+    }
 
     /// Writes derived hash fields computed from converged rows. A value replaces a different
     /// one (it is a function of the latest merged state, see `DerivedHash`); a changed field is
@@ -130,28 +166,30 @@ public final class RedisSink {
         var start = 0
         while start < values.count {
             let chunk = values[start..<min(start + pipelineDepth, values.count)]
-            summary.add(try run(operation: "write derived fields", sizes: Array(repeating: 1, count: chunk.count)) { sha in
+            summary.add(try run(operation: "write derived fields", sizes: Array(repeating: 1, count: chunk.count)) {
                 chunk.map { value -> [any RedisArgument] in
                     let hash = keyPrefix + value.hash
-                    return ["EVALSHA", sha, "1", hash, value.field, value.value, notifications ? namespace + value.channel : ""]
+                    return ["EVALSHA", derivedScriptSHA, "1", hash, value.field, value.value, notifications ? namespace + value.channel : ""]
                 }
-            } script: { $0.derivedScriptSHA })
+            })
             start += chunk.count
         }
         return summary
     }
 
-    /// Sends one pipeline of script calls (each reply: how many of its `sizes` keys changed), reloading the scripts after NOSCRIPT and
-    /// reconnecting after a lost connection; every call is idempotent, so resending is safe.
-    private func run(operation: String, sizes: [Int], commands: (String) -> [[any RedisArgument]], script: (RedisSink) -> String) throws -> RedisWriteSummary {
+    /// Sends one pipeline of script calls (each reply: how many of its `sizes` keys changed),
+    /// reloading the scripts after NOSCRIPT and reconnecting after a lost connection; every
+    /// call is idempotent, so resending is safe.
+    private func run(operation: String, sizes: [Int], commands: () -> [[any RedisArgument]]) throws -> RedisWriteSummary {
         var summary = RedisWriteSummary()
         var reloaded = false
         let (replies, retries) = try withRetry(operation: operation) { () throws -> [RedisReply] in
             while true {
-                let replies = try connection.pipeline(commands(script(self)))
+                let replies = try connection.pipeline(commands())
                 if !reloaded, replies.contains(where: { $0.errorMessage?.hasPrefix("NOSCRIPT") == true }) {
-                    // The server lost its script cache (restart, SCRIPT FLUSH): load and resend.
-                    try loadScripts()
+                    // The server lost its script cache (restart, SCRIPT FLUSH): load and
+                    // resend. A script's SHA is the SHA-1 of its text, so it does not change.
+                    _ = try Self.loadScripts(connection)
                     reloaded = true
                     continue
                 }
@@ -173,12 +211,17 @@ public final class RedisSink {
         return summary
     }
 
-    private func loadScripts() throws {
-        keyScriptSHA = try connection.command("SCRIPT", "LOAD", RedisLayout.keyScript).string ?? ""
-        derivedScriptSHA = try connection.command("SCRIPT", "LOAD", RedisLayout.derivedScript).string ?? ""
+    /// Loads both scripts; returns their SHAs (key script, derived script).
+    private static func loadScripts(_ connection: RedisConnection) throws -> (String, String) {
+        (try connection.command("SCRIPT", "LOAD", RedisLayout.keyScript).string ?? "",
+         try connection.command("SCRIPT", "LOAD", RedisLayout.derivedScript).string ?? "")
     }
 
     func withRetry<T>(operation: String, _ body: () throws -> T) throws -> (value: T, retries: Int) {
+        try Self.withRetry(operation: operation, retry: retry, logger: logger, body)
+    }
+
+    private static func withRetry<T>(operation: String, retry: RetryPolicy, logger: Logger, _ body: () throws -> T) throws -> (value: T, retries: Int) {
         var failures = 0
         while true {
             do {
@@ -194,63 +237,50 @@ public final class RedisSink {
     }
 }
 
-/// Names and scripts of the Redis layout (`schemas/redis.md`).
-public enum RedisLayout {
-    /// Channel (after the namespace) announcing changed `latest:*` keys.
-    public static let keyChannel = "tickfold:keys"
-    /// Hash fields the sink adds to every projected key.
-    public static let seqField = "_seq"
-    public static let eventIDField = "_event_id"
-
-    /// KEYS = the keys; ARGV = channel ('' = none), then per key: field count n, `_seq`, seq,
-    /// `_event_id`, event id, then n field/value pairs, i.e. the HSET arguments, passed on with
-    /// `unpack` (no Lua table is built per key). Replaces each hash whose `_seq` is lower than
-    /// the incoming seq (or that does not exist) and announces it; returns how many it replaced.
-    static let keyScript = """
-        local channel = ARGV[1]
-        local at = 2
-        local changed = 0
-        for k = 1, #KEYS do
-          local key = KEYS[k]
-          local last = at + 4 + 2 * tonumber(ARGV[at])
-          local current = redis.call('HGET', key, '_seq')
-          if not current or tonumber(current) < tonumber(ARGV[at + 2]) then
-            if current then redis.call('DEL', key) end
-            redis.call('HSET', key, unpack(ARGV, at + 1, last))
-            if channel ~= '' then redis.call('PUBLISH', channel, key) end
-            changed = changed + 1
-          end
-          at = last + 1
-        end
-        return changed
-        """
-
-    /// KEYS[1] = hash; ARGV = field, value, channel ('' = none). Sets the field when its
-    /// value differs and announces it; returns 1 if it did.
-    static let derivedScript = """
-        if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return 0 end
-        redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-        if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[1]) end
-        return 1
-        """
+/// A key prefix shared by every key argument of a batch (one reference, so a `PrefixedKey`
+/// fits an existential's inline storage instead of taking an allocation per key).
+final class KeyPrefix: Sendable {
+    let text: String
+    init(_ text: String) { self.text = text }
 }
 
-/// An event id sent as its 64 lowercase hex digits, encoded on the stack instead of through
-/// a `String` per key.
-struct HexArgument: RedisArgument {
-    let id: EventID
-
-    init(_ id: EventID) { self.id = id }
+/// A key sent as prefix and name back to back, joined on the stack instead of in a `String`
+/// per key.
+struct PrefixedKey: RedisArgument {
+    let prefix: KeyPrefix
+    let key: String
 
     func withRedisBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { buffer in
-            for (index, byte) in id.bytes.enumerated() {
-                buffer[2 * index] = Self.digits[Int(byte >> 4)]
-                buffer[2 * index + 1] = Self.digits[Int(byte & 0x0f)]
+        var prefix = prefix.text
+        var key = key
+        return try prefix.withUTF8 { prefix in
+            try key.withUTF8 { key in
+                try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: prefix.count + key.count) { buffer in
+                    _ = buffer.initialize(fromContentsOf: prefix)
+                    _ = UnsafeMutableBufferPointer(rebasing: buffer[prefix.count...]).initialize(fromContentsOf: key)
+                    return try body(UnsafeRawBufferPointer(buffer))
+                }
             }
-            return try body(UnsafeRawBufferPointer(buffer))
         }
     }
+}
 
-    private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
+/// An unsigned integer sent as decimal digits, encoded on the stack.
+struct DecimalArgument: RedisArgument {
+    let value: UInt64
+
+    init(_ value: UInt64) { self.value = value }
+
+    func withRedisBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buffer in
+            var rest = value
+            var start = 20
+            repeat {
+                start -= 1
+                buffer[start] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            } while rest > 0
+            return try body(UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[start...])))
+        }
+    }
 }

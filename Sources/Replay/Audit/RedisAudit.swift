@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+import Events
 import Redis
 
 /// One Redis value in canonical form, with what the audit shows of it.
@@ -130,12 +130,18 @@ struct RedisAuditSession: Sendable {
         let elements = reply.array?.map { $0.bytes ?? [] } ?? []
         switch type {
         case "string":
+            // Hashed as the bytes stored; a JSON object (the `latest:*` layout) is shown
+            // member by member and names its writer through its guard members.
             let bytes = reply.bytes ?? []
             append(bytes)
-            if showing { fields["value"] = String(decoding: bytes, as: UTF8.self) }
-            if bytes.first == UInt8(ascii: "{"), let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] {
-                seq = options.seqFields.lazy.compactMap { object[$0].map { "\($0)" } }.first
-                eventID = options.eventIDFields.lazy.compactMap { object[$0].map { "\($0)" } }.first
+            if bytes.first == UInt8(ascii: "{"), let object = (try? JSONValue.parse(bytes))?.objectValue {
+                seq = options.seqFields.lazy.compactMap { object[$0].flatMap(Self.text) }.first
+                eventID = options.eventIDFields.lazy.compactMap { object[$0].flatMap(Self.text) }.first
+                if showing {
+                    for member in object.members { fields[member.key] = .some(Self.text(member.value)) }
+                }
+            } else if showing {
+                fields["value"] = String(decoding: bytes, as: UTF8.self)
             }
         case "hash", "zset":
             var pairs: [([UInt8], [UInt8])] = []
@@ -176,6 +182,18 @@ struct RedisAuditSession: Sendable {
             key: key, keyHash: Self.keyHash(key),
             valueHash: (Self.int64(valueDigest, 0), UInt64(bitPattern: Self.int64(valueDigest, 8))),
             fields: fields, seq: seq, eventID: eventID)
+    }
+
+    /// A JSON member as text: a string as it is, an integer in decimal, null as nil, anything
+    /// else in canonical JSON.
+    static func text(_ value: JSONValue) -> String? {
+        switch value {
+        case .string(let text): return text
+        case .number(let number) where number.rounded(.towardZero) == number && number.magnitude <= 9_007_199_254_740_991:
+            return String(Int64(number))
+        case .null: return nil
+        case .number, .bool, .array, .object: return value.description
+        }
     }
 
     /// The family's leaves at `bits`: every key's value is read and hashed client side.

@@ -330,14 +330,17 @@ public final class Replayer {
         }
     }
 
-    /// KEYS = n sources then n destinations; ARGV[1] = the bound. Copies each source hash
-    /// whose `_seq` is below the bound; returns how many it copied.
-    static let copyBelowScript = """
+    /// KEYS = n sources then n destinations; ARGV[1] = the bound. Copies each source key
+    /// whose `_seq` is below the bound; returns how many it copied. A key the key sink did
+    /// not write (a hash of an older layout) stops the copy with an error naming it.
+    static let copyBelowScript = RedisLayout.storedSeqFunction + """
+
         local n = #KEYS / 2
         local copied = 0
         for i = 1, n do
-          local seq = redis.call('HGET', KEYS[i], '_seq')
-          if seq and tonumber(seq) < tonumber(ARGV[1]) then
+          local seq, refusal = stored_seq(KEYS[i])
+          if refusal then return redis.error_reply(refusal) end
+          if seq and seq < tonumber(ARGV[1]) then
             redis.call('COPY', KEYS[i], KEYS[n + i], 'REPLACE')
             copied = copied + 1
           end
