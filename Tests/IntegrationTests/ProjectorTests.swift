@@ -209,6 +209,18 @@ struct ProjectorTests {
         let caughtUp = try TickfoldBinary.run(["project", "run", "--log", logPath] + target.cliArguments)
         #expect(caughtUp.status == 0 && caughtUp.stdout.contains("projected 250 events"), "\(caughtUp.stdout)\(caughtUp.stderr)")
 
+        // A schema an older build made: status says what to do, and a projector with events to
+        // write refuses them with the same advice instead of mixing versions.
+        let older = "collected@v\(CollectedProjection().version - 1)"
+        _ = try target.admin.execute("COMMENT ON SCHEMA \(target.schema) IS '\(ProjectionSwap.commentPrefix)\(older)'")
+        let outdated = try TickfoldBinary.run(["project", "status", "--log", logPath, "--schema", target.schema, "--pg", target.conninfo])
+        #expect(outdated.status == 0 && outdated.stdout.contains("note: schema \(target.schema) holds \(older)") && outdated.stdout.contains("tickfold replay --from 1"), "\(outdated.stdout)")
+        let more = try ProjectorEvents.mixed(count: 10, seed: 60_000)
+        target.track(try ProjectorTarget.keys(of: more))
+        _ = try log.appendBlocking(events: more)
+        let refused = try TickfoldBinary.run(["project", "run", "--log", logPath] + target.cliArguments)
+        #expect(refused.status != 0 && refused.stderr.contains("holds \(older)") && refused.stderr.contains("tickfold replay --from 1"), "\(refused.stderr)")
+
         let unmigrated = try TickfoldBinary.run(["project", "run", "--log", logPath, "--schema", TestServices.uniqueName("nothere"), "--pg", target.conninfo, "--redis", TestServices.redis ?? ""])
         #expect(unmigrated.status != 0)
         #expect(unmigrated.stderr.contains("tickfold project migrate"))

@@ -38,6 +38,15 @@ public enum ProjectionSwap {
         return versions
     }
 
+    /// What to do when a schema records version `recorded` of a projection a build runs at
+    /// version `running`: a newer one was swapped in under an old projector, or the schema was
+    /// built before an upgrade.
+    public static func advice(recorded: Int, running: Int) -> String {
+        recorded > running
+            ? "a replay swapped v\(recorded) in; restart the projector with the build that has it"
+            : "it was built by an older build; rebuild it with this one: tickfold replay --from 1"
+    }
+
     /// The comment of `schema`, or nil.
     public static func schemaComment(_ connection: PostgresConnection, schema: String) throws -> String? {
         try connection.query(
@@ -75,7 +84,8 @@ extension PostgresSink {
         for projection in projections {
             if let version = recorded[projection.name], version != projection.version {
                 throw ProjectionError(.projectionVersionChanged, operation: "apply batch",
-                    message: "schema \(schema) now holds \(projection.name)@v\(version) (swapped in by a replay) but this projector runs \(projection.label); restart it with the build that has v\(version)")
+                    message: "schema \(schema) holds \(projection.name)@v\(version) but this projector runs \(projection.label); "
+                        + ProjectionSwap.advice(recorded: version, running: projection.version))
             }
         }
     }

@@ -63,7 +63,12 @@ extension ProjectCommand {
             let kafka = KafkaView(connections: connections, needed: checkpoints.values.contains { $0.contains { $0.0.source != LogEventSource.checkpointKey.source } })
             var notes = [log.note].compactMap { $0 }
             var projections: [ProjectionStatus] = []
+            let recorded = ProjectionSwap.versions(inComment: try ProjectionSwap.schemaComment(connection, schema: schema))
             for projection in ProjectionRegistry.standard.projections {
+                if let version = recorded[projection.name], version != projection.version {
+                    notes.append("schema \(schema) holds \(projection.name)@v\(version), this build runs \(projection.label): "
+                        + ProjectionSwap.advice(recorded: version, running: projection.version))
+                }
                 let tables = projection.tables.map(\.name)
                 let counts = try tables.isEmpty ? [] : connection.query(
                     tables.map { "SELECT \(ProjectCommand.sqlLiteral($0)), count(*) FROM \(quoted).\($0)" }.joined(separator: " UNION ALL ")
