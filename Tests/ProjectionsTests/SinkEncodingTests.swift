@@ -38,6 +38,43 @@ struct SinkEncodingTests {
         #expect(try TableStatements(CollectedTables.trades, schema: "\"s\"", types: partial).arrayMerge == nil)
     }
 
+    @Test("a batch's rows collapse to one per key: the highest seq, the later row on equal seqs, in first-seen key order")
+    func collapse() {
+        func row(_ key: String?, _ second: String?, seq: UInt64, value: String) -> RowUpsert {
+            RowUpsert(table: "t", values: [key, second, value], seq: seq, eventID: Self.id)
+        }
+        let rows = [
+            row("a", "1", seq: 5, value: "a5"),
+            row("b", "1", seq: 3, value: "b3"),
+            row("a", "1", seq: 9, value: "a9"),
+            row("a", "1", seq: 7, value: "a7"),
+            row("b", "1", seq: 3, value: "b3 again"),
+            row("a", nil, seq: 1, value: "a-null"),
+            row("a", "", seq: 2, value: "a-empty"),
+            row("a", "1", seq: 1, value: "skipped: not in indices"),
+        ]
+        let collapsed = CollapsedRows(rows, indices: Array(0..<7), keyCount: 2)
+        #expect(collapsed.indices.map { rows[$0].values[2] } == ["a9", "b3 again", "a-null", "a-empty"])
+        #expect(collapsed.hashes == collapsed.indices.map { CollapsedRows.keyHash(rows[$0].values, keyCount: 2) })
+        #expect(Set(collapsed.hashes).count == 4, "NULL, the empty string and \"1\" are different keys")
+        #expect(!collapsed.collided)
+        #expect(CollapsedRows(rows, indices: [], keyCount: 2).indices.isEmpty)
+        #expect(CollapsedRows(rows, indices: [3, 0], keyCount: 1).indices == [3], "one key column: a7 beats a5")
+    }
+
+    @Test("grouping by key sorts text key columns bytewise (COLLATE \"C\"), other types as they are")
+    func groupingCollation() throws {
+        let types = ["ticker": "text", "trade_date": "date"]
+        let statement = try TableStatements(CollectedTables.dailyBars, schema: "\"s\"", types: types)
+        #expect(statement.merge.contains(#"SELECT DISTINCT ON ("ticker" COLLATE "C", "trade_date")"#))
+        #expect(statement.merge.contains(#"ORDER BY "ticker" COLLATE "C", "trade_date", seq DESC"#))
+        #expect(statement.merge.contains(#"ON CONFLICT ("ticker", "trade_date")"#))
+        #expect(statement.highestSeqRows == #"SELECT DISTINCT ON ("ticker" COLLATE "C", "trade_date") * FROM "s"."collected_daily_bars" ORDER BY "ticker" COLLATE "C", "trade_date", seq DESC"#)
+        #expect(statement.lowerSeqRows.contains(#"PARTITION BY "ticker" COLLATE "C", "trade_date" ORDER BY seq DESC"#))
+        let untyped = try TableStatements(CollectedTables.dailyBars, schema: "\"s\"")
+        #expect(untyped.merge.contains(#"SELECT DISTINCT ON ("ticker", "trade_date")"#))
+    }
+
     @Test("an event id argument sends the same 64 hex digits as EventID.hex")
     func hexArgument() {
         let bytes = HexArgument(Self.id).withRedisBytes { Array($0) }
