@@ -16,9 +16,11 @@ struct BenchRebuildCommand: AsyncParsableCommand {
         Appends N deterministic mixed events (bars, trades, tickers, macro, news, posts) to a \
         temporary log (no fsync), replays them --from 1 into a fresh schema and key namespace \
         (shadow, then swap, as `tickfold replay` does), digests the result with `tickfold audit \
-        digest`, and drops everything it created. rebuild_seconds covers the replay only; \
-        peak_rss_mb is the process's high-water mark (VmHWM) during rebuild and digest (reset \
-        after generation through /proc/self/clear_refs; generation included where that fails).
+        digest`, and drops everything it created. The log is written, closed, and reopened \
+        read-only for the replay, as `tickfold replay` opens it. rebuild_seconds covers the \
+        replay only; peak_rss_mb is the process's high-water mark (VmHWM) during rebuild and \
+        digest (reset after generation through /proc/self/clear_refs; generation included \
+        where that fails).
         """)
 
     @OptionGroup(title: "Connections") var connections: ConnectionOptions
@@ -55,20 +57,14 @@ private func measure(count: Int, batch: Int, conninfo: String, redisURL: String)
         try? removeKeys(redis, pattern: namespace + "*")
         try? FileManager.default.removeItem(atPath: directory)
     }
-    let log = try EventLog(directory: directory, options: EventLogOptions(access: .writer, durability: .noSync))
-    defer { log.close() }
     let generated = ContinuousClock.now
-    var seed: UInt64 = 0x7_1c4f
-    var appended = 0
-    while appended < count {
-        let chunk = min(20_000, count - appended)
-        _ = try log.appendBlocking(events: try EventCodecBenchmark.sampleEvents(count: chunk, seed: seed))
-        seed &+= 1
-        appended += chunk
-    }
-    let head = try log.lastSeq()
+    try generate(count: count, directory: directory)
     let generateSeconds = seconds(since: generated)
     let generatePeak = peakRSSMegabytes()
+    // Like `tickfold replay`, which reads the log another process writes.
+    let log = try EventLog(directory: directory, options: .readOnly)
+    defer { log.close() }
+    let head = try log.lastSeq()
     // Writing 5 to clear_refs resets VmHWM (Linux ≥ 4.0), so the figure is the rebuild's own.
     let resetPeak = (try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)) != nil
 
@@ -98,6 +94,25 @@ private func measure(count: Int, batch: Int, conninfo: String, redisURL: String)
     report.record("peak_rss_mb", peakRSSMegabytes(), unit: "MB", note: resetPeak ? "VmHWM of rebuild and digest" : "VmHWM, generation included")
     report.record("digest_seconds", digest.digestSeconds, unit: "s", note: "every table and key family")
     return report
+}
+
+/// Appends `count` deterministic mixed events to a new log in `directory` (no fsync), a chunk
+/// at a time, then closes it and returns the generator's freed memory to the system, so that
+/// neither the writer's pages nor the generator's heap count in the rebuild's resident set.
+private func generate(count: Int, directory: String) throws {
+    let log = try EventLog(directory: directory, options: EventLogOptions(access: .writer, durability: .noSync))
+    defer {
+        log.close()
+        FreedMemory.release()
+    }
+    var seed: UInt64 = 0x7_1c4f
+    var appended = 0
+    while appended < count {
+        let chunk = min(20_000, count - appended)
+        _ = try log.appendBlocking(events: try EventCodecBenchmark.sampleEvents(count: chunk, seed: seed))
+        seed &+= 1
+        appended += chunk
+    }
 }
 
 /// The process's peak resident set (VmHWM) in MB, NaN when /proc cannot tell.
