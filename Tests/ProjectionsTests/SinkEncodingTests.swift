@@ -57,9 +57,26 @@ struct SinkEncodingTests {
         #expect(collapsed.indices.map { rows[$0].values[2] } == ["a9", "b3 again", "a-null", "a-empty"])
         #expect(collapsed.hashes == collapsed.indices.map { CollapsedRows.keyHash(rows[$0].values, keyCount: 2) })
         #expect(Set(collapsed.hashes).count == 4, "NULL, the empty string and \"1\" are different keys")
-        #expect(!collapsed.collided)
         #expect(CollapsedRows(rows, indices: [], keyCount: 2).indices.isEmpty)
         #expect(CollapsedRows(rows, indices: [3, 0], keyCount: 1).indices == [3], "one key column: a7 beats a5")
+    }
+
+    @Test("a large batch collapses like a dictionary of the highest seq per key")
+    func collapseMany() {
+        var generator = SystemRandomNumberGenerator()
+        let rows = (0..<20_000).map { index in
+            RowUpsert(table: "t", values: ["K\(Int.random(in: 0..<3_000, using: &generator))", index % 3 == 0 ? nil : "d\(index % 2)", "v\(index)"],
+                      seq: UInt64.random(in: 1...50_000, using: &generator), eventID: Self.id)
+        }
+        var best: [[String?]: Int] = [:]
+        for (index, row) in rows.enumerated() {
+            let key = Array(row.values[..<2])
+            if let kept = best[key], rows[kept].seq > row.seq { continue }
+            best[key] = index
+        }
+        let collapsed = CollapsedRows(rows, indices: Array(rows.indices), keyCount: 2)
+        #expect(collapsed.indices.count == best.count)
+        #expect(Set(collapsed.indices) == Set(best.values))
     }
 
     @Test("grouping by key sorts text key columns bytewise (COLLATE \"C\"), other types as they are")

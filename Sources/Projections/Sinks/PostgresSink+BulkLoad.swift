@@ -10,27 +10,36 @@ struct CollapsedRows {
     private(set) var indices: [Int] = []
     /// The key hash of each kept row, in `indices` order.
     private(set) var hashes: [UInt64] = []
-    /// Whether two different keys had the same hash; `indices` may then still hold a key twice.
-    private(set) var collided = false
 
     init(_ rows: [RowUpsert], indices all: [Int], keyCount: Int) {
         indices.reserveCapacity(all.count)
         hashes.reserveCapacity(all.count)
-        var slots: [UInt64: Int] = [:]
-        slots.reserveCapacity(all.count)
+        // Open addressing on the key hash (spread by Fibonacci hashing), comparing the key
+        // columns whenever hashes are equal: each slot holds a position in `indices` plus one,
+        // 0 when empty.
+        var capacity = 16
+        while capacity < all.count * 2 { capacity <<= 1 }
+        let mask = capacity - 1
+        var slots = [Int32](repeating: 0, count: capacity)
         for index in all {
             let row = rows[index]
             let hash = Self.keyHash(row.values, keyCount: keyCount)
-            if let slot = slots[hash] {
-                let kept = rows[indices[slot]]
-                if kept.values[..<keyCount].elementsEqual(row.values[..<keyCount]) {
-                    if row.seq >= kept.seq { indices[slot] = index }
-                    continue
+            var slot = Int(truncatingIfNeeded: (hash &* 0x9e37_79b9_7f4a_7c15) >> 32) & mask
+            var duplicate = false
+            while slots[slot] != 0 {
+                let position = Int(slots[slot]) - 1
+                if hashes[position] == hash {
+                    let kept = rows[indices[position]]
+                    if kept.values[..<keyCount].elementsEqual(row.values[..<keyCount]) {
+                        if row.seq >= kept.seq { indices[position] = index }
+                        duplicate = true
+                        break
+                    }
                 }
-                collided = true
-            } else {
-                slots[hash] = indices.count
+                slot = (slot + 1) & mask
             }
+            if duplicate { continue }
+            slots[slot] = Int32(indices.count + 1)
             indices.append(index)
             hashes.append(hash)
         }
@@ -43,7 +52,11 @@ struct CollapsedRows {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for column in 0..<keyCount {
             if let value = values[column] {
-                for byte in value.utf8 { hash = (hash ^ UInt64(byte)) &* prime }
+                hash = value.utf8.withContiguousStorageIfAvailable { bytes in
+                    var hash = hash
+                    for byte in bytes { hash = (hash ^ UInt64(byte)) &* prime }
+                    return hash
+                } ?? value.utf8.reduce(hash) { ($0 ^ UInt64($1)) &* prime }
                 hash = (hash ^ 0xff) &* prime
             } else {
                 hash = (hash ^ 0xfe) &* prime
@@ -63,8 +76,8 @@ struct BulkLoadTable {
     /// key, in little memory whatever the table's size.
     var sampledKeys: Set<UInt64> = []
     var sampledRows = 0
-    /// Some key may repeat beyond what the sample shows (a hash collision in a batch, or a
-    /// retried batch whose lost COMMIT had landed).
+    /// Some key may repeat beyond what the sample shows (a retried batch whose lost COMMIT had
+    /// landed).
     var mayRepeat = false
 
     static func sampled(_ hash: UInt64) -> Bool { hash >> 58 == 0 }
@@ -208,7 +221,7 @@ extension PostgresSink {
     func recordBulkLoad(_ tables: [(name: String, rows: CollapsedRows)], checkpoints: [String: [CheckpointPosition]], retried: Bool) {
         for (name, rows) in tables {
             guard var table = bulk?[name] else { continue }
-            if retried || rows.collided { table.mayRepeat = true }
+            if retried { table.mayRepeat = true }
             for hash in rows.hashes where BulkLoadTable.sampled(hash) {
                 table.sampledRows += 1
                 table.sampledKeys.insert(hash)
