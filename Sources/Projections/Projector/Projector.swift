@@ -205,7 +205,7 @@ public final class Projector: Sendable {
         let stopAfter = options.stopAfter
         return QueuedWork(on: readQueue) { [source, engine] in
             let batch = try source.read(max: size, stopAfter: stopAfter)
-            return Prepared(batch: batch, changes: try ProjectionEngine.fold(batch.events, projections: engine.projections))
+            return Prepared(batch: batch, changes: try ParallelFold.fold(batch.events, projections: engine.projections))
         }
     }
 
