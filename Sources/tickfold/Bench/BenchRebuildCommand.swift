@@ -31,6 +31,11 @@ struct BenchRebuildCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Events per folded batch.")
     var batchSize = 50_000
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Keep the generated log in this directory and reuse it in later runs with the same --events.",
+        discussion: "Generating 5M events takes longer than rebuilding them; the log is only read by the rebuild."))
+    var logCache: String?
+
     @Flag(name: .long, help: "Print one canonical JSON object.")
     var json = false
 
@@ -40,14 +45,15 @@ struct BenchRebuildCommand: AsyncParsableCommand {
         let redisURL = try connections.redisURL().value
         let count = events
         let batch = batchSize
-        let report = try await runBenchmark { try measure(count: count, batch: batch, conninfo: conninfo, redisURL: redisURL) }
+        let cache = logCache
+        let report = try await runBenchmark { try measure(count: count, batch: batch, logCache: cache, conninfo: conninfo, redisURL: redisURL) }
         print(json ? try report.json() : report.text(), terminator: "")
     }
 }
 
-private func measure(count: Int, batch: Int, conninfo: String, redisURL: String) throws -> BenchReport {
+private func measure(count: Int, batch: Int, logCache: String?, conninfo: String, redisURL: String) throws -> BenchReport {
     let id = ReplayOptions.newID()
-    let directory = FileManager.default.temporaryDirectory.path + "/tickfold-bench-rebuild-\(id)"
+    let directory = logCache.map { $0 + "/events-\(count)" } ?? FileManager.default.temporaryDirectory.path + "/tickfold-bench-rebuild-\(id)"
     let schema = "bench_rebuild_\(id)"
     let namespace = "bench:\(id):"
     let admin = try PostgresConnection(conninfo)
@@ -55,10 +61,14 @@ private func measure(count: Int, batch: Int, conninfo: String, redisURL: String)
     defer {
         _ = try? admin.execute("DROP SCHEMA IF EXISTS \(schema) CASCADE")
         try? removeKeys(redis, pattern: namespace + "*")
-        try? FileManager.default.removeItem(atPath: directory)
+        if logCache == nil { try? FileManager.default.removeItem(atPath: directory) }
     }
     let generated = ContinuousClock.now
-    try generate(count: count, directory: directory)
+    let reused = logCache != nil && (try? EventLog(directory: directory, options: .readOnly).lastSeq()) == UInt64(count)
+    if !reused {
+        try? FileManager.default.removeItem(atPath: directory)
+        try generate(count: count, directory: directory)
+    }
     let generateSeconds = seconds(since: generated)
     let generatePeak = peakRSSMegabytes()
     // Like `tickfold replay`, which reads the log another process writes.
@@ -86,7 +96,7 @@ private func measure(count: Int, batch: Int, conninfo: String, redisURL: String)
     report.describe("batch_size", String(batch))
     report.describe("rows", String(digest.tables.reduce(0) { $0 + $1.rows }))
     report.describe("keys", String(digest.families.reduce(0) { $0 + $1.keys }))
-    report.describe("generate_seconds", String(format: "%.1f", generateSeconds))
+    report.describe("generate_seconds", reused ? "0 (log reused from \(directory))" : String(format: "%.1f", generateSeconds))
     report.describe("generate_peak_rss_mb", String(format: "%.0f", generatePeak))
     report.describe("load_average", loadAverage())
     report.record("rebuild_events_per_s", Double(result.folded) / result.seconds, unit: "events/s", note: "fold + PostgreSQL + Redis, shadow then swap")
