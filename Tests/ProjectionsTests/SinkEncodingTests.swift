@@ -86,8 +86,11 @@ struct SinkEncodingTests {
         #expect(statement.merge.contains(#"SELECT DISTINCT ON ("ticker" COLLATE "C", "trade_date")"#))
         #expect(statement.merge.contains(#"ORDER BY "ticker" COLLATE "C", "trade_date", seq DESC"#))
         #expect(statement.merge.contains(#"ON CONFLICT ("ticker", "trade_date")"#))
-        #expect(statement.highestSeqRows == #"SELECT DISTINCT ON ("ticker" COLLATE "C", "trade_date") * FROM "s"."collected_daily_bars" ORDER BY "ticker" COLLATE "C", "trade_date", seq DESC"#)
-        #expect(statement.lowerSeqRows.contains(#"PARTITION BY "ticker" COLLATE "C", "trade_date" ORDER BY seq DESC"#))
+        let highest = #"SELECT "ticker" COLLATE "C" AS k0, "trade_date" AS k1, max(seq) AS seq FROM "s"."collected_daily_bars" GROUP BY 1, 2"#
+        let sameKey = #"t."ticker" COLLATE "C" = w.k0 AND t."trade_date" = w.k1"#
+        #expect(statement.highestSeqRows == #"SELECT t.* FROM "s"."collected_daily_bars" t JOIN ("# + highest + ") w ON " + sameKey + " AND t.seq = w.seq")
+        #expect(statement.lowerSeqRows == #"DELETE FROM "s"."collected_daily_bars" t USING ("# + highest + " HAVING count(*) > 1) w WHERE " + sameKey + " AND t.seq < w.seq")
+        #expect(statement.repeatedRows.contains(#"PARTITION BY "ticker" COLLATE "C", "trade_date" ORDER BY seq DESC"#))
         let untyped = try TableStatements(CollectedTables.dailyBars, schema: "\"s\"")
         #expect(untyped.merge.contains(#"SELECT DISTINCT ON ("ticker", "trade_date")"#))
     }

@@ -153,7 +153,9 @@ extension PostgresSink {
         _ = try withRetry(operation: "finish bulk load") {
             try connection.withTransaction { connection in
                 try connection.execute(
-                    swapLockStatement + "SET LOCAL search_path TO \(quotedSchema); SET LOCAL work_mem = '256MB'; SET LOCAL maintenance_work_mem = '256MB';")
+                    swapLockStatement + "SET LOCAL search_path TO \(quotedSchema); SET LOCAL work_mem = '256MB'; SET LOCAL maintenance_work_mem = '256MB';"
+                        // Parallel workers would each aggregate the whole table again.
+                        + "SET LOCAL max_parallel_workers_per_gather = 0;")
                 for name in tables.keys.sorted() {
                     guard let table = tables[name], let statement = statements[name] else { continue }
                     try converge(connection, statement, table)
@@ -184,7 +186,9 @@ extension PostgresSink {
             "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = $1::regclass", [target]).rows.compactMap { $0[0] })
         let missing = table.indexes.filter { !existing.contains($0.name) }
         guard !missing.isEmpty else { return }
-        if table.supersededShare > Self.rewriteShare {
+        if table.mayRepeat {
+            try connection.execute(statement.repeatedRows)
+        } else if table.supersededShare > Self.rewriteShare {
             // Mostly superseded rows: keep the few winners rather than delete the many losers.
             try connection.execute(
                 """
@@ -193,22 +197,21 @@ extension PostgresSink {
                 INSERT INTO \(target) SELECT * FROM tickfold_bulk_keep;
                 DROP TABLE tickfold_bulk_keep;
                 """)
-        } else if table.supersededShare > 0 || table.mayRepeat {
+        } else if table.supersededShare > 0 {
             try connection.execute(statement.lowerSeqRows)
-        } else {
-            // No repeat seen: index at once, and reduce only if a key does repeat after all
-            // (one the sample missed).
-            try connection.execute("SAVEPOINT tickfold_bulk_index")
-            do {
-                for index in missing { try connection.execute(index.create) }
-                try connection.execute("RELEASE SAVEPOINT tickfold_bulk_index")
-                return
-            } catch let error as PostgresError where error.sqlState == "23505" {
-                try connection.execute("ROLLBACK TO SAVEPOINT tickfold_bulk_index")
-                try connection.execute(statement.lowerSeqRows)
-            }
         }
-        for index in missing { try connection.execute(index.create) }
+        // A key can still repeat: one the sample missed (not reduced above), or one event's
+        // row appended twice (a same-seq pair the reductions above keep). Then indexing
+        // fails, and the table is reduced to one row per key whatever the seqs.
+        try connection.execute("SAVEPOINT tickfold_bulk_index")
+        do {
+            for index in missing { try connection.execute(index.create) }
+            try connection.execute("RELEASE SAVEPOINT tickfold_bulk_index")
+        } catch let error as PostgresError where error.sqlState == "23505" {
+            try connection.execute("ROLLBACK TO SAVEPOINT tickfold_bulk_index")
+            try connection.execute(statement.repeatedRows)
+            for index in missing { try connection.execute(index.create) }
+        }
     }
 
     /// Above this share of superseded rows a table is rewritten with its winners; below, its

@@ -417,10 +417,14 @@ struct TableStatements {
     let copy: String
     let directCopy: String
     let merge: String
-    /// The table's rows reduced to the highest `seq` per key (a bulk load's end).
+    /// The rows holding the highest `seq` of their key (all of them when two rows share it),
+    /// found by hashing, not sorting (a bulk load's end).
     let highestSeqRows: String
-    /// Deletes every row but the highest-`seq` one of its key (a bulk load's end).
+    /// Deletes the rows below the highest `seq` of their key, found by hashing (a bulk load's end).
     let lowerSeqRows: String
+    /// Deletes every row but one of the highest `seq` of its key, rows sharing a `seq` too;
+    /// sorts the table (a bulk load's end, when a batch may have landed twice).
+    let repeatedRows: String
     /// The merge from one `text[]` parameter per column (`$1` …), each cast to its column's
     /// type; nil when `types` does not name every column.
     let arrayMerge: String?
@@ -434,9 +438,15 @@ struct TableStatements {
         let keys = columns[..<table.keyCount].joined(separator: ", ")
         // Reducing to one row per key needs equal keys together, not the columns' collation
         // order: sorting text bytewise ("C") finds the same groups, faster.
-        let groupKeys = zip(table.keyColumns, columns).map { name, quoted in
+        let grouping = zip(table.keyColumns, columns).map { name, quoted in
             Self.isText(types[name]) ? "\(quoted) COLLATE \"C\"" : quoted
-        }.joined(separator: ", ")
+        }
+        let groupKeys = grouping.joined(separator: ", ")
+        // Each key's highest seq (k0, k1 … and seq), and the condition joining a row `t` to it.
+        let keyNames = grouping.indices.map { "k\($0)" }
+        let highest = "SELECT \(zip(grouping, keyNames).map { "\($0) AS \($1)" }.joined(separator: ", ")), max(seq) AS seq FROM \(target) GROUP BY "
+            + (1...grouping.count).map(String.init).joined(separator: ", ")
+        let sameKey = zip(grouping, keyNames).map { "t.\($0) = w.\($1)" }.joined(separator: " AND ")
         let list = columns.joined(separator: ", ")
         self.table = table.name
         directCopy = "COPY \(target) (\(list)) FROM STDIN"
@@ -457,8 +467,9 @@ struct TableStatements {
         case .keepExisting:
             conflict = "ON CONFLICT (\(keys)) DO NOTHING"
         }
-        highestSeqRows = "SELECT DISTINCT ON (\(groupKeys)) * FROM \(target) ORDER BY \(groupKeys), seq DESC"
-        lowerSeqRows = "DELETE FROM \(target) WHERE ctid = ANY (ARRAY(SELECT ctid FROM (SELECT ctid, row_number() OVER (PARTITION BY \(groupKeys) ORDER BY seq DESC) AS n FROM \(target)) d WHERE n > 1))"
+        highestSeqRows = "SELECT t.* FROM \(target) t JOIN (\(highest)) w ON \(sameKey) AND t.seq = w.seq"
+        lowerSeqRows = "DELETE FROM \(target) t USING (\(highest) HAVING count(*) > 1) w WHERE \(sameKey) AND t.seq < w.seq"
+        repeatedRows = "DELETE FROM \(target) WHERE ctid = ANY (ARRAY(SELECT ctid FROM (SELECT ctid, row_number() OVER (PARTITION BY \(groupKeys) ORDER BY seq DESC) AS n FROM \(target)) d WHERE n > 1))"
         merge = "INSERT INTO \(target) AS t (\(list)) SELECT DISTINCT ON (\(groupKeys)) \(list) FROM \(staging) ORDER BY \(groupKeys), seq DESC \(conflict)"
         arrayMerge = casts.count < columns.count ? nil : "INSERT INTO \(target) AS t (\(list)) SELECT DISTINCT ON (\(groupKeys)) \(list) FROM (SELECT \(casts.joined(separator: ", ")) "
             + "FROM unnest(\(parameters.joined(separator: ", "))) AS u(\(list))) s ORDER BY \(groupKeys), seq DESC \(conflict)"
