@@ -23,8 +23,8 @@ enum ParallelFold {
             let slice = Array(events[events.count * part / parts..<events.count * (part + 1) / parts])
             results.store(Result { () throws(ProjectionError) in try ProjectionEngine.fold(slice, projections: projections) }, at: part)
         }
-        var changes = ProjectionChanges()
-        for part in 0..<parts {
+        var changes = try results.take(0).get()
+        for part in 1..<parts {
             let folded = try results.take(part).get()
             changes.rows += folded.rows
             changes.keys += folded.keys
