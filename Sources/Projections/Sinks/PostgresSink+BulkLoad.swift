@@ -51,12 +51,10 @@ struct CollapsedRows {
         let prime: UInt64 = 0x0000_0100_0000_01b3
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for column in 0..<keyCount {
-            if let value = values[column] {
-                hash = value.utf8.withContiguousStorageIfAvailable { bytes in
-                    var hash = hash
+            if var value = values[column] {
+                value.withUTF8 { bytes in
                     for byte in bytes { hash = (hash ^ UInt64(byte)) &* prime }
-                    return hash
-                } ?? value.utf8.reduce(hash) { ($0 ^ UInt64($1)) &* prime }
+                }
                 hash = (hash ^ 0xff) &* prime
             } else {
                 hash = (hash ^ 0xfe) &* prime
