@@ -1,7 +1,7 @@
 import Events
 import Foundation
 import Postgres
-import Projections
+@testable import Projections
 import Redis
 import Testing
 import TickfoldTesting
@@ -45,6 +45,20 @@ private final class SinkFixture {
             out[name] = String(decoding: bytes, as: UTF8.self)
         }
         return out
+    }
+
+    /// Ends a bulk load as a replay does: derived fields go to the fixture's keys.
+    func finish(_ engine: ProjectionEngine) throws {
+        try engine.postgres.finishBulkLoad(derived: CollectedProjection().derivedHashes) { values in
+            if let redis = engine.redis, !values.isEmpty { try redis.write(derived: values) }
+        }
+    }
+
+    /// Every index of the schema's projected tables: name and definition, schema name removed.
+    func indexes() throws -> [String] {
+        try rows("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename LIKE 'collected%' ORDER BY 1", [schema]).map {
+            "\($0[0] ?? "") \(($0[1] ?? "").replacingOccurrences(of: schema + ".", with: ""))"
+        }
     }
 
     func rows(_ sql: String, _ parameters: [String?] = []) throws -> [[String?]] {
@@ -712,6 +726,147 @@ struct ProjectionSinkTests {
         #expect(streamSummary.changed == 500 * 20)
         print(String(format: "bench: Redis, 200k distinct keys: %.0f key updates/s with notifications, %.0f without, %.0f refused re-deliveries/s; 200k updates of 500 keys in batches of 10k: %.0f updates/s",
                      200_000 / seconds(redisTime), 200_000 / seconds(quietTime), 200_000 / seconds(refusedTime), 200_000 / seconds(streamTime)))
+    }
+
+    @Test("a bulk load (shuffled, repeated, batched) converges to the merge path's rows, views, keys and derived fields")
+    func bulkLoadConvergence() throws {
+        let ordered = try SinkFixture()
+        defer { ordered.cleanUp() }
+        let log = try EventLog.mixed()
+        try ordered.engine(stagingMinimumRows: 0).apply(batch: log.events, positions: [CheckpointPosition(source: "log", partition: 0, position: log.lastSeq)])
+        let expected = try ordered.dump()
+        let expectedKeys = try ordered.redisDump()
+        let expectedIndexes = try ordered.indexes()
+        for seed in [11, 12, 13] as [UInt64] {
+            let bulk = try SinkFixture()
+            defer { bulk.cleanUp() }
+            let engine = try bulk.engine()
+            try engine.postgres.beginBulkLoad()
+            #expect(try bulk.indexes().isEmpty, "the load drops every index of the projected tables")
+            var generator = SplitMix64(seed: seed)
+            var delivery = log.events + log.events.filter { _ in Bool.random(using: &generator) }
+            delivery.shuffle(using: &generator)
+            var start = 0
+            while start < delivery.count {
+                let end = min(delivery.count, start + Int.random(in: 1...7, using: &generator))
+                try engine.apply(batch: Array(delivery[start..<end]), positions: [CheckpointPosition(source: "log", partition: 0, position: Int64(end))])
+                start = end
+            }
+            #expect(try bulk.hash("sp500_market_data").isEmpty, "derived fields wait for the end of the load")
+            try bulk.finish(engine)
+            #expect(try bulk.dump() == expected, "seed \(seed)")
+            #expect(try bulk.redisDump() == expectedKeys, "seed \(seed)")
+            #expect(try bulk.indexes() == expectedIndexes, "seed \(seed)")
+            // After the load, batches merge again: a re-delivery changes nothing.
+            #expect(try engine.apply(batch: log.events, positions: []).postgres.rowsWritten == 0)
+            #expect(try bulk.dump() == expected, "seed \(seed), after re-delivery")
+        }
+    }
+
+    @Test("a bulk load reduces heavily and rarely repeated tables, indexes unique ones at once, and ends like the merge path")
+    func bulkLoadReduction() throws {
+        var log = EventLog()
+        // Bars: 60 keys revised 20 times (mostly superseded rows). Trades: 3000 keys, one in
+        // ten delivered again later with a higher seq (a few superseded rows). Posts: unique.
+        for round in 0..<20 {
+            for key in 0..<60 {
+                try log.bar("B\(key % 6)", LocalDate(daysSinceEpoch: 19_000 + Int64(key)).description, close: DecimalString("\(100 + round).\(key % 10)0")!)
+            }
+        }
+        for index in 0..<3000 { try log.trade("T\(index % 7)", DecimalString("\(10 + index % 50).25")!, "100", ms: 1_741_960_800_000 + Int64(index)) }
+        for index in stride(from: 0, to: 3000, by: 10) { try log.trade("T\(index % 7)", "99.99", "1", ms: 1_741_960_800_000 + Int64(index)) }
+        for index in 0..<1500 {
+            try log.add(SocialPost(platform: .x, postId: "\(index)", authorId: "\(index % 40)", authorHandle: "h\(index % 40)", text: "post \(index)", createdAt: at("2025-03-14T13:00:00.000Z"), metrics: PostMetrics(likes: index)), source: "x", subject: "h\(index % 40)")
+        }
+        let batches = stride(from: 0, to: log.events.count, by: 700).map { Array(log.events[$0..<min($0 + 700, log.events.count)]) }
+        let reference = try SinkFixture()
+        defer { reference.cleanUp() }
+        let merged = try reference.engine()
+        let bulk = try SinkFixture()
+        defer { bulk.cleanUp() }
+        let engine = try bulk.engine()
+        try engine.postgres.beginBulkLoad()
+        var appended = 0
+        for (index, batch) in batches.enumerated() {
+            let position = [CheckpointPosition(source: "log", partition: 0, position: Int64(index * 700 + batch.count))]
+            try merged.apply(batch: batch, positions: position)
+            appended += try engine.apply(batch: batch, positions: position).postgres.rowsWritten
+        }
+        #expect(appended > 60 + 3000 + 1500 + 40, "superseded rows are appended until the end of the load")
+        #expect(try bulk.rows("SELECT count(*) FROM $schema.collected_daily_bars") != [["60"]])
+        try bulk.finish(engine)
+        #expect(try bulk.rows("SELECT count(*) FROM $schema.collected_daily_bars") == [["60"]])
+        #expect(try bulk.rows("SELECT count(*), count(*) FILTER (WHERE price = 99.99) FROM $schema.collected_trades") == [["3000", "300"]])
+        #expect(try bulk.dump() == reference.dump())
+        #expect(try bulk.redisDump() == reference.redisDump())
+        #expect(try bulk.indexes() == reference.indexes())
+        #expect(try bulk.rows("SELECT position FROM $schema.projection_checkpoints") == [[String(log.lastSeq)]])
+    }
+
+    @Test("a key the load's sample missed still converges: indexing fails, the table is reduced, then indexed")
+    func bulkLoadUnsampledRepeat() throws {
+        // A trade key outside the sampled 1/64 of hashes, delivered in two batches.
+        func sampled(_ ms: Int64) throws -> Bool {
+            var probe = EventLog()
+            try probe.trade("AAPL", "1", "1", ms: ms)
+            let row = try #require(ProjectionEngine.fold(probe.events, projections: [CollectedProjection()]).rows.first)
+            return BulkLoadTable.sampled(CollapsedRows.keyHash(row.values, keyCount: CollectedTables.trades.keyCount))
+        }
+        var ms: Int64 = 1_741_960_800_000
+        while try sampled(ms) { ms += 1 }
+        var log = EventLog()
+        try log.trade("AAPL", "231.50", "100", ms: ms)
+        try log.trade("AAPL", "232.00", "5", ms: ms + 1)
+        try log.trade("AAPL", "231.75", "70", ms: ms)
+        let fixture = try SinkFixture()
+        defer { fixture.cleanUp() }
+        let engine = try fixture.engine(redis: false)
+        try engine.postgres.beginBulkLoad()
+        try engine.apply(batch: Array(log.events[0..<2]), positions: [])
+        try engine.apply(batch: [log.events[2]], positions: [])
+        try engine.postgres.finishBulkLoad()
+        #expect(try fixture.rows("SELECT timestamp_ms - $1::bigint, price, seq FROM $schema.collected_trades ORDER BY 1", [String(ms)]) == [["0", "231.75", "3"], ["1", "232.00", "2"]])
+        #expect(try fixture.indexes().contains { $0.hasPrefix("collected_trades_pkey ") })
+    }
+
+    @Test("a bulk load refuses tables that hold rows")
+    func bulkLoadRefusesRows() throws {
+        let fixture = try SinkFixture()
+        defer { fixture.cleanUp() }
+        var log = EventLog()
+        try log.bar("SPY", "2025-03-13", close: "551.42")
+        let engine = try fixture.engine(redis: false)
+        try engine.apply(batch: log.events, positions: [])
+        let error = try #require(throws: ProjectionError.self) { try engine.postgres.beginBulkLoad() }
+        #expect(error.code == .invalidArgument)
+        #expect(error.message.contains("\(fixture.schema).collected_daily_bars is not empty"))
+        #expect(try fixture.indexes().contains { $0.hasPrefix("collected_daily_bars_pkey ") }, "nothing was dropped")
+    }
+
+    @Test("a reconnect during a bulk load goes on when its commits survived, and fails when one was lost")
+    func bulkLoadReconnect() throws {
+        let fixture = try SinkFixture()
+        defer { fixture.cleanUp() }
+        var log = EventLog()
+        for index in 0..<30 { try log.bar("SPY", LocalDate(daysSinceEpoch: 19_000 + Int64(index)).description, close: "10.00") }
+        let engine = try fixture.engine(redis: false, retry: RetryPolicy(attempts: 5, initialDelay: .milliseconds(10), maxDelay: .milliseconds(50)))
+        try engine.postgres.beginBulkLoad()
+        func terminate() throws {
+            try fixture.admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", [fixture.applicationName])
+        }
+        try engine.apply(batch: Array(log.events[0..<10]), positions: [CheckpointPosition(source: "log", partition: 0, position: 10)])
+        try terminate()
+        let resumed = try engine.apply(batch: Array(log.events[10..<20]), positions: [CheckpointPosition(source: "log", partition: 0, position: 20)])
+        #expect(resumed.postgres.retries == 1)
+        // What an asynchronous commit lost to a server crash looks like: the checkpoint is back.
+        try fixture.admin.query("UPDATE \(fixture.schema).projection_checkpoints SET position = 10")
+        try terminate()
+        let error = try #require(throws: ProjectionError.self) {
+            try engine.apply(batch: Array(log.events[20..<30]), positions: [CheckpointPosition(source: "log", partition: 0, position: 30)])
+        }
+        #expect(error.code == .postgres)
+        #expect(error.message.contains("lost batches committed during its bulk load") && error.message.contains("start the rebuild over"))
+        #expect(try fixture.rows("SELECT count(*) FROM $schema.collected_daily_bars") == [["20"]])
     }
 }
 

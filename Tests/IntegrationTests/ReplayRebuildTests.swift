@@ -21,6 +21,8 @@ struct ReplayRebuildTests {
         #expect(continuous.count > 5)
         let oldKeys = try fixture.keys(matching: "latest:*")
         #expect(!oldKeys.isEmpty)
+        let indexQuery = "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 ORDER BY 1"
+        let migratedIndexes = try fixture.admin.query(indexQuery, [fixture.schema]).rows
 
         let replayer = try fixture.replayer()
         let plan = try replayer.plan(from: 1, through: nil)
@@ -36,6 +38,7 @@ struct ReplayRebuildTests {
         #expect(try fixture.livePrefix() == plan.shadowKeyPrefix)
         #expect(try fixture.keys(matching: "latest:*").isEmpty, "the old keys are dropped")
         #expect(try fixture.roots() == continuous)
+        #expect(try fixture.admin.query(indexQuery, [fixture.schema]).rows == migratedIndexes, "the bulk load's indexes are all back")
         let checkpoint = try fixture.admin.query(
             "SELECT position FROM \(fixture.schema).projection_checkpoints WHERE projection = 'collected' AND source = 'log'").value(0, 0)
         #expect(checkpoint == String(head))

@@ -26,6 +26,31 @@ struct ProjectorUnitTests {
         #expect(BatchSizing(minimum: 10, maximum: 20, initial: 500).current == 20)
     }
 
+    @Test("a batch folded in slices on several threads equals the one-thread fold, rejects and their order included")
+    func parallelFold() throws {
+        var events = try EventCodecBenchmark.sampleEvents(count: 12_000, seed: 42)
+        events.insert(try Samples.raw(type: "bar.daily", version: 2, payload: ["close": "x"], seq: 0), at: 7_000)
+        events.insert(try Samples.raw(type: "bar.weekly", version: 1, payload: ["close": "1"], seq: 0), at: 11)
+        for index in events.indices { events[index].seq = UInt64(index + 1) }
+        let projections: [any Projection] = [CollectedProjection()]
+        let sequential = try ProjectionEngine.fold(events, projections: projections)
+        #expect(sequential.rejects.count == 2 && sequential.rows.count > 10_000)
+        for parts in [2, 3, 4] {
+            #expect(try ParallelFold.fold(events, projections: projections, parts: parts) == sequential, "\(parts) slices")
+        }
+        let small = Array(events.prefix(ParallelFold.minimumEvents - 1))
+        #expect(try ParallelFold.fold(small, projections: projections, parts: 4) == ProjectionEngine.fold(small, projections: projections))
+
+        // An event without a seq fails the batch with the error the one-thread fold reports first.
+        var unlogged = events
+        unlogged[9_000].seq = nil
+        unlogged[10_000].seq = nil
+        let expected = try #require(throws: ProjectionError.self) { try ProjectionEngine.fold(unlogged, projections: projections) }
+        let error = try #require(throws: ProjectionError.self) { try ParallelFold.fold(unlogged, projections: projections, parts: 4) }
+        #expect(error.description == expected.description)
+        #expect(error.message.contains(unlogged[9_000].id.hex))
+    }
+
     @Test("runBlocking's BlockingTask finishes even when every cooperative thread is blocked waiting on one",
           .timeLimit(.minutes(1)))
     func blockingTaskOnBlockedPool() async throws {

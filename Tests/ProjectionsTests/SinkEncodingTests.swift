@@ -80,4 +80,61 @@ struct SinkEncodingTests {
         #expect(KeyWrite(key: "k", fields: fields.reversed(), seq: 9_007_199_254_740_991, eventID: Self.id).value == value)
         #expect(String(decoding: RedisLayout.value(fields: [], seq: 1, eventID: Self.id), as: UTF8.self) == #"{"_event_id":"\#(Self.id.hex)","_seq":1}"#)
     }
+
+    @Test("a batch's rows collapse to one per key: the highest seq, the later row on equal seqs, in first-seen key order")
+    func collapse() {
+        func row(_ key: String?, _ second: String?, seq: UInt64, value: String) -> RowUpsert {
+            RowUpsert(table: "t", values: [key, second, value], seq: seq, eventID: Self.id)
+        }
+        let rows = [
+            row("a", "1", seq: 5, value: "a5"),
+            row("b", "1", seq: 3, value: "b3"),
+            row("a", "1", seq: 9, value: "a9"),
+            row("a", "1", seq: 7, value: "a7"),
+            row("b", "1", seq: 3, value: "b3 again"),
+            row("a", nil, seq: 1, value: "a-null"),
+            row("a", "", seq: 2, value: "a-empty"),
+            row("a", "1", seq: 1, value: "skipped: not in indices"),
+        ]
+        let collapsed = CollapsedRows(rows, indices: Array(0..<7), keyCount: 2)
+        #expect(collapsed.indices.map { rows[$0].values[2] } == ["a9", "b3 again", "a-null", "a-empty"])
+        #expect(collapsed.hashes == collapsed.indices.map { CollapsedRows.keyHash(rows[$0].values, keyCount: 2) })
+        #expect(Set(collapsed.hashes).count == 4, "NULL, the empty string and \"1\" are different keys")
+        #expect(CollapsedRows(rows, indices: [], keyCount: 2).indices.isEmpty)
+        #expect(CollapsedRows(rows, indices: [3, 0], keyCount: 1).indices == [3], "one key column: a7 beats a5")
+    }
+
+    @Test("a large batch collapses like a dictionary of the highest seq per key")
+    func collapseMany() {
+        var generator = SystemRandomNumberGenerator()
+        let rows = (0..<20_000).map { index in
+            RowUpsert(table: "t", values: ["K\(Int.random(in: 0..<3_000, using: &generator))", index % 3 == 0 ? nil : "d\(index % 2)", "v\(index)"],
+                      seq: UInt64.random(in: 1...50_000, using: &generator), eventID: Self.id)
+        }
+        var best: [[String?]: Int] = [:]
+        for (index, row) in rows.enumerated() {
+            let key = Array(row.values[..<2])
+            if let kept = best[key], rows[kept].seq > row.seq { continue }
+            best[key] = index
+        }
+        let collapsed = CollapsedRows(rows, indices: Array(rows.indices), keyCount: 2)
+        #expect(collapsed.indices.count == best.count)
+        #expect(Set(collapsed.indices) == Set(best.values))
+    }
+
+    @Test("grouping by key sorts text key columns bytewise (COLLATE \"C\"), other types as they are")
+    func groupingCollation() throws {
+        let types = ["ticker": "text", "trade_date": "date"]
+        let statement = try TableStatements(CollectedTables.dailyBars, schema: "\"s\"", types: types)
+        #expect(statement.merge.contains(#"SELECT DISTINCT ON ("ticker" COLLATE "C", "trade_date")"#))
+        #expect(statement.merge.contains(#"ORDER BY "ticker" COLLATE "C", "trade_date", seq DESC"#))
+        #expect(statement.merge.contains(#"ON CONFLICT ("ticker", "trade_date")"#))
+        let highest = #"SELECT "ticker" COLLATE "C" AS k0, "trade_date" AS k1, max(seq) AS seq FROM "s"."collected_daily_bars" GROUP BY 1, 2"#
+        let sameKey = #"t."ticker" COLLATE "C" = w.k0 AND t."trade_date" = w.k1"#
+        #expect(statement.highestSeqRows == #"SELECT t.* FROM "s"."collected_daily_bars" t JOIN ("# + highest + ") w ON " + sameKey + " AND t.seq = w.seq")
+        #expect(statement.lowerSeqRows == #"DELETE FROM "s"."collected_daily_bars" t USING ("# + highest + " HAVING count(*) > 1) w WHERE " + sameKey + " AND t.seq < w.seq")
+        #expect(statement.repeatedRows.contains(#"PARTITION BY "ticker" COLLATE "C", "trade_date" ORDER BY seq DESC"#))
+        let untyped = try TableStatements(CollectedTables.dailyBars, schema: "\"s\"")
+        #expect(untyped.merge.contains(#"SELECT DISTINCT ON ("ticker", "trade_date")"#))
+    }
 }

@@ -183,12 +183,15 @@ final class LogStore: Sendable {
         var more = true
         while more && next <= end && remaining > 0 {
             more = try read("read events from \(next)") { txn in
-                try txn.withCursor(on: events) { cursor in
+                var touched = MappedSpan()
+                defer { touched.release() }
+                return try txn.withCursor(on: events) { cursor in
                     var visited = 0
                     var entry = try LogFormat.withSeqKey(next) { try cursor.seek(atLeast: $0) }
                     while let current = entry {
                         let seq = try seq(of: current.key)
                         guard seq <= end else { return false }
+                        touched.include(current.value)
                         let proceed = try decoder.decode(seq: seq, value: current.value, in: txn) { id, json in
                             try body(StoredEventView(seq: seq, idBytes: id, canonicalJSON: json))
                         }
@@ -202,6 +205,39 @@ final class LogStore: Sendable {
                     return false
                 }
             }
+        }
+    }
+
+    /// The span of the memory map that a scan chunk's records lie in, handed back to the
+    /// kernel once the chunk is read. A scan touches each page of its range once, and every
+    /// mapped page counts in the process's resident set until unmapped: a full scan of a
+    /// multi-gigabyte log (a replay) would otherwise hold it all. LMDB maps the file shared
+    /// and read-only (it writes with `pwrite`), so `MADV_DONTNEED` only drops this process's
+    /// page table entries: the pages stay in the page cache and a later read faults them back
+    /// in, unchanged, since LMDB never rewrites pages a read transaction can see. Must run
+    /// inside the read transaction, while the map cannot move.
+    struct MappedSpan {
+        private var low = UInt.max
+        private var high: UInt = 0
+
+        /// Spans below this are left alone: not worth a system call.
+        static let minimumRelease: UInt = 256 << 10
+        static let pageSize = UInt(sysconf(Int32(_SC_PAGESIZE)))
+
+        mutating func include(_ bytes: UnsafeRawBufferPointer) {
+            guard let base = bytes.baseAddress else { return }
+            let start = UInt(bitPattern: base)
+            low = min(low, start)
+            high = max(high, start + UInt(bytes.count))
+        }
+
+        func release() {
+            guard high > low else { return }
+            let start = low / Self.pageSize * Self.pageSize
+            let end = (high + Self.pageSize - 1) / Self.pageSize * Self.pageSize
+            guard end - start >= Self.minimumRelease, let address = UnsafeMutableRawPointer(bitPattern: start) else { return }
+            // Advice only: when refused, the pages simply stay mapped until the log is closed.
+            _ = madvise(address, Int(end - start), MADV_DONTNEED)
         }
     }
 

@@ -13,8 +13,10 @@ import Logging
 ///
 /// Reading and folding run one batch ahead of writing: while the sinks write batch N
 /// (mostly waiting on PostgreSQL), batch N+1 is read from the source and folded, so the fold
-/// (CPU in this process) overlaps the server's work. At most one folded batch waits, and a
-/// batch read ahead is simply dropped on a stop (checkpoints only move with written batches).
+/// (CPU in this process) overlaps the server's work; the fold itself runs on one thread per
+/// core (`ParallelFold`), and a batch keeps only its changes once folded. At most one folded
+/// batch waits, and a batch read ahead is simply dropped on a stop (checkpoints only move
+/// with written batches).
 /// Every blocking call runs on one of the projector's two serial dispatch queues (the source
 /// and the folds on one, the sinks on the other), never on the cooperative pool.
 ///
@@ -115,9 +117,10 @@ public final class Projector: Sendable {
         }
     }
 
-    /// One source read and the folds of its events.
+    /// One source read, folded: its events are dropped once folded, so a batch waiting to be
+    /// written holds only its changes.
     private struct Prepared: Sendable {
-        let batch: SourceBatch
+        let batch: ReadSummary
         let changes: ProjectionChanges
     }
 
@@ -152,13 +155,13 @@ public final class Projector: Sendable {
                     prepared = try await prepare(size: sizing.current)
                 }
                 let batch = prepared.batch
-                sizing.adjust(read: batch.events.count + batch.invalidMessages, status: batch.status)
+                sizing.adjust(read: batch.events + batch.invalidMessages, status: batch.status)
                 if batch.status == .more && !stop.isRequested {
                     ahead = prepareAhead(size: sizing.current)
                 }
                 if !batch.isEmpty {
                     let summary = try await blocking(on: writeQueue) { [engine] in
-                        try engine.apply(changes: prepared.changes, events: batch.events.count, positions: batch.positions)
+                        try engine.apply(changes: prepared.changes, events: batch.events, positions: batch.positions)
                     }
                     progress.record(batch, summary)
                 }
@@ -205,7 +208,7 @@ public final class Projector: Sendable {
         let stopAfter = options.stopAfter
         return QueuedWork(on: readQueue) { [source, engine] in
             let batch = try source.read(max: size, stopAfter: stopAfter)
-            return Prepared(batch: batch, changes: try ProjectionEngine.fold(batch.events, projections: engine.projections))
+            return Prepared(batch: ReadSummary(batch), changes: try ParallelFold.fold(batch.events, projections: engine.projections))
         }
     }
 
@@ -272,17 +275,15 @@ public struct ProjectorProgress: Sendable, Hashable {
         return seconds > 0 ? Double(events) / seconds : 0
     }
 
-    mutating func record(_ batch: SourceBatch, _ summary: ApplySummary) {
+    mutating func record(_ batch: ReadSummary, _ summary: ApplySummary) {
         batches += 1
-        events += batch.events.count
+        events += batch.events
         invalidMessages += batch.invalidMessages
         rowsWritten += summary.postgres.rowsWritten
         keysChanged += summary.redisKeys.changed
         rejects += summary.rejects
         for position in batch.positions { positions[position.key] = position.position }
-        for event in batch.events {
-            if let seq = event.seq, seq > lastSeq ?? 0 { lastSeq = seq }
-        }
+        if let last = batch.lastSeq, last > lastSeq ?? 0 { lastSeq = last }
     }
 
     /// Structured fields of a progress log line.
@@ -294,6 +295,27 @@ public struct ProjectorProgress: Sendable, Hashable {
             "positions": "\(Projector.describe(positions))",
         ]
     }
+}
+
+/// What the projector keeps of a `SourceBatch` once its events are folded.
+struct ReadSummary: Sendable {
+    let events: Int
+    let invalidMessages: Int
+    let positions: [CheckpointPosition]
+    let status: SourceBatch.Status
+    /// The highest seq among the events.
+    let lastSeq: UInt64?
+
+    init(_ batch: SourceBatch) {
+        events = batch.events.count
+        invalidMessages = batch.invalidMessages
+        positions = batch.positions
+        status = batch.status
+        lastSeq = batch.events.lazy.compactMap(\.seq).max()
+    }
+
+    /// Whether the read produced anything to apply (events or advanced positions).
+    var isEmpty: Bool { events == 0 && positions.isEmpty }
 }
 
 /// How a `Projector.run()` ended.

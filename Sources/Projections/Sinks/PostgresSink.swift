@@ -18,7 +18,8 @@ public struct PostgresApplySummary: Sendable, Hashable {
 /// that for each natural key the row of the highest `seq` wins whatever the delivery order,
 /// and commits the projections' checkpoints in the same transaction (exactly-once effect).
 ///
-/// Apply path of a batch, in one transaction: per table, COPY the rows into a temporary
+/// Apply path of a batch, in one transaction: per table, the rows reduced to one per key (the
+/// highest `seq`, see `CollapsedRows`), COPYed into a temporary
 /// staging table, then one `INSERT … SELECT DISTINCT ON (key) … ORDER BY key, seq DESC
 /// ON CONFLICT (key) DO UPDATE … WHERE target.seq < EXCLUDED.seq`; rejects with `ON CONFLICT
 /// DO NOTHING`; derived hashes computed from the merged tables; checkpoints, which only move
@@ -33,6 +34,8 @@ public struct PostgresApplySummary: Sendable, Hashable {
 /// A lost connection is retried with bounded backoff by re-running the whole batch,
 /// which is idempotent: nothing of a failed transaction remains, and a batch whose COMMIT
 /// did land rewrites nothing (equal seqs never overwrite, rejects and checkpoints are no-ops).
+/// A replay's fresh shadow is filled with `beginBulkLoad()` … `finishBulkLoad` instead: rows
+/// appended to unindexed tables, reduced to one per key and indexed once at the end.
 ///
 /// Synchronous and not thread-safe: one owner (the engine) calls it from one thread at a time.
 public final class PostgresSink {
@@ -41,10 +44,10 @@ public final class PostgresSink {
     public let retry: RetryPolicy
     let connection: PostgresConnection
     private let logger: Logger
-    private let quotedSchema: String
-    private var statements: [String: TableStatements] = [:]
+    let quotedSchema: String
+    private(set) var statements: [String: TableStatements] = [:]
     /// Tables in a fixed order, so concurrent writers lock rows in the same order.
-    private let tableOrder: [TableSchema]
+    let tableOrder: [TableSchema]
     /// Batches of at least this many rows for one table first try a COPY straight into the
     /// table (see `apply`).
     public let directCopyMinimumRows: Int
@@ -57,6 +60,10 @@ public final class PostgresSink {
     static let directCopyCooldownBatches = 16
     /// Whether this session's settings (`temp_buffers`) are made; false after a reconnect.
     private var sessionReady = false
+    /// The tables of a bulk load in progress (`beginBulkLoad`), nil otherwise.
+    var bulk: [String: BulkLoadTable]?
+    /// During a bulk load, the furthest checkpoints committed so far (checked after a reconnect).
+    var bulkCheckpoints: [String: [CheckpointKey: Int64]] = [:]
 
     /// Connects to `conninfo` (retrying per `retry`) and checks that `schema` is migrated to
     /// exactly this build's version. `tables` are the tables batches may write.
@@ -126,7 +133,8 @@ public final class PostgresSink {
     /// Merges `rows`, records `rejects`, computes `derived` hashes for the subjects the rows
     /// touched and hands them to `beforeCommit` (the engine writes them to Redis there), then
     /// advances each projection's checkpoints; all in one transaction, retried as a whole
-    /// after a lost connection.
+    /// after a lost connection. During a bulk load (`beginBulkLoad()`) the loaded tables'
+    /// rows are appended instead and `derived` waits for `finishBulkLoad`.
     @discardableResult
     public func apply(
         rows: [RowUpsert], rejects: [Reject], checkpoints: [String: [CheckpointPosition]],
@@ -139,31 +147,51 @@ public final class PostgresSink {
             }
             byTable[row.table, default: []].append(index)
         }
-        let subjects = derivedSubjects(derived, rows: rows, byTable: byTable)
+        var tables: [(statement: TableStatements, rows: CollapsedRows)] = []
+        for table in tableOrder {
+            guard let indices = byTable[table.name], let statement = statements[table.name] else { continue }
+            tables.append((statement, CollapsedRows(rows, indices: indices, keyCount: table.keyCount)))
+        }
+        let bulkLoading = bulk != nil
+        let subjects = bulkLoading ? [] : derivedSubjects(derived, rows: rows, tables: tables.map { ($0.statement.table, $0.rows.indices) })
+        let staging = tables.filter { bulk?[$0.statement.table] == nil && $0.rows.indices.count >= stagingMinimumRows }.map(\.statement.table)
         var summary = PostgresApplySummary()
         summary.rowsReceived = rows.count
         summary.retries = try withRetry(operation: "apply batch") {
             try connection.withTransaction { connection -> Void in
-                try prepare(connection, tables: byTable.filter { $0.value.count >= stagingMinimumRows }.keys)
+                try prepare(connection, staging: staging, asynchronousCommit: bulkLoading)
                 summary.rowsWritten = 0
-                for table in tableOrder {
-                    guard let indices = byTable[table.name], let statement = statements[table.name] else { continue }
-                    summary.rowsWritten += try merge(connection, statement, rows: rows, indices: indices)
+                for (statement, collapsed) in tables {
+                    if bulk?[statement.table] != nil {
+                        summary.rowsWritten += try copy(connection, statement.directCopy, rows: rows, indices: collapsed.indices)
+                    } else {
+                        summary.rowsWritten += try merge(connection, statement, rows: rows, indices: collapsed.indices)
+                    }
                 }
                 summary.rejectsRecorded = try record(connection, rejects: rejects)
                 var values: [DerivedValue] = []
                 for (hash, keys) in zip(derived, subjects) where !keys.isEmpty {
-                    let result = try connection.query(hash.sql, [ColumnText.array(keys)])
-                    for row in result.rows {
-                        guard let field = row[0], let value = row[1] else { continue }
-                        values.append(DerivedValue(hash: hash.key, channel: hash.channel, field: field, value: value))
-                    }
+                    values += try derivedValues(connection, hash, subjects: keys)
                 }
                 try beforeCommit(values)
                 try advance(connection, checkpoints: checkpoints)
             }
         }.retries
+        if bulkLoading {
+            recordBulkLoad(tables.map { ($0.statement.table, $0.rows) }, checkpoints: checkpoints, retried: summary.retries > 0)
+        }
         return summary
+    }
+
+    /// `hash`'s fields for `subjects`, computed from the tables as this transaction sees them.
+    func derivedValues(_ connection: PostgresConnection, _ hash: DerivedHash, subjects: [String]) throws -> [DerivedValue] {
+        var values: [DerivedValue] = []
+        let result = try connection.query(hash.sql, [ColumnText.array(subjects)])
+        for row in result.rows {
+            guard let field = row[0], let value = row[1] else { continue }
+            values.append(DerivedValue(hash: hash.key, channel: hash.channel, field: field, value: value))
+        }
+        return values
     }
 
     /// The committed checkpoint of `projection`: the last applied position per source
@@ -190,6 +218,7 @@ public final class PostgresSink {
                 if !connection.isHealthy {
                     sessionReady = false
                     try connection.reset()
+                    if bulk != nil { try requireBulkCheckpoints() }
                 }
                 if !sessionReady {
                     // Staging tables live in local buffers (8 MB by default): a 200k-row batch
@@ -217,10 +246,14 @@ public final class PostgresSink {
         return state == "40001" || state == "40P01" || state.hasPrefix("57P") || state.hasPrefix("08")
     }
 
-    private func prepare(_ connection: PostgresConnection, tables: some Sequence<String>) throws {
+    /// Starts a batch transaction: the swap lock, the session settings of the batch, and the
+    /// staging tables of `staging`.
+    private func prepare(_ connection: PostgresConnection, staging: [String], asynchronousCommit: Bool) throws {
         // Derived-hash SQL names tables unqualified; staging tables are always pg_temp.
         var script = swapLockStatement + "SET LOCAL search_path TO \(quotedSchema); SET LOCAL work_mem = '64MB';"
-        for name in tables.sorted() {
+        // A bulk load's commits need not wait for the WAL flush: see `beginBulkLoad`.
+        if asynchronousCommit { script += "SET LOCAL synchronous_commit = off;" }
+        for name in staging.sorted() {
             if let statement = statements[name] { script += statement.createStaging }
         }
         try connection.execute(script)
@@ -339,12 +372,14 @@ public final class PostgresSink {
             [ColumnText.array(projections), ColumnText.array(sources), ColumnText.array(partitions), ColumnText.array(values)])
     }
 
-    /// For each derived hash, the sorted distinct subjects of the rows of its trigger tables.
-    private func derivedSubjects(_ derived: [DerivedHash], rows: [RowUpsert], byTable: [String: [Int]]) -> [[String]] {
+    /// For each derived hash, the sorted distinct subjects of the rows of its trigger tables
+    /// (`tables`: each table's rows, by position in `rows`).
+    private func derivedSubjects(_ derived: [DerivedHash], rows: [RowUpsert], tables: [(name: String, indices: [Int])]) -> [[String]] {
         derived.map { hash in
             var subjects = Set<String>()
-            for (table, column) in hash.triggers {
-                for index in byTable[table] ?? [] {
+            for (name, indices) in tables {
+                guard let column = hash.triggers[name] else { continue }
+                for index in indices {
                     if let subject = rows[index].values[column] { subjects.insert(subject) }
                 }
             }
@@ -382,6 +417,14 @@ struct TableStatements {
     let copy: String
     let directCopy: String
     let merge: String
+    /// The rows holding the highest `seq` of their key (all of them when two rows share it),
+    /// found by hashing, not sorting (a bulk load's end).
+    let highestSeqRows: String
+    /// Deletes the rows below the highest `seq` of their key, found by hashing (a bulk load's end).
+    let lowerSeqRows: String
+    /// Deletes every row but one of the highest `seq` of its key, rows sharing a `seq` too;
+    /// sorts the table (a bulk load's end, when a batch may have landed twice).
+    let repeatedRows: String
     /// The merge from one `text[]` parameter per column (`$1` …), each cast to its column's
     /// type; nil when `types` does not name every column.
     let arrayMerge: String?
@@ -393,6 +436,17 @@ struct TableStatements {
         let staging = "pg_temp." + (try PostgresConnection.quoteIdentifier("stage_" + table.name))
         let columns = try (table.columns + ["seq", "event_id"]).map(PostgresConnection.quoteIdentifier)
         let keys = columns[..<table.keyCount].joined(separator: ", ")
+        // Reducing to one row per key needs equal keys together, not the columns' collation
+        // order: sorting text bytewise ("C") finds the same groups, faster.
+        let grouping = zip(table.keyColumns, columns).map { name, quoted in
+            Self.isText(types[name]) ? "\(quoted) COLLATE \"C\"" : quoted
+        }
+        let groupKeys = grouping.joined(separator: ", ")
+        // Each key's highest seq (k0, k1 … and seq), and the condition joining a row `t` to it.
+        let keyNames = grouping.indices.map { "k\($0)" }
+        let highest = "SELECT \(zip(grouping, keyNames).map { "\($0) AS \($1)" }.joined(separator: ", ")), max(seq) AS seq FROM \(target) GROUP BY "
+            + (1...grouping.count).map(String.init).joined(separator: ", ")
+        let sameKey = zip(grouping, keyNames).map { "t.\($0) = w.\($1)" }.joined(separator: " AND ")
         let list = columns.joined(separator: ", ")
         self.table = table.name
         directCopy = "COPY \(target) (\(list)) FROM STDIN"
@@ -413,8 +467,17 @@ struct TableStatements {
         case .keepExisting:
             conflict = "ON CONFLICT (\(keys)) DO NOTHING"
         }
-        merge = "INSERT INTO \(target) AS t (\(list)) SELECT DISTINCT ON (\(keys)) \(list) FROM \(staging) ORDER BY \(keys), seq DESC \(conflict)"
-        arrayMerge = casts.count < columns.count ? nil : "INSERT INTO \(target) AS t (\(list)) SELECT DISTINCT ON (\(keys)) \(list) FROM (SELECT \(casts.joined(separator: ", ")) "
-            + "FROM unnest(\(parameters.joined(separator: ", "))) AS u(\(list))) s ORDER BY \(keys), seq DESC \(conflict)"
+        highestSeqRows = "SELECT t.* FROM \(target) t JOIN (\(highest)) w ON \(sameKey) AND t.seq = w.seq"
+        lowerSeqRows = "DELETE FROM \(target) t USING (\(highest) HAVING count(*) > 1) w WHERE \(sameKey) AND t.seq < w.seq"
+        repeatedRows = "DELETE FROM \(target) WHERE ctid = ANY (ARRAY(SELECT ctid FROM (SELECT ctid, row_number() OVER (PARTITION BY \(groupKeys) ORDER BY seq DESC) AS n FROM \(target)) d WHERE n > 1))"
+        merge = "INSERT INTO \(target) AS t (\(list)) SELECT DISTINCT ON (\(groupKeys)) \(list) FROM \(staging) ORDER BY \(groupKeys), seq DESC \(conflict)"
+        arrayMerge = casts.count < columns.count ? nil : "INSERT INTO \(target) AS t (\(list)) SELECT DISTINCT ON (\(groupKeys)) \(list) FROM (SELECT \(casts.joined(separator: ", ")) "
+            + "FROM unnest(\(parameters.joined(separator: ", "))) AS u(\(list))) s ORDER BY \(groupKeys), seq DESC \(conflict)"
+    }
+
+    /// Whether a `format_type` name is a collatable text type (not an array of one).
+    private static func isText(_ type: String?) -> Bool {
+        guard let type, !type.hasSuffix("]") else { return false }
+        return type == "text" || type.hasPrefix("character")
     }
 }

@@ -142,9 +142,16 @@ public final class Replayer {
                 copiedKeys = try copyLiveKeys(plan, below: below)
             }
             let engine = try shadowEngine(plan)
+            // A shadow that starts empty is bulk loaded up to the head known at the start
+            // (see `PostgresSink.beginBulkLoad`); the rest merges as the live projector does.
+            var bulkLoading = plan.copyBelow == nil
+            if bulkLoading {
+                try Self.wrap(.projection, "start bulk load of \(plan.shadowSchema)") { try engine.postgres.beginBulkLoad() }
+            }
             var next = plan.foldFrom
             if let through = plan.through {
                 next = try fold(engine, from: next, through: through, phase: .folding, state: &state)
+                try finishBulkLoad(engine, plan: plan)
                 state.report(.done, target: state.folded)
                 return ReplayResult(
                     plan: plan, folded: state.folded, copiedRows: copiedRows, copiedKeys: copiedKeys, swappedAt: nil,
@@ -157,8 +164,13 @@ public final class Replayer {
                 let head = try Self.wrap(.log, "read log head") { try log.lastSeq() }
                 if head < next || (phase == .catchingUp && head - next + 1 <= options.swapLag) { break }
                 next = try fold(engine, from: next, through: head, phase: phase, state: &state)
+                if bulkLoading {
+                    try finishBulkLoad(engine, plan: plan)
+                    bulkLoading = false
+                }
                 phase = .catchingUp
             }
+            if bulkLoading { try finishBulkLoad(engine, plan: plan) }
             let swappedAt = try swap(plan, engine: engine, next: next, state: &state)
             state.report(.dropping, target: state.folded)
             let dropped = try dropRetired(plan)
@@ -227,6 +239,17 @@ public final class Replayer {
         }
     }
 
+    /// Ends the shadow's bulk load: its tables converge and get their indexes, and the derived
+    /// hashes are computed for every subject and written under the shadow key prefix.
+    func finishBulkLoad(_ engine: ProjectionEngine, plan: ReplayPlan) throws {
+        let derived = engine.redis == nil ? [] : options.projections.flatMap(\.derivedHashes)
+        try Self.wrap(.projection, "finish bulk load of \(plan.shadowSchema)") {
+            try engine.postgres.finishBulkLoad(derived: derived) { values in
+                if let redis = engine.redis, !values.isEmpty { try redis.write(derived: values) }
+            }
+        }
+    }
+
     /// Folds `from`…`through` into the shadow with a `Projector` over the log (the projector
     /// service's own loop: the next batch is read and folded while the sinks write this one);
     /// returns the next seq. Stops between batches when `options.shouldStop` says so.
@@ -275,6 +298,10 @@ public final class Replayer {
         }
 
         func applied(_ progress: ProjectorProgress) {
+            // Each batch allocates and frees tens of MB on the projector's two queues, whose
+            // threads use malloc arenas of their own: returning the freed pages after every
+            // batch keeps a rebuild's resident set to about the batches in flight (SPEC §9).
+            FreedMemory.release()
             state.folded = base + UInt64(progress.events)
             state.report(phase, target: target)
             if shouldStop() { projector?.requestStop() }

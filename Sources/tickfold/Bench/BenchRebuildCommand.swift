@@ -16,9 +16,11 @@ struct BenchRebuildCommand: AsyncParsableCommand {
         Appends N deterministic mixed events (bars, trades, tickers, macro, news, posts) to a \
         temporary log (no fsync), replays them --from 1 into a fresh schema and key namespace \
         (shadow, then swap, as `tickfold replay` does), digests the result with `tickfold audit \
-        digest`, and drops everything it created. rebuild_seconds covers the replay only; \
-        peak_rss_mb is the process's high-water mark (VmHWM) during rebuild and digest (reset \
-        after generation through /proc/self/clear_refs; generation included where that fails).
+        digest`, and drops everything it created. The log is written, closed, and reopened \
+        read-only for the replay, as `tickfold replay` opens it. rebuild_seconds covers the \
+        replay only; peak_rss_mb is the process's high-water mark (VmHWM) during rebuild and \
+        digest (reset after generation through /proc/self/clear_refs; generation included \
+        where that fails).
         """)
 
     @OptionGroup(title: "Connections") var connections: ConnectionOptions
@@ -29,6 +31,11 @@ struct BenchRebuildCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Events per folded batch.")
     var batchSize = 50_000
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Keep the generated log in this directory and reuse it in later runs with the same --events.",
+        discussion: "Generating 5M events takes longer than rebuilding them; the log is only read by the rebuild."))
+    var logCache: String?
+
     @Flag(name: .long, help: "Print one canonical JSON object.")
     var json = false
 
@@ -38,14 +45,15 @@ struct BenchRebuildCommand: AsyncParsableCommand {
         let redisURL = try connections.redisURL().value
         let count = events
         let batch = batchSize
-        let report = try await runBenchmark { try measure(count: count, batch: batch, conninfo: conninfo, redisURL: redisURL) }
+        let cache = logCache
+        let report = try await runBenchmark { try measure(count: count, batch: batch, logCache: cache, conninfo: conninfo, redisURL: redisURL) }
         print(json ? try report.json() : report.text(), terminator: "")
     }
 }
 
-private func measure(count: Int, batch: Int, conninfo: String, redisURL: String) throws -> BenchReport {
+private func measure(count: Int, batch: Int, logCache: String?, conninfo: String, redisURL: String) throws -> BenchReport {
     let id = ReplayOptions.newID()
-    let directory = FileManager.default.temporaryDirectory.path + "/tickfold-bench-rebuild-\(id)"
+    let directory = logCache.map { $0 + "/events-\(count)" } ?? FileManager.default.temporaryDirectory.path + "/tickfold-bench-rebuild-\(id)"
     let schema = "bench_rebuild_\(id)"
     let namespace = "bench:\(id):"
     let admin = try PostgresConnection(conninfo)
@@ -53,22 +61,20 @@ private func measure(count: Int, batch: Int, conninfo: String, redisURL: String)
     defer {
         _ = try? admin.execute("DROP SCHEMA IF EXISTS \(schema) CASCADE")
         try? removeKeys(redis, pattern: namespace + "*")
-        try? FileManager.default.removeItem(atPath: directory)
+        if logCache == nil { try? FileManager.default.removeItem(atPath: directory) }
     }
-    let log = try EventLog(directory: directory, options: EventLogOptions(access: .writer, durability: .noSync))
-    defer { log.close() }
     let generated = ContinuousClock.now
-    var seed: UInt64 = 0x7_1c4f
-    var appended = 0
-    while appended < count {
-        let chunk = min(20_000, count - appended)
-        _ = try log.appendBlocking(events: try EventCodecBenchmark.sampleEvents(count: chunk, seed: seed))
-        seed &+= 1
-        appended += chunk
+    let reused = logCache != nil && (try? EventLog(directory: directory, options: .readOnly).lastSeq()) == UInt64(count)
+    if !reused {
+        try? FileManager.default.removeItem(atPath: directory)
+        try generate(count: count, directory: directory)
     }
-    let head = try log.lastSeq()
     let generateSeconds = seconds(since: generated)
     let generatePeak = peakRSSMegabytes()
+    // Like `tickfold replay`, which reads the log another process writes.
+    let log = try EventLog(directory: directory, options: .readOnly)
+    defer { log.close() }
+    let head = try log.lastSeq()
     // Writing 5 to clear_refs resets VmHWM (Linux ≥ 4.0), so the figure is the rebuild's own.
     let resetPeak = (try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)) != nil
 
@@ -90,7 +96,7 @@ private func measure(count: Int, batch: Int, conninfo: String, redisURL: String)
     report.describe("batch_size", String(batch))
     report.describe("rows", String(digest.tables.reduce(0) { $0 + $1.rows }))
     report.describe("keys", String(digest.families.reduce(0) { $0 + $1.keys }))
-    report.describe("generate_seconds", String(format: "%.1f", generateSeconds))
+    report.describe("generate_seconds", reused ? "0 (log reused from \(directory))" : String(format: "%.1f", generateSeconds))
     report.describe("generate_peak_rss_mb", String(format: "%.0f", generatePeak))
     report.describe("load_average", loadAverage())
     report.record("rebuild_events_per_s", Double(result.folded) / result.seconds, unit: "events/s", note: "fold + PostgreSQL + Redis, shadow then swap")
@@ -98,6 +104,25 @@ private func measure(count: Int, batch: Int, conninfo: String, redisURL: String)
     report.record("peak_rss_mb", peakRSSMegabytes(), unit: "MB", note: resetPeak ? "VmHWM of rebuild and digest" : "VmHWM, generation included")
     report.record("digest_seconds", digest.digestSeconds, unit: "s", note: "every table and key family")
     return report
+}
+
+/// Appends `count` deterministic mixed events to a new log in `directory` (no fsync), a chunk
+/// at a time, then closes it and returns the generator's freed memory to the system, so that
+/// neither the writer's pages nor the generator's heap count in the rebuild's resident set.
+private func generate(count: Int, directory: String) throws {
+    let log = try EventLog(directory: directory, options: EventLogOptions(access: .writer, durability: .noSync))
+    defer {
+        log.close()
+        FreedMemory.release()
+    }
+    var seed: UInt64 = 0x7_1c4f
+    var appended = 0
+    while appended < count {
+        let chunk = min(20_000, count - appended)
+        _ = try log.appendBlocking(events: try EventCodecBenchmark.sampleEvents(count: chunk, seed: seed))
+        seed &+= 1
+        appended += chunk
+    }
 }
 
 /// The process's peak resident set (VmHWM) in MB, NaN when /proc cannot tell.

@@ -50,6 +50,55 @@ struct EventLogAppendTests {
         #expect(try log.count() == 1_000)
     }
 
+    #if os(Linux)
+    @Test("a long scan hands the map's pages back as it goes: everything reads back, and the mapping does not stay resident")
+    func scanReleasesPages() throws {
+        let (temporary, path) = try LogFixtures.directory()
+        let records = LogFixtures.records(0..<60_000)
+        do {
+            let log = try EventLog(directory: path, options: EventLogOptions(durability: .noSync))
+            _ = try log.appendBlocking(records)
+            log.close()
+        }
+        let reader = try EventLog(directory: path, options: .readOnly)
+        defer { reader.close() }
+        let fileBytes = try #require(try FileManager.default.attributesOfItem(atPath: path + "/data.mdb")[.size] as? Int)
+        #expect(fileBytes > 4 << 20, "a log large enough to span several scan chunks")
+        for pass in 0..<2 {
+            var read = 0
+            try reader.forEach(from: 1) { event in
+                if Int(event.seq) % 997 == 0 || event.seq == 60_000 {
+                    #expect(Array(event.canonicalJSON) == records[Int(event.seq) - 1].canonicalJSON, "pass \(pass), seq \(event.seq)")
+                }
+                read += 1
+            }
+            #expect(read == 60_000)
+            let resident = try #require(try Self.residentKilobytes(mapping: path + "/data.mdb"))
+            #expect(resident * 1024 < fileBytes / 4, "pass \(pass): \(resident) kB of a \(fileBytes / 1024) kB log stay resident")
+        }
+        _ = temporary
+    }
+
+    /// The resident size of this process's mapping of `file`, from /proc/self/smaps (read to
+    /// its end: procfs files report no size).
+    private static func residentKilobytes(mapping file: String) throws -> Int? {
+        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/self/smaps"))
+        defer { try? handle.close() }
+        let smaps = String(decoding: try handle.readToEnd() ?? Data(), as: UTF8.self)
+        let resolved = URL(fileURLWithPath: file).resolvingSymlinksInPath().path
+        var inMapping = false
+        var total: Int?
+        for line in smaps.split(separator: "\n") {
+            if let first = line.first, first.isHexDigit, line.contains("-") {
+                inMapping = line.hasSuffix(resolved)
+            } else if inMapping, line.hasPrefix("Rss:") {
+                total = (total ?? 0) + (Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0)
+            }
+        }
+        return total
+    }
+    #endif
+
     @Test("duplicates return the existing seq, within one batch and across batches")
     func dedup() throws {
         let (temporary, path) = try LogFixtures.directory()
