@@ -285,6 +285,20 @@ struct ProjectionSinkTests {
         #expect(json["volume_24h"] as? String == "170")
     }
 
+    /// Delivers every event once or twice, in a seeded random order, in random batches of 1–7;
+    /// `positions` gives each batch's checkpoints from the delivery index it ends at.
+    static func deliverShuffled(_ events: [Event], seed: UInt64, to engine: ProjectionEngine, positions: (Int) -> [CheckpointPosition]) throws {
+        var generator = SplitMix64(seed: seed)
+        var delivery = events + events.filter { _ in Bool.random(using: &generator) }
+        delivery.shuffle(using: &generator)
+        var start = 0
+        while start < delivery.count {
+            let end = min(delivery.count, start + Int.random(in: 1...7, using: &generator))
+            try engine.apply(batch: Array(delivery[start..<end]), positions: positions(end))
+            start = end
+        }
+    }
+
     @Test("shuffled, duplicated, batched delivery converges to the state of one ordered replay")
     func convergence() throws {
         let ordered = try SinkFixture()
@@ -302,16 +316,7 @@ struct ProjectionSinkTests {
             // Seeds 1 and 2 merge from parameter arrays (small batches), 3 and 4 try the
             // direct-COPY fast path on every batch, 5 and 6 always use the staging tables.
             let engine = try shuffled.engine(directCopyMinimumRows: seed > 4 ? 2000 : 1, stagingMinimumRows: seed > 2 ? 0 : 500)
-            var generator = SplitMix64(seed: seed)
-            // Every event once or twice, in a random order, in random batch sizes.
-            var delivery = log.events + log.events.filter { _ in Bool.random(using: &generator) }
-            delivery.shuffle(using: &generator)
-            var start = 0
-            while start < delivery.count {
-                let end = min(delivery.count, start + Int.random(in: 1...7, using: &generator))
-                try engine.apply(batch: Array(delivery[start..<end]), positions: [])
-                start = end
-            }
+            try Self.deliverShuffled(log.events, seed: seed, to: engine) { _ in [] }
             #expect(try shuffled.dump() == expected, "seed \(seed)")
             #expect(try shuffled.redisDump() == expectedKeys, "seed \(seed)")
         }
@@ -743,14 +748,8 @@ struct ProjectionSinkTests {
             let engine = try bulk.engine()
             try engine.postgres.beginBulkLoad()
             #expect(try bulk.indexes().isEmpty, "the load drops every index of the projected tables")
-            var generator = SplitMix64(seed: seed)
-            var delivery = log.events + log.events.filter { _ in Bool.random(using: &generator) }
-            delivery.shuffle(using: &generator)
-            var start = 0
-            while start < delivery.count {
-                let end = min(delivery.count, start + Int.random(in: 1...7, using: &generator))
-                try engine.apply(batch: Array(delivery[start..<end]), positions: [CheckpointPosition(source: "log", partition: 0, position: Int64(end))])
-                start = end
+            try Self.deliverShuffled(log.events, seed: seed, to: engine) { end in
+                [CheckpointPosition(source: "log", partition: 0, position: Int64(end))]
             }
             #expect(try bulk.hash("sp500_market_data").isEmpty, "derived fields wait for the end of the load")
             try bulk.finish(engine)
