@@ -138,12 +138,18 @@ final class LogWriter: @unchecked Sendable {
         guard trainer == nil, !stopping else { return }
         let done = DispatchSemaphore(value: 0)
         trainer = done
-        let store = self.store
+        // Lent, not captured: the thread must drop the store before it signals `done`, or
+        // `close` could return while the store (and the files) lived on in its closure.
+        let lent = Mutex<LogStore?>(store)
         Thread { [self] in
-            defer { done.signal() }
-            guard let dictionary = try? Self.trainDictionary(store, sampleCount: threshold, capacity: 16 << 10) else { return }
-            try? submit(installJob(dictionary) { _ in })
+            train(lent.withLock { $0.take() }, threshold: threshold)
+            done.signal()
         }.start()
+    }
+
+    private func train(_ store: LogStore?, threshold: Int) {
+        guard let store, let dictionary = try? Self.trainDictionary(store, sampleCount: threshold, capacity: 16 << 10) else { return }
+        try? submit(installJob(dictionary) { _ in })
     }
 
     private func run() {

@@ -143,9 +143,9 @@ extension PostgresSink {
 
     /// Ends the bulk load: in one durable transaction, reduces each table where a key was
     /// appended twice to its highest-`seq` rows, recreates the dropped constraints and
-    /// indexes, analyzes the tables, computes `derived` for every subject of their trigger
-    /// tables and hands the values to `beforeCommit` (the caller writes them to Redis). After
-    /// it, batches merge as usual. Does nothing outside a bulk load.
+    /// indexes, computes `derived` for every subject of their trigger tables and hands the
+    /// values to `beforeCommit` (the caller writes them to Redis). After it, batches merge as
+    /// usual. Does nothing outside a bulk load.
     public func finishBulkLoad(derived: [DerivedHash] = [], beforeCommit: ([DerivedValue]) throws -> Void = { _ in }) throws {
         guard let tables = bulk else { return }
         _ = try withRetry(operation: "finish bulk load") {

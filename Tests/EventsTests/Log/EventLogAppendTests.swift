@@ -295,6 +295,22 @@ struct EventLogAppendTests {
         _ = temporary
     }
 
+    @Test("closing while a dictionary trains releases the files before close returns: the log reopens at once")
+    func closeDuringTraining() throws {
+        for round in 0..<25 {
+            let (temporary, path) = try LogFixtures.directory()
+            do {
+                let log = try EventLog(directory: path, options: EventLogOptions(durability: .noSync, dictionaryTrainingThreshold: 300))
+                _ = try log.appendBlocking(LogFixtures.records(0..<400))
+                log.close()
+            }
+            let reader = try EventLog(directory: path, options: .readOnly)
+            #expect(try reader.lastSeq() == 400, "round \(round)")
+            reader.close()
+            _ = temporary
+        }
+    }
+
     @Test("checkpoints persist in the log, and a read-only log may not set them")
     func checkpoints() throws {
         let (temporary, path) = try LogFixtures.directory()
