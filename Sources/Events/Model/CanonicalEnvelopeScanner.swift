@@ -201,16 +201,11 @@ struct CanonicalEnvelopeScanner {
                 continue
             }
             // skipString admitted only the canonical escapes.
-            switch raw[i + 1] {
-            case UInt8(ascii: "b"): unescaped.append(0x08)
-            case UInt8(ascii: "t"): unescaped.append(0x09)
-            case UInt8(ascii: "n"): unescaped.append(0x0a)
-            case UInt8(ascii: "f"): unescaped.append(0x0c)
-            case UInt8(ascii: "r"): unescaped.append(0x0d)
-            case UInt8(ascii: "u"):
+            if let character = JSONEscape.character(escapedBy: raw[i + 1]) {
+                unescaped.append(character)
+            } else {  // \u00XX
                 unescaped.append(Self.nibble(raw[i + 4]) << 4 | Self.nibble(raw[i + 5]))
                 i += 4
-            default: unescaped.append(raw[i + 1])
             }
             i += 2
         }

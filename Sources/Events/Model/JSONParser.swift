@@ -279,15 +279,11 @@ struct JSONParser {
         guard position + 1 < bytes.count else { throw fail(.unexpectedEnd, "expected an escape character after '\\'") }
         let c = bytes[position + 1]
         position += 2
+        if let character = JSONEscape.character(escapedBy: c) {
+            scratch.append(character)
+            return
+        }
         switch c {
-        case UInt8(ascii: "\""): scratch.append(0x22)
-        case UInt8(ascii: "\\"): scratch.append(0x5c)
-        case UInt8(ascii: "/"): scratch.append(0x2f)
-        case UInt8(ascii: "b"): scratch.append(0x08)
-        case UInt8(ascii: "f"): scratch.append(0x0c)
-        case UInt8(ascii: "n"): scratch.append(0x0a)
-        case UInt8(ascii: "r"): scratch.append(0x0d)
-        case UInt8(ascii: "t"): scratch.append(0x09)
         case UInt8(ascii: "u"):
             var scalar = try parseHex4(escapeStart)
             if scalar >= 0xdc00 && scalar <= 0xdfff {

@@ -120,21 +120,16 @@ struct EnvelopeTail {
             guard cursor < bytes.count else { break }
             let e = bytes[cursor]
             cursor += 1
-            switch e {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0c)
-            case UInt8(ascii: "n"): out.append(0x0a)
-            case UInt8(ascii: "r"): out.append(0x0d)
-            case UInt8(ascii: "t"): out.append(0x09)
-            case UInt8(ascii: "u"):
+            if let character = JSONEscape.character(escapedBy: e) {
+                out.append(character)
+            } else if e == UInt8(ascii: "u") {
                 // Canonical JSON escapes only control characters this way (\u00XX).
                 guard cursor + 4 <= bytes.count, let value = UInt8(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(cursor + 2)..<(cursor + 4)]), as: UTF8.self), radix: 16) else {
                     throw EventError(code: .invalidField, field: field, detail: "bad \\u escape")
                 }
                 out.append(value)
                 cursor += 4
-            default:
+            } else {
                 throw EventError(code: .invalidField, field: field, detail: "bad escape")
             }
             runStart = cursor
