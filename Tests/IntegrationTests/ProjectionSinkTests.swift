@@ -56,7 +56,8 @@ private final class SinkFixture {
 
     /// Every index of the schema's projected tables: name and definition, schema name removed.
     func indexes() throws -> [String] {
-        try rows("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename LIKE 'collected%' ORDER BY 1", [schema]).map {
+        try rows("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = ANY($2::text[]) ORDER BY 1",
+                 [schema, "{" + CollectedTables.all.map(\.name).joined(separator: ",") + "}"]).map {
             "\($0[0] ?? "") \(($0[1] ?? "").replacingOccurrences(of: schema + ".", with: ""))"
         }
     }
@@ -759,6 +760,106 @@ struct ProjectionSinkTests {
             // After the load, batches merge again: a re-delivery changes nothing.
             #expect(try engine.apply(batch: log.events, positions: []).postgres.rowsWritten == 0)
             #expect(try bulk.dump() == expected, "seed \(seed), after re-delivery")
+        }
+    }
+
+    @Test("the 24 h volume: window edges, revisions and trimmed scale, by hand")
+    func tradeVolumeEdges() throws {
+        let fixture = try SinkFixture()
+        defer { fixture.cleanUp() }
+        let engine = try fixture.engine()
+        let hour: Int64 = 3_600_000, start: Int64 = 1_741_960_800_000
+        var log = EventLog()
+        func volume() throws -> String? {
+            let field = try #require(try fixture.hash("sp500_market_data")["AAPL"])
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(field.utf8)) as? [String: Any])
+            return json["volume_24h"] as? String
+        }
+        func deliver(_ body: (inout EventLog) throws -> Void) throws {
+            let first = log.events.count
+            try body(&log)
+            try engine.apply(batch: Array(log.events[first...]), positions: [])
+        }
+        try deliver { log in
+            try log.trade("AAPL", "230.00", "1.50", ms: start)
+            try log.trade("AAPL", "230.50", "2.25", ms: start + hour)
+        }
+        #expect(try volume() == "3.75")
+        // 25 h later: the first trade left the window, the second sits exactly on its start
+        // (the window is the 24 h *after* it), so only the new trade counts.
+        try deliver { log in try log.trade("AAPL", "231.00", "4", ms: start + 25 * hour) }
+        #expect(try volume() == "4")
+        // A late trade inside the window counts; a late one before it does not.
+        try deliver { log in
+            try log.trade("AAPL", "229.00", "0.50", ms: start + hour + 1)
+            try log.trade("AAPL", "229.00", "100", ms: start + 2)
+        }
+        #expect(try volume() == "4.5", "4 + 0.50 with the trailing zero trimmed")
+        // A revision (same key, higher seq) replaces the size; re-delivering the original
+        // (lower seq) changes nothing.
+        try deliver { log in try log.trade("AAPL", "229.00", "0.125", ms: start + hour + 1) }
+        #expect(try volume() == "4.125")
+        try engine.apply(batch: [log.events[3]], positions: [])
+        #expect(try volume() == "4.125")
+        #expect(try fixture.rows("SELECT subject, last_time, total FROM $schema.collected_trade_volume_24h") == [["AAPL", String(start + 25 * hour), "4.125"]])
+    }
+
+    @Test("migration 3 backfills the running 24 h volume of a schema that already holds trades")
+    func tradeVolumeBackfill() throws {
+        let fixture = try SinkFixture(migrate: false)
+        defer { fixture.cleanUp() }
+        _ = try Migrator(migrations: Migration.all.filter { $0.version < 3 }).migrate(fixture.admin, schema: fixture.schema)
+        try fixture.admin.execute("""
+            INSERT INTO \(fixture.schema).collected_trades VALUES
+              ('AAPL', 1000, 1, 1.50, '{}', 1, 'a'), ('AAPL', 86401000, 1, 2.5, '{}', 2, 'b'), ('AAPL', 86402000, 1, 3, '{}', 3, 'c'),
+              ('MSFT', 5, 1, 7, '{}', 4, 'd')
+            """)
+        let report = try Migrator().migrate(fixture.admin, schema: fixture.schema)
+        #expect(report.applied.map(\.version) == [3])
+        #expect(try fixture.rows("SELECT subject, last_time, total FROM $schema.collected_trade_volume_24h ORDER BY 1") == [
+            ["AAPL", "86402000", "5.5"], ["MSFT", "5", "7"],
+        ])
+    }
+
+    @Test("the running 24 h volume equals a fresh sum of every window after shuffled, revised, duplicated deliveries on every path")
+    func tradeVolumeConverges() throws {
+        // Three symbols over three days, sizes of mixed scales, a tenth of the trades revised.
+        var log = EventLog()
+        var generator = SplitMix64(seed: 24)
+        let start: Int64 = 1_741_960_800_000
+        let sizes = ["1", "0.5", "2.25", "10", "0.125", "3.10", "7"]
+        var keys: [(String, Int64)] = []
+        for _ in 0..<600 {
+            let symbol = ["AAPL", "MSFT", "NVDA"][Int.random(in: 0..<3, using: &generator)]
+            let ms = start + Int64.random(in: 0..<(3 * 86_400_000), using: &generator) / 60_000 * 60_000
+            keys.append((symbol, ms))
+            try log.trade(symbol, "100.00", DecimalString(sizes.randomElement(using: &generator)!)!, ms: ms)
+        }
+        for (symbol, ms) in keys.shuffled(using: &generator).prefix(60) {
+            try log.trade(symbol, "101.00", DecimalString(sizes.randomElement(using: &generator)!)!, ms: ms)
+        }
+        let fresh = """
+            SELECT l.symbol, l.last_time, trim_scale(sum(t.size))::text FROM $schema.collected_trades t
+            JOIN (SELECT symbol, max(timestamp_ms) AS last_time FROM $schema.collected_trades GROUP BY 1) l ON l.symbol = t.symbol
+            WHERE t.timestamp_ms > l.last_time - 86400000 GROUP BY 1, 2 ORDER BY 1
+            """
+        let ordered = try SinkFixture()
+        defer { ordered.cleanUp() }
+        try ordered.engine().apply(batch: log.events, positions: [])
+        let expected = try ordered.rows(fresh)
+        #expect(expected.count == 3)
+        #expect(try ordered.rows("SELECT subject, last_time, trim_scale(total)::text FROM $schema.collected_trade_volume_24h ORDER BY 1") == expected)
+        let expectedKeys = try ordered.redisDump()
+        for seed in [1, 2, 3, 4] as [UInt64] {
+            let shuffled = try SinkFixture()
+            defer { shuffled.cleanUp() }
+            let engine = try shuffled.engine(directCopyMinimumRows: seed == 3 ? 1 : 2000, stagingMinimumRows: seed == 2 ? 0 : 500)
+            if seed == 4 { try engine.postgres.beginBulkLoad() }
+            try Self.deliverShuffled(log.events, seed: seed, to: engine) { _ in [] }
+            if seed == 4 { try shuffled.finish(engine) }
+            #expect(try shuffled.rows(fresh) == expected, "seed \(seed)")
+            #expect(try shuffled.rows("SELECT subject, last_time, trim_scale(total)::text FROM $schema.collected_trade_volume_24h ORDER BY 1") == expected, "seed \(seed)")
+            #expect(try shuffled.redisDump() == expectedKeys, "seed \(seed)")
         }
     }
 

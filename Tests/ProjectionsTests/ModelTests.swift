@@ -4,12 +4,12 @@ import Testing
 
 @Suite("projection model")
 struct ModelTests {
-    @Test("the standard registry lists collected v2 and its tables")
+    @Test("the standard registry lists collected v3 and its tables")
     func registry() throws {
         let registry = ProjectionRegistry.standard
         let collected = try #require(registry.projection(named: "collected"))
-        #expect(collected.version == 2)
-        #expect(collected.label == "collected@v2")
+        #expect(collected.version == 3)
+        #expect(collected.label == "collected@v3")
         #expect(registry.tables.map(\.name) == CollectedTables.all.map(\.name))
         #expect(Set(registry.tables.map(\.name)).count == registry.tables.count)
         #expect(try registry.select(["collected"]).map(\.name) == ["collected"])

@@ -10,8 +10,10 @@ import Events
 /// payload that fails typed decoding is rejected with the decoder's own message.
 public struct CollectedProjection: Projection {
     public let name = "collected"
-    /// v2: `latest:*` keys are canonical JSON strings (v1 wrote hashes).
-    public let version = 2
+    /// v2: `latest:*` keys are canonical JSON strings (v1 wrote hashes). v3:
+    /// `sp500_market_data`'s `volume_24h` is a running total printed without trailing
+    /// fractional zeros (`1.5`, where v2 printed the window's widest scale, `1.50`).
+    public let version = 3
     public let catalog: EventCatalog
 
     public init(catalog: EventCatalog = .standard) {

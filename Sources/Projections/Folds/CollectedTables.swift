@@ -71,10 +71,14 @@ public enum CollectedTables {
     public static let macroObservations = TableSchema(
         name: "collected_macro_observations", key: ["series_id", "observation_date"],
         values: ["value", "value_text"])
-    /// Trades deduplicated by `(symbol, timestamp_ms)`, the seeds' rule.
+    /// Trades deduplicated by `(symbol, timestamp_ms)`, the seeds' rule; with each symbol's
+    /// running 24 h volume (`sp500_market_data`).
     public static let trades = TableSchema(
         name: "collected_trades", key: ["symbol", "timestamp_ms"],
-        values: ["price", "size", "conditions"])
+        values: ["price", "size", "conditions"], trailingSums: [tradeVolume24h])
+    /// Per symbol, the `size` of its trades within 24 h before its last trade.
+    public static let tradeVolume24h = TrailingSum(
+        stateTable: "collected_trade_volume_24h", subjectColumn: 0, timeColumn: 1, valueColumn: 3, span: 86_400_000)
 
     public static let all: [TableSchema] = [
         dailyBars, metaETF, etfHoldings, indexConstituents, companyOverview, balanceSheet, earningsCalendar,
@@ -85,7 +89,8 @@ public enum CollectedTables {
     /// `sp500_market_data`: per symbol with trades, a JSON object with the last trade (price,
     /// time, event id),
     /// the previous close (the latest daily bar before the last trade's New York date), the
-    /// change and change percent against it, and the volume of the 24 h up to the last trade.
+    /// change and change percent against it, and the volume of the 24 h up to the last trade
+    /// (`tradeVolume24h`, without trailing fractional zeros).
     /// Computed from the converged `collected_trades` and `collected_daily_bars` rows, so
     /// arrival order cannot change it; the "24 h" window ends at the last trade, never "now".
     public static let sp500MarketData = DerivedHash(
@@ -103,14 +108,10 @@ public enum CollectedTables {
                  'change', (lt.price - pc.close_price)::text,
                  'change_percent', CASE WHEN pc.close_price > 0
                      THEN round((lt.price - pc.close_price) * 100 / pc.close_price, 4)::text END,
-                 'volume_24h', v.volume::text)::text
+                 'volume_24h', trim_scale(v.total)::text)::text
         FROM (SELECT DISTINCT unnest($1::text[]) AS symbol) a
-        CROSS JOIN LATERAL (
-            SELECT t.price, t.timestamp_ms, t.event_id FROM collected_trades t
-            WHERE t.symbol = a.symbol ORDER BY t.timestamp_ms DESC LIMIT 1) lt
-        CROSS JOIN LATERAL (
-            SELECT sum(t.size) AS volume FROM collected_trades t
-            WHERE t.symbol = a.symbol AND t.timestamp_ms > lt.timestamp_ms - 86400000) v
+        JOIN collected_trade_volume_24h v ON v.subject = a.symbol
+        JOIN collected_trades lt ON lt.symbol = v.subject AND lt.timestamp_ms = v.last_time
         LEFT JOIN LATERAL (
             SELECT b.close_price, b.trade_date FROM collected_daily_bars b
             WHERE b.ticker = a.symbol

@@ -11,18 +11,23 @@ public struct TableSchema: Sendable, Hashable {
     /// What a key conflict does: keep the row with the higher `seq`, or keep the first row
     /// (bookkeeping tables such as `projection_rejects`).
     public let conflict: Conflict
+    /// Running totals the sink keeps beside this table, in the same transactions.
+    public let trailingSums: [TrailingSum]
 
     public enum Conflict: Sendable, Hashable {
         case higherSeqWins
         case keepExisting
     }
 
-    public init(name: String, key: [String], values: [String], conflict: Conflict = .higherSeqWins) {
+    public init(name: String, key: [String], values: [String], conflict: Conflict = .higherSeqWins, trailingSums: [TrailingSum] = []) {
         precondition(!key.isEmpty, "\(name): a projected table needs a natural key")
+        precondition(trailingSums.allSatisfy { Set([$0.subjectColumn, $0.timeColumn]) == [0, 1] && key.count == 2 && conflict == .higherSeqWins },
+                     "\(name): a trailing sum's subject and time form the key of a higher-seq-wins table")
         self.name = name
         columns = key + values
         keyCount = key.count
         self.conflict = conflict
+        self.trailingSums = trailingSums
     }
 
     public var keyColumns: ArraySlice<String> { columns[..<keyCount] }

@@ -143,8 +143,8 @@ extension PostgresSink {
 
     /// Ends the bulk load: in one durable transaction, reduces each table where a key was
     /// appended twice to its highest-`seq` rows, recreates the dropped constraints and
-    /// indexes, computes `derived` for every subject of their trigger tables and hands the
-    /// values to `beforeCommit` (the caller writes them to Redis). After it, batches merge as
+    /// indexes, computes the trailing sums, then `derived` for every subject of their trigger
+    /// tables and hands the values to `beforeCommit` (the caller writes them to Redis). After it, batches merge as
     /// usual. Does nothing outside a bulk load.
     public func finishBulkLoad(derived: [DerivedHash] = [], beforeCommit: ([DerivedValue]) throws -> Void = { _ in }) throws {
         guard let tables = bulk else { return }
@@ -158,6 +158,7 @@ extension PostgresSink {
                     guard let table = tables[name], let statement = statements[name] else { continue }
                     try converge(connection, statement, table)
                 }
+                try recomputeTrailingSums(connection)
                 var values: [DerivedValue] = []
                 for hash in derived {
                     var subjects = Set<String>()

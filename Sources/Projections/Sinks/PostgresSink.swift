@@ -161,6 +161,9 @@ public final class PostgresSink {
             try connection.withTransaction { connection -> Void in
                 try prepare(connection, staging: staging, asynchronousCommit: bulkLoading)
                 summary.rowsWritten = 0
+                for (statement, collapsed) in tables where bulk?[statement.table] == nil {
+                    try advanceTrailingSums(connection, statement, rows: rows, indices: collapsed.indices)
+                }
                 for (statement, collapsed) in tables {
                     if bulk?[statement.table] != nil {
                         summary.rowsWritten += try copy(connection, statement.directCopy, rows: rows, indices: collapsed.indices)
@@ -181,6 +184,29 @@ public final class PostgresSink {
             recordBulkLoad(tables.map { ($0.statement.table, $0.rows) }, checkpoints: checkpoints, retried: summary.retries > 0)
         }
         return summary
+    }
+
+    /// Advances the table's trailing sums by the rows about to be merged (see `TrailingSum`).
+    private func advanceTrailingSums(_ connection: PostgresConnection, _ statement: TableStatements, rows: [RowUpsert], indices: [Int]) throws {
+        guard !statement.trailingSums.isEmpty, !indices.isEmpty else { return }
+        let arrays = Self.columnArrays(rows: rows, indices: indices, columns: statement.columnCount)
+        for (sum, sql) in statement.trailingSums {
+            try connection.query(sql, [arrays[sum.subjectColumn], arrays[sum.timeColumn], arrays[sum.valueColumn], arrays[statement.columnCount]])
+        }
+    }
+
+    /// Recomputes every trailing sum of this sink's tables from the rows stored (after rows
+    /// were written around the sums: a bulk load, a middle replay's copy from live).
+    public func recomputeTrailingSums() throws {
+        _ = try withRetry(operation: "recompute trailing sums") {
+            try connection.withTransaction { connection in try recomputeTrailingSums(connection) }
+        }
+    }
+
+    func recomputeTrailingSums(_ connection: PostgresConnection) throws {
+        for table in tableOrder {
+            for sum in table.trailingSums { try connection.execute(try sum.recomputeStatement(table, schema: quotedSchema)) }
+        }
     }
 
     /// `hash`'s fields for `subjects`, computed from the tables as this transaction sees them.
@@ -430,6 +456,8 @@ struct TableStatements {
     let arrayMerge: String?
     /// Columns of `TableSchema.columns` (seq and event_id not counted).
     let columnCount: Int
+    /// The table's trailing sums, each with its `advanceStatement`.
+    let trailingSums: [(sum: TrailingSum, sql: String)]
 
     init(_ table: TableSchema, schema: String, types: [String: String] = [:]) throws {
         let target = "\(schema).\(try PostgresConnection.quoteIdentifier(table.name))"
@@ -453,6 +481,7 @@ struct TableStatements {
         createStaging = "CREATE TEMP TABLE IF NOT EXISTS \(staging) (LIKE \(target)) ON COMMIT DELETE ROWS;"
         copy = "COPY \(staging) (\(list)) FROM STDIN"
         columnCount = table.columns.count
+        trailingSums = try table.trailingSums.map { ($0, try $0.advanceStatement(table, schema: schema)) }
         var casts: [String] = []
         var parameters: [String] = []
         for (index, (name, quoted)) in zip(table.columns + ["seq", "event_id"], columns).enumerated() {

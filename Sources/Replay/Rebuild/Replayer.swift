@@ -142,6 +142,10 @@ public final class Replayer {
                 copiedKeys = try copyLiveKeys(plan, below: below)
             }
             let engine = try shadowEngine(plan)
+            if plan.copyBelow != nil {
+                // The copied rows came in beside the sink: its running totals start from them.
+                try Self.wrap(.postgres, "compute trailing sums of \(plan.shadowSchema)") { try engine.postgres.recomputeTrailingSums() }
+            }
             // A shadow that starts empty is bulk loaded up to the head known at the start
             // (see `PostgresSink.beginBulkLoad`); the rest merges as the live projector does.
             var bulkLoading = plan.copyBelow == nil
