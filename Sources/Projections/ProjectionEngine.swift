@@ -44,13 +44,20 @@ public final class ProjectionEngine: @unchecked Sendable {
     /// The changes the projections' folds make for `batch`, events in order. Every event must
     /// carry its `seq`.
     public static func fold(_ batch: [Event], projections: [any Projection]) throws(ProjectionError) -> ProjectionChanges {
+        try fold(batch[...], projections: projections)
+    }
+
+    /// `fold` of a slice of a batch (a thread's share, see `ParallelFold`).
+    static func fold(_ batch: ArraySlice<Event>, projections: [any Projection]) throws(ProjectionError) -> ProjectionChanges {
         var changes = ProjectionChanges()
-        for event in batch {
-            guard let seq = event.seq else {
-                throw ProjectionError(.invalidArgument, operation: "fold batch", message: "event \(event.id) (\(event.type)) has no seq; only logged events can be projected")
+        // Events are passed by index, not iterated: iterating copies each event (a retain
+        // and release of its arrays), a measurable share of a rebuild's CPU.
+        for index in batch.indices {
+            guard let seq = batch[index].seq else {
+                throw ProjectionError(.invalidArgument, operation: "fold batch", message: "event \(batch[index].id) (\(batch[index].type)) has no seq; only logged events can be projected")
             }
             for projection in projections {
-                projection.fold(event, seq: seq, into: &changes)
+                projection.fold(batch[index], seq: seq, into: &changes)
             }
         }
         return changes

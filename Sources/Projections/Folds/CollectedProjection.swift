@@ -30,6 +30,11 @@ public struct CollectedProjection: Projection {
 
     public func fold(_ event: Event, seq: UInt64, into changes: inout ProjectionChanges) {
         var fold = EventFold(projection: name, event: event, seq: seq, catalog: catalog)
+        // The fold appends straight to the batch's changes (swapped in and out, which moves
+        // the arrays without copying) and drops what it appended if the event fails.
+        swap(&fold.changes, &changes)
+        defer { swap(&fold.changes, &changes) }
+        let rowMark = fold.changes.rows.count, keyMark = fold.changes.keys.count
         do {
             switch event.type {
             case DailyBar.type: try fold.dailyBar()
@@ -58,11 +63,10 @@ public struct CollectedProjection: Projection {
                 }
             }
         } catch {
-            changes.rejects.append(Reject(projection: name, eventID: event.id, seq: seq, eventType: event.type, reason: error.reason))
-            return
+            fold.changes.rows.removeSubrange(rowMark...)
+            fold.changes.keys.removeSubrange(keyMark...)
+            fold.changes.rejects.append(Reject(projection: name, eventID: event.id, seq: seq, eventType: event.type, reason: error.reason))
         }
-        changes.rows.append(contentsOf: fold.rows)
-        changes.keys.append(contentsOf: fold.keys)
     }
 }
 
@@ -79,15 +83,15 @@ extension Error {
     }
 }
 
-/// The rows and keys of one event, collected before they are committed to the changes so a
-/// failing event contributes nothing but its reject.
+/// Folds one event into the batch's changes; the caller removes what it appended if it
+/// fails, so a failing event contributes nothing but its reject.
 private struct EventFold {
     let projection: String
     let event: Event
     let seq: UInt64
     let catalog: EventCatalog
-    var rows: [RowUpsert] = []
-    var keys: [KeyWrite] = []
+    /// The batch's changes while this event is folded.
+    var changes = ProjectionChanges()
 
     init(projection: String, event: Event, seq: UInt64, catalog: EventCatalog) {
         self.projection = projection
@@ -107,14 +111,14 @@ private struct EventFold {
         for (index, value) in values.enumerated() where value.map(containsNUL) == true {
             throw FoldFailure("\(table.name).\(table.columns[index]) would contain a NUL character, which PostgreSQL text cannot hold")
         }
-        rows.append(RowUpsert(table: table.name, values: values, seq: seq, eventID: event.id))
+        changes.rows.append(RowUpsert(table: table.name, values: values, seq: seq, eventID: event.id))
     }
 
     /// A `latest:*` key holding `fields` (given in name order, which spares the sort); absent
     /// values are left out.
     mutating func key(_ key: String, _ fields: [(String, RedisField.Value?)]) {
         let present = fields.compactMap { name, value in value.map { RedisField(name, $0) } }
-        keys.append(KeyWrite(key: key, fields: present, seq: seq, eventID: event.id))
+        changes.keys.append(KeyWrite(key: key, fields: present, seq: seq, eventID: event.id))
     }
 
     mutating func dailyBar() throws {

@@ -20,7 +20,7 @@ enum ParallelFold {
         }
         let results = Results(count: parts)
         DispatchQueue.concurrentPerform(iterations: parts) { part in
-            let slice = Array(events[events.count * part / parts..<events.count * (part + 1) / parts])
+            let slice = events[events.count * part / parts..<events.count * (part + 1) / parts]
             results.store(Result { () throws(ProjectionError) in try ProjectionEngine.fold(slice, projections: projections) }, at: part)
         }
         var changes = try results.take(0).get()

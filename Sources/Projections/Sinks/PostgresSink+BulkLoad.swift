@@ -21,27 +21,29 @@ struct CollapsedRows {
         while capacity < all.count * 2 { capacity <<= 1 }
         let mask = capacity - 1
         var slots = [Int32](repeating: 0, count: capacity)
-        for index in all {
-            let row = rows[index]
-            let hash = Self.keyHash(row.values, keyCount: keyCount)
-            var slot = Int(truncatingIfNeeded: (hash &* 0x9e37_79b9_7f4a_7c15) >> 32) & mask
-            var duplicate = false
-            while slots[slot] != 0 {
-                let position = Int(slots[slot]) - 1
-                if hashes[position] == hash {
-                    let kept = rows[indices[position]]
-                    if kept.values[..<keyCount].elementsEqual(row.values[..<keyCount]) {
-                        if row.seq >= kept.seq { indices[position] = index }
-                        duplicate = true
-                        break
+        // Rows are read in place: copying one out retains and releases its arrays.
+        rows.withUnsafeBufferPointer { rows in
+            for index in all {
+                let hash = Self.keyHash(rows[index].values, keyCount: keyCount)
+                var slot = Int(truncatingIfNeeded: (hash &* 0x9e37_79b9_7f4a_7c15) >> 32) & mask
+                var duplicate = false
+                while slots[slot] != 0 {
+                    let position = Int(slots[slot]) - 1
+                    if hashes[position] == hash {
+                        let kept = indices[position]
+                        if rows[kept].values[..<keyCount].elementsEqual(rows[index].values[..<keyCount]) {
+                            if rows[index].seq >= rows[kept].seq { indices[position] = index }
+                            duplicate = true
+                            break
+                        }
                     }
+                    slot = (slot + 1) & mask
                 }
-                slot = (slot + 1) & mask
+                if duplicate { continue }
+                slots[slot] = Int32(indices.count + 1)
+                indices.append(index)
+                hashes.append(hash)
             }
-            if duplicate { continue }
-            slots[slot] = Int32(indices.count + 1)
-            indices.append(index)
-            hashes.append(hash)
         }
     }
 
@@ -51,10 +53,8 @@ struct CollapsedRows {
         let prime: UInt64 = 0x0000_0100_0000_01b3
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for column in 0..<keyCount {
-            if var value = values[column] {
-                value.withUTF8 { bytes in
-                    for byte in bytes { hash = (hash ^ UInt64(byte)) &* prime }
-                }
+            if let value = values[column] {
+                for byte in value.utf8 { hash = (hash ^ UInt64(byte)) &* prime }
                 hash = (hash ^ 0xff) &* prime
             } else {
                 hash = (hash ^ 0xfe) &* prime

@@ -316,12 +316,14 @@ public final class PostgresSink {
         // Tab, seq digits, tab, 64 hex digits: built in one reused buffer, no String per row.
         var tail = [UInt8](repeating: 0, count: 22 + 64)
         return try connection.copyIn(sql) { writer in
-            for index in indices {
-                let row = rows[index]
-                for value in row.values { try writer.writeField(value) }
-                let length = Self.writeTail(seq: row.seq, id: row.eventID, into: &tail)
-                try tail.withUnsafeBytes { try writer.write(UnsafeRawBufferPointer(rebasing: $0[..<length])) }
-                try writer.endRow()
+            // Rows are read in place: copying one out retains and releases its arrays.
+            try rows.withUnsafeBufferPointer { rows in
+                for index in indices {
+                    for column in rows[index].values.indices { try writer.writeField(rows[index].values[column]) }
+                    let length = Self.writeTail(seq: rows[index].seq, id: rows[index].eventID, into: &tail)
+                    try tail.withUnsafeBytes { try writer.write(UnsafeRawBufferPointer(rebasing: $0[..<length])) }
+                    try writer.endRow()
+                }
             }
         }
     }
