@@ -54,7 +54,12 @@ struct CollapsedRows {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for column in 0..<keyCount {
             if let value = values[column] {
-                for byte in value.utf8 { hash = (hash ^ UInt64(byte)) &* prime }
+                let hashed: Void? = value.utf8.withContiguousStorageIfAvailable { bytes in
+                    for byte in bytes { hash = (hash ^ UInt64(byte)) &* prime }
+                }
+                if hashed == nil {
+                    for byte in value.utf8 { hash = (hash ^ UInt64(byte)) &* prime }
+                }
                 hash = (hash ^ 0xff) &* prime
             } else {
                 hash = (hash ^ 0xfe) &* prime

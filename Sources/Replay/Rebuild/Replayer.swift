@@ -286,6 +286,8 @@ public final class Replayer {
     /// `@unchecked Sendable`: `applied` runs on the projector's task while the replay thread
     /// waits in `runBlocking()`, and `state` is read back only after that returns.
     final class FoldReporter: @unchecked Sendable {
+        /// Freed allocator pages go back to the system above this resident set (bytes).
+        static let residentLimit = 160 << 20
         private(set) var state: RunState
         let phase: ReplayProgress.Phase
         let target: UInt64
@@ -302,10 +304,10 @@ public final class Replayer {
         }
 
         func applied(_ progress: ProjectorProgress) {
-            // Each batch allocates and frees tens of MB on the projector's two queues, whose
-            // threads use malloc arenas of their own: returning the freed pages after every
-            // batch keeps a rebuild's resident set to about the batches in flight (SPEC §9).
-            FreedMemory.release()
+            // Each batch allocates and frees tens of MB on the projector's queues, whose
+            // threads use malloc arenas of their own: returning the freed pages once the
+            // resident set grows keeps a rebuild's to about the batches in flight (SPEC §9).
+            FreedMemory.release(whenResidentAbove: Self.residentLimit)
             state.folded = base + UInt64(progress.events)
             state.report(phase, target: target)
             if shouldStop() { projector?.requestStop() }
