@@ -374,7 +374,7 @@ final class LogWriter: @unchecked Sendable {
         for (b, batch) in batches.enumerated() {
             let offset = flat
             flat += batch.count
-            /// The seq record `i` of this call is stored at, or nil when it is a duplicate.
+            // The seq record `i` of this call is stored at, or nil when it is a duplicate.
             func newSeq(_ i: Int) -> UInt64? {
                 let candidate = candidateOf[offset + i]
                 guard candidates[candidate].batch == b, candidates[candidate].index == i else { return nil }

@@ -117,9 +117,6 @@ struct RecordDecoder {
     /// The dictionary the previous value needed: almost always the next one's too.
     private var recent: ZstdDictionary?
 
-    /// The buffer's first size: a block of typical records fits. Larger values grow it.
-    static let minimumBufferSize = 64 << 10
-
     init(dictionaries: DictionaryCache, meta: LMDBDatabase) throws {
         self.decompressor = try ZstdDecompressor(maximumOutputSize: LogFormat.maximumRecordSize + RecordEncoder.blockBytes)
         self.dictionaries = dictionaries
@@ -169,7 +166,7 @@ struct RecordDecoder {
                                 "its frame decompresses to \(size) bytes, its records' lengths add up to \(stored.blockJSONSize)")
             }
             if buffer.count < size {
-                buffer = [UInt8](repeating: 0, count: max(size, Self.minimumBufferSize, 2 * buffer.count))
+                buffer = [UInt8](repeating: 0, count: max(size, 2 * buffer.count))
             }
             let decompressor = self.decompressor
             let written = try buffer.withUnsafeMutableBytes {

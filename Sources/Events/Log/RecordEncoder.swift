@@ -99,10 +99,10 @@ final class RecordEncoder: @unchecked Sendable {
     // Safe to send: an encoder is only used by the thread that took it from the pool,
     // until it gives it back.
 
-    /// Most records per block. Measured on 460-byte envelopes with a trained dictionary: one
-    /// frame per 64 records compresses ~1.5× faster, decompresses ~2.4× faster and ~25 %
-    /// smaller than one frame per record; larger blocks gain little and make `event(at:)`
-    /// decompress more.
+    /// Most records per block. On 460-byte envelopes with a trained dictionary one frame per 64
+    /// records compresses about twice and decompresses about three times as fast per record as
+    /// one frame per record, and ~20 % smaller; 128 saves under 0.1 µs more per record and
+    /// doubles what `event(at:)` decompresses (BENCHMARKS.md, "Event log").
     static let blockRecords = 64
     /// A block closes once its records' JSON reaches this size, so that large records do not
     /// make blocks that random reads must decompress whole at great cost.
@@ -224,7 +224,8 @@ final class EncoderPool: Sendable {
 
     /// Records per part when a large call is encoded on several threads: small enough that the
     /// writer stores the first parts while later ones are still being compressed, and that the
-    /// cores finish the last parts together.
+    /// cores finish the last parts together; a multiple of `RecordEncoder.blockRecords`, so that
+    /// only a call's last part ends in a short block.
     static let partSize = 1_024
 
     /// Encodes every part of `pending` on the calling thread, spreading large calls over all cores.
