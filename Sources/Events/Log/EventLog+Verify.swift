@@ -4,7 +4,8 @@ import LMDB
 public enum StorageInconsistency: Sendable, Hashable, CustomStringConvertible {
     /// Seqs must run 1, 2, 3 …; the next key found was `found`.
     case seqGap(expected: UInt64, found: UInt64)
-    /// The record at `seq` cannot be decoded (bad header, bad frame, missing dictionary).
+    /// The value stored under `seq` (a record, or a block of records from `seq` on) cannot be
+    /// decoded (bad header, bad frame, lengths that do not add up, missing dictionary).
     case undecodable(seq: UInt64, reason: String)
     /// The id stored in record `seq` is not found through the id index.
     case missingIndexEntry(seq: UInt64, id: EventID)
@@ -47,33 +48,40 @@ extension EventLog {
         var problems: [StorageInconsistency] = []
         var decoder = try RecordDecoder(dictionaries: store.dictionaries, meta: store.meta)
         try store.read("verify storage") { txn in
-            var expected: UInt64 = 1
+            var expected: UInt64? = 1
             var storedBytes: UInt64 = 0
             var rawBytes: UInt64 = 0
             try txn.forEach(in: store.events) { key, value in
-                guard let seq = LogFormat.integer(key, as: UInt64.self) else {
+                guard let first = LogFormat.integer(key, as: UInt64.self) else {
                     problems.append(.undecodable(seq: 0, reason: "events key of \(key.count) bytes"))
                     return true
                 }
-                if seq != expected { problems.append(.seqGap(expected: expected, found: seq)) }
-                expected = seq + 1
+                if let expected, first != expected { problems.append(.seqGap(expected: expected, found: first)) }
                 storedBytes += UInt64(value.count)
                 do {
-                    let (id, json) = try decoder.decode(seq: seq, value: value, in: txn) { id, json in
-                        (EventID(bytes: Array(id))!, Array(json))
-                    }
-                    rawBytes += UInt64(json.count)
-                    if let rehash {
-                        let recomputed = rehash(json)
-                        if recomputed != id { problems.append(.idMismatch(seq: seq, stored: id, recomputed: recomputed)) }
-                    }
-                    switch try store.seq(of: id, txn) {
-                    case nil: problems.append(.missingIndexEntry(seq: seq, id: id))
-                    case let indexed? where indexed != seq: problems.append(.indexPointsElsewhere(seq: seq, id: id, indexedSeq: indexed))
-                    case _?: break
+                    try decoder.decode(first: first, value: value, reading: first, in: txn) { records in
+                        expected = records.last + 1
+                        _ = try records.forEach(from: first) { event in
+                            let id = event.id
+                            rawBytes += UInt64(event.canonicalJSON.count)
+                            if let rehash {
+                                let recomputed = rehash(Array(event.canonicalJSON))
+                                if recomputed != id { problems.append(.idMismatch(seq: event.seq, stored: id, recomputed: recomputed)) }
+                            }
+                            switch try store.seq(of: id, txn) {
+                            case nil: problems.append(.missingIndexEntry(seq: event.seq, id: id))
+                            case let indexed? where indexed != event.seq:
+                                problems.append(.indexPointsElsewhere(seq: event.seq, id: id, indexedSeq: indexed))
+                            case _?: break
+                            }
+                            return true
+                        }
                     }
                 } catch let error as EventLogError {
-                    problems.append(.undecodable(seq: seq, reason: error.underlying.map { "\(error.message): \($0)" } ?? error.message))
+                    problems.append(.undecodable(seq: first, reason: error.underlying.map { "\(error.message): \($0)" } ?? error.message))
+                    // How many records the damaged value held may be unknown: resume the
+                    // gap check at the next value.
+                    expected = nil
                 }
                 return true
             }
@@ -84,12 +92,14 @@ extension EventLog {
                         problems.append(.danglingIndexEntry(key: keyHex, seq: 0))
                         return true
                     }
-                    let matches = try LogFormat.withSeqKey(seq) { seqKey in
-                        try txn.withValue(for: seqKey, in: store.events) { record -> Bool in
-                            guard let record, record.count >= LogFormat.recordHeaderSize else { return false }
-                            let id = record[1..<LogFormat.recordHeaderSize]
+                    let matches: Bool
+                    do {
+                        matches = try store.withStoredID(at: seq, txn) { id in
+                            guard let id else { return false }
                             return isPrefix ? id.starts(with: key) && key.count == LogFormat.idPrefixSize : id.elementsEqual(key)
                         }
+                    } catch let error as EventLogError where error.code == .corrupted {
+                        matches = false // the damaged value is reported as undecodable too
                     }
                     if !matches { problems.append(.danglingIndexEntry(key: keyHex, seq: seq)) }
                     return true

@@ -90,8 +90,10 @@ public final class EventLog: Sendable {
 
     private func appendableWriter(_ records: [LogRecord]) throws -> LogWriter {
         guard let writer else { throw Self.readOnlyError("append") }
-        for record in records where record.canonicalJSON.isEmpty {
-            throw EventLogError(.invalidArgument, operation: "append", message: "event \(record.id) has empty canonical JSON")
+        for record in records where record.canonicalJSON.isEmpty || record.canonicalJSON.count > LogFormat.maximumRecordSize {
+            throw EventLogError(.invalidArgument, operation: "append", message: record.canonicalJSON.isEmpty
+                ? "event \(record.id) has empty canonical JSON"
+                : "event \(record.id) has \(record.canonicalJSON.count) bytes of canonical JSON, over the limit of \(LogFormat.maximumRecordSize)")
         }
         return writer
     }
@@ -139,19 +141,20 @@ public final class EventLog: Sendable {
         return try store.read("read last seq") { try store.lastSeq($0) }
     }
 
-    /// How many events the log holds.
+    /// How many events the log holds (seqs are dense from 1, and a block holds many).
     public func count() throws -> Int {
         let store = try store()
-        return try store.read("count events") { try $0.stat(store.events).entries }
+        return try store.read("count events") { Int(try store.lastSeq($0)) }
     }
 
     /// Count, last seq, stored and raw bytes, file size.
     public func stats() throws -> EventLogStats {
         let store = try store()
         return try store.read("read stats") { txn in
-            EventLogStats(
-                count: try txn.stat(store.events).entries,
-                lastSeq: try store.lastSeq(txn),
+            let lastSeq = try store.lastSeq(txn)
+            return EventLogStats(
+                count: Int(lastSeq),
+                lastSeq: lastSeq,
                 storedBytes: LogFormat.integer(try txn.get(LogFormat.MetaKey.storedBytes, in: store.meta), as: UInt64.self) ?? 0,
                 rawBytes: LogFormat.integer(try txn.get(LogFormat.MetaKey.rawBytes, in: store.meta), as: UInt64.self) ?? 0,
                 fileBytes: store.fileBytes()

@@ -31,7 +31,8 @@ public struct EventLogOptions: Sendable {
     public var compressionLevel: Int?
     /// Once the log holds this many events and has no zstd dictionary, one is trained on them
     /// in the background and used for every later record; nil never trains automatically.
-    /// (Without a dictionary, records under 1 KiB are stored uncompressed: see `RecordEncoder`.)
+    /// (Without a dictionary, blocks of less than 1 KiB of JSON are stored uncompressed: see
+    /// `RecordEncoder`.)
     public var dictionaryTrainingThreshold: Int?
     /// Most records one write transaction takes from the queue when coalescing appends
     /// (a single larger call still commits whole).

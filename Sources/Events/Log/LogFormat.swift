@@ -10,11 +10,22 @@ import Zstd
 /// - `idCollisions`: full 32-byte id → seq, for ids whose prefix `ids` already maps elsewhere.
 /// - `meta`: format version, dictionaries, byte counters, checkpoints.
 ///
-/// A record value is one format byte, the 32 id bytes (readable without decompressing), then
-/// the payload: the canonical JSON itself, or a zstd frame of it (with or without dictionary).
+/// An `events` value holds one or more consecutive records, keyed by the seq of its first:
+/// - a block (format 2, what this build writes): one format byte, the record count (2 bytes,
+///   big-endian), every record's 32 id bytes, every record's canonical JSON length (4 bytes,
+///   big-endian), then the JSONs back to back, raw or as one zstd frame (with or without
+///   dictionary). Ids and lengths are readable without decompressing; one frame per block
+///   compresses better and costs far less per record than one frame per record.
+/// - a single record (format 1, still read and kept): one format byte, the 32 id bytes, then
+///   the canonical JSON, raw or as its own zstd frame.
+///
+/// A log written before blocks existed keeps its single records; appending to it writes blocks
+/// after them and raises the stored format to 2, which older builds refuse to open.
 enum LogFormat {
-    /// The format this build writes and reads; bump on any incompatible change.
-    static let version: UInt32 = 1
+    /// The format this build writes; bump on any incompatible change.
+    static let version: UInt32 = 2
+    /// The oldest format this build still reads (and appends to, upgrading it).
+    static let oldestReadableVersion: UInt32 = 1
 
     static let eventsDatabase = "events"
     static let idsDatabase = "ids"
@@ -25,7 +36,18 @@ enum LogFormat {
     static let writerLockFile = "writer.lock"
 
     static let idPrefixSize = 16
-    static let recordHeaderSize = 1 + 32
+    static let idSize = 32
+    /// Format byte and id of a single record.
+    static let recordHeaderSize = 1 + idSize
+    /// Format byte and record count of a block.
+    static let blockHeaderSize = 1 + 2
+    /// Id and JSON length of each record of a block.
+    static let blockEntrySize = idSize + 4
+    /// Most records a block can hold (its count field is 2 bytes).
+    static let maximumBlockRecords = Int(UInt16.max)
+    /// Largest canonical JSON the log accepts: a block's lengths are 4 bytes, and readers
+    /// refuse frames claiming more than a block of such records.
+    static let maximumRecordSize = 1 << 30
 
     enum MetaKey {
         static let format = Array("format".utf8)
@@ -40,11 +62,36 @@ enum LogFormat {
         static func checkpoint(_ name: String) -> [UInt8] { checkpointPrefix + Array(name.utf8) }
     }
 
-    /// The first byte of every record value.
+    /// The first byte of every `events` value.
     enum RecordFormat: UInt8 {
         case raw = 0
         case zstd = 1
         case zstdDictionary = 2
+        case rawBlock = 3
+        case zstdBlock = 4
+        case zstdDictionaryBlock = 5
+
+        var isBlock: Bool {
+            switch self {
+            case .raw, .zstd, .zstdDictionary: false
+            case .rawBlock, .zstdBlock, .zstdDictionaryBlock: true
+            }
+        }
+
+        var compression: Compression {
+            switch self {
+            case .raw, .rawBlock: .none
+            case .zstd, .zstdBlock: .zstd
+            case .zstdDictionary, .zstdDictionaryBlock: .zstdDictionary
+            }
+        }
+    }
+
+    /// How a value's JSON payload is stored.
+    enum Compression {
+        case none
+        case zstd
+        case zstdDictionary
     }
 
     static func bigEndian(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.bigEndian) { Array($0) } }
@@ -103,100 +150,3 @@ final class DictionaryCache: Sendable {
     }
 }
 
-/// Turns stored record values back into id and canonical JSON; one per reading call
-/// (it owns a decompression context and a reusable output buffer).
-struct RecordDecoder {
-    private let decompressor: ZstdDecompressor
-    private let dictionaries: DictionaryCache
-    private let meta: LMDBDatabase
-    /// Decompressed records land here; only the first `length` bytes are the current one.
-    private var buffer = [UInt8](repeating: 0, count: Self.minimumBufferSize)
-    private var length = 0
-    /// The dictionary the previous record needed: almost always the next one's too.
-    private var recent: ZstdDictionary?
-
-    /// Room kept for decompressed records, so that almost every record decodes straight into
-    /// the buffer without asking its frame for its size first; small, because every read call
-    /// (a single `event(at:)` too) makes a decoder. Larger records grow the buffer as they come.
-    static let minimumBufferSize = 4 << 10
-
-    init(dictionaries: DictionaryCache, meta: LMDBDatabase) throws {
-        self.decompressor = try ZstdDecompressor(maximumOutputSize: 1 << 30)
-        self.dictionaries = dictionaries
-        self.meta = meta
-    }
-
-    /// Lends the id bytes and canonical JSON of the record `value` stored at `seq`.
-    mutating func decode<R>(
-        seq: UInt64,
-        value: UnsafeRawBufferPointer,
-        in txn: LMDBReadTransaction,
-        _ body: (_ id: UnsafeRawBufferPointer, _ json: UnsafeRawBufferPointer) throws -> R
-    ) throws -> R {
-        guard value.count >= LogFormat.recordHeaderSize else {
-            throw EventLogError(.corrupted, operation: "read event \(seq)",
-                                message: "record is \(value.count) bytes, shorter than its \(LogFormat.recordHeaderSize)-byte header")
-        }
-        let id = UnsafeRawBufferPointer(rebasing: value[1..<LogFormat.recordHeaderSize])
-        let payload = UnsafeRawBufferPointer(rebasing: value[LogFormat.recordHeaderSize...])
-        switch LogFormat.RecordFormat(rawValue: value[0]) {
-        case .raw:
-            return try body(id, payload)
-        case .zstd:
-            try decompress(seq: seq, payload, dictionary: nil)
-        case .zstdDictionary:
-            if let recent, decompressInPlace(payload, dictionary: recent) {
-                break
-            }
-            guard let dictionaryID = Zstd.dictionaryID(ofFrame: payload) else {
-                throw EventLogError(.corrupted, operation: "read event \(seq)",
-                                    message: "record is marked dictionary-compressed but its frame names no dictionary")
-            }
-            let dictionary = try dictionary(dictionaryID, seq: seq, txn: txn)
-            try decompress(seq: seq, payload, dictionary: dictionary)
-            recent = dictionary
-        case nil:
-            throw EventLogError(.corrupted, operation: "read event \(seq)",
-                                message: "record has unknown format byte 0x\(String(value[0], radix: 16))")
-        }
-        return try buffer.withUnsafeBytes { try body(id, UnsafeRawBufferPointer(rebasing: $0[..<length])) }
-    }
-
-    private mutating func decompress(seq: UInt64, _ frame: UnsafeRawBufferPointer, dictionary: ZstdDictionary?) throws {
-        if decompressInPlace(frame, dictionary: dictionary) { return }
-        // Too large for the buffer, or damaged: the checked path sizes the buffer from the
-        // frame header and says what is wrong.
-        do {
-            try decompressor.decompress(frame, using: dictionary, into: &buffer)
-        } catch let error as ZstdError {
-            throw EventLogError(.corrupted, operation: "read event \(seq)", message: "stored record does not decompress",
-                                underlying: error)
-        }
-        length = buffer.count
-        if buffer.count < Self.minimumBufferSize {
-            buffer.append(contentsOf: repeatElement(0, count: Self.minimumBufferSize - buffer.count))
-        }
-    }
-
-    /// Decompresses `frame` into the buffer as it stands (zstd checks the decoded size against
-    /// the frame header, and the checksum); false when it does not fit or fails.
-    private mutating func decompressInPlace(_ frame: UnsafeRawBufferPointer, dictionary: ZstdDictionary?) -> Bool {
-        let decompressor = self.decompressor
-        guard let size = buffer.withUnsafeMutableBytes({ try? decompressor.decompress(frame, using: dictionary, into: $0) }) else {
-            return false
-        }
-        length = size
-        return true
-    }
-
-    /// The dictionary `id`, loading dictionaries another process stored since this one looked.
-    private func dictionary(_ id: UInt32, seq: UInt64, txn: LMDBReadTransaction) throws -> ZstdDictionary {
-        if let dictionary = dictionaries[id: id] { return dictionary }
-        try dictionaries.load(from: txn, meta: meta)
-        guard let dictionary = dictionaries[id: id] else {
-            throw EventLogError(.corrupted, operation: "read event \(seq)",
-                                message: "record needs zstd dictionary \(id), which the log's meta does not hold")
-        }
-        return dictionary
-    }
-}

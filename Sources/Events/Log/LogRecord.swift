@@ -57,7 +57,7 @@ public struct EventLogStats: Sendable, Equatable {
     public let count: Int
     /// Position of the newest event (0 when empty).
     public let lastSeq: UInt64
-    /// Bytes of stored record values (format byte, id and compressed payload).
+    /// Bytes of stored values (headers, ids, lengths and compressed payloads).
     public let storedBytes: UInt64
     /// Bytes of canonical JSON the stored records decode to.
     public let rawBytes: UInt64

@@ -14,6 +14,9 @@ final class LogStore: Sendable {
     let collisions: LMDBDatabase
     let meta: LMDBDatabase
     let dictionaries: DictionaryCache
+    /// The format version stored when the log was opened; a writer raises it to
+    /// `LogFormat.version` with its first append.
+    let openedFormat: UInt32
 
     private let writerLock: WriterLock?
     private let registration: OpenLogRegistry.Token
@@ -84,11 +87,11 @@ final class LogStore: Sendable {
             let meta = try Self.openDatabase(environment, LogFormat.metaDatabase, create: writable, directory: canonical)
             let found = try environment.read { try LogFormat.integer($0.get(LogFormat.MetaKey.format, in: meta), as: UInt32.self) }
             switch found {
-            case LogFormat.version?:
+            case let version? where (LogFormat.oldestReadableVersion...LogFormat.version).contains(version):
                 break
             case let other?:
                 throw EventLogError(.incompatibleFormat(found: other, supported: LogFormat.version), operation: "open \(canonical)",
-                                    message: "log format version \(other) is not supported; this build reads version \(LogFormat.version)")
+                                    message: "log format version \(other) is not supported; this build reads versions \(LogFormat.oldestReadableVersion) to \(LogFormat.version)")
             case nil:
                 guard writable else {
                     throw EventLogError(.notFound, operation: "open \(canonical)", message: "not an event log (no format version)")
@@ -99,6 +102,7 @@ final class LogStore: Sendable {
                 }
             }
             self.meta = meta
+            openedFormat = found ?? LogFormat.version
             events = try Self.openDatabase(environment, LogFormat.eventsDatabase, create: writable, directory: canonical)
             ids = try Self.openDatabase(environment, LogFormat.idsDatabase, create: writable, directory: canonical)
             collisions = try Self.openDatabase(environment, LogFormat.collisionsDatabase, create: writable, directory: canonical)
@@ -131,7 +135,8 @@ final class LogStore: Sendable {
     func lastSeq(_ txn: LMDBReadTransaction) throws -> UInt64 {
         try txn.withCursor(on: events) { cursor in
             guard let last = try cursor.last() else { return 0 }
-            return try seq(of: last.key)
+            let first = try seq(of: last.key)
+            return first + UInt64(try StoredValue(last.value, first: first, operation: "read last seq").count) - 1
         }
     }
 
@@ -143,15 +148,33 @@ final class LogStore: Sendable {
         return seq
     }
 
+    /// Moves `cursor` to the value holding `seq` (a block is keyed by its first seq) or, when
+    /// none does, to the first value after it; nil when there is none.
+    func seekValue(holding seq: UInt64, _ cursor: LMDBCursor) throws -> LMDBEntry? {
+        let atLeast = try LogFormat.withSeqKey(seq) { try cursor.seek(atLeast: $0) }
+        if let atLeast, try self.seq(of: atLeast.key) == seq { return atLeast }
+        guard let before = try atLeast == nil ? cursor.last() : cursor.previous() else { return atLeast }
+        let first = try self.seq(of: before.key)
+        if first < seq, seq - first < UInt64(try StoredValue(before.value, first: first, operation: "read event \(seq)").count) {
+            return before
+        }
+        return atLeast == nil ? nil : try cursor.next()
+    }
+
+    /// Lends the id bytes stored for `seq` (nil when no record has that seq).
+    func withStoredID<R>(at seq: UInt64, _ txn: LMDBReadTransaction, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
+        try txn.withCursor(on: events) { cursor in
+            guard let entry = try seekValue(holding: seq, cursor) else { return try body(nil) }
+            let first = try self.seq(of: entry.key)
+            let stored = try StoredValue(entry.value, first: first, operation: "read event \(seq)")
+            guard first <= seq, seq - first < UInt64(stored.count) else { return try body(nil) }
+            return try body(stored.id(Int(seq - first)))
+        }
+    }
+
     /// Whether the record stored at `seq` carries `id` (nil when there is no such record).
     func storedID(at seq: UInt64, equals id: UnsafeRawBufferPointer, _ txn: LMDBReadTransaction) throws -> Bool? {
-        try LogFormat.withSeqKey(seq) { key in
-            try txn.withValue(for: key, in: events) { value -> Bool? in
-                guard let value else { return nil }
-                guard value.count >= LogFormat.recordHeaderSize else { return false }
-                return id.elementsEqual(value[1..<LogFormat.recordHeaderSize])
-            }
-        }
+        try withStoredID(at: seq, txn) { stored in stored.map { id.elementsEqual($0) } }
     }
 
     /// Where the event `id` is, through the prefix index and the collision table.
@@ -175,7 +198,7 @@ final class LogStore: Sendable {
     }
 
     /// Visits events `from...through` in order, at most `limit` of them, in read transactions
-    /// of `scanChunk` records; `body` returns false to stop.
+    /// of about `scanChunk` records (whole values); `body` returns false to stop.
     func scan(from start: UInt64, through end: UInt64, limit: Int, _ body: (StoredEventView) throws -> Bool) throws {
         var decoder = try RecordDecoder(dictionaries: dictionaries, meta: meta)
         var next = max(start, 1)
@@ -187,19 +210,23 @@ final class LogStore: Sendable {
                 defer { touched.release() }
                 return try txn.withCursor(on: events) { cursor in
                     var visited = 0
-                    var entry = try LogFormat.withSeqKey(next) { try cursor.seek(atLeast: $0) }
+                    var entry = try seekValue(holding: next, cursor)
                     while let current = entry {
-                        let seq = try seq(of: current.key)
-                        guard seq <= end else { return false }
+                        let first = try seq(of: current.key)
+                        guard first <= end else { return false }
                         touched.include(current.value)
-                        let proceed = try decoder.decode(seq: seq, value: current.value, in: txn) { id, json in
-                            try body(StoredEventView(seq: seq, idBytes: id, canonicalJSON: json))
+                        let proceed = try decoder.decode(first: first, value: current.value, reading: max(next, first), in: txn) { records in
+                            try records.forEach(from: next) { event in
+                                guard event.seq <= end else { return false }
+                                let proceed = try body(event)
+                                next = event.seq + 1
+                                remaining -= 1
+                                visited += 1
+                                return proceed && remaining > 0
+                            }
                         }
-                        next = seq + 1
-                        remaining -= 1
-                        visited += 1
-                        guard proceed, remaining > 0 else { return false }
-                        if visited == Self.scanChunk { return true }
+                        guard proceed, next <= end else { return false }
+                        if visited >= Self.scanChunk { return true }
                         entry = try cursor.next()
                     }
                     return false

@@ -46,6 +46,8 @@ final class LogWriter: @unchecked Sendable {
     private var lastSeq: UInt64
     private var storedBytes: UInt64
     private var rawBytes: UInt64
+    /// The format version the log's meta states; the first append raises it to this build's.
+    private var storedFormat: UInt32
 
     init(store: LogStore, notifier: CommitNotifier) throws {
         self.ownedStore = store
@@ -62,6 +64,7 @@ final class LogWriter: @unchecked Sendable {
             )
         }
         (self.lastSeq, self.storedBytes, self.rawBytes) = (lastSeq, storedBytes, rawBytes)
+        storedFormat = store.openedFormat
         encoders = EncoderPool(level: store.options.compressionLevel, dictionary: active.flatMap { store.dictionaries[id: $0] })
         notifier.publish(lastSeq)
         let thread = Thread { [self] in
@@ -226,6 +229,7 @@ final class LogWriter: @unchecked Sendable {
             lastSeq = batch.lastSeq
             storedBytes = batch.storedBytes
             rawBytes = batch.rawBytes
+            if batch.appended > 0 { storedFormat = LogFormat.version }
             counters.withLock {
                 $0.calls += jobs.count
                 $0.appended += batch.appended
@@ -358,31 +362,57 @@ final class LogWriter: @unchecked Sendable {
             }
         }
 
-        // Store the new records in seq order.
+        // Store the new records in seq order, block by block; a block holding a record that
+        // turned out to be a duplicate is encoded again without it.
         var stored = storedBytes
         var raw = rawBytes
-        var part = EncodedBatch()
-        var partIndex = (batch: -1, part: -1)
-        for candidate in candidates.indices {
-            if case .duplicate = resolutions[candidate] { continue }
-            let position = candidates[candidate]
-            let batch = batches[position.batch]
-            let (index, offset) = position.index.quotientAndRemainder(dividingBy: batch.partSize)
-            if partIndex != (position.batch, index) {
-                part = try batch.part(index)
-                partIndex = (position.batch, index)
+        func put(_ value: UnsafeRawBufferPointer, first seq: UInt64) throws {
+            try LogFormat.withSeqKey(seq) { try txn.put(value, for: $0, in: store.events, flags: .append) }
+            stored += UInt64(value.count)
+        }
+        flat = 0
+        for (b, batch) in batches.enumerated() {
+            let offset = flat
+            flat += batch.count
+            // The seq record `i` of this call is stored at, or nil when it is a duplicate.
+            func newSeq(_ i: Int) -> UInt64? {
+                let candidate = candidateOf[offset + i]
+                guard candidates[candidate].batch == b, candidates[candidate].index == i else { return nil }
+                if case .duplicate = resolutions[candidate] { return nil }
+                return finalSeqs[candidate]
             }
-            try part.withValue(offset) { value in
-                try LogFormat.withSeqKey(finalSeqs[candidate]) { key in
-                    try txn.put(value, for: key, in: store.events, flags: .append)
+            for p in 0..<batch.partCount {
+                let range = batch.range(ofPart: p)
+                guard range.contains(where: { newSeq($0) != nil }) else { continue }
+                let part = try batch.part(p)
+                var start = range.lowerBound
+                for block in 0..<part.count {
+                    let records = start..<range.lowerBound + part.recordEnds[block]
+                    start = records.upperBound
+                    var new = 0
+                    for i in records where newSeq(i) != nil {
+                        new += 1
+                        raw += UInt64(batch.records[i].canonicalJSON.count)
+                    }
+                    if new == records.count {
+                        try part.withValue(block) { try put($0, first: newSeq(records.lowerBound)!) }
+                    } else if new > 0 {
+                        let survivors = records.filter { newSeq($0) != nil }
+                        let encoded = try encoders.encode(survivors.map { batch.records[$0] }[...])
+                        for value in 0..<encoded.count {
+                            let first = survivors[value == 0 ? 0 : encoded.recordEnds[value - 1]]
+                            try encoded.withValue(value) { try put($0, first: newSeq(first)!) }
+                        }
+                    }
                 }
-                stored += UInt64(value.count)
             }
-            raw += UInt64(batch.rawSizes[position.index])
         }
         if nextSeq > base {
             try txn.put(LogFormat.bigEndian(stored), for: LogFormat.MetaKey.storedBytes, in: store.meta)
             try txn.put(LogFormat.bigEndian(raw), for: LogFormat.MetaKey.rawBytes, in: store.meta)
+            if storedFormat < LogFormat.version {
+                try txn.put(LogFormat.bigEndian(LogFormat.version), for: LogFormat.MetaKey.format, in: store.meta)
+            }
         }
 
         // Outcomes in each caller's order; repeats inside the batch point at the first one.

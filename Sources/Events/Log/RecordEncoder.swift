@@ -26,12 +26,14 @@ struct IDKey: Equatable {
     }
 }
 
-/// A run of consecutive records of one append call, encoded as stored values (format byte,
-/// id, payload) in one contiguous buffer.
+/// A run of consecutive records of one append call, encoded as stored blocks in one
+/// contiguous buffer.
 struct EncodedBatch: Sendable {
-    /// Every stored value back to back; value `i` ends at `ends[i]`.
+    /// Every block back to back; block `i` ends at byte `ends[i]`.
     var values: [UInt8] = []
     var ends: [Int] = []
+    /// Block `i` holds the run's records from `recordEnds[i - 1]` (0 for the first) up to `recordEnds[i]`.
+    var recordEnds: [Int] = []
 
     var count: Int { ends.count }
 
@@ -42,23 +44,22 @@ struct EncodedBatch: Sendable {
 }
 
 /// One append call on its way to the writer: ids and sizes are known at once, the stored
-/// values arrive part by part as the caller compresses them. The writer dedups and indexes
+/// blocks arrive part by part as the caller compresses them. The writer dedups and indexes
 /// the call's ids while its records are still being compressed, and waits for a part only
 /// when it stores that part's records.
 final class PendingAppend: @unchecked Sendable {
     // Safe to share: `parts` is read and written only while holding `arrived`; the rest is immutable.
 
+    let records: [LogRecord]
     let ids: [IDKey]
-    /// Canonical JSON size of each record, for the raw-bytes counter.
-    let rawSizes: [Int]
     /// Records per part; part `p` holds records `p * partSize ..< (p + 1) * partSize`.
     let partSize: Int
     private var parts: [Result<EncodedBatch, EventLogError>?]
     private let arrived = NSCondition()
 
     init(_ records: [LogRecord], partSize: Int) {
+        self.records = records
         ids = records.map { $0.id.bytes.withUnsafeBytes(IDKey.init) }
-        rawSizes = records.map(\.canonicalJSON.count)
         self.partSize = partSize
         parts = Array(repeating: nil, count: (records.count + partSize - 1) / partSize)
     }
@@ -93,61 +94,104 @@ final class PendingAppend: @unchecked Sendable {
     }
 }
 
-/// Encodes records into stored values with one zstd context; used by one thread at a time.
+/// Encodes records into stored blocks with one zstd context; used by one thread at a time.
 final class RecordEncoder: @unchecked Sendable {
     // Safe to send: an encoder is only used by the thread that took it from the pool,
     // until it gives it back.
 
-    /// Without a dictionary, shorter records are stored raw: zstd on a ~300-byte JSON record
-    /// saves ~20% for ~7 µs compress + ~3 µs decompress here (its per-frame entropy tables
-    /// dominate), while with a trained dictionary it saves ~70% at ~2 µs + ~0.6 µs.
+    /// Most records per block. On 460-byte envelopes with a trained dictionary one frame per 64
+    /// records compresses about twice and decompresses about three times as fast per record as
+    /// one frame per record, and ~20 % smaller; 128 saves under 0.1 µs more per record and
+    /// doubles what `event(at:)` decompresses (BENCHMARKS.md, "Event log").
+    static let blockRecords = 64
+    /// A block closes once its records' JSON reaches this size, so that large records do not
+    /// make blocks that random reads must decompress whole at great cost.
+    static let blockBytes = 64 << 10
+    /// Without a dictionary, blocks with less JSON are stored raw: zstd's per-frame entropy
+    /// tables cost more than they save on a few hundred bytes.
     static let minimumPlainCompressionSize = 1024
 
     let dictionary: ZstdDictionary?
     private let compressor: ZstdCompressor?
     private let format: LogFormat.RecordFormat
+    /// A block's JSON gathered into one input for the compressor; reused.
+    private var joined: [UInt8] = []
 
     init(level: Int?, dictionary: ZstdDictionary?) throws {
         self.dictionary = dictionary
         self.compressor = try level.map { try ZstdCompressor(level: $0, dictionary: dictionary, checksum: true) }
-        self.format = dictionary == nil ? .zstd : .zstdDictionary
+        self.format = dictionary == nil ? .zstdBlock : .zstdDictionaryBlock
     }
 
-    /// Encodes `records` into one buffer sized for the worst case up front, so that no record
-    /// costs a reallocation, a zero fill or a trim.
+    /// Encodes `records` into blocks of up to `blockRecords` records (and about `blockBytes`
+    /// of JSON), in one buffer sized for the worst case up front, so that no block costs a
+    /// reallocation, a zero fill or a trim.
     func encode(_ records: ArraySlice<LogRecord>) throws -> EncodedBatch {
+        var recordEnds: [Int] = []
+        recordEnds.reserveCapacity(records.count / Self.blockRecords + 1)
+        var capacity = 0
+        var start = records.startIndex
+        while start < records.endIndex {
+            var end = start
+            var bytes = 0
+            while end < records.endIndex && end - start < Self.blockRecords && bytes < Self.blockBytes {
+                bytes += records[end].canonicalJSON.count
+                end += 1
+            }
+            recordEnds.append(end - records.startIndex)
+            capacity += LogFormat.blockHeaderSize + (end - start) * LogFormat.blockEntrySize + Zstd.compressBound(bytes)
+            start = end
+        }
         var ends: [Int] = []
-        ends.reserveCapacity(records.count)
-        let capacity = records.reduce(0) { $0 + LogFormat.recordHeaderSize + Zstd.compressBound($1.canonicalJSON.count) }
+        ends.reserveCapacity(recordEnds.count)
         let values = try [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
             let output = UnsafeMutableRawBufferPointer(buffer)
-            for record in records {
-                initialized += try encode(record, into: UnsafeMutableRawBufferPointer(rebasing: output[initialized...]))
+            var start = records.startIndex
+            for end in recordEnds {
+                let block = records[start..<records.startIndex + end]
+                initialized += try encode(block, into: UnsafeMutableRawBufferPointer(rebasing: output[initialized...]))
                 ends.append(initialized)
+                start = block.endIndex
             }
         }
-        return EncodedBatch(values: values, ends: ends)
+        return EncodedBatch(values: values, ends: ends, recordEnds: recordEnds)
     }
 
-    /// Writes `record`'s stored value at the start of `output` (room for its header and
-    /// `Zstd.compressBound` of its JSON) and returns its size.
-    private func encode(_ record: LogRecord, into output: UnsafeMutableRawBufferPointer) throws -> Int {
-        record.id.bytes.withUnsafeBytes { id in
-            UnsafeMutableRawBufferPointer(rebasing: output[1..<LogFormat.recordHeaderSize]).copyMemory(from: id)
-        }
-        let payload = UnsafeMutableRawBufferPointer(rebasing: output[LogFormat.recordHeaderSize...])
-        return try record.canonicalJSON.withUnsafeBytes { json in
-            if let compressor, dictionary != nil || json.count >= Self.minimumPlainCompressionSize {
-                let size = try compressor.compress(json, into: payload)
-                if size < json.count {
-                    output[0] = format.rawValue
-                    return LogFormat.recordHeaderSize + size
-                }
+    /// Writes the block of `records` at the start of `output` (room for its header, ids,
+    /// lengths and `Zstd.compressBound` of its JSON) and returns its size.
+    private func encode(_ records: ArraySlice<LogRecord>, into output: UnsafeMutableRawBufferPointer) throws -> Int {
+        output.storeBytes(of: UInt16(records.count).bigEndian, toByteOffset: 1, as: UInt16.self)
+        var idAt = LogFormat.blockHeaderSize
+        var lengthAt = LogFormat.blockHeaderSize + records.count * LogFormat.idSize
+        var size = 0
+        for record in records {
+            record.id.bytes.withUnsafeBytes { id in
+                UnsafeMutableRawBufferPointer(rebasing: output[idAt..<idAt + LogFormat.idSize]).copyMemory(from: id)
             }
-            output[0] = LogFormat.RecordFormat.raw.rawValue
-            payload.copyMemory(from: json)
-            return LogFormat.recordHeaderSize + json.count
+            output.storeBytes(of: UInt32(record.canonicalJSON.count).bigEndian, toByteOffset: lengthAt, as: UInt32.self)
+            idAt += LogFormat.idSize
+            lengthAt += 4
+            size += record.canonicalJSON.count
         }
+        let payload = UnsafeMutableRawBufferPointer(rebasing: output[lengthAt...])
+        if let compressor, dictionary != nil || size >= Self.minimumPlainCompressionSize {
+            joined.removeAll(keepingCapacity: true)
+            for record in records { joined.append(contentsOf: record.canonicalJSON) }
+            let compressed = try joined.withUnsafeBytes { try compressor.compress($0, into: payload) }
+            if compressed < size {
+                output[0] = format.rawValue
+                return lengthAt + compressed
+            }
+        }
+        output[0] = LogFormat.RecordFormat.rawBlock.rawValue
+        var at = 0
+        for record in records {
+            record.canonicalJSON.withUnsafeBytes { json in
+                UnsafeMutableRawBufferPointer(rebasing: payload[at..<at + json.count]).copyMemory(from: json)
+            }
+            at += record.canonicalJSON.count
+        }
+        return lengthAt + size
     }
 }
 
@@ -180,7 +224,8 @@ final class EncoderPool: Sendable {
 
     /// Records per part when a large call is encoded on several threads: small enough that the
     /// writer stores the first parts while later ones are still being compressed, and that the
-    /// cores finish the last parts together.
+    /// cores finish the last parts together; a multiple of `RecordEncoder.blockRecords`, so that
+    /// only a call's last part ends in a short block.
     static let partSize = 1_024
 
     /// Encodes every part of `pending` on the calling thread, spreading large calls over all cores.
@@ -205,7 +250,8 @@ final class EncoderPool: Sendable {
         Result { try encode(records) }.mapError { EventLogError.wrap($0, operation: "compress records") }
     }
 
-    private func encode(_ records: ArraySlice<LogRecord>) throws -> EncodedBatch {
+    /// Encodes `records` into blocks on the calling thread.
+    func encode(_ records: ArraySlice<LogRecord>) throws -> EncodedBatch {
         let (encoder, dictionary) = state.withLock { state in (state.idle.popLast(), state.dictionary) }
         let used = try encoder ?? RecordEncoder(level: level, dictionary: dictionary)
         defer {

@@ -17,8 +17,9 @@ struct BenchLogCommand: ParsableCommand {
             Then, per log, one caller appends fresh mixed envelopes in batches of 1, 100, 10k and \
             100k: up to --events events per batch size, or until --seconds of appending. \
             append_batched_events_per_s is batch 10k with fsync, the durable default. \
-            Read + decode streams the nosync log through Event decoding (stored id trusted); the \
-            relay publishes the nosync log to topics under a unique prefix, deleted afterwards. \
+            Read + decode streams the nosync log through Event decoding (stored id trusted); random \
+            reads fetch 10,000 events by seq one at a time; the relay publishes the nosync log to \
+            topics under a unique prefix, deleted afterwards. \
             Rates are wall-clock events/s; figures move with other load on the machine.
             """)
 
@@ -96,7 +97,7 @@ struct BenchLogCommand: ParsableCommand {
             }
             let stats = try log.stats()
             let ratio = Double(stats.rawBytes - warm.rawBytes) / Double(stats.storedBytes - warm.storedBytes)
-            report.describe("stored_bytes_ratio_\(mode)", "\(Self.format(ratio)) (canonical bytes / stored record bytes incl. 33-byte headers, events appended after the warm-up)")
+            report.describe("stored_bytes_ratio_\(mode)", "\(Self.format(ratio)) (canonical bytes / stored bytes incl. format bytes, counts, ids and lengths, events appended after the warm-up)")
             if durability == .noSync { readLog = log } else { log.close() }
         }
         guard let log = readLog else { return report }
@@ -108,6 +109,10 @@ struct BenchLogCommand: ParsableCommand {
         let read = try readDecode(log)
         report.record("read_decode_events_per_s", read.rate, unit: "events/s",
                       note: "\(read.events) events, \(Self.format(read.seconds)) s, \(Self.format(read.cpuMicrosecondsPerEvent)) µs CPU/event")
+
+        let random = try randomReads(log, count: min(stats.count, 10_000))
+        report.record("random_read_events_per_s", random.rate, unit: "events/s",
+                      note: "event(at:) of \(random.events) random seqs, \(Self.format(random.seconds)) s, \(Self.format(random.cpuMicrosecondsPerEvent)) µs CPU/event")
 
         if let broker {
             let relay = try relayRun(log, broker)
@@ -168,6 +173,19 @@ struct BenchLogCommand: ParsableCommand {
             }
         }
         guard checksum > 0 else { throw CLIError("read back no events") }
+        run.events = count
+        return run
+    }
+
+    /// Reads `count` events at random seqs one by one, as an auditor's lookups do (each
+    /// decompresses the whole block holding its event).
+    private func randomReads(_ log: EventLog, count: Int) throws -> Run {
+        var run = Run()
+        var random = SystemRandomNumberGenerator()
+        let last = try log.lastSeq()
+        let seqs = (0..<count).map { _ in UInt64.random(in: 1...last, using: &random) }
+        let found = try run.time { try seqs.reduce(0) { $0 + (try log.event(at: $1) == nil ? 0 : 1) } }
+        guard found == count else { throw CLIError("random reads found \(found) of \(count) events") }
         run.events = count
         return run
     }

@@ -234,11 +234,16 @@ struct EventLogAppendTests {
             #expect(id != 0)
             _ = try log.appendBlocking(after)
             let storedAfter = try log.stats().storedBytes - storedBefore
-            #expect(storedAfter < storedBefore * 3 / 4, "plain \(storedBefore) vs dictionary \(storedAfter)")
+            let rawAfter = UInt64(after.reduce(0) { $0 + $1.canonicalJSON.count })
+            #expect(storedAfter < rawAfter / 3, "dictionary blocks: \(storedAfter) bytes for \(rawAfter)")
             #expect(try log.read(from: 1, limit: 5_000).map(\.canonicalJSON) == (before + after).map(\.canonicalJSON))
             #expect(try log.verifyStorage(rehash: LogFixtures.id(of:)).isEmpty)
             log.close()
         }
+        let formats = try LogFixtures.withStorage(path) { txn, events, _ in
+            try [1, 2_001].map { try #require(try txn.get(LogFixtures.key($0), in: events)?.first) }
+        }
+        #expect(formats == [4, 5], "blocks before the dictionary are plain zstd, blocks after use it")
         let reopened = try EventLog(directory: path)
         #expect(try reopened.appendBlocking([LogFixtures.record(9_000)]) == [.appended(4_001)])
         #expect(try reopened.read(from: 1, limit: 5_000).map(\.canonicalJSON) == (before + after + [LogFixtures.record(9_000)]).map(\.canonicalJSON))

@@ -82,54 +82,48 @@ struct EventLogSafetyTests {
         }
         for options in [EventLogOptions(), .readOnly] {
             let error = #expect(throws: EventLogError.self) { _ = try EventLog(directory: path, options: options) }
-            #expect(error?.code == .incompatibleFormat(found: 999, supported: 1))
+            #expect(error?.code == .incompatibleFormat(found: 999, supported: 2))
             #expect(error?.description.contains("version 999") == true)
         }
         _ = temporary
     }
 
-    @Test("verify reports a damaged compressed record, a damaged raw record and an altered id; reading fails precisely")
+    @Test("verify reports a damaged compressed block, a damaged raw block and an altered id; reading fails precisely")
     func corruptedRecords() throws {
         let (temporary, path) = try LogFixtures.directory()
-        // Large records are zstd frames with checksums; small ones (seq 31…) are stored raw,
-        // so only re-hashing can tell their damage.
-        let records = (0..<30).map(LogFixtures.largeRecord) + LogFixtures.records(30..<100)
+        // Blocks of 64: 1–64 and 65–100 are zstd frames with checksums; a lone small record
+        // (101) is stored raw, so only re-hashing can tell its damage.
+        let records = (0..<30).map(LogFixtures.largeRecord) + LogFixtures.records(30..<101)
         do {
             let log = try EventLog(directory: path)
-            _ = try log.appendBlocking(records)
+            _ = try log.appendBlocking(Array(records[..<100]))
+            _ = try log.appendBlocking([records[100]])
             log.close()
         }
-        do {
-            let env = try LMDBEnvironment(path: path, maxDatabases: 4)
-            let events = try env.openDatabase(named: "events")
-            try env.write { txn in
-                let key10 = withUnsafeBytes(of: UInt64(10).bigEndian) { Array($0) }
-                var damaged = try #require(try txn.get(key10, in: events))
-                for i in 40..<min(60, damaged.count) { damaged[i] ^= 0x5A }
-                try txn.put(damaged, for: key10, in: events)
-                let key20 = withUnsafeBytes(of: UInt64(20).bigEndian) { Array($0) }
-                var altered = try #require(try txn.get(key20, in: events))
-                altered[1] ^= 0xFF
-                try txn.put(altered, for: key20, in: events)
-                let key50 = withUnsafeBytes(of: UInt64(50).bigEndian) { Array($0) }
-                var rawDamage = try #require(try txn.get(key50, in: events))
-                #expect(rawDamage[0] == 0, "seq 50 is stored raw")
-                rawDamage[100] ^= 0x01
-                try txn.put(rawDamage, for: key50, in: events)
-            }
+        try LogFixtures.withStorage(path) { txn, events, _ in
+            var damaged = try #require(try txn.get(LogFixtures.key(1), in: events))
+            for i in damaged.count - 400..<damaged.count - 380 { damaged[i] ^= 0x5A }
+            try txn.put(damaged, for: LogFixtures.key(1), in: events)
+            var altered = try #require(try txn.get(LogFixtures.key(65), in: events))
+            altered[3 + 5 * 32] ^= 0xFF // the id of seq 70
+            try txn.put(altered, for: LogFixtures.key(65), in: events)
+            var rawDamage = try #require(try txn.get(LogFixtures.key(101), in: events))
+            #expect(rawDamage[0] == 3, "seq 101 is stored as a raw block")
+            rawDamage[100] ^= 0x01
+            try txn.put(rawDamage, for: LogFixtures.key(101), in: events)
         }
         let log = try EventLog(directory: path)
         let problems = try log.verifyStorage(rehash: LogFixtures.id(of:))
-        #expect(problems.contains { if case .undecodable(seq: 10, _) = $0 { true } else { false } }, "\(problems)")
-        #expect(problems.contains { if case .missingIndexEntry(seq: 20, _) = $0 { true } else { false } }, "\(problems)")
-        #expect(problems.contains { if case .idMismatch(seq: 20, _, _) = $0 { true } else { false } }, "\(problems)")
-        #expect(problems.contains { if case .danglingIndexEntry(_, seq: 20) = $0 { true } else { false } }, "\(problems)")
-        #expect(problems.contains { if case .idMismatch(seq: 50, _, _) = $0 { true } else { false } }, "\(problems)")
+        #expect(problems.contains { if case .undecodable(seq: 1, _) = $0 { true } else { false } }, "\(problems)")
+        #expect(problems.contains { if case .missingIndexEntry(seq: 70, _) = $0 { true } else { false } }, "\(problems)")
+        #expect(problems.contains { if case .idMismatch(seq: 70, _, _) = $0 { true } else { false } }, "\(problems)")
+        #expect(problems.contains { if case .danglingIndexEntry(_, seq: 70) = $0 { true } else { false } }, "\(problems)")
+        #expect(problems.contains { if case .idMismatch(seq: 101, _, _) = $0 { true } else { false } }, "\(problems)")
         #expect(problems.count == 5, "\(problems)")
         let error = #expect(throws: EventLogError.self) { _ = try log.event(at: 10) }
         #expect(error?.code == .corrupted)
         #expect(error?.operation == "read event 10")
-        #expect(try log.event(at: 11)?.canonicalJSON == records[10].canonicalJSON)
+        #expect(try log.event(at: 71)?.canonicalJSON == records[70].canonicalJSON)
         _ = temporary
     }
 

@@ -1,6 +1,7 @@
 import Crypto
 import Events
 import Foundation
+import LMDB
 import TickfoldTesting
 
 /// Records shaped like canonical envelopes (~300 bytes); the id is the SHA-256 of the bytes,
@@ -37,5 +38,32 @@ enum LogFixtures {
     static func directory() throws -> (TemporaryDirectory, String) {
         let temporary = try TemporaryDirectory("eventlog")
         return (temporary, temporary.file("log"))
+    }
+
+    /// Runs `body` in a write transaction straight on the closed log at `path`, with its
+    /// `events` and `meta` databases: to inspect stored values or damage them.
+    static func withStorage<R>(_ path: String, _ body: (LMDBWriteTransaction, _ events: LMDBDatabase, _ meta: LMDBDatabase) throws -> R) throws -> R {
+        let environment = try LMDBEnvironment(path: path, maxDatabases: 4)
+        let events = try environment.openDatabase(named: "events")
+        let meta = try environment.openDatabase(named: "meta")
+        return try environment.write { try body($0, events, meta) }
+    }
+
+    /// The `events` key of `seq`.
+    static func key(_ seq: UInt64) -> [UInt8] { withUnsafeBytes(of: seq.bigEndian) { Array($0) } }
+
+    /// The first seq of every value in `events`, in order.
+    static func valueKeys(_ txn: LMDBReadTransaction, _ events: LMDBDatabase) throws -> [UInt64] {
+        var keys: [UInt64] = []
+        try txn.forEach(in: events) { key, _ in
+            keys.append(UInt64(bigEndian: key.loadUnaligned(as: UInt64.self)))
+            return true
+        }
+        return keys
+    }
+
+    /// The format version stored in the log's meta.
+    static func storedFormat(_ txn: LMDBReadTransaction, _ meta: LMDBDatabase) throws -> UInt32? {
+        try txn.get(Array("format".utf8), in: meta).map { bytes in bytes.withUnsafeBytes { UInt32(bigEndian: $0.loadUnaligned(as: UInt32.self)) } }
     }
 }
