@@ -7,12 +7,12 @@ import TickfoldTesting
 @Suite("tickfold bench log", .serialized, .enabled(if: TickfoldBinary.path != nil && TestServices.hasKafka, "needs the tickfold binary and TICKFOLD_KAFKA"),
        .timeLimit(.minutes(3)))
 struct BenchLogCommandTests {
-    static let requiredKeys = ["append_batched_events_per_s", "read_decode_events_per_s", "relay_events_per_s"]
+    static let requiredKeys = ["append_batched_events_per_s", "read_decode_events_per_s", "random_read_events_per_s", "relay_events_per_s"]
         + ["fsync", "nosync"].flatMap { mode in ["b1", "b100", "b10k", "b100k"].map { "append_\($0)_\(mode)_events_per_s" } }
 
     // Few events: the batch-1 fsync row costs one fsync each, and integration suites run
     // beside this one (the crash-safety test times its kills against fsync'ed commits).
-    @Test("a tiny run prints one JSON object with every append, read + decode and relay figure positive")
+    @Test("a tiny run prints one JSON object with every append, read + decode, random read and relay figure positive")
     func tinyRunPrintsEveryFigure() throws {
         let directory = try TemporaryDirectory("bench-log")
         let result = try TickfoldBinary.run([
