@@ -91,12 +91,13 @@ public final class ProjectionEngine: @unchecked Sendable {
             var checkpoints: [String: [CheckpointPosition]] = [:]
             for projection in projections { checkpoints[projection.name] = positions }
             let derived = redis == nil ? [] : projections.flatMap { $0.derivedHashes }
+            // Under the swap lock, the sink checks the versions again before `beforeCommit`.
             summary.postgres = try postgres.apply(
-                rows: changes.rows, rejects: changes.rejects, checkpoints: checkpoints, derived: derived
+                rows: changes.rows, rejects: changes.rejects, checkpoints: checkpoints, derived: derived,
+                versionsOf: projections
             ) { values in
-                // Under the swap lock now: if a replay swapped in since the keys were written,
-                // they went to the retired namespace; check versions and write them again.
-                try postgres.requireVersionsInTransaction(of: projections)
+                // If a replay swapped in since the keys were written, they went to the
+                // retired namespace: write them again.
                 if let redis, try redis.resolveNamespace(), !changes.keys.isEmpty {
                     summary.redisKeys.add(try redis.write(changes.keys))
                 }

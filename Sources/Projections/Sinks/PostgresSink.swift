@@ -130,15 +130,20 @@ public final class PostgresSink {
         }
     }
 
-    /// Merges `rows`, records `rejects`, computes `derived` hashes for the subjects the rows
-    /// touched and hands them to `beforeCommit` (the engine writes them to Redis there), then
-    /// advances each projection's checkpoints; all in one transaction, retried as a whole
-    /// after a lost connection. During a bulk load (`beginBulkLoad()`) the loaded tables'
-    /// rows are appended instead and `derived` waits for `finishBulkLoad`.
+    /// Merges `rows`, records `rejects`, advances each projection's checkpoints, checks that
+    /// the schema still records `versionsOf`'s versions, computes `derived` hashes for the
+    /// subjects the rows touched and hands them to `beforeCommit` (the engine writes them to
+    /// Redis there); all in one transaction, retried as a whole after a lost connection.
+    /// Every statement but a COPY goes through libpq pipelines: one round trip for all of
+    /// them when every table's rows merge from parameter arrays (a continuous projector's
+    /// small batches), else one before and one after the COPYs. During a bulk load
+    /// (`beginBulkLoad()`) the loaded tables' rows are appended instead and `derived` waits
+    /// for `finishBulkLoad`.
     @discardableResult
     public func apply(
         rows: [RowUpsert], rejects: [Reject], checkpoints: [String: [CheckpointPosition]],
-        derived: [DerivedHash] = [], beforeCommit: ([DerivedValue]) throws -> Void = { _ in }
+        derived: [DerivedHash] = [], versionsOf projections: [any Projection] = [],
+        beforeCommit: ([DerivedValue]) throws -> Void = { _ in }
     ) throws -> PostgresApplySummary {
         var byTable: [String: [Int]] = [:]
         for (index, row) in rows.enumerated() {
@@ -155,29 +160,69 @@ public final class PostgresSink {
         let bulkLoading = bulk != nil
         let subjects = bulkLoading ? [] : derivedSubjects(derived, rows: rows, tables: tables.map { ($0.statement.table, $0.rows.indices) })
         let staging = tables.filter { bulk?[$0.statement.table] == nil && $0.rows.indices.count >= stagingMinimumRows }.map(\.statement.table)
+
+        // Before the COPYs: the session's settings, the trailing sums (which read the rows
+        // the merge replaces) and the parameter-array merges.
+        var before = prepareStatements(staging: staging, asynchronousCommit: bulkLoading)
+        var arrayMerges: [Int] = []
+        var copied: [(statement: TableStatements, indices: [Int])] = []
+        for (statement, collapsed) in tables {
+            if bulk?[statement.table] != nil {
+                copied.append((statement, collapsed.indices))
+                continue
+            }
+            before += trailingSumStatements(statement, rows: rows, indices: collapsed.indices)
+            if collapsed.indices.count < stagingMinimumRows, let arrayMerge = statement.arrayMerge {
+                arrayMerges.append(before.count)
+                before.append(PostgresStatement(arrayMerge, Self.columnArrays(rows: rows, indices: collapsed.indices, columns: statement.columnCount)))
+            } else {
+                copied.append((statement, collapsed.indices))
+            }
+        }
+        // After them: rejects, checkpoints, the recorded versions, the derived hashes.
+        var after: [PostgresStatement] = []
+        let rejectsStatement = rejectsStatement(rejects).map { statement in after.append(statement); return after.count - 1 }
+        if let checkpoint = checkpointStatement(checkpoints) { after.append(checkpoint) }
+        let versionsStatement = projections.isEmpty ? nil : { () -> Int in
+            after.append(PostgresStatement(ProjectionSwap.schemaCommentQuery, [schema]))
+            return after.count - 1
+        }()
+        var derivedStatements: [(hash: DerivedHash, position: Int)] = []
+        for (hash, keys) in zip(derived, subjects) where !keys.isEmpty {
+            derivedStatements.append((hash, after.count))
+            after.append(PostgresStatement(hash.sql, [ColumnText.array(keys)]))
+        }
+
         var summary = PostgresApplySummary()
         summary.rowsReceived = rows.count
         summary.retries = try withRetry(operation: "apply batch") {
             try connection.withTransaction { connection -> Void in
-                try prepare(connection, staging: staging, asynchronousCommit: bulkLoading)
+                let results: (before: [PostgresResult], after: [PostgresResult])
                 summary.rowsWritten = 0
-                for (statement, collapsed) in tables where bulk?[statement.table] == nil {
-                    try advanceTrailingSums(connection, statement, rows: rows, indices: collapsed.indices)
-                }
-                for (statement, collapsed) in tables {
-                    if bulk?[statement.table] != nil {
-                        summary.rowsWritten += try copy(connection, statement.directCopy, rows: rows, indices: collapsed.indices)
-                    } else {
-                        summary.rowsWritten += try merge(connection, statement, rows: rows, indices: collapsed.indices)
+                if copied.isEmpty {
+                    let all = try connection.pipeline(before + after)
+                    results = (Array(all[..<before.count]), Array(all[before.count...]))
+                } else {
+                    let first = try connection.pipeline(before)
+                    for (statement, indices) in copied {
+                        if bulk?[statement.table] != nil {
+                            summary.rowsWritten += try copy(connection, statement.directCopy, rows: rows, indices: indices)
+                        } else {
+                            summary.rowsWritten += try merge(connection, statement, rows: rows, indices: indices)
+                        }
                     }
+                    results = (first, try connection.pipeline(after))
                 }
-                summary.rejectsRecorded = try record(connection, rejects: rejects)
+                summary.rowsWritten += arrayMerges.reduce(0) { $0 + results.before[$1].affectedRows }
+                summary.rejectsRecorded = rejectsStatement.map { results.after[$0].affectedRows } ?? 0
+                if let versionsStatement {
+                    try Self.check(comment: results.after[versionsStatement].value(0, 0), projections: projections, schema: schema)
+                }
                 var values: [DerivedValue] = []
-                for (hash, keys) in zip(derived, subjects) where !keys.isEmpty {
-                    values += try derivedValues(connection, hash, subjects: keys)
+                for (hash, position) in derivedStatements {
+                    values += Self.derivedValues(hash, results.after[position])
                 }
                 try beforeCommit(values)
-                try advance(connection, checkpoints: checkpoints)
             }
         }.retries
         if bulkLoading {
@@ -186,12 +231,13 @@ public final class PostgresSink {
         return summary
     }
 
-    /// Advances the table's trailing sums by the rows about to be merged (see `TrailingSum`).
-    private func advanceTrailingSums(_ connection: PostgresConnection, _ statement: TableStatements, rows: [RowUpsert], indices: [Int]) throws {
-        guard !statement.trailingSums.isEmpty, !indices.isEmpty else { return }
+    /// The statements advancing the table's trailing sums by the rows about to be merged
+    /// (see `TrailingSum`).
+    private func trailingSumStatements(_ statement: TableStatements, rows: [RowUpsert], indices: [Int]) -> [PostgresStatement] {
+        guard !statement.trailingSums.isEmpty, !indices.isEmpty else { return [] }
         let arrays = Self.columnArrays(rows: rows, indices: indices, columns: statement.columnCount)
-        for (sum, sql) in statement.trailingSums {
-            try connection.query(sql, [arrays[sum.subjectColumn], arrays[sum.timeColumn], arrays[sum.valueColumn], arrays[statement.columnCount]])
+        return statement.trailingSums.map { sum, sql in
+            PostgresStatement(sql, [arrays[sum.subjectColumn], arrays[sum.timeColumn], arrays[sum.valueColumn], arrays[statement.columnCount]])
         }
     }
 
@@ -211,13 +257,15 @@ public final class PostgresSink {
 
     /// `hash`'s fields for `subjects`, computed from the tables as this transaction sees them.
     func derivedValues(_ connection: PostgresConnection, _ hash: DerivedHash, subjects: [String]) throws -> [DerivedValue] {
-        var values: [DerivedValue] = []
-        let result = try connection.query(hash.sql, [ColumnText.array(subjects)])
-        for row in result.rows {
-            guard let field = row[0], let value = row[1] else { continue }
-            values.append(DerivedValue(hash: hash.key, channel: hash.channel, field: field, value: value))
+        Self.derivedValues(hash, try connection.query(hash.sql, [ColumnText.array(subjects)]))
+    }
+
+    /// The fields of `hash` in the result of its query.
+    static func derivedValues(_ hash: DerivedHash, _ result: PostgresResult) -> [DerivedValue] {
+        result.rows.compactMap { row in
+            guard let field = row[0], let value = row[1] else { return nil }
+            return DerivedValue(hash: hash.key, channel: hash.channel, field: field, value: value)
         }
-        return values
     }
 
     /// The committed checkpoint of `projection`: the last applied position per source
@@ -274,15 +322,15 @@ public final class PostgresSink {
 
     /// Starts a batch transaction: the swap lock, the session settings of the batch, and the
     /// staging tables of `staging`.
-    private func prepare(_ connection: PostgresConnection, staging: [String], asynchronousCommit: Bool) throws {
+    private func prepareStatements(staging: [String], asynchronousCommit: Bool) -> [PostgresStatement] {
         // Derived-hash SQL names tables unqualified; staging tables are always pg_temp.
-        var script = swapLockStatement + "SET LOCAL search_path TO \(quotedSchema); SET LOCAL work_mem = '64MB';"
+        var script = [swapLockStatement, "SET LOCAL search_path TO \(quotedSchema)", "SET LOCAL work_mem = '64MB'"]
         // A bulk load's commits need not wait for the WAL flush: see `beginBulkLoad`.
-        if asynchronousCommit { script += "SET LOCAL synchronous_commit = off;" }
+        if asynchronousCommit { script.append("SET LOCAL synchronous_commit = off") }
         for name in staging.sorted() {
-            if let statement = statements[name] { script += statement.createStaging }
+            if let statement = statements[name] { script.append(statement.createStaging) }
         }
-        try connection.execute(script)
+        return script.map { PostgresStatement($0) }
     }
 
     /// Merges one table's rows of the batch (parameter arrays, direct COPY or staging table);
@@ -357,9 +405,9 @@ public final class PostgresSink {
         array += "\""
     }
 
-    private func record(_ connection: PostgresConnection, rejects: [Reject]) throws -> Int {
-        guard !rejects.isEmpty else { return 0 }
-        return try connection.query(
+    private func rejectsStatement(_ rejects: [Reject]) -> PostgresStatement? {
+        guard !rejects.isEmpty else { return nil }
+        return PostgresStatement(
             """
             INSERT INTO \(quotedSchema).projection_rejects (projection, event_id, seq, event_type, reason)
             SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[])
@@ -369,10 +417,10 @@ public final class PostgresSink {
                 ColumnText.array(rejects.map(\.projection)), ColumnText.array(rejects.map(\.eventID.hex)),
                 ColumnText.array(rejects.map { String($0.seq) }), ColumnText.array(rejects.map(\.eventType)),
                 ColumnText.array(rejects.map(\.reason)),
-            ]).affectedRows
+            ])
     }
 
-    private func advance(_ connection: PostgresConnection, checkpoints: [String: [CheckpointPosition]]) throws {
+    private func checkpointStatement(_ checkpoints: [String: [CheckpointPosition]]) -> PostgresStatement? {
         // One row per (projection, source, partition): the furthest position given.
         var furthest: [String: [CheckpointKey: Int64]] = [:]
         for (projection, positions) in checkpoints {
@@ -389,8 +437,8 @@ public final class PostgresSink {
                 values.append(String(position))
             }
         }
-        guard !projections.isEmpty else { return }
-        try connection.query(
+        guard !projections.isEmpty else { return nil }
+        return PostgresStatement(
             """
             INSERT INTO \(quotedSchema).projection_checkpoints AS c (projection, source, partition, position)
             SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[])

@@ -49,13 +49,15 @@ public enum ProjectionSwap {
 
     /// The comment of `schema`, or nil.
     public static func schemaComment(_ connection: PostgresConnection, schema: String) throws -> String? {
-        try connection.query(
-            """
-            SELECT d.description FROM pg_namespace n
-            LEFT JOIN pg_description d ON d.objoid = n.oid AND d.classoid = 'pg_namespace'::regclass
-            WHERE n.nspname = $1
-            """, [schema]).value(0, 0)
+        try connection.query(schemaCommentQuery, [schema]).value(0, 0)
     }
+
+    /// The comment of schema `$1` (one row, NULL without a comment).
+    static let schemaCommentQuery = """
+        SELECT d.description FROM pg_namespace n
+        LEFT JOIN pg_description d ON d.objoid = n.oid AND d.classoid = 'pg_namespace'::regclass
+        WHERE n.nspname = $1
+        """
 }
 
 extension PostgresSink {
@@ -72,14 +74,7 @@ extension PostgresSink {
         try Self.check(comment: comment, projections: projections, schema: schema)
     }
 
-    /// `requireVersions(of:)` inside the current batch transaction (after the swap lock). A
-    /// `PostgresError` passes through unwrapped, so the batch's retry handles a lost connection.
-    func requireVersionsInTransaction(of projections: [any Projection]) throws {
-        let comment = try ProjectionSwap.schemaComment(connection, schema: schema)
-        try Self.check(comment: comment, projections: projections, schema: schema)
-    }
-
-    private static func check(comment: String?, projections: [any Projection], schema: String) throws {
+    static func check(comment: String?, projections: [any Projection], schema: String) throws {
         let recorded = ProjectionSwap.versions(inComment: comment)
         for projection in projections {
             if let version = recorded[projection.name], version != projection.version {
