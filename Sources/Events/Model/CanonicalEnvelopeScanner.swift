@@ -232,7 +232,7 @@ struct CanonicalEnvelopeScanner {
     }
 
     /// Byte equality, a word at a time.
-    private static func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+    static func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
         guard a.count == b.count else { return false }
         var i = 0
         while a.count - i >= 8 {

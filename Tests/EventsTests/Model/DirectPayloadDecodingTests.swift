@@ -56,7 +56,7 @@ struct DirectPayloadDecodingTests {
 
     /// Every single breakage of `value`: each member removed, replaced by every kind of JSON,
     /// unknown members first and last; arrays with elements replaced or appended; recursively.
-    static func mutations(of value: JSONValue) -> [JSONValue] {
+    static func mutations(of value: JSONValue, replacements: [JSONValue] = replacements) -> [JSONValue] {
         var out: [JSONValue] = []
         switch value {
         case .object(let object):
@@ -66,7 +66,7 @@ struct DirectPayloadDecodingTests {
                 var removed = object
                 removed.members.remove(at: index)
                 out.append(.object(removed))
-                for replacement in replacements + mutations(of: object.members[index].value) {
+                for replacement in replacements + mutations(of: object.members[index].value, replacements: replacements) {
                     var changed = object
                     changed.members[index].value = replacement
                     out.append(.object(changed))
@@ -77,7 +77,7 @@ struct DirectPayloadDecodingTests {
                 out.append(.array(elements + [replacement]))
             }
             for index in elements.indices {
-                for replacement in replacements + mutations(of: elements[index]) {
+                for replacement in replacements + mutations(of: elements[index], replacements: replacements) {
                     var changed = elements
                     changed[index] = replacement
                     out.append(.array(changed))

@@ -1,0 +1,199 @@
+/// One JSON value inside canonical JSON bytes (an event's `payloadBytes`), found without
+/// building a tree: direct payload decoding reads members from their spans and parses only the
+/// scalars a payload type asks for.
+///
+/// The bytes must be valid JSON without whitespace, as RFC 8785 writes it; `Event` guarantees
+/// that for `payloadBytes`. Anything else stops the process, as `Event.payload` does.
+struct CanonicalSpan {
+    let bytes: UnsafeRawBufferPointer
+    /// The value's first byte.
+    let start: Int
+    /// Just after the value's last byte.
+    let end: Int
+
+    /// The whole of `bytes`, which must hold one value.
+    init(document bytes: UnsafeRawBufferPointer) {
+        self.init(bytes, start: 0, end: bytes.count)
+        if bytes.isEmpty { Self.malformed(at: 0) }
+    }
+
+    private init(_ bytes: UnsafeRawBufferPointer, start: Int, end: Int) {
+        self.bytes = bytes
+        self.start = start
+        self.end = end
+    }
+
+    var isObject: Bool { bytes[start] == UInt8(ascii: "{") }
+    var isArray: Bool { bytes[start] == UInt8(ascii: "[") }
+    var isNull: Bool { bytes[start] == UInt8(ascii: "n") }
+
+    /// The value exactly as the tree parser gives it (one parser, so strings, escapes and
+    /// numbers come out alike on both paths); only scalars are asked for when decoding succeeds.
+    var json: JSONValue {
+        var parser = JSONParser(bytes: UnsafeRawBufferPointer(rebasing: bytes[..<end]), maximumDepth: JSONValue.defaultMaximumDepth)
+        parser.position = start
+        do {
+            return try parser.parseValue()
+        } catch {
+            preconditionFailure("payload bytes are canonical JSON, but \(error)")
+        }
+    }
+
+    /// The members of this object, indexed in one pass.
+    func members() -> [CanonicalMember] {
+        var members: [CanonicalMember] = []
+        members.reserveCapacity(16)
+        var position = start + 1
+        if byte(at: position) == UInt8(ascii: "}") { return members }
+        while true {
+            guard byte(at: position) == UInt8(ascii: "\"") else { Self.malformed(at: position) }
+            let key = skipString(from: position)
+            guard byte(at: key.end) == UInt8(ascii: ":") else { Self.malformed(at: key.end) }
+            let valueEnd = skipValue(from: key.end + 1)
+            members.append(CanonicalMember(keyStart: position + 1, keyEnd: key.end - 1, valueEnd: valueEnd, plainKey: key.plain))
+            switch byte(at: valueEnd) {
+            case UInt8(ascii: ","): position = valueEnd + 1
+            case UInt8(ascii: "}"): return members
+            default: Self.malformed(at: valueEnd)
+            }
+        }
+    }
+
+    /// The value of `member`.
+    func value(of member: CanonicalMember) -> CanonicalSpan {
+        CanonicalSpan(bytes, start: member.keyEnd + 2, end: member.valueEnd)
+    }
+
+    /// The key of `member`, unescaped.
+    func key(of member: CanonicalMember) -> String {
+        guard case .string(let key) = CanonicalSpan(bytes, start: member.keyStart - 1, end: member.keyEnd + 1).json else {
+            preconditionFailure("a member name is a string")
+        }
+        return key
+    }
+
+    /// Whether `member`'s key is `key`, with the tree's rule (equal UTF-8 length, then equal
+    /// strings). A plain key (ASCII, no escape) equals a string of its length only byte for
+    /// byte, since text canonically equivalent to ASCII but not ASCII itself is longer.
+    func key(of member: CanonicalMember, is key: String) -> Bool {
+        var key = key
+        let length = key.utf8.count
+        guard member.plainKey else {
+            let unescaped = self.key(of: member)
+            return unescaped.utf8.count == length && unescaped == key
+        }
+        guard member.keyEnd - member.keyStart == length else { return false }
+        return key.withUTF8 { utf8 in
+            CanonicalEnvelopeScanner.equal(UnsafeRawBufferPointer(rebasing: bytes[member.keyStart..<member.keyEnd]), UnsafeRawBufferPointer(utf8))
+        }
+    }
+
+    /// The elements of this array, one span at a time.
+    func elements() -> CanonicalElements {
+        CanonicalElements(array: self)
+    }
+
+    /// An array's elements in order.
+    struct CanonicalElements {
+        let array: CanonicalSpan
+        /// The next element's first byte, or nil after the last.
+        private var position: Int?
+
+        init(array: CanonicalSpan) {
+            self.array = array
+            position = array.byte(at: array.start + 1) == UInt8(ascii: "]") ? nil : array.start + 1
+        }
+
+        mutating func next() -> CanonicalSpan? {
+            guard let start = position else { return nil }
+            let end = array.skipValue(from: start)
+            switch array.byte(at: end) {
+            case UInt8(ascii: ","): position = end + 1
+            case UInt8(ascii: "]"): position = nil
+            default: CanonicalSpan.malformed(at: end)
+            }
+            return CanonicalSpan(array.bytes, start: start, end: end)
+        }
+    }
+
+    /// The byte at `offset`; past the end is malformed input.
+    @inline(__always)
+    private func byte(at offset: Int) -> UInt8 {
+        guard offset < end else { Self.malformed(at: offset) }
+        return bytes[offset]
+    }
+
+    /// Where the value starting at `offset` ends.
+    private func skipValue(from offset: Int) -> Int {
+        switch byte(at: offset) {
+        case UInt8(ascii: "\""): return skipString(from: offset).end
+        case UInt8(ascii: "{"), UInt8(ascii: "["): return skipContainer(from: offset)
+        case UInt8(ascii: "t"), UInt8(ascii: "n"): return offset + 4
+        case UInt8(ascii: "f"): return offset + 5
+        default:
+            var position = offset
+            while position < end, Self.isNumberByte(bytes[position]) { position += 1 }
+            if position == offset { Self.malformed(at: offset) }
+            return position
+        }
+    }
+
+    /// Where the string whose opening quote is at `offset` ends, and whether its contents are
+    /// plain: ASCII without escapes.
+    private func skipString(from offset: Int) -> (end: Int, plain: Bool) {
+        var position = offset + 1
+        var plain = true
+        while true {
+            let b = byte(at: position)
+            if b == UInt8(ascii: "\"") { return (position + 1, plain) }
+            if b == UInt8(ascii: "\\") {
+                plain = false
+                position += 2
+            } else {
+                if b >= 0x80 { plain = false }
+                position += 1
+            }
+        }
+    }
+
+    /// Where the object or array opening at `offset` closes.
+    private func skipContainer(from offset: Int) -> Int {
+        var depth = 0
+        var position = offset
+        while true {
+            switch byte(at: position) {
+            case UInt8(ascii: "\""):
+                position = skipString(from: position).end
+                continue
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                depth -= 1
+                if depth == 0 { return position + 1 }
+            default:
+                break
+            }
+            position += 1
+        }
+    }
+
+    @inline(__always)
+    private static func isNumberByte(_ b: UInt8) -> Bool {
+        b &- UInt8(ascii: "0") < 10 || b == UInt8(ascii: "-") || b == UInt8(ascii: "+") || b == UInt8(ascii: ".")
+            || b == UInt8(ascii: "e") || b == UInt8(ascii: "E")
+    }
+
+    fileprivate static func malformed(at offset: Int) -> Never {
+        preconditionFailure("payload bytes are canonical JSON, but they end or break off at byte \(offset)")
+    }
+}
+
+/// Where one member of an object lies in canonical JSON bytes: the key's contents (between the
+/// quotes; the value starts after the closing quote and the colon) and the value's end.
+struct CanonicalMember {
+    let keyStart: Int
+    let keyEnd: Int
+    let valueEnd: Int
+    /// Whether the key is ASCII without escapes, so bytes compare as the tree compares strings.
+    let plainKey: Bool
+}
