@@ -15,6 +15,7 @@ struct CanonicalSpan {
     init(document bytes: UnsafeRawBufferPointer) {
         self.init(bytes, start: 0, end: bytes.count)
         if bytes.isEmpty { Self.malformed(at: 0) }
+        precondition(bytes.count <= UInt32.max, "payloads are smaller than 4 GiB")
     }
 
     private init(_ bytes: UnsafeRawBufferPointer, start: Int, end: Int) {
@@ -39,21 +40,29 @@ struct CanonicalSpan {
         }
     }
 
-    /// The members of this object, indexed in one pass.
-    func members() -> [CanonicalMember] {
-        var members: [CanonicalMember] = []
-        members.reserveCapacity(16)
+    /// Calls `body` with the members of this object, indexed in one pass into temporary storage.
+    func withMembers<R>(_ body: (UnsafeBufferPointer<CanonicalMember>) throws(PayloadError) -> R) throws(PayloadError) -> R {
+        // A member takes at least five bytes (`"":0,`), which bounds the count.
+        try withUnsafeTemporaryAllocation(of: CanonicalMember.self, capacity: (end - start) / 5 + 1) { (storage) throws(PayloadError) in
+            try body(UnsafeBufferPointer(rebasing: storage[..<indexMembers(into: storage)]))
+        }
+    }
+
+    /// Stores this object's members in `storage`; returns how many there are.
+    private func indexMembers(into storage: UnsafeMutableBufferPointer<CanonicalMember>) -> Int {
+        var count = 0
         var position = start + 1
-        if byte(at: position) == UInt8(ascii: "}") { return members }
+        if byte(at: position) == UInt8(ascii: "}") { return count }
         while true {
             guard byte(at: position) == UInt8(ascii: "\"") else { Self.malformed(at: position) }
             let key = skipString(from: position)
             guard byte(at: key.end) == UInt8(ascii: ":") else { Self.malformed(at: key.end) }
             let valueEnd = skipValue(from: key.end + 1)
-            members.append(CanonicalMember(keyStart: position + 1, keyEnd: key.end - 1, valueEnd: valueEnd, plainKey: key.plain))
+            storage.initializeElement(at: count, to: CanonicalMember(keyStart: position + 1, keyEnd: key.end - 1, valueEnd: valueEnd, plainKey: key.plain))
+            count += 1
             switch byte(at: valueEnd) {
             case UInt8(ascii: ","): position = valueEnd + 1
-            case UInt8(ascii: "}"): return members
+            case UInt8(ascii: "}"): return count
             default: Self.malformed(at: valueEnd)
             }
         }
@@ -189,11 +198,23 @@ struct CanonicalSpan {
 }
 
 /// Where one member of an object lies in canonical JSON bytes: the key's contents (between the
-/// quotes; the value starts after the closing quote and the colon) and the value's end.
+/// quotes; the value starts after the closing quote and the colon) and the value's end. Offsets
+/// are 32-bit so that an index of many members stays small.
 struct CanonicalMember {
-    let keyStart: Int
-    let keyEnd: Int
-    let valueEnd: Int
+    private let keyStart32: UInt32
+    private let keyEnd32: UInt32
+    private let valueEnd32: UInt32
     /// Whether the key is ASCII without escapes, so bytes compare as the tree compares strings.
     let plainKey: Bool
+
+    init(keyStart: Int, keyEnd: Int, valueEnd: Int, plainKey: Bool) {
+        keyStart32 = UInt32(keyStart)
+        keyEnd32 = UInt32(keyEnd)
+        valueEnd32 = UInt32(valueEnd)
+        self.plainKey = plainKey
+    }
+
+    var keyStart: Int { Int(keyStart32) }
+    var keyEnd: Int { Int(keyEnd32) }
+    var valueEnd: Int { Int(valueEnd32) }
 }

@@ -48,13 +48,19 @@ extension JSONObjectDecodable {
     /// Reads `value` as this type; unknown members are reported through `deferred` because the
     /// `Codable` path audits them only after everything else decoded, in the order objects opened.
     static func decodeObject(_ value: JSONReaderValue, at path: PayloadPath, deferred: inout PayloadError?) throws(PayloadError) -> Self {
-        let members: JSONObjectReader.Members
         switch value {
-        case .tree(.object(let object)): members = .tree(object.members)
-        case .canonical(let span) where span.isObject: members = .canonical(span, span.members())
+        case .tree(.object(let object)):
+            return try read(.tree(object.members), at: path, deferred: &deferred)
+        case .canonical(let span) where span.isObject:
+            return try span.withMembers { (members) throws(PayloadError) in
+                try read(.canonical(span, members), at: path, deferred: &deferred)
+            }
         case .tree, .canonical:
             throw PayloadError(path: path.rendered, detail: "expected an object, found \(value.json.kindDescription)")
         }
+    }
+
+    private static func read(_ members: JSONObjectReader.Members, at path: PayloadPath, deferred: inout PayloadError?) throws(PayloadError) -> Self {
         let openedFirst = deferred == nil
         var reader = JSONObjectReader(members, at: path, deferred: deferred)
         let result = try Self(reading: &reader)
@@ -136,7 +142,8 @@ public struct JSONObjectReader {
     /// The object's members, from a tree or indexed in canonical bytes, in source order.
     enum Members {
         case tree([JSONObject.Member])
-        case canonical(CanonicalSpan, [CanonicalMember])
+        /// Valid while the object is being read (`CanonicalSpan.withMembers`).
+        case canonical(CanonicalSpan, UnsafeBufferPointer<CanonicalMember>)
     }
 
     let members: Members
