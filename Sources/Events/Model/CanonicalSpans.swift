@@ -10,27 +10,33 @@ struct CanonicalSpan {
     let start: Int
     /// Just after the value's last byte.
     let end: Int
+    /// Whether the value is known to be a string without escapes.
+    private let unescapedString: Bool
 
     /// The whole of `bytes`, which must hold one value.
     init(document bytes: UnsafeRawBufferPointer) {
-        self.init(bytes, start: 0, end: bytes.count)
-        if bytes.isEmpty { Self.malformed(at: 0) }
-        precondition(bytes.count <= UInt32.max, "payloads are smaller than 4 GiB")
+        precondition(!bytes.isEmpty && bytes.count <= UInt32.max, "payload bytes are one canonical JSON value, under 4 GiB")
+        self.init(bytes, start: 0, end: bytes.count, unescapedString: false)
     }
 
-    private init(_ bytes: UnsafeRawBufferPointer, start: Int, end: Int) {
+    private init(_ bytes: UnsafeRawBufferPointer, start: Int, end: Int, unescapedString: Bool) {
         self.bytes = bytes
         self.start = start
         self.end = end
+        self.unescapedString = unescapedString
     }
 
     var isObject: Bool { bytes[start] == UInt8(ascii: "{") }
     var isArray: Bool { bytes[start] == UInt8(ascii: "[") }
     var isNull: Bool { bytes[start] == UInt8(ascii: "n") }
 
-    /// The value exactly as the tree parser gives it (one parser, so strings, escapes and
-    /// numbers come out alike on both paths); only scalars are asked for when decoding succeeds.
+    /// The value exactly as the tree parser gives it; only scalars are asked for when decoding
+    /// succeeds. A string without escapes is its bytes, which is what the parser makes of valid
+    /// UTF-8; anything else goes through the parser itself, so escapes and numbers come out alike.
     var json: JSONValue {
+        if unescapedString {
+            return .string(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(start + 1)..<(end - 1)]), as: UTF8.self))
+        }
         var parser = JSONParser(bytes: UnsafeRawBufferPointer(rebasing: bytes[..<end]), maximumDepth: JSONValue.defaultMaximumDepth)
         parser.position = start
         do {
@@ -57,44 +63,57 @@ struct CanonicalSpan {
             guard byte(at: position) == UInt8(ascii: "\"") else { Self.malformed(at: position) }
             let key = skipString(from: position)
             guard byte(at: key.end) == UInt8(ascii: ":") else { Self.malformed(at: key.end) }
-            let valueEnd = skipValue(from: key.end + 1)
-            storage.initializeElement(at: count, to: CanonicalMember(keyStart: position + 1, keyEnd: key.end - 1, valueEnd: valueEnd, plainKey: key.plain))
+            let value = skipValue(from: key.end + 1)
+            storage.initializeElement(at: count, to: CanonicalMember(
+                keyStart: position + 1, keyEnd: key.end - 1, valueEnd: value.end,
+                plainKey: key.plain, unescapedString: value.unescapedString))
             count += 1
-            switch byte(at: valueEnd) {
-            case UInt8(ascii: ","): position = valueEnd + 1
+            switch byte(at: value.end) {
+            case UInt8(ascii: ","): position = value.end + 1
             case UInt8(ascii: "}"): return count
-            default: Self.malformed(at: valueEnd)
+            default: Self.malformed(at: value.end)
             }
         }
     }
 
     /// The value of `member`.
     func value(of member: CanonicalMember) -> CanonicalSpan {
-        CanonicalSpan(bytes, start: member.keyEnd + 2, end: member.valueEnd)
+        CanonicalSpan(bytes, start: member.keyEnd + 2, end: member.valueEnd, unescapedString: member.unescapedString)
     }
 
     /// The key of `member`, unescaped.
     func key(of member: CanonicalMember) -> String {
-        guard case .string(let key) = CanonicalSpan(bytes, start: member.keyStart - 1, end: member.keyEnd + 1).json else {
+        guard case .string(let key) = CanonicalSpan(bytes, start: member.keyStart - 1, end: member.keyEnd + 1, unescapedString: false).json else {
             preconditionFailure("a member name is a string")
         }
         return key
     }
 
-    /// Whether `member`'s key is `key`, with the tree's rule (equal UTF-8 length, then equal
+    /// The index of the member named `key` with the tree's rule (equal UTF-8 length, then equal
     /// strings). A plain key (ASCII, no escape) equals a string of its length only byte for
     /// byte, since text canonically equivalent to ASCII but not ASCII itself is longer.
-    func key(of member: CanonicalMember, is key: String) -> Bool {
-        var key = key
-        let length = key.utf8.count
-        guard member.plainKey else {
-            let unescaped = self.key(of: member)
-            return unescaped.utf8.count == length && unescaped == key
+    func index(of key: String, in members: UnsafeBufferPointer<CanonicalMember>) -> Int? {
+        let found = key.utf8.withContiguousStorageIfAvailable { utf8 in
+            index(of: key, utf8: UnsafeRawBufferPointer(utf8), in: members)
         }
-        guard member.keyEnd - member.keyStart == length else { return false }
-        return key.withUTF8 { utf8 in
-            CanonicalEnvelopeScanner.equal(UnsafeRawBufferPointer(rebasing: bytes[member.keyStart..<member.keyEnd]), UnsafeRawBufferPointer(utf8))
+        return found ?? Array(key.utf8).withUnsafeBytes { index(of: key, utf8: $0, in: members) }
+    }
+
+    private func index(of key: String, utf8: UnsafeRawBufferPointer, in members: UnsafeBufferPointer<CanonicalMember>) -> Int? {
+        let length = utf8.count
+        for index in members.indices {
+            let member = members[index]
+            if member.plainKey {
+                if member.keyEnd - member.keyStart == length,
+                   CanonicalEnvelopeScanner.equal(UnsafeRawBufferPointer(rebasing: bytes[member.keyStart..<member.keyEnd]), utf8) {
+                    return index
+                }
+            } else {
+                let unescaped = self.key(of: member)
+                if unescaped.utf8.count == length && unescaped == key { return index }
+            }
         }
+        return nil
     }
 
     /// The elements of this array, one span at a time.
@@ -115,13 +134,13 @@ struct CanonicalSpan {
 
         mutating func next() -> CanonicalSpan? {
             guard let start = position else { return nil }
-            let end = array.skipValue(from: start)
-            switch array.byte(at: end) {
-            case UInt8(ascii: ","): position = end + 1
+            let value = array.skipValue(from: start)
+            switch array.byte(at: value.end) {
+            case UInt8(ascii: ","): position = value.end + 1
             case UInt8(ascii: "]"): position = nil
-            default: CanonicalSpan.malformed(at: end)
+            default: CanonicalSpan.malformed(at: value.end)
             }
-            return CanonicalSpan(array.bytes, start: start, end: end)
+            return CanonicalSpan(array.bytes, start: start, end: value.end, unescapedString: value.unescapedString)
         }
     }
 
@@ -132,34 +151,37 @@ struct CanonicalSpan {
         return bytes[offset]
     }
 
-    /// Where the value starting at `offset` ends.
-    private func skipValue(from offset: Int) -> Int {
+    /// Where the value starting at `offset` ends, and whether it is a string without escapes.
+    private func skipValue(from offset: Int) -> (end: Int, unescapedString: Bool) {
         switch byte(at: offset) {
-        case UInt8(ascii: "\""): return skipString(from: offset).end
-        case UInt8(ascii: "{"), UInt8(ascii: "["): return skipContainer(from: offset)
-        case UInt8(ascii: "t"), UInt8(ascii: "n"): return offset + 4
-        case UInt8(ascii: "f"): return offset + 5
+        case UInt8(ascii: "\""):
+            let string = skipString(from: offset)
+            return (string.end, !string.escaped)
+        case UInt8(ascii: "{"), UInt8(ascii: "["): return (skipContainer(from: offset), false)
+        case UInt8(ascii: "t"), UInt8(ascii: "n"): return (offset + 4, false)
+        case UInt8(ascii: "f"): return (offset + 5, false)
         default:
             var position = offset
             while position < end, Self.isNumberByte(bytes[position]) { position += 1 }
             if position == offset { Self.malformed(at: offset) }
-            return position
+            return (position, false)
         }
     }
 
-    /// Where the string whose opening quote is at `offset` ends, and whether its contents are
-    /// plain: ASCII without escapes.
-    private func skipString(from offset: Int) -> (end: Int, plain: Bool) {
+    /// Where the string whose opening quote is at `offset` ends, whether it has escapes, and
+    /// whether its contents are plain: ASCII without escapes.
+    private func skipString(from offset: Int) -> (end: Int, escaped: Bool, plain: Bool) {
         var position = offset + 1
-        var plain = true
+        var escaped = false
+        var ascii = true
         while true {
             let b = byte(at: position)
-            if b == UInt8(ascii: "\"") { return (position + 1, plain) }
+            if b == UInt8(ascii: "\"") { return (position + 1, escaped, ascii && !escaped) }
             if b == UInt8(ascii: "\\") {
-                plain = false
+                escaped = true
                 position += 2
             } else {
-                if b >= 0x80 { plain = false }
+                if b >= 0x80 { ascii = false }
                 position += 1
             }
         }
@@ -206,12 +228,15 @@ struct CanonicalMember {
     private let valueEnd32: UInt32
     /// Whether the key is ASCII without escapes, so bytes compare as the tree compares strings.
     let plainKey: Bool
+    /// Whether the value is a string without escapes.
+    let unescapedString: Bool
 
-    init(keyStart: Int, keyEnd: Int, valueEnd: Int, plainKey: Bool) {
+    init(keyStart: Int, keyEnd: Int, valueEnd: Int, plainKey: Bool, unescapedString: Bool) {
         keyStart32 = UInt32(keyStart)
         keyEnd32 = UInt32(keyEnd)
         valueEnd32 = UInt32(valueEnd)
         self.plainKey = plainKey
+        self.unescapedString = unescapedString
     }
 
     var keyStart: Int { Int(keyStart32) }

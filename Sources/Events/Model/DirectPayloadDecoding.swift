@@ -172,7 +172,7 @@ public struct JSONObjectReader {
                 return .tree(members[index].value)
             }
         case .canonical(let object, let members):
-            for index in members.indices where object.key(of: members[index], is: key) {
+            if let index = object.index(of: key, in: members) {
                 markRead(index)
                 return .canonical(object.value(of: members[index]))
             }
