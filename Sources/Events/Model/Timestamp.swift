@@ -181,7 +181,10 @@ public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible
     /// Parses exactly `YYYY-MM-DD`.
     public init(_ text: String) throws(TimeFormatError) {
         guard text.utf8.count == 10 else { throw TimeFormatError(text: text, detail: "expected YYYY-MM-DD") }
-        self = try LocalDate.parse(text.utf8, text: text)
+        let contiguous = text.utf8.withContiguousStorageIfAvailable { utf8 in
+            Result { () throws(TimeFormatError) in try LocalDate.parse(utf8, text: text) }
+        }
+        self = try (contiguous ?? Result { () throws(TimeFormatError) in try LocalDate.parse(text.utf8, text: text) }).get()
     }
 
     /// The date `days` after 1970-01-01 (negative: before).
