@@ -129,10 +129,9 @@ struct CanonicalSpan {
     /// The first eight bytes of `text`, zero-padded: most keys compare in one word.
     @inline(__always)
     private static func prefix(_ text: UnsafeRawBufferPointer) -> UInt64 {
-        if text.count >= 8 { return UInt64(littleEndian: text.loadUnaligned(as: UInt64.self)) }
         var word: UInt64 = 0
-        for (index, byte) in text.enumerated() { word |= UInt64(byte) << (8 * UInt64(index)) }
-        return word
+        withUnsafeMutableBytes(of: &word) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: text.prefix(8))) }
+        return UInt64(littleEndian: word)
     }
 
     /// The elements of this array, one span at a time.
