@@ -135,12 +135,12 @@ struct CanonicalSpan {
     }
 
     /// The elements of this array, one span at a time.
-    func elements() -> CanonicalElements {
-        CanonicalElements(array: self)
+    func elements() -> Elements {
+        Elements(array: self)
     }
 
     /// An array's elements in order.
-    struct CanonicalElements {
+    struct Elements {
         let array: CanonicalSpan
         /// The next element's first byte, or nil after the last.
         private var position: Int?

@@ -1,4 +1,5 @@
-/// A payload that reads itself straight from a `JSONObject`, without `Codable`.
+/// A payload that reads itself field by field, from a `JSONObject` or straight from canonical
+/// bytes, without `Codable`.
 ///
 /// Conforming replaces the `Codable` decoding of `init(json:)` (which the catalogue and
 /// `payload(as:)` call) with `init(reading:)`, and lets `init(payloadBytes:)` read canonical
@@ -137,7 +138,8 @@ struct PayloadPath: Sendable {
 /// Reads the members of one JSON object by name, with the strict payload rules: exact types,
 /// `required` members present, absent optional members omitted (never `null`), and no member
 /// the type did not ask for. The member's type comes from the assignment:
-/// `open = try reader.required("open")`.
+/// `open = try reader.required("open")`. It reads a parsed tree or canonical bytes in place,
+/// so it is valid only inside the `init(reading:)` it is handed to.
 public struct JSONObjectReader {
     /// The object's members, from a tree or indexed in canonical bytes, in source order.
     enum Members {
@@ -266,7 +268,7 @@ public struct JSONObjectReader {
     /// An array member's elements, from a tree or from canonical bytes.
     private enum Elements {
         case tree([JSONValue], next: Int)
-        case canonical(CanonicalSpan.CanonicalElements)
+        case canonical(CanonicalSpan.Elements)
 
         /// The count when known without a scan, for reserving capacity.
         var underestimatedCount: Int {
