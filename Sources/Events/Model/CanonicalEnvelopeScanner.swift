@@ -232,7 +232,7 @@ struct CanonicalEnvelopeScanner {
     }
 
     /// Byte equality, a word at a time.
-    private static func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+    static func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
         guard a.count == b.count else { return false }
         var i = 0
         while a.count - i >= 8 {
@@ -307,7 +307,7 @@ struct CanonicalEnvelopeScanner {
 
     /// Whether any of the eight bytes is a quote, a backslash, a control character or non-ASCII.
     @inline(__always)
-    private static func needsAttention(_ word: UInt64) -> Bool {
+    static func needsAttention(_ word: UInt64) -> Bool {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let quotes = word ^ (ones &* 0x22)
         let backslashes = word ^ (ones &* 0x5c)

@@ -1,18 +1,38 @@
-/// A payload that reads itself straight from a `JSONObject`, without `Codable`.
+/// A payload that reads itself field by field, from a `JSONObject` or straight from canonical
+/// bytes, without `Codable`.
 ///
 /// Conforming replaces the `Codable` decoding of `init(json:)` (which the catalogue and
-/// `payload(as:)` call) with `init(reading:)`. The result — value or `PayloadError`, path and
+/// `payload(as:)` call) with `init(reading:)`, and lets `init(payloadBytes:)` read canonical
+/// bytes without building a `JSONValue` tree. The result — value or `PayloadError`, path and
 /// detail — is exactly what `PayloadDecoding` would give; `DirectPayloadDecodingTests` checks it
-/// field by field. Every type the projections fold conforms; the bookkeeping types keep `Codable`.
+/// field by field and `CanonicalPayloadDecodingTests` checks the bytes against the tree.
+/// Every type the projections fold conforms; the bookkeeping types keep `Codable`.
 public protocol DirectlyDecodablePayload: EventPayload, JSONObjectDecodable {}
 
 extension DirectlyDecodablePayload {
     /// Decodes with `init(reading:)`, then validates.
     public init(json: JSONValue) throws(PayloadError) {
+        self = try Self.decodePayload(.tree(json))
+    }
+
+    /// Decodes with `init(reading:)` from the bytes in place, then validates.
+    public init(payloadBytes bytes: [UInt8]) throws(PayloadError) {
+        let result = bytes.withUnsafeBytes { raw -> Result<Self, PayloadError> in
+            do throws(PayloadError) {
+                return .success(try Self.decodePayload(.canonical(CanonicalSpan(document: raw))))
+            } catch {
+                return .failure(error)
+            }
+        }
+        self = try result.get()
+    }
+
+    private static func decodePayload(_ value: JSONReaderValue) throws(PayloadError) -> Self {
         var deferred: PayloadError?
-        self = try Self.decodeObject(json, at: .root, deferred: &deferred)
+        let payload = try decodeObject(value, at: .root, deferred: &deferred)
         if let deferred { throw deferred }
-        try validate()
+        try payload.validate()
+        return payload
     }
 }
 
@@ -28,12 +48,22 @@ public protocol JSONObjectDecodable {
 extension JSONObjectDecodable {
     /// Reads `value` as this type; unknown members are reported through `deferred` because the
     /// `Codable` path audits them only after everything else decoded, in the order objects opened.
-    static func decodeObject(_ value: JSONValue, at path: PayloadPath, deferred: inout PayloadError?) throws(PayloadError) -> Self {
-        guard case .object(let object) = value else {
-            throw PayloadError(path: path.rendered, detail: "expected an object, found \(value.kindDescription)")
+    static func decodeObject(_ value: JSONReaderValue, at path: PayloadPath, deferred: inout PayloadError?) throws(PayloadError) -> Self {
+        switch value {
+        case .tree(.object(let object)):
+            return try read(.tree(object.members), at: path, deferred: &deferred)
+        case .canonical(let span) where span.isObject:
+            return try span.withMembers { (members) throws(PayloadError) in
+                try read(.canonical(span, members), at: path, deferred: &deferred)
+            }
+        case .tree, .canonical:
+            throw PayloadError(path: path.rendered, detail: "expected an object, found \(value.json.kindDescription)")
         }
+    }
+
+    private static func read(_ members: JSONObjectReader.Members, at path: PayloadPath, deferred: inout PayloadError?) throws(PayloadError) -> Self {
         let openedFirst = deferred == nil
-        var reader = JSONObjectReader(object, at: path, deferred: deferred)
+        var reader = JSONObjectReader(members, at: path, deferred: deferred)
         let result = try Self(reading: &reader)
         // This object opened before the objects nested in it, so its own unknown member wins.
         if openedFirst, let unknown = reader.firstUnknownMember() {
@@ -42,6 +72,28 @@ extension JSONObjectDecodable {
             deferred = reader.deferred
         }
         return result
+    }
+}
+
+/// A value a `JSONObjectReader` hands out: a node of a parsed tree, or a value's span in
+/// canonical bytes, parsed only when read.
+enum JSONReaderValue {
+    case tree(JSONValue)
+    case canonical(CanonicalSpan)
+
+    /// The value as the tree holds it.
+    var json: JSONValue {
+        switch self {
+        case .tree(let value): value
+        case .canonical(let span): span.json
+        }
+    }
+
+    var isNull: Bool {
+        switch self {
+        case .tree(let value): if case .null = value { true } else { false }
+        case .canonical(let span): span.isNull
+        }
     }
 }
 
@@ -86,9 +138,17 @@ struct PayloadPath: Sendable {
 /// Reads the members of one JSON object by name, with the strict payload rules: exact types,
 /// `required` members present, absent optional members omitted (never `null`), and no member
 /// the type did not ask for. The member's type comes from the assignment:
-/// `open = try reader.required("open")`.
+/// `open = try reader.required("open")`. It reads a parsed tree or canonical bytes in place,
+/// so it is valid only inside the `init(reading:)` it is handed to.
 public struct JSONObjectReader {
-    let members: [JSONObject.Member]
+    /// The object's members, from a tree or indexed in canonical bytes, in source order.
+    enum Members {
+        case tree([JSONObject.Member])
+        /// Valid while the object is being read (`CanonicalSpan.withMembers`).
+        case canonical(CanonicalSpan, UnsafeBufferPointer<CanonicalMember>)
+    }
+
+    let members: Members
     let path: PayloadPath
     /// The first unknown member of an object nested in this one, if any.
     fileprivate(set) var deferred: PayloadError?
@@ -96,22 +156,34 @@ public struct JSONObjectReader {
     private var read: UInt64 = 0
     private var asked = 0
 
-    init(_ object: JSONObject, at path: PayloadPath, deferred: PayloadError?) {
-        members = object.members
+    init(_ members: Members, at path: PayloadPath, deferred: PayloadError?) {
+        self.members = members
         self.path = path
         self.deferred = deferred
     }
 
     /// The value of `key`, marking it read.
-    private mutating func member(_ key: String) -> JSONValue? {
+    private mutating func member(_ key: String) -> JSONReaderValue? {
         asked += 1
-        // Comparing lengths first keeps most mismatches out of the out-of-line string comparison.
-        let length = key.utf8.count
-        for index in members.indices where members[index].key.utf8.count == length && members[index].key == key {
-            if index < 64 { read |= 1 << UInt64(index) }
-            return members[index].value
+        switch members {
+        case .tree(let members):
+            // Comparing lengths first keeps most mismatches out of the out-of-line string comparison.
+            let length = key.utf8.count
+            for index in members.indices where members[index].key.utf8.count == length && members[index].key == key {
+                markRead(index)
+                return .tree(members[index].value)
+            }
+        case .canonical(let object, let members):
+            if let index = object.index(of: key, in: members) {
+                markRead(index)
+                return .canonical(object.value(of: members[index]))
+            }
         }
         return nil
+    }
+
+    private mutating func markRead(_ index: Int) {
+        if index < 64 { read |= 1 << UInt64(index) }
     }
 
     private func missing(_ key: String) -> PayloadError {
@@ -122,9 +194,9 @@ public struct JSONObjectReader {
         PayloadError(path: path.appending(key: key).rendered, detail: error.detail)
     }
 
-    private func scalar<T: JSONScalarDecodable>(_ value: JSONValue, _ key: String) throws(PayloadError) -> T {
+    private func scalar<T: JSONScalarDecodable>(_ value: JSONReaderValue, _ key: String) throws(PayloadError) -> T {
         do {
-            return try T(jsonScalar: value)
+            return try T(jsonScalar: value.json)
         } catch {
             throw locate(error, key)
         }
@@ -139,7 +211,7 @@ public struct JSONObjectReader {
     /// A member that may be omitted; `null` is refused.
     public mutating func optional<T: JSONScalarDecodable>(_ key: String) throws(PayloadError) -> T? {
         guard let value = member(key) else { return nil }
-        if case .null = value {
+        if value.isNull {
             throw PayloadError(path: path.appending(key: key).rendered, detail: "absent optional fields are omitted, not null")
         }
         return try scalar(value, key)
@@ -154,15 +226,17 @@ public struct JSONObjectReader {
     /// An array of scalars that must be present.
     public mutating func required<T: JSONScalarDecodable>(_ key: String) throws(PayloadError) -> [T] {
         guard let value = member(key) else { throw missing(key) }
-        let elements = try elements(value, key)
+        var elements = try elements(value, key)
         var out: [T] = []
-        out.reserveCapacity(elements.count)
-        for (index, element) in elements.enumerated() {
+        out.reserveCapacity(elements.underestimatedCount)
+        var index = 0
+        while let element = elements.next() {
             do {
-                out.append(try T(jsonScalar: element))
+                out.append(try T(jsonScalar: element.json))
             } catch {
                 throw PayloadError(path: path.appending(key: key).appending(index: index).rendered, detail: error.detail)
             }
+            index += 1
         }
         return out
     }
@@ -170,38 +244,79 @@ public struct JSONObjectReader {
     /// An array of objects that must be present.
     public mutating func required<T: JSONObjectDecodable>(_ key: String) throws(PayloadError) -> [T] {
         guard let value = member(key) else { throw missing(key) }
-        let elements = try elements(value, key)
+        var elements = try elements(value, key)
         let arrayPath = path.appending(key: key)
         var out: [T] = []
-        out.reserveCapacity(elements.count)
-        for (index, element) in elements.enumerated() {
+        out.reserveCapacity(elements.underestimatedCount)
+        var index = 0
+        while let element = elements.next() {
             out.append(try T.decodeObject(element, at: arrayPath.appending(index: index), deferred: &deferred))
+            index += 1
         }
         return out
     }
 
-    private func elements(_ value: JSONValue, _ key: String) throws(PayloadError) -> [JSONValue] {
-        guard case .array(let elements) = value else {
-            throw PayloadError(path: path.appending(key: key).rendered, detail: "expected an array, found \(value.kindDescription)")
+    private func elements(_ value: JSONReaderValue, _ key: String) throws(PayloadError) -> Elements {
+        switch value {
+        case .tree(.array(let elements)): return .tree(elements, next: 0)
+        case .canonical(let span) where span.isArray: return .canonical(span.elements())
+        case .tree, .canonical:
+            throw PayloadError(path: path.appending(key: key).rendered, detail: "expected an array, found \(value.json.kindDescription)")
         }
-        return elements
+    }
+
+    /// An array member's elements, from a tree or from canonical bytes.
+    private enum Elements {
+        case tree([JSONValue], next: Int)
+        case canonical(CanonicalSpan.Elements)
+
+        /// The count when known without a scan, for reserving capacity.
+        var underestimatedCount: Int {
+            switch self {
+            case .tree(let elements, _): elements.count
+            case .canonical: 0
+            }
+        }
+
+        mutating func next() -> JSONReaderValue? {
+            switch self {
+            case .tree(let elements, let next):
+                guard next < elements.count else { return nil }
+                self = .tree(elements, next: next + 1)
+                return .tree(elements[next])
+            case .canonical(var elements):
+                guard let element = elements.next() else { return nil }
+                self = .canonical(elements)
+                return .canonical(element)
+            }
+        }
     }
 
     /// The first member (in source order) no `required`/`optional` call asked for.
     fileprivate func firstUnknownMember() -> PayloadError? {
+        let count: Int
+        switch members {
+        case .tree(let members): count = members.count
+        case .canonical(_, let members): count = members.count
+        }
         // With at most 64 names asked, the first 64 members decide: if they were all read, member 64 is unknown.
         precondition(asked <= 64, "a directly decoded type may read at most 64 members")
-        let checked = min(members.count, 64)
+        let checked = min(count, 64)
         let unread = ~read & (checked == 64 ? UInt64.max : (1 << UInt64(checked)) - 1)
         let index: Int
         if unread != 0 {
             index = unread.trailingZeroBitCount
-        } else if members.count > 64 {
+        } else if count > 64 {
             index = 64
         } else {
             return nil
         }
-        return PayloadError(path: path.appending(key: members[index].key).rendered, detail: "unknown field")
+        let key: String
+        switch members {
+        case .tree(let members): key = members[index].key
+        case .canonical(let object, let members): key = object.key(of: members[index])
+        }
+        return PayloadError(path: path.appending(key: key).rendered, detail: "unknown field")
     }
 }
 

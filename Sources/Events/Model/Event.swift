@@ -108,13 +108,7 @@ public struct Event: Hashable, Sendable {
 
     /// The payload as a JSON value, parsed from `payloadBytes` on every access: keep the result
     /// when reading it more than once, or read `payloadBytes` / `payload(as:)` on hot paths.
-    public var payload: JSONValue {
-        do {
-            return try JSONValue.parse(payloadBytes)
-        } catch {
-            preconditionFailure("an event's payload bytes are canonical JSON, but \(error)")
-        }
-    }
+    public var payload: JSONValue { JSONValue(payloadBytes: payloadBytes) }
 
     /// The canonical JSON of the identity object, the bytes the id hashes. (Nothing throws any
     /// more since the payload is held canonical; the signature stays for existing callers.)
@@ -231,6 +225,17 @@ public struct Event: Hashable, Sendable {
     static func validateTime(_ time: Timestamp, field: String) throws(EventError) {
         guard Timestamp.range.contains(time.millisecondsSinceEpoch) else {
             throw EventError(code: .invalidField, field: field, detail: "\(time.millisecondsSinceEpoch) ms is outside years 0001–9999")
+        }
+    }
+}
+
+extension JSONValue {
+    /// Parses bytes that are canonical JSON by construction, such as an event's `payloadBytes`.
+    init(payloadBytes bytes: [UInt8]) {
+        do {
+            self = try JSONValue.parse(bytes)
+        } catch {
+            preconditionFailure("an event's payload bytes are canonical JSON, but \(error)")
         }
     }
 }

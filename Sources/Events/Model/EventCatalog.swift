@@ -29,12 +29,17 @@ public struct EventCatalog: Sendable {
         /// Upcasters by the version they start from; versions 1..<currentVersion each have one.
         public let upcasters: [Int: Upcaster]
         let validateCurrent: @Sendable (JSONValue) throws(PayloadError) -> Void
+        /// The payload struct registered as the current version.
+        let currentType: ObjectIdentifier
 
         /// Every version that stays readable.
         public var versions: ClosedRange<Int> { (currentVersion - upcasters.count)...currentVersion }
     }
 
     public let entries: [String: Entry]
+    /// `Entry.currentType` of every entry: an event stored at its type's current version and
+    /// read as one of these needs no upcasting (a scan of a few words, cheaper than hashing the type).
+    private let currentTypes: [ObjectIdentifier]
 
     /// All event types Tickfold records.
     public static let standard = EventCatalog([
@@ -71,6 +76,7 @@ public struct EventCatalog: Sendable {
             byType[entry.type] = entry
         }
         self.entries = byType
+        currentTypes = entries.map(\.currentType)
     }
 
     /// The entry for `type`, if it is catalogued.
@@ -119,11 +125,16 @@ public struct EventCatalog: Sendable {
         guard event.type == P.type else {
             throw PayloadError(path: "", detail: "is not a \(P.type) event", type: event.type)
         }
-        let current = try currentPayload(of: event)
-        guard current.version == P.version else {
-            throw PayloadError(path: "", detail: "current version is \(current.version), \(P.self) is version \(P.version)", type: event.type)
-        }
-        do {
+        do throws(PayloadError) {
+            // Stored at the current version (the common case): nothing to upcast, so the bytes
+            // are read in place instead of through a `JSONValue` tree.
+            if event.version == P.version, currentTypes.contains(ObjectIdentifier(P.self)) {
+                return try P(payloadBytes: event.payloadBytes)
+            }
+            let current = try currentPayload(of: event)
+            guard current.version == P.version else {
+                throw PayloadError(path: "", detail: "current version is \(current.version), \(P.self) is version \(P.version)", type: event.type)
+            }
             return try P(json: current.payload)
         } catch {
             throw PayloadError(path: error.path, detail: error.detail, type: event.type)
@@ -141,6 +152,7 @@ extension EventCatalog.Entry {
         precondition(Set(byVersion.keys) == Set((P.version - upcasters.count)..<P.version), "\(P.type): upcasters must cover every older version")
         self.upcasters = byVersion
         validateCurrent = { (json) throws(PayloadError) in _ = try P(json: json) }
+        currentType = ObjectIdentifier(P.self)
     }
 }
 

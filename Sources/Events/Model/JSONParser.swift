@@ -105,7 +105,8 @@ struct JSONParser {
         }
     }
 
-    private mutating func parseValue() throws(JSONParseError) -> JSONValue {
+    /// Parses the value at `position` (after any whitespace).
+    mutating func parseValue() throws(JSONParseError) -> JSONValue {
         skipWhitespace()
         guard position < bytes.count else { throw fail(.unexpectedEnd, "expected a value") }
         switch bytes[position] {

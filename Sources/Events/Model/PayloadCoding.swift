@@ -13,6 +13,10 @@ public protocol EventPayload: Codable, Sendable, Equatable {
     func validate() throws(PayloadError)
     /// Decodes and validates a payload: strict `Codable` unless the type reads itself directly.
     init(json: JSONValue) throws(PayloadError)
+    /// Decodes and validates a payload from its RFC 8785 canonical JSON, an event's
+    /// `payloadBytes`: the result of `init(json:)` on the parsed bytes, which types that read
+    /// themselves directly reach without building the tree. Other bytes stop the process.
+    init(payloadBytes: [UInt8]) throws(PayloadError)
 }
 
 extension EventPayload {
@@ -22,6 +26,11 @@ extension EventPayload {
     public init(json: JSONValue) throws(PayloadError) {
         self = try PayloadDecoding.decode(Self.self, from: json)
         try validate()
+    }
+
+    /// Parses the bytes, then decodes with `init(json:)`.
+    public init(payloadBytes bytes: [UInt8]) throws(PayloadError) {
+        try self.init(json: JSONValue(payloadBytes: bytes))
     }
 
     /// The payload as JSON.

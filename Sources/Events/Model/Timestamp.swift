@@ -180,9 +180,11 @@ public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// Parses exactly `YYYY-MM-DD`.
     public init(_ text: String) throws(TimeFormatError) {
-        let utf8 = Array(text.utf8)
-        guard utf8.count == 10 else { throw TimeFormatError(text: text, detail: "expected YYYY-MM-DD") }
-        self = try LocalDate.parse(utf8[0..<10], text: text)
+        guard text.utf8.count == 10 else { throw TimeFormatError(text: text, detail: "expected YYYY-MM-DD") }
+        let contiguous = text.utf8.withContiguousStorageIfAvailable { utf8 in
+            Result { () throws(TimeFormatError) in try LocalDate.parse(utf8, text: text) }
+        }
+        self = try (contiguous ?? Result { () throws(TimeFormatError) in try LocalDate.parse(text.utf8, text: text) }).get()
     }
 
     /// The date `days` after 1970-01-01 (negative: before).
@@ -253,11 +255,22 @@ public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible
         }
     }
 
-    static func parse(_ utf8: ArraySlice<UInt8>, text: String) throws(TimeFormatError) -> LocalDate {
-        let b = Array(utf8)
-        guard b.count == 10, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"),
-              let y = digits(b, 0, 4), let m = digits(b, 5, 2), let d = digits(b, 8, 2)
-        else { throw TimeFormatError(text: text, detail: "expected a date YYYY-MM-DD") }
+    /// `YYYY-MM-DD` read in one pass, without copying (payload decoding reads a date per bar).
+    static func parse(_ utf8: some Collection<UInt8>, text: String) throws(TimeFormatError) -> LocalDate {
+        var valid = utf8.count == 10
+        var y = 0, m = 0, d = 0
+        var offset = 0
+        for b in utf8 where valid {
+            if offset == 4 || offset == 7 {
+                valid = b == UInt8(ascii: "-")
+            } else {
+                let digit = Int(b &- UInt8(ascii: "0"))
+                valid = digit < 10
+                if offset < 4 { y = y * 10 + digit } else if offset < 7 { m = m * 10 + digit } else { d = d * 10 + digit }
+            }
+            offset += 1
+        }
+        guard valid else { throw TimeFormatError(text: text, detail: "expected a date YYYY-MM-DD") }
         guard let date = LocalDate(year: y, month: m, day: d) else {
             throw TimeFormatError(text: text, detail: "\(y)-\(m)-\(d) is not a calendar date")
         }

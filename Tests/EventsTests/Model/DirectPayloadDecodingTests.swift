@@ -3,7 +3,8 @@ import Testing
 
 /// The direct decoders (`DirectlyDecodablePayload`) against the reference `Codable` decoder
 /// (`PayloadDecoding`): same value or same `PayloadError` (path and detail) for valid payloads,
-/// every single-field breakage and random combinations of breakages.
+/// every single-field breakage and random combinations of breakages. Every comparison also
+/// reads the canonical bytes in place against their tree (`CanonicalPayloadDecodingTests`).
 @Suite("Direct payload decoding agrees with the Codable decoder")
 struct DirectPayloadDecodingTests {
     /// The payload types with a direct decoder, and the `EventSamples` kind that generates each.
@@ -16,12 +17,23 @@ struct DirectPayloadDecodingTests {
     ]
 
     /// JSON of every kind, including text that is valid for some field types (decimals, dates,
-    /// times, enum cases) and numbers at the edges of the integer rules.
+    /// times, enum cases) and numbers at the edges of the integer rules; text that canonical JSON
+    /// escapes or writes as multi-byte UTF-8, numbers in exponent form, odd containers.
     static let replacements: [JSONValue] = [
         .null, true, false, 0, 7, -3, 1.5, -0.0, 1e300, 9_007_199_254_740_991, 9_007_199_254_740_992, -9_007_199_254_740_991,
         "", "x", "12.5", "-0.5", "01", "1e5", "+1", ".", "2024-02-29", "2023-02-29", "2025-01-31T10:57:09.000Z", "2025-01-31T10:57:09Z",
         "bithumb", "coingecko", "x", "truthsocial", "5m", "7m", "gainer", "most_active", "annual", "quarterly", [], ["a"], [1], [.null], [:], ["k": 1], ["ticker": "A", "relevance": "1"],
+        "a\"b", "back\\slash", "line\nbreak", "\u{1}\u{1f}\u{7f}", "é", "日本語", "😀", "e\u{301}", "\u{212A}",
+        "12.5\n", "-0.5\"", "2024-02-29\\", "2025-01-31T10:57:09.000Z\u{0}", "most_active\u{8}",
+        "a string long enough that errors stop quoting it in full, with ünïcödé",
+        1e21, 1e-7, 0.1, .number(.leastNonzeroMagnitude), 123_456_789_012, 2.5e15, 1_000_000_000_000_000.5, 9_007_199_254_740_993,
+        [[]], ["x", 1], ["é": 1, "a\"b": [1, ["k": .null]]],
     ]
+
+    /// Names of unknown members: plain ones sorting first and last, and ones canonical JSON
+    /// escapes or writes as multi-byte UTF-8 (`\u{212A}`, the Kelvin sign, is canonically
+    /// equivalent to "K").
+    static let unknownKeys = ["aUnknown", "zUnknown", "", "é", "a\"b", "line\nkey", "\u{0}", "😀", "\u{212A}", "\u{FFFF}", "price\\"]
 
     static func reference<P: EventPayload>(_ type: P.Type, _ json: JSONValue) -> Result<P, PayloadError> {
         do {
@@ -48,6 +60,7 @@ struct DirectPayloadDecodingTests {
             let fast = direct(P.self, json)
             let slow = reference(P.self, json)
             #expect(fast == slow, "\(P.self) from \(json)", sourceLocation: sourceLocation)
+            CanonicalPayloadDecodingTests.agree(P.self, json, sourceLocation: sourceLocation)
             if case .success = slow { return true }
             return false
         }
@@ -60,8 +73,10 @@ struct DirectPayloadDecodingTests {
         var out: [JSONValue] = []
         switch value {
         case .object(let object):
-            out.append(.object(JSONObject([JSONObject.Member("aUnknown", 1)] + object.members)))
-            out.append(.object(JSONObject(object.members + [JSONObject.Member("zUnknown", "x")])))
+            out.append(.object(JSONObject([JSONObject.Member(unknownKeys[0], 1)] + object.members)))
+            for key in unknownKeys.dropFirst() where object[key] == nil {
+                out.append(.object(JSONObject(object.members + [JSONObject.Member(key, "x")])))
+            }
             for index in object.members.indices {
                 var removed = object
                 removed.members.remove(at: index)
