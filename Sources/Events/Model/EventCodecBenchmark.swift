@@ -1,114 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-/// Throughput of the envelope codec on deterministic mixed events, for the SPEC §9 "log
-/// sequential read + decode" target; the CLI's benchmark command calls it (release builds only
-/// give meaningful figures). Times are the calling thread's CPU time, so that other work on a
-/// shared machine does not count against the codec.
+/// Deterministic mixed market-data events for the benchmarks (`tickfold bench log`, `bench
+/// rebuild`) and the tests that need realistic events: the same seed gives the same events.
 public enum EventCodecBenchmark {
-    /// Generates `count` events of mixed types (same seed, same events), then times each path
-    /// `rounds` times and keeps the best round. Figures are events per second, except
-    /// `envelope.bytes` (mean stored envelope size). Keys:
-    /// - `decode.trustStored`: stored canonical bytes → `Event`, stored id trusted (log reads);
-    /// - `decode.recompute`: the same with the id recomputed (bytes from outside);
-    /// - `decode.payload`: `decode.trustStored` plus the payload materialized as `JSONValue`;
-    /// - `parse.json`: the generic JSON parser on the same bytes, for comparison;
-    /// - `make.json`: `Event.make` from a `JSONValue` payload plus the canonical envelope;
-    /// - `make.typed`: the same from a typed payload struct;
-    /// - `encode`: canonical envelope bytes of an existing event.
-    public static func run(count: Int = 100_000, rounds: Int = 3, seed: UInt64 = 0x7_1c4f) throws -> [String: Double] {
-        precondition(count > 0 && rounds > 0)
-        let samples = samples(count: count, seed: seed)
-        let events = try samples.map { try $0.makeTyped() }
-        let jsonPayloads = try samples.map { try $0.payload.json() }
-        var writer = CanonicalJSONWriter(capacity: 1024)
-        var stored: [[UInt8]] = []
-        stored.reserveCapacity(count)
-        var totalBytes = 0
-        for event in events {
-            writer.reset()
-            try event.writeCanonical(into: &writer)
-            stored.append(writer.bytes)
-            totalBytes += writer.bytes.count
-        }
-
-        var results: [String: Double] = ["envelope.bytes": Double(totalBytes) / Double(count)]
-        func measure(_ name: String, _ body: () throws -> Int) rethrows {
-            var best = Double.infinity
-            for _ in 0..<rounds {
-                let start = threadCPUSeconds()
-                let checked = try body()
-                let elapsed = threadCPUSeconds() - start
-                precondition(checked == count, "\(name): only \(checked) of \(count) events came out right")
-                best = min(best, elapsed)
-            }
-            results[name] = Double(count) / best
-        }
-
-        // Checking one id byte keeps the check from touching the original events' memory.
-        let idBytes = events.map { $0.id.bytes[31] }
-        var decoder = EventDecoder()
-        try measure("decode.trustStored") {
-            var same = 0
-            for (bytes, idByte) in zip(stored, idBytes) where try decoder.decode(bytes, verification: .trustStored).id.bytes[31] == idByte { same += 1 }
-            return same
-        }
-        try measure("decode.recompute") {
-            var same = 0
-            for (bytes, idByte) in zip(stored, idBytes) where try decoder.decode(bytes, verification: .recompute).id.bytes[31] == idByte { same += 1 }
-            return same
-        }
-        try measure("decode.payload") {
-            var same = 0
-            for bytes in stored {
-                if case .object(let object) = try decoder.decode(bytes, verification: .trustStored).payload, !object.isEmpty { same += 1 }
-            }
-            return same
-        }
-        try measure("parse.json") {
-            var objects = 0
-            for bytes in stored {
-                if case .object = try JSONValue.parse(bytes) { objects += 1 }
-            }
-            return objects
-        }
-        try measure("make.json") {
-            var same = 0
-            for (index, sample) in samples.enumerated() {
-                let event = try sample.make(payload: jsonPayloads[index])
-                writer.reset()
-                try event.writeCanonical(into: &writer)
-                if writer.bytes.count == stored[index].count { same += 1 }
-            }
-            return same
-        }
-        try measure("make.typed") {
-            var same = 0
-            for (index, sample) in samples.enumerated() {
-                let event = try sample.makeTyped()
-                writer.reset()
-                try event.writeCanonical(into: &writer)
-                if writer.bytes.count == stored[index].count { same += 1 }
-            }
-            return same
-        }
-        try measure("encode") {
-            var same = 0
-            for (index, event) in events.enumerated() {
-                writer.reset()
-                try event.writeCanonical(into: &writer)
-                if writer.bytes.count == stored[index].count { same += 1 }
-            }
-            return same
-        }
-        return results
-    }
-
-    /// `count` deterministic events of the benchmark's mix (mostly bars, trades and tickers,
-    /// some news and posts), for other benchmarks that need realistic events (log, relay).
+    /// `count` deterministic events of the mix (mostly bars, trades and tickers, some news
+    /// and posts).
     public static func sampleEvents(count: Int, seed: UInt64 = 0x7_1c4f) throws -> [Event] {
         try samples(count: count, seed: seed).map { try $0.makeTyped() }
     }
@@ -116,13 +10,6 @@ public enum EventCodecBenchmark {
     static func samples(count: Int, seed: UInt64) -> [Sample] {
         var generator = SampleGenerator(seed: seed)
         return (0..<count).map { generator.sample(kind: $0) }
-    }
-
-    /// CPU time consumed by the calling thread.
-    static func threadCPUSeconds() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
     }
 
     /// One event's inputs before `Event.make`.
@@ -136,12 +23,6 @@ public enum EventCodecBenchmark {
 
         func makeTyped() throws -> Event {
             try Event.make(payload, source: source, subject: subject, occurredAt: occurredAt, observedAt: observedAt, provenance: provenance)
-        }
-
-        func make(payload json: JSONValue) throws -> Event {
-            try Event.make(
-                type: Swift.type(of: payload).type, version: Swift.type(of: payload).version, source: source, subject: subject,
-                occurredAt: occurredAt, payload: json, observedAt: observedAt, provenance: provenance)
         }
     }
 
