@@ -13,18 +13,20 @@ public struct ApplySummary: Sendable, Hashable {
 }
 
 /// Runs the folds of selected projections over batches of logged events and writes their
-/// changes: Redis first, then PostgreSQL rows, rejects and checkpoints in one transaction.
+/// changes: PostgreSQL rows, rejects and checkpoints in one transaction, and the Redis keys
+/// and derived fields just before its COMMIT.
 ///
-/// Replays swap rebuilt outputs in under a running engine (`ProjectionSwap`): each batch
-/// follows the Redis namespace pointer and refuses a schema holding other projection versions.
+/// Replays swap rebuilt outputs in under a running engine (`ProjectionSwap`): the batch
+/// transaction takes the swap lock and refuses a schema holding other projection versions
+/// before anything reaches Redis, and the Redis scripts refuse a namespace pointer that moved
+/// (the sink then follows it), so keys of an old version never reach a swapped-in namespace.
 ///
 /// Write order and crashes: Redis writes are idempotent and seq-guarded, so they happen
-/// before the PostgreSQL transaction that advances the checkpoint. A crash between the two
-/// leaves Redis ahead of the checkpoint; the projector then re-delivers the batch from the
-/// committed checkpoint, Redis refuses the equal seqs, and PostgreSQL gets its rows. The
-/// reverse order could lose Redis writes whose checkpoint already committed. Derived hashes
-/// (`sp500_market_data`) are computed inside the transaction, from the merged rows, and
-/// written to Redis just before COMMIT, for the same reason.
+/// before the COMMIT that advances the checkpoint. A crash between the two leaves Redis ahead
+/// of the checkpoint; the projector then re-delivers the batch from the committed checkpoint,
+/// Redis refuses the equal seqs, and PostgreSQL gets its rows. The reverse order could lose
+/// Redis writes whose checkpoint already committed. Derived hashes (`sp500_market_data`) are
+/// computed inside the transaction, from the merged rows, and go out with the keys.
 ///
 /// `@unchecked Sendable`: the sinks are used only under `lock`, one batch at a time, so the
 /// projector service may own the engine from any (dedicated, blocking) thread.
@@ -81,27 +83,17 @@ public final class ProjectionEngine: @unchecked Sendable {
             var summary = ApplySummary()
             summary.events = events
             summary.rejects = changes.rejects.count
-            if let redis {
-                // Pointer first, then versions: a replay's swap commits the schema before it
-                // flips the pointer, so a moved pointer implies the versions are visible.
-                try redis.resolveNamespace()
-                try postgres.requireVersions(of: projections)
-                if !changes.keys.isEmpty { summary.redisKeys = try redis.write(changes.keys) }
-            }
             var checkpoints: [String: [CheckpointPosition]] = [:]
             for projection in projections { checkpoints[projection.name] = positions }
             let derived = redis == nil ? [] : projections.flatMap { $0.derivedHashes }
-            // Under the swap lock, the sink checks the versions again before `beforeCommit`.
             summary.postgres = try postgres.apply(
                 rows: changes.rows, rejects: changes.rejects, checkpoints: checkpoints, derived: derived,
                 versionsOf: projections
             ) { values in
-                // If a replay swapped in since the keys were written, they went to the
-                // retired namespace: write them again.
-                if let redis, try redis.resolveNamespace(), !changes.keys.isEmpty {
-                    summary.redisKeys.add(try redis.write(changes.keys))
-                }
-                if let redis, !values.isEmpty { summary.derivedFields = try redis.write(derived: values) }
+                // Under the swap lock, after the version check, before COMMIT: see the
+                // type's documentation. One round trip for keys and derived fields.
+                guard let redis else { return }
+                (summary.redisKeys, summary.derivedFields) = try redis.write(changes.keys, derived: values)
             }
             return summary
         }

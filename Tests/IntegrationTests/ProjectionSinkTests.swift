@@ -558,6 +558,14 @@ struct ProjectionSinkTests {
         #expect(error?.description.contains("tickfold replay --from 1") == true)
         #expect(try fixture.hash(hashKey)["price"] == "1.00", "the hash is left as it was")
 
+        // The refusal stops its whole script call before any write: keys beside the hash in
+        // the same call stay unwritten.
+        let beside = ["latest:stocks:sp500:A1", "latest:stocks:sp500:A2"].map {
+            KeyWrite(key: $0, fields: [RedisField("price", "3.00")], seq: 11, eventID: id)
+        }
+        #expect(throws: ProjectionError.self) { try sink.write([beside[0], write, beside[1]]) }
+        for key in beside { #expect(try redis.command("EXISTS", fixture.namespace + key.key).integer == 0, "\(key.key)") }
+
         // A string without a `_seq` member (written by something else) is refused too.
         let foreignKey = "latest:stocks:sp500:FOREIGN"
         try redis.command("SET", fixture.namespace + foreignKey, #"{"price":"1.00"}"#)
@@ -575,6 +583,37 @@ struct ProjectionSinkTests {
         let newer = KeyWrite(key: otherKey, fields: [RedisField("price", "2.00")], seq: 21, eventID: id)
         #expect(try sink.write([newer]).changed == 1)
         #expect(try redis.command("GET", fixture.namespace + otherKey).bytes == newer.value)
+    }
+
+    @Test("keys and derived fields follow a namespace pointer that moved since the sink resolved it, and nothing lands under the retired prefix")
+    func followsMovedPointer() throws {
+        let fixture = try SinkFixture()
+        defer { fixture.cleanUp() }
+        let redis = try #require(fixture.redis)
+        let sink = try RedisSink(url: try #require(TestServices.redis), namespace: fixture.namespace, keysPerCall: 2, notifications: false)
+        #expect(sink.keyPrefix == fixture.namespace)
+        let id = try #require(EventID(hex: String(repeating: "4d", count: 32)))
+        let writes = (0..<5).map { KeyWrite(key: "latest:crypto:M\($0)", fields: [RedisField("price", "1.0")], seq: UInt64(10 + $0), eventID: id) }
+        let derived = [DerivedValue(hash: "sp500_market_data", channel: "sp500_market_data:updates", field: "M0", value: "{}")]
+        let swapped = sink.pointer.shadowPrefix(id: "moved")
+        try sink.pointer.set(swapped, redis)
+        let (keys, fields) = try sink.write(writes, derived: derived)
+        #expect(keys.changed == 5 && fields.changed == 1)
+        #expect(sink.keyPrefix == swapped)
+        for write in writes {
+            #expect(try redis.command("GET", swapped + write.key).bytes == write.value)
+            #expect(try redis.command("EXISTS", fixture.namespace + write.key).integer == 0, "nothing under the retired prefix")
+        }
+        #expect(try redis.command("HGET", swapped + "sp500_market_data", "M0").string == "{}")
+        #expect(try redis.command("EXISTS", fixture.namespace + "sp500_market_data").integer == 0)
+        // Back to the logical namespace (pointer removed): followed the same way.
+        try sink.pointer.set(fixture.namespace, redis)
+        let again = try sink.write([KeyWrite(key: "latest:crypto:M9", fields: [RedisField("price", "2.0")], seq: 30, eventID: id)])
+        #expect(again.changed == 1 && sink.keyPrefix == fixture.namespace)
+        #expect(try redis.command("EXISTS", fixture.namespace + "latest:crypto:M9").integer == 1)
+        #expect(try redis.command("EXISTS", swapped + "latest:crypto:M9").integer == 0)
+        for write in writes { try redis.command("DEL", swapped + write.key) }
+        try redis.command("DEL", swapped + "sp500_market_data")
     }
 
     @Test("a killed backend mid-run: retried with backoff, or resumed from the checkpoint, without duplicate rows")

@@ -64,16 +64,9 @@ extension PostgresSink {
     /// The first statement of every batch transaction (see `ProjectionSwap`).
     var swapLockStatement: String { "SELECT pg_advisory_xact_lock(\(ProjectionSwap.lockKey(schema: schema)));" }
 
-    /// Throws `projectionVersionChanged` when the schema records another version of one of
-    /// `projections` (a replay swapped a new version in): this projector must stop and be
-    /// restarted with the build that has it.
-    public func requireVersions(of projections: [any Projection]) throws {
-        let comment = try withRetry(operation: "read projection versions") {
-            try ProjectionSwap.schemaComment(connection, schema: schema)
-        }.value
-        try Self.check(comment: comment, projections: projections, schema: schema)
-    }
-
+    /// Throws `projectionVersionChanged` when `comment` (the schema's) records another
+    /// version of one of `projections` (a replay swapped a new version in): this projector
+    /// must stop and be restarted with the build that has it.
     static func check(comment: String?, projections: [any Projection], schema: String) throws {
         let recorded = ProjectionSwap.versions(inComment: comment)
         for projection in projections {

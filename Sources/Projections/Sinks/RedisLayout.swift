@@ -96,33 +96,80 @@ public enum RedisLayout {
         end
         """
 
-    /// KEYS = the keys; ARGV = channel ('' = none), then per key its seq and its value.
-    /// Writes each value with SET when the key is missing or holds a lower `_seq`, and
-    /// announces it; returns how many keys it wrote. A key `stored_seq` refuses stops the
-    /// call with its error; keys before it in the call are written (each write is idempotent).
-    static let keyScript = storedSeqFunction + """
+    /// The error code a script answers with when the namespace pointer no longer names the
+    /// prefix its keys were written under (a replay swapped a rebuilt namespace in).
+    static let movedCode = "TICKFOLD_MOVED"
 
-        local channel = ARGV[1]
+    /// The start of both write scripts: KEYS[1] is the namespace pointer, ARGV[1] the prefix
+    /// the call's keys carry and ARGV[2] the prefix that applies without a pointer. When the
+    /// pointer names another prefix the call writes nothing and answers `movedCode`, so a key
+    /// never lands in a namespace a swap has retired.
+    private static let namespaceCheck = """
+        if (redis.call('GET', KEYS[1]) or ARGV[2]) ~= ARGV[1] then
+          return redis.error_reply('\(movedCode) the namespace pointer ' .. KEYS[1] .. ' moved away from ' .. ARGV[1])
+        end
+
+        """
+
+    /// KEYS = the namespace pointer, then the keys (distinct); ARGV = the namespace check's
+    /// two prefixes, the channel ('' = none), then per key its seq and its value. Reads every
+    /// stored value with one MGET, checks them all, then writes each value whose key is
+    /// missing or holds a lower `_seq` with one MSET and announces each; returns how many it
+    /// wrote. A key `stored_seq` would refuse (another type, a foreign string) stops the call
+    /// before anything is written. One MGET and one MSET instead of a GET and a SET per key:
+    /// a call from Lua costs about as much as the data it moves (BENCHMARKS.md, "Redis").
+    static let keyScript = namespaceCheck + storedSeqFunction + """
+
+        local channel = ARGV[3]
+        local count = #KEYS - 1
+        local stored = redis.call('MGET', unpack(KEYS, 2))
+        local absent = {}
+        for i = 1, count do
+          if not stored[i] then absent[#absent + 1] = KEYS[i + 1] end
+        end
+        -- MGET answers nil for a missing key and for one of another type: tell them apart.
+        if #absent > 0 and redis.call('EXISTS', unpack(absent)) > 0 then
+          for _, key in ipairs(absent) do
+            local _, refusal = stored_seq(key)
+            if refusal then return redis.error_reply(refusal) end
+          end
+        end
+        local writes = {}
+        for i = 1, count do
+          local seq = nil
+          if stored[i] then
+            seq = tonumber(string.match(stored[i], '^\(String(decoding: seqHead, as: UTF8.self))(%d+)', \(seqOffset - seqHead.count)) or string.match(stored[i], '"_seq":(%d+)'))
+            if not seq then
+              local _, refusal = stored_seq(KEYS[i + 1])
+              return redis.error_reply(refusal)
+            end
+          end
+          if not seq or seq < tonumber(ARGV[2 + 2 * i]) then
+            writes[#writes + 1] = KEYS[i + 1]
+            writes[#writes + 1] = ARGV[3 + 2 * i]
+          end
+        end
+        if #writes == 0 then return 0 end
+        redis.call('MSET', unpack(writes))
+        if channel ~= '' then
+          for j = 1, #writes, 2 do redis.call('PUBLISH', channel, writes[j]) end
+        end
+        return #writes / 2
+        """
+
+    /// KEYS = the namespace pointer, then one hash per field; ARGV = the namespace check's
+    /// two prefixes, then per field its name, value and channel ('' = none). Sets each field
+    /// whose value differs and announces it; returns how many it set.
+    static let derivedScript = namespaceCheck + """
         local changed = 0
-        for k = 1, #KEYS do
-          local key = KEYS[k]
-          local stored, refusal = stored_seq(key)
-          if refusal then return redis.error_reply(refusal) end
-          if not stored or stored < tonumber(ARGV[2 * k]) then
-            redis.call('SET', key, ARGV[2 * k + 1])
-            if channel ~= '' then redis.call('PUBLISH', channel, key) end
+        for i = 2, #KEYS do
+          local field, value, channel = ARGV[3 * i - 3], ARGV[3 * i - 2], ARGV[3 * i - 1]
+          if redis.call('HGET', KEYS[i], field) ~= value then
+            redis.call('HSET', KEYS[i], field, value)
+            if channel ~= '' then redis.call('PUBLISH', channel, field) end
             changed = changed + 1
           end
         end
         return changed
-        """
-
-    /// KEYS[1] = hash; ARGV = field, value, channel ('' = none). Sets the field when its
-    /// value differs and announces it; returns 1 if it did.
-    static let derivedScript = """
-        if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return 0 end
-        redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-        if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[1]) end
-        return 1
         """
 }

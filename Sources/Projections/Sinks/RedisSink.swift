@@ -30,9 +30,10 @@ public struct RedisWriteSummary: Sendable, Hashable {
 /// reloaded on NOSCRIPT) that SETs a key's canonical JSON value only if the incoming `seq` is
 /// higher than the `_seq` the key holds, so a key never goes back to an older event and
 /// re-delivery is harmless; a changed key is announced with PUBLISH on `keyChannel`. Derived
-/// hash fields are written by a second script (see `write(derived:)`). Keys and channels carry
-/// the `namespace` prefix, so a replay can build its keys beside the live ones. Layout:
-/// `schemas/redis.md`, `RedisLayout`.
+/// hash fields are written by a second script, in the same pipeline (`write(_:derived:)`).
+/// Keys and channels carry the `namespace` prefix, so a replay can build its keys beside the
+/// live ones; every call checks the namespace pointer first. Layout: `schemas/redis.md`,
+/// `RedisLayout`.
 ///
 /// Synchronous and not thread-safe: one owner calls it from one thread at a time.
 public final class RedisSink {
@@ -85,34 +86,95 @@ public final class RedisSink {
     /// something the sink did not write (a hash of the old layout, a foreign string).
     @discardableResult
     public func write(_ batch: [KeyWrite]) throws -> RedisWriteSummary {
-        let channel = notifications ? keyChannel : ""
+        try write(batch, derived: []).keys
+    }
+
+    /// Writes derived hash fields computed from converged rows. A value replaces a different
+    /// one (it is a function of the latest merged state, see `DerivedHash`); a changed field is
+    /// announced on the hash's channel with the field name as message.
+    @discardableResult
+    public func write(derived values: [DerivedValue]) throws -> RedisWriteSummary {
+        try write([], derived: values).derived
+    }
+
+    /// Writes a batch's keys (as `write(_:)`) and derived fields (as `write(derived:)`) in
+    /// one pipeline: one round trip for a batch of up to `pipelineDepth` keys and fields.
+    ///
+    /// Every script call first checks that the namespace pointer still names `keyPrefix`;
+    /// when a replay has swapped a rebuilt namespace in, no call writes anything, the sink
+    /// follows the pointer and sends the batch again under the new prefix. A caller holding
+    /// the swap lock (`ProjectionEngine`) therefore never writes into a retired namespace.
+    public func write(_ batch: [KeyWrite], derived values: [DerivedValue]) throws -> (keys: RedisWriteSummary, derived: RedisWriteSummary) {
         // Only each key's highest seq can win; a stream of trades rewrites the same few
         // hundred `latest:*` keys, so this usually removes most of the work.
         let newest = Self.newestPerKey(batch)
         let writes = newest.count == batch.count ? batch : newest.map { batch[$0] }
-        var summary = RedisWriteSummary()
-        summary.superseded = batch.count - writes.count
-        let prefix = KeyPrefix(keyPrefix)
-        var start = 0
-        while start < writes.count {
-            let trip = writes[start..<min(start + pipelineDepth, writes.count)]
-            let calls = stride(from: trip.startIndex, to: trip.endIndex, by: keysPerCall).map { $0..<min($0 + keysPerCall, trip.endIndex) }
-            summary.add(try run(operation: "write keys", sizes: calls.map(\.count)) {
-                calls.map { call -> [any RedisArgument] in
-                    var command: [any RedisArgument] = ["EVALSHA", keyScriptSHA, call.count]
-                    command.reserveCapacity(4 + call.count * 3)
-                    for index in call { command.append(PrefixedKey(prefix: prefix, key: trip[index].key)) }
-                    command.append(channel)
-                    for index in call {
-                        command.append(DecimalArgument(trip[index].seq))
-                        command.append(trip[index].value)
-                    }
-                    return command
+        var keys = RedisWriteSummary()
+        keys.superseded = batch.count - writes.count
+        var derived = RedisWriteSummary()
+        var moves = 0
+        while true {
+            do {
+                try writeCalls(writes, derived: values, keys: &keys, derivedSummary: &derived)
+                return (keys, derived)
+            } catch let moved as NamespaceMoved {
+                // Every call of a pipeline checks the pointer before writing, so a moved
+                // pointer means nothing of this attempt's unfinished calls was written.
+                moves += 1
+                guard moves < 3, try resolveNamespace() else {
+                    throw ProjectionError(.redis, operation: "write keys", message: "the namespace pointer \(pointer.key) keeps moving (\(moved.message))")
                 }
-            })
-            start += trip.count
+                logger.info("Redis namespace pointer moved; writing the batch under the new prefix", metadata: ["prefix": "\(keyPrefix)"])
+            }
         }
-        return summary
+    }
+
+    /// Sends the key and derived-field calls, `pipelineDepth` keys or fields a round trip.
+    private func writeCalls(_ writes: [KeyWrite], derived values: [DerivedValue], keys: inout RedisWriteSummary, derivedSummary: inout RedisWriteSummary) throws {
+        guard !writes.isEmpty || !values.isEmpty else { return }
+        let channel = notifications ? keyChannel : ""
+        let prefix = KeyPrefix(keyPrefix)
+        let head: [any RedisArgument] = [pointer.key, keyPrefix, namespace]
+        var keyStart = 0
+        var derivedStart = 0
+        repeat {
+            let trip = writes[keyStart..<min(keyStart + pipelineDepth, writes.count)]
+            let derivedTrip = values[derivedStart..<min(derivedStart + max(0, pipelineDepth - trip.count), values.count)]
+            let keyCalls = stride(from: trip.startIndex, to: trip.endIndex, by: keysPerCall).map { $0..<min($0 + keysPerCall, trip.endIndex) }
+            let derivedCalls = stride(from: derivedTrip.startIndex, to: derivedTrip.endIndex, by: keysPerCall).map { $0..<min($0 + keysPerCall, derivedTrip.endIndex) }
+            var commands: [[any RedisArgument]] = []
+            commands.reserveCapacity(keyCalls.count + derivedCalls.count)
+            for call in keyCalls {
+                var command: [any RedisArgument] = ["EVALSHA", keyScriptSHA, call.count + 1, head[0]]
+                command.reserveCapacity(7 + call.count * 3)
+                for index in call { command.append(PrefixedKey(prefix: prefix, key: trip[index].key)) }
+                command += [head[1], head[2], channel]
+                for index in call {
+                    command.append(DecimalArgument(trip[index].seq))
+                    command.append(trip[index].value)
+                }
+                commands.append(command)
+            }
+            for call in derivedCalls {
+                var command: [any RedisArgument] = ["EVALSHA", derivedScriptSHA, call.count + 1, head[0]]
+                command.reserveCapacity(6 + call.count * 4)
+                for index in call { command.append(PrefixedKey(prefix: prefix, key: derivedTrip[index].hash)) }
+                command += [head[1], head[2]]
+                for index in call {
+                    let value = derivedTrip[index]
+                    command += [value.field, value.value, notifications ? namespace + value.channel : ""]
+                }
+                commands.append(command)
+            }
+            let (replies, retries) = try send(commands, operation: "write keys")
+            keys.retries += retries
+            for (reply, call) in zip(replies, keyCalls) { try Self.count(reply, size: call.count, into: &keys, operation: "write keys") }
+            for (reply, call) in zip(replies.dropFirst(keyCalls.count), derivedCalls) {
+                try Self.count(reply, size: call.count, into: &derivedSummary, operation: "write derived fields")
+            }
+            keyStart += trip.count
+            derivedStart += derivedTrip.count
+        } while keyStart < writes.count || derivedStart < values.count
     }
 
     /// The indices of `batch` holding each key's highest seq (the first of equal ones), in
@@ -157,35 +219,15 @@ public final class RedisSink {
         return batch.indices.filter { kept[$0] }
     }
 
-    /// Writes derived hash fields computed from converged rows. A value replaces a different
-    /// one (it is a function of the latest merged state, see `DerivedHash`); a changed field is
-    /// announced on the hash's channel with the field name as message.
-    @discardableResult
-    public func write(derived values: [DerivedValue]) throws -> RedisWriteSummary {
-        var summary = RedisWriteSummary()
-        var start = 0
-        while start < values.count {
-            let chunk = values[start..<min(start + pipelineDepth, values.count)]
-            summary.add(try run(operation: "write derived fields", sizes: Array(repeating: 1, count: chunk.count)) {
-                chunk.map { value -> [any RedisArgument] in
-                    let hash = keyPrefix + value.hash
-                    return ["EVALSHA", derivedScriptSHA, "1", hash, value.field, value.value, notifications ? namespace + value.channel : ""]
-                }
-            })
-            start += chunk.count
-        }
-        return summary
-    }
-
-    /// Sends one pipeline of script calls (each reply: how many of its `sizes` keys changed),
-    /// reloading the scripts after NOSCRIPT and reconnecting after a lost connection; every
-    /// call is idempotent, so resending is safe.
-    private func run(operation: String, sizes: [Int], commands: () -> [[any RedisArgument]]) throws -> RedisWriteSummary {
-        var summary = RedisWriteSummary()
+    /// Sends one pipeline of script calls, reloading the scripts after NOSCRIPT and
+    /// reconnecting after a lost connection (every call is idempotent, so resending is safe);
+    /// returns the replies and the retries it took. Throws `NamespaceMoved` when a call
+    /// found the namespace pointer moved.
+    private func send(_ commands: [[any RedisArgument]], operation: String) throws -> (replies: [RedisReply], retries: Int) {
         var reloaded = false
         let (replies, retries) = try withRetry(operation: operation) { () throws -> [RedisReply] in
             while true {
-                let replies = try connection.pipeline(commands())
+                let replies = try connection.pipeline(commands)
                 if !reloaded, replies.contains(where: { $0.errorMessage?.hasPrefix("NOSCRIPT") == true }) {
                     // The server lost its script cache (restart, SCRIPT FLUSH): load and
                     // resend. A script's SHA is the SHA-1 of its text, so it does not change.
@@ -196,19 +238,23 @@ public final class RedisSink {
                 return replies
             }
         }
-        summary.retries = retries
-        for (reply, size) in zip(replies, sizes) {
-            switch reply {
-            case .integer(let changed):
-                summary.changed += Int(changed)
-                summary.unchanged += size - Int(changed)
-            case .error(let message):
-                throw ProjectionError(.redis, operation: operation, message: "server refused a write: \(message)")
-            case .status, .bulk, .null, .array:
-                throw ProjectionError(.redis, operation: operation, message: "unexpected reply \(reply) from the write script")
-            }
+        if let moved = replies.lazy.compactMap(\.errorMessage).first(where: { $0.hasPrefix(RedisLayout.movedCode) }) {
+            throw NamespaceMoved(message: moved)
         }
-        return summary
+        return (replies, retries)
+    }
+
+    /// Adds a script call's reply (how many of its `size` keys or fields changed) to `summary`.
+    private static func count(_ reply: RedisReply, size: Int, into summary: inout RedisWriteSummary, operation: String) throws {
+        switch reply {
+        case .integer(let changed):
+            summary.changed += Int(changed)
+            summary.unchanged += size - Int(changed)
+        case .error(let message):
+            throw ProjectionError(.redis, operation: operation, message: "server refused a write: \(message)")
+        case .status, .bulk, .null, .array:
+            throw ProjectionError(.redis, operation: operation, message: "unexpected reply \(reply) from the write script")
+        }
     }
 
     /// Loads both scripts; returns their SHAs (key script, derived script).
@@ -235,6 +281,11 @@ public final class RedisSink {
             }
         }
     }
+}
+
+/// A script found the namespace pointer moved (see `RedisSink.write(_:derived:)`).
+private struct NamespaceMoved: Error {
+    let message: String
 }
 
 /// A key prefix shared by every key argument of a batch (one reference, so a `PrefixedKey`
