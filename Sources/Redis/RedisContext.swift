@@ -91,12 +91,28 @@ final class RedisContext {
         return try readReply(operation: operation)
     }
 
-    /// Queues one command; nothing is sent until a reply is read.
+    /// Queues one command. Queued commands go out once they fill `sendThreshold` bytes, or
+    /// when a reply is read.
     func append(_ arguments: [any RedisArgument], operation: String) throws {
         precondition(!arguments.isEmpty, "a Redis command needs at least its name")
         let context = try connected()
         commands.encode(arguments)
-        if commands.count >= 256 * 1024 { try handOverCommands(context, operation: operation) }
+        if commands.count >= Self.sendThreshold { try send(context, operation: operation) }
+    }
+
+    /// How many queued bytes a deep pipeline sends at once. Sending while the rest is still
+    /// being encoded lets the server execute the first commands meanwhile (on another core)
+    /// instead of waiting for the whole pipeline; the server buffers its replies until they
+    /// are read, so writing ahead cannot deadlock.
+    static let sendThreshold = 32 * 1024
+
+    /// Writes every queued command to the socket.
+    private func send(_ context: UnsafeMutablePointer<redisContext>, operation: String) throws {
+        try handOverCommands(context, operation: operation)
+        var done: Int32 = 0
+        repeat {
+            guard redisBufferWrite(context, &done) == REDIS_OK else { throw lostConnection(context, operation: operation) }
+        } while done == 0
     }
 
     /// Moves the queued commands into hiredis's output buffer.

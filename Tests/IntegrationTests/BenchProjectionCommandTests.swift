@@ -22,7 +22,7 @@ struct BenchProjectionCommandTests {
             "--redis-keys", "500", "--rate", "500", "--latency-seconds", "1", "--seed-events", "200",
         ])
         #expect(object["bench"] as? String == "project")
-        for key in ["pg_rows_per_s", "redis_updates_per_s", "redis_raw_set_per_s", "redis_vs_set_ratio", "pg_vs_copy_ratio", "latency_p50_ms",
+        for key in ["pg_rows_per_s", "redis_first_writes_per_s", "redis_updates_per_s", "redis_redelivery_per_s", "redis_raw_set_per_s", "redis_vs_set_ratio", "pg_vs_copy_ratio", "latency_p50_ms",
                     "latency_p99_ms", "continuous_batches", "seed_pattern_msgs_per_s", "vs_seed_ratio"] {
             let value = try #require(object[key] as? Double, "missing or not a number: \(key) in \(object)")
             #expect(value > 0, "\(key) is \(value)")

@@ -27,7 +27,8 @@ struct BenchProjectCommand: ParsableCommand {
         Seed pattern: --seed-events of the same bars through the replaced system's consumer \
         (per message: autocommit INSERT and two Redis SETs): vs_seed_ratio. \
         Redis: --redis-keys crypto tickers, each a distinct latest:crypto key, through the \
-        seq-guarded sink (redis_updates_per_s) beside raw pipelined SETs of the same values.
+        seq-guarded sink: first writes (redis_first_writes_per_s), then every key replaced by a \
+        newer ticker (redis_updates_per_s), beside raw pipelined SETs replacing the same values.
         """
     )
 
@@ -214,36 +215,47 @@ struct BenchProjectCommand: ParsableCommand {
         report.describe("redis_pipeline_depth", String(redisPipelineDepth))
         report.describe("redis_keys_per_call", String(redisKeysPerCall))
         let clock = ContinuousClock()
-        var summary = RedisWriteSummary()
-        let cpuBefore = BenchEnvironment.processCPUSeconds()
-        let writeTime = try clock.measure {
-            for start in stride(from: 0, to: writes.count, by: batch) {
-                summary.add(try sink.write(Array(writes[start..<min(start + batch, writes.count)])))
+        func timedWrites(_ writes: [KeyWrite], expectChanged: Int, _ what: String) throws -> (seconds: Double, cpuPerKey: Double) {
+            var summary = RedisWriteSummary()
+            let cpuBefore = BenchEnvironment.processCPUSeconds()
+            let time = try clock.measure {
+                for start in stride(from: 0, to: writes.count, by: batch) {
+                    summary.add(try sink.write(Array(writes[start..<min(start + batch, writes.count)])))
+                }
             }
+            guard summary.changed == expectChanged else { throw CLIError("Redis sink changed \(summary.changed) of \(writes.count) keys \(what), expected \(expectChanged)") }
+            return (time.seconds, (BenchEnvironment.processCPUSeconds() - cpuBefore) * 1e6 / Double(writes.count))
         }
-        guard summary.changed == redisKeys else { throw CLIError("Redis sink changed \(summary.changed) of \(redisKeys) keys") }
-        let rate = Double(redisKeys) / writeTime.seconds
-        report.record("redis_updates_per_s", rate, unit: "keys/s", note: "\(redisKeys) distinct latest:crypto keys, \(writes[0].value.count)-byte JSON values, seq-guarded, with notifications")
-        report.record("redis_client_cpu_us_per_key", (BenchEnvironment.processCPUSeconds() - cpuBefore) * 1e6 / Double(redisKeys), unit: "µs", note: "this process during the guarded writes (the server runs on the same cores here)")
+        let describe = "\(redisKeys) distinct latest:crypto keys, \(writes[0].value.count)-byte JSON values, seq-guarded, with notifications"
+        let first = try timedWrites(writes, expectChanged: redisKeys, "written first")
+        report.record("redis_first_writes_per_s", Double(redisKeys) / first.seconds, unit: "keys/s", note: "\(describe); keys new to the server, so its keyspace and memory grow")
+        // The steady state of `latest:*` keys: each key replaced by a newer event.
+        let newer = try ProjectionEngine.fold(tickers.map { ticker in
+            var newer = ticker
+            newer.seq = ticker.seq.map { $0 + UInt64(redisKeys) }
+            return newer
+        }, projections: [CollectedProjection()]).keys
+        let update = try timedWrites(newer, expectChanged: redisKeys, "replaced")
+        let rate = Double(redisKeys) / update.seconds
+        report.record("redis_updates_per_s", rate, unit: "keys/s", note: "\(describe); every key replaced by a higher seq")
+        report.record("redis_client_cpu_us_per_key", update.cpuPerKey, unit: "µs", note: "this process during the replacing writes (the server runs on the same cores here)")
+        let refused = try timedWrites(newer, expectChanged: 0, "re-delivered")
+        report.record("redis_redelivery_per_s", Double(redisKeys) / refused.seconds, unit: "keys/s", note: "the same writes again, all refused")
 
-        let refusedTime = try clock.measure {
-            for start in stride(from: 0, to: writes.count, by: batch) {
-                try sink.write(Array(writes[start..<min(start + batch, writes.count)]))
-            }
-        }
-        report.record("redis_redelivery_per_s", Double(redisKeys) / refusedTime.seconds, unit: "keys/s", note: "the same writes again, all refused")
-
-        // The server's limit for the same values: plain pipelined SETs, no guard, no script.
+        // The server's limit for the same values: plain pipelined SETs, no guard, no script,
+        // replacing values already there as the guarded updates did.
         let connection = try RedisConnection(url: scratch.redisURL)
         let rawNamespace = scratch.namespace + "raw:"
-        let rawCPUBefore = BenchEnvironment.processCPUSeconds()
-        let rawTime = try clock.measure {
+        func rawSets(_ writes: [KeyWrite]) throws {
             for start in stride(from: 0, to: writes.count, by: redisPipelineDepth) {
                 _ = try connection.pipeline(writes[start..<min(start + redisPipelineDepth, writes.count)].map { ["SET", rawNamespace + $0.key, $0.value] })
             }
         }
+        try rawSets(writes)
+        let rawCPUBefore = BenchEnvironment.processCPUSeconds()
+        let rawTime = try clock.measure { try rawSets(newer) }
         let rawRate = Double(redisKeys) / rawTime.seconds
-        report.record("redis_raw_set_per_s", rawRate, unit: "keys/s", note: "same values as plain pipelined SET, depth \(redisPipelineDepth): the server's limit for this layout")
+        report.record("redis_raw_set_per_s", rawRate, unit: "keys/s", note: "the replacing values as plain pipelined SETs over existing keys, depth \(redisPipelineDepth): the server's limit for this layout")
         report.record("redis_raw_client_cpu_us_per_key", (BenchEnvironment.processCPUSeconds() - rawCPUBefore) * 1e6 / Double(redisKeys), unit: "µs", note: "this process during the raw SETs")
         report.record("redis_vs_set_ratio", rate / rawRate, unit: "")
 
@@ -251,7 +263,7 @@ struct BenchProjectCommand: ParsableCommand {
         let symbols = 500
         let stream = try ProjectionEngine.fold((0..<redisKeys).map { index in
             var ticker = tickers[index % symbols]
-            ticker.seq = UInt64(redisKeys + index + 1)
+            ticker.seq = UInt64(2 * redisKeys + index + 1)
             return ticker
         }, projections: [CollectedProjection()]).keys
         var streamSummary = RedisWriteSummary()
