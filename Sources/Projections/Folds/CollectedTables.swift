@@ -93,6 +93,8 @@ public enum CollectedTables {
     /// (`tradeVolume24h`, without trailing fractional zeros).
     /// Computed from the converged `collected_trades` and `collected_daily_bars` rows, so
     /// arrival order cannot change it; the "24 h" window ends at the last trade, never "now".
+    /// Lookups are `LATERAL … LIMIT 1` (one index probe per symbol), so the planner cannot
+    /// choose to hash the whole trades table for a batch's few hundred symbols.
     public static let sp500MarketData = DerivedHash(
         key: "sp500_market_data", channel: "sp500_market_data:updates",
         triggers: [trades.name: 0, dailyBars.name: 0],
@@ -110,8 +112,11 @@ public enum CollectedTables {
                      THEN round((lt.price - pc.close_price) * 100 / pc.close_price, 4)::text END,
                  'volume_24h', trim_scale(v.total)::text)::text
         FROM (SELECT DISTINCT unnest($1::text[]) AS symbol) a
-        JOIN collected_trade_volume_24h v ON v.subject = a.symbol
-        JOIN collected_trades lt ON lt.symbol = v.subject AND lt.timestamp_ms = v.last_time
+        JOIN LATERAL (
+            SELECT v.total, v.last_time FROM collected_trade_volume_24h v WHERE v.subject = a.symbol LIMIT 1) v ON true
+        JOIN LATERAL (
+            SELECT lt.price, lt.timestamp_ms, lt.event_id FROM collected_trades lt
+            WHERE lt.symbol = a.symbol AND lt.timestamp_ms = v.last_time LIMIT 1) lt ON true
         LEFT JOIN LATERAL (
             SELECT b.close_price, b.trade_date FROM collected_daily_bars b
             WHERE b.ticker = a.symbol
