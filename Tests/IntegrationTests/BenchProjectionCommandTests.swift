@@ -5,7 +5,8 @@ import TickfoldTesting
 /// `tickfold bench project` and `tickfold bench rebuild` run for real on tiny inputs: not
 /// timed, only checks that every figure tooling reads is there and sensible.
 @Suite("tickfold bench project / rebuild", .serialized,
-       .enabled(if: TickfoldBinary.isAvailable && TestServices.hasPostgres && TestServices.hasRedis, "needs the tickfold binary, PostgreSQL and Redis"),
+       .enabled(if: TickfoldBinary.isAvailable && TestServices.hasPostgres && TestServices.hasRedis && TestServices.hasKafka && TestServices.hasPython,
+                "needs the tickfold binary, PostgreSQL, Redis, the broker and the Python environment (the seed's consumer)"),
        .timeLimit(.minutes(3)))
 struct BenchProjectionCommandTests {
     func figures(_ arguments: [String]) throws -> [String: Any] {
@@ -23,13 +24,24 @@ struct BenchProjectionCommandTests {
         ])
         #expect(object["bench"] as? String == "project")
         for key in ["pg_rows_per_s", "redis_first_writes_per_s", "redis_updates_per_s", "redis_redelivery_per_s", "redis_raw_set_per_s", "redis_vs_set_ratio", "pg_vs_copy_ratio", "latency_p50_ms",
-                    "latency_p99_ms", "continuous_batches", "seed_pattern_msgs_per_s", "vs_seed_ratio"] {
+                    "latency_p99_ms", "continuous_batches", "seed_pattern_msgs_per_s", "seed_python_msgs_per_s", "vs_seed_ratio",
+                    "vs_seed_pattern_ratio"] {
             let value = try #require(object[key] as? Double, "missing or not a number: \(key) in \(object)")
             #expect(value > 0, "\(key) is \(value)")
         }
         #expect(object["redis_raw_hset_per_s"] == nil && object["redis_vs_hset_ratio"] == nil, "the raw comparison is SET now")
         let p50 = try #require(object["latency_p50_ms"] as? Double), p99 = try #require(object["latency_p99_ms"] as? Double)
         #expect(p50 <= p99)
+    }
+
+    @Test("bench project without a Python for the seed's consumer fails up front, naming TICKFOLD_PYTHON and --seed-events 0")
+    func seedNeedsPython() throws {
+        let directory = try TemporaryDirectory("bench-projection")
+        let result = try TickfoldBinary.run(
+            ["bench", "project", "--events", "1000", "--merge-events", "0", "--redis-keys", "0", "--latency-seconds", "0", "--seed-events", "100"],
+            environment: ["TMPDIR": directory.path, "TICKFOLD_PYTHON": ""])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("TICKFOLD_PYTHON") && result.stderr.contains("--seed-events 0"), "\(result.stderr)")
     }
 
     @Test("bench rebuild: events/s, seconds, peak RSS and digest time")
