@@ -1,5 +1,6 @@
 import Events
 import Foundation
+import Logging
 
 /// What one `ProjectionEngine.apply` did.
 public struct ApplySummary: Sendable, Hashable {
@@ -36,11 +37,13 @@ public final class ProjectionEngine: @unchecked Sendable {
     /// `nil` runs PostgreSQL only; key writes are then dropped.
     public let redis: RedisSink?
     private let lock = NSLock()
+    private let logger: Logger
 
-    public init(projections: [any Projection], postgres: PostgresSink, redis: RedisSink?) {
+    public init(projections: [any Projection], postgres: PostgresSink, redis: RedisSink?, logger: Logger = Logger(label: "tickfold.projections.engine")) {
         self.projections = projections
         self.postgres = postgres
         self.redis = redis
+        self.logger = logger
     }
 
     /// The changes the projections' folds make for `batch`, events in order. Every event must
@@ -86,16 +89,29 @@ public final class ProjectionEngine: @unchecked Sendable {
             var checkpoints: [String: [CheckpointPosition]] = [:]
             for projection in projections { checkpoints[projection.name] = positions }
             let derived = redis == nil ? [] : projections.flatMap { $0.derivedHashes }
-            summary.postgres = try postgres.apply(
-                rows: changes.rows, rejects: changes.rejects, checkpoints: checkpoints, derived: derived,
-                versionsOf: projections
-            ) { values in
-                // Under the swap lock, after the version check, before COMMIT: see the
-                // type's documentation. One round trip for keys and derived fields.
-                guard let redis else { return }
-                (summary.redisKeys, summary.derivedFields) = try redis.write(changes.keys, derived: values)
+            // A lost Redis connection fails the transaction at once (it holds the swap lock and
+            // row locks); the backoff happens here, outside it, and the batch runs again.
+            var redisFailures = 0
+            while true {
+                do {
+                    summary.postgres = try postgres.apply(
+                        rows: changes.rows, rejects: changes.rejects, checkpoints: checkpoints, derived: derived,
+                        versionsOf: projections
+                    ) { values in
+                        // Under the swap lock, after the version check, before COMMIT: see the
+                        // type's documentation. One round trip for keys and derived fields.
+                        guard let redis else { return }
+                        (summary.redisKeys, summary.derivedFields) = try redis.write(changes.keys, derived: values, retry: RetryPolicy.none)
+                    }
+                    summary.redisKeys.retries += redisFailures
+                    return summary
+                } catch let error as ProjectionError where error.isLostRedisConnection {
+                    guard let redis, redisFailures + 1 < redis.retry.attempts else { throw error }
+                    redisFailures += 1
+                    logger.warning("Redis write failed, retrying the batch", metadata: ["error": "\(error)", "attempt": "\(redisFailures)"])
+                    redis.retry.wait(afterFailure: redisFailures)
+                }
             }
-            return summary
         }
     }
 

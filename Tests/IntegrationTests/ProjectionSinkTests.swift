@@ -685,6 +685,104 @@ struct ProjectionSinkTests {
         #expect(try fixture.rows("SELECT position FROM $schema.projection_checkpoints") == [["10000"]])
     }
 
+    @Test("a Redis connection killed mid-run: the batch's transaction rolls back, the engine backs off outside it and runs the batch again; keys, fields and rows converge")
+    func lostRedisConnection() throws {
+        let fixture = try SinkFixture()
+        defer { fixture.cleanUp() }
+        let reference = try SinkFixture()
+        defer { reference.cleanUp() }
+        var log = EventLog()
+        for index in 0..<3000 {
+            try log.trade("S\(index % 40)", DecimalString("\(100 + index % 7).25")!, "10", ms: 1_741_960_800_000 + Int64(index))
+        }
+        let batches = stride(from: 0, to: log.events.count, by: 100).map { Array(log.events[$0..<min($0 + 100, log.events.count)]) }
+        let url = try #require(TestServices.redis)
+        let name = "tickfold-test-" + fixture.schema
+        let sink = try RedisSink(url: url, namespace: fixture.namespace, notifications: false,
+                                 retry: RetryPolicy(attempts: 40, initialDelay: .milliseconds(5), maxDelay: .milliseconds(50)), clientName: name)
+        let engine = ProjectionEngine(projections: [CollectedProjection()], postgres: try PostgresSink(conninfo: fixture.conninfo, schema: fixture.schema, tables: CollectedTables.all), redis: sink)
+        // Kill only this sink's connection (by its client name), a bounded number of times.
+        let killer = try RedisConnection(url: url)
+        let kills = KillBudget()
+        kills.grant(12)
+        let thread = Thread {
+            while !kills.isDone {
+                let clients = (try? killer.command("CLIENT", "LIST").string) ?? ""
+                if kills.mayKill, let line = clients.split(separator: "\n").first(where: { $0.contains(" name=\(name) ") }),
+                   let id = line.split(separator: " ").first(where: { $0.hasPrefix("id=") })?.dropFirst(3),
+                   (try? killer.command("CLIENT", "KILL", "ID", String(id)).integer) == 1 {
+                    kills.recordKill()
+                }
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+        }
+        thread.start()
+        var retries = 0
+        for (index, batch) in batches.enumerated() {
+            retries += try engine.apply(batch: batch, positions: [CheckpointPosition(source: "log", partition: 0, position: Int64((index + 1) * 100))]).redisKeys.retries
+        }
+        kills.finish()
+        while !thread.isFinished { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(kills.value > 0, "the connection was never killed: the test proved nothing")
+        #expect(retries > 0, "no batch was retried after \(kills.value) kills")
+        print("lost Redis connection: \(kills.value) kills, \(retries) batches run again")
+
+        let plain = try reference.engine()
+        for (index, batch) in batches.enumerated() {
+            try plain.apply(batch: batch, positions: [CheckpointPosition(source: "log", partition: 0, position: Int64((index + 1) * 100))])
+        }
+        #expect(try fixture.redisDump() == reference.redisDump())
+        #expect(try fixture.redisDump().count == 41, "40 latest:stocks:sp500 keys and the derived hash")
+        #expect(try fixture.dump() == reference.dump())
+        #expect(try fixture.rows("SELECT position FROM $schema.projection_checkpoints") == [["3000"]])
+    }
+
+    @Test("while a batch backs off after a lost Redis connection, it holds no PostgreSQL transaction (nor the swap lock)")
+    func redisBackoffOutsideTransaction() throws {
+        let fixture = try SinkFixture()
+        defer { fixture.cleanUp() }
+        var log = EventLog()
+        for index in 0..<20 { try log.trade("B\(index)", "10.5", "1", ms: 1_741_960_800_000 + Int64(index)) }
+        let url = try #require(TestServices.redis)
+        let name = "tickfold-test-" + fixture.schema
+        let sink = try RedisSink(url: url, namespace: fixture.namespace, notifications: false,
+                                 retry: RetryPolicy(attempts: 3, initialDelay: .milliseconds(400), maxDelay: .milliseconds(400)), clientName: name)
+        let engine = ProjectionEngine(projections: [CollectedProjection()], postgres: try PostgresSink(conninfo: fixture.conninfo, schema: fixture.schema, tables: CollectedTables.all), redis: sink)
+        try engine.apply(batch: Array(log.events[..<10]), positions: [CheckpointPosition(source: "log", partition: 0, position: 10)])
+        // Cut the sink's idle connection: the next batch's first Redis write fails.
+        let killer = try RedisConnection(url: url)
+        let clients = try #require(try killer.command("CLIENT", "LIST").string)
+        let line = try #require(clients.split(separator: "\n").first { $0.contains(" name=\(name) ") })
+        let id = try #require(line.split(separator: " ").first { $0.hasPrefix("id=") }?.dropFirst(3))
+        #expect(try killer.command("CLIENT", "KILL", "ID", String(id)).integer == 1)
+
+        let outcome = ApplyOutcome()
+        let second = Array(log.events[10...])
+        let thread = Thread {
+            do {
+                let summary = try engine.apply(batch: second, positions: [CheckpointPosition(source: "log", partition: 0, position: 20)])
+                outcome.finish(retries: summary.redisKeys.retries, error: nil)
+            } catch {
+                outcome.finish(retries: 0, error: error)
+            }
+        }
+        thread.start()
+        // Sample the sink's backend every 10 ms: a backoff inside the transaction would show
+        // as "idle in transaction" for the whole 400 ms wait.
+        var longest = 0, run = 0
+        while !outcome.isDone {
+            let state = try fixture.admin.query("SELECT state FROM pg_stat_activity WHERE application_name = $1", [fixture.applicationName]).value(0, 0)
+            run = state == "idle in transaction" ? run + 1 : 0
+            longest = max(longest, run)
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        #expect(outcome.error == nil, "\(String(describing: outcome.error))")
+        #expect(outcome.retries == 1)
+        #expect(longest < 15, "the backend sat idle in a transaction for \(longest) samples of 10 ms")
+        #expect(try fixture.rows("SELECT position FROM $schema.projection_checkpoints") == [["20"]])
+        #expect(try fixture.latest("latest:stocks:sp500:B19")["_seq"] == "20")
+    }
+
     @Test("unreachable servers fail with errors naming them")
     func unreachable() throws {
         let fixture = try SinkFixture()
@@ -1010,6 +1108,18 @@ struct ProjectionSinkTests {
 }
 
 /// How many more times the killer thread may kill the sink's backend, and whether it should stop.
+/// What a batch applied on another thread did.
+private final class ApplyOutcome: @unchecked Sendable {  // guarded by lock
+    private let lock = NSLock()
+    private var done = false
+    private var storedRetries = 0
+    private var storedError: (any Error)?
+    var isDone: Bool { lock.withLock { done } }
+    var retries: Int { lock.withLock { storedRetries } }
+    var error: (any Error)? { lock.withLock { storedError } }
+    func finish(retries: Int, error: (any Error)?) { lock.withLock { storedRetries = retries; storedError = error; done = true } }
+}
+
 private final class KillBudget: @unchecked Sendable {  // guarded by lock
     private let lock = NSLock()
     private var remaining = 0

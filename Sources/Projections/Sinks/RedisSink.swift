@@ -47,6 +47,8 @@ public final class RedisSink {
     public let pipelineDepth: Int
     /// Keys handled by one call of the key script.
     public let keysPerCall: Int
+    /// The most keys one script call takes (`MSET` gets two values a key from `unpack`).
+    public static let maximumKeysPerCall = 2000
     public let retry: RetryPolicy
     /// Whether changed keys are announced on `keyChannel`.
     public let notifications: Bool
@@ -58,9 +60,12 @@ public final class RedisSink {
     /// The channel announcing changed `latest:*` keys (message: the full key name).
     public var keyChannel: String { namespace + RedisLayout.keyChannel }
 
-    /// Connects to `url` and loads the scripts.
-    public init(url: String, namespace: String = "", pipelineDepth: Int = 1000, keysPerCall: Int = 100, notifications: Bool = true, retry: RetryPolicy = .standard, logger: Logger = Logger(label: "tickfold.projections.redis")) throws {
+    /// Connects to `url` (named `clientName` in `CLIENT LIST`) and loads the scripts.
+    public init(url: String, namespace: String = "", pipelineDepth: Int = 1000, keysPerCall: Int = 100, notifications: Bool = true, retry: RetryPolicy = .standard, clientName: String = "tickfold-projector", logger: Logger = Logger(label: "tickfold.projections.redis")) throws {
         precondition(pipelineDepth >= 1 && keysPerCall >= 1, "pipeline depth and keys per call must be at least 1")
+        // A script call unpacks its keys and values into one Lua call each, and Lua's stack
+        // takes some 8,000 values.
+        precondition(keysPerCall <= Self.maximumKeysPerCall, "keys per call must be at most \(Self.maximumKeysPerCall)")
         self.namespace = namespace
         keyPrefix = namespace
         self.pipelineDepth = pipelineDepth
@@ -69,7 +74,7 @@ public final class RedisSink {
         self.retry = retry
         self.logger = logger
         do {
-            connection = try RedisConnection(url: url, clientName: "tickfold-projector")
+            connection = try RedisConnection(url: url, clientName: clientName)
         } catch let error as RedisError {
             throw ProjectionError(.redis, operation: "open Redis sink", message: "\(error)", underlying: error)
         }
@@ -104,18 +109,22 @@ public final class RedisSink {
     /// when a replay has swapped a rebuilt namespace in, no call writes anything, the sink
     /// follows the pointer and sends the batch again under the new prefix. A caller holding
     /// the swap lock (`ProjectionEngine`) therefore never writes into a retired namespace.
-    public func write(_ batch: [KeyWrite], derived values: [DerivedValue]) throws -> (keys: RedisWriteSummary, derived: RedisWriteSummary) {
+    ///
+    /// `retry` replaces the sink's policy for lost connections (`RetryPolicy.none` lets a caller that
+    /// holds locks retry after releasing them, as `ProjectionEngine` does).
+    public func write(_ batch: [KeyWrite], derived values: [DerivedValue], retry: RetryPolicy? = nil) throws -> (keys: RedisWriteSummary, derived: RedisWriteSummary) {
         // Only each key's highest seq can win; a stream of trades rewrites the same few
         // hundred `latest:*` keys, so this usually removes most of the work.
         let newest = Self.newestPerKey(batch)
         let writes = newest.count == batch.count ? batch : newest.map { batch[$0] }
-        var keys = RedisWriteSummary()
-        keys.superseded = batch.count - writes.count
-        var derived = RedisWriteSummary()
         var moves = 0
         while true {
+            // Counted per attempt: an attempt the pointer cut short is sent again whole.
+            var keys = RedisWriteSummary()
+            keys.superseded = batch.count - writes.count
+            var derived = RedisWriteSummary()
             do {
-                try writeCalls(writes, derived: values, keys: &keys, derivedSummary: &derived)
+                try writeCalls(writes, derived: values, retry: retry ?? self.retry, keys: &keys, derivedSummary: &derived)
                 return (keys, derived)
             } catch let moved as NamespaceMoved {
                 // Every call of a pipeline checks the pointer before writing, so a moved
@@ -130,7 +139,7 @@ public final class RedisSink {
     }
 
     /// Sends the key and derived-field calls, `pipelineDepth` keys or fields a round trip.
-    private func writeCalls(_ writes: [KeyWrite], derived values: [DerivedValue], keys: inout RedisWriteSummary, derivedSummary: inout RedisWriteSummary) throws {
+    private func writeCalls(_ writes: [KeyWrite], derived values: [DerivedValue], retry: RetryPolicy, keys: inout RedisWriteSummary, derivedSummary: inout RedisWriteSummary) throws {
         guard !writes.isEmpty || !values.isEmpty else { return }
         let channel = notifications ? keyChannel : ""
         let prefix = KeyPrefix(keyPrefix)
@@ -166,7 +175,7 @@ public final class RedisSink {
                 }
                 commands.append(command)
             }
-            let (replies, retries) = try send(commands, operation: "write keys")
+            let (replies, retries) = try send(commands, operation: "write keys", retry: retry)
             keys.retries += retries
             for (reply, call) in zip(replies, keyCalls) { try Self.count(reply, size: call.count, into: &keys, operation: "write keys") }
             for (reply, call) in zip(replies.dropFirst(keyCalls.count), derivedCalls) {
@@ -223,9 +232,10 @@ public final class RedisSink {
     /// reconnecting after a lost connection (every call is idempotent, so resending is safe);
     /// returns the replies and the retries it took. Throws `NamespaceMoved` when a call
     /// found the namespace pointer moved.
-    private func send(_ commands: [[any RedisArgument]], operation: String) throws -> (replies: [RedisReply], retries: Int) {
-        var reloaded = false
-        let (replies, retries) = try withRetry(operation: operation) { () throws -> [RedisReply] in
+    private func send(_ commands: [[any RedisArgument]], operation: String, retry: RetryPolicy) throws -> (replies: [RedisReply], retries: Int) {
+        let (replies, retries) = try Self.withRetry(operation: operation, retry: retry, logger: logger) { () throws -> [RedisReply] in
+            // Per attempt: a reconnect may reach a restarted server without the scripts.
+            var reloaded = false
             while true {
                 let replies = try connection.pipeline(commands)
                 if !reloaded, replies.contains(where: { $0.errorMessage?.hasPrefix("NOSCRIPT") == true }) {
@@ -280,6 +290,15 @@ public final class RedisSink {
                 throw ProjectionError(.redis, operation: operation, message: "\(error)", underlying: error)
             }
         }
+    }
+}
+
+extension ProjectionError {
+    /// A Redis write failed because the connection was lost or could not be made (worth
+    /// retrying later, unlike a refused write).
+    var isLostRedisConnection: Bool {
+        guard code == .redis, let redis = underlying as? RedisError else { return false }
+        return redis.code == .connectionLost || redis.code == .connectionFailed
     }
 }
 

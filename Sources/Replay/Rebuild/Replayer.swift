@@ -17,8 +17,8 @@ import Redis
 /// offsets), renames the live schema away and the shadow to the live name in one
 /// transaction, flips the Redis namespace pointer, releases the lock, and drops the old
 /// schema and keys. The live projector's statements name the schema, so its next batch
-/// writes the new tables; it follows the pointer before writing keys and again under the
-/// lock. With `--to` the shadow is a point-in-time copy kept beside the live output.
+/// writes the new tables; it writes keys under the lock, and its scripts refuse a moved
+/// pointer, so it follows the pointer before writing any. With `--to` the shadow is a point-in-time copy kept beside the live output.
 ///
 /// Synchronous and blocking; one replay per instance.
 public final class Replayer {

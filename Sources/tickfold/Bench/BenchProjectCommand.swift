@@ -77,6 +77,7 @@ struct BenchProjectCommand: ParsableCommand {
         guard seedEvents >= 0, seedEvents <= events else { throw ValidationError("--seed-events must be between 0 and --events") }
         guard redisKeys >= 0 else { throw ValidationError("--redis-keys must not be negative") }
         guard redisPipelineDepth >= 1, redisKeysPerCall >= 1 else { throw ValidationError("--redis-pipeline-depth and --redis-keys-per-call must be positive") }
+        guard redisKeysPerCall <= RedisSink.maximumKeysPerCall else { throw ValidationError("--redis-keys-per-call must be at most \(RedisSink.maximumKeysPerCall)") }
         guard rate >= 1 else { throw ValidationError("--rate must be positive") }
         guard latencySeconds >= 0 else { throw ValidationError("--latency-seconds must not be negative") }
     }
