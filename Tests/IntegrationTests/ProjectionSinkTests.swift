@@ -707,10 +707,8 @@ struct ProjectionSinkTests {
         kills.grant(12)
         let thread = Thread {
             while !kills.isDone {
-                let clients = (try? killer.command("CLIENT", "LIST").string) ?? ""
-                if kills.mayKill, let line = clients.split(separator: "\n").first(where: { $0.contains(" name=\(name) ") }),
-                   let id = line.split(separator: " ").first(where: { $0.hasPrefix("id=") })?.dropFirst(3),
-                   (try? killer.command("CLIENT", "KILL", "ID", String(id)).integer) == 1 {
+                if kills.mayKill, let id = clientID(named: name, killer),
+                   (try? killer.command("CLIENT", "KILL", "ID", id).integer) == 1 {
                     kills.recordKill()
                 }
                 Thread.sleep(forTimeInterval: 0.02)
@@ -751,10 +749,8 @@ struct ProjectionSinkTests {
         try engine.apply(batch: Array(log.events[..<10]), positions: [CheckpointPosition(source: "log", partition: 0, position: 10)])
         // Cut the sink's idle connection: the next batch's first Redis write fails.
         let killer = try RedisConnection(url: url)
-        let clients = try #require(try killer.command("CLIENT", "LIST").string)
-        let line = try #require(clients.split(separator: "\n").first { $0.contains(" name=\(name) ") })
-        let id = try #require(line.split(separator: " ").first { $0.hasPrefix("id=") }?.dropFirst(3))
-        #expect(try killer.command("CLIENT", "KILL", "ID", String(id)).integer == 1)
+        let id = try #require(clientID(named: name, killer))
+        #expect(try killer.command("CLIENT", "KILL", "ID", id).integer == 1)
 
         let outcome = ApplyOutcome()
         let second = Array(log.events[10...])
@@ -1108,6 +1104,15 @@ struct ProjectionSinkTests {
 }
 
 /// How many more times the killer thread may kill the sink's backend, and whether it should stop.
+/// The `CLIENT LIST` id of the Redis connection named `name`, if it is connected.
+private func clientID(named name: String, _ redis: RedisConnection) -> String? {
+    let clients = (try? redis.command("CLIENT", "LIST").string) ?? ""
+    guard let line = clients.split(separator: "\n").first(where: { $0.contains(" name=\(name) ") }),
+          let id = line.split(separator: " ").first(where: { $0.hasPrefix("id=") })?.dropFirst(3)
+    else { return nil }
+    return String(id)
+}
+
 /// What a batch applied on another thread did.
 private final class ApplyOutcome: @unchecked Sendable {  // guarded by lock
     private let lock = NSLock()
