@@ -11,7 +11,7 @@ struct SecretsTests {
     func secretSource() throws {
         let directory = try TemporaryDirectory("tickfold-secrets")
         let file = directory.file("av-keys")
-        try "# Alpha Vantage keys\n\(Self.planted)\n\n  SECONDKEY22  \nAAA111\n".write(toFile: file, atomically: true, encoding: .utf8)
+        try "# Alpha Vantage keys\n\(Self.planted)\n\n  SECONDKEY22  \nAAA111\n".write(toFile: file, atomically: false, encoding: .utf8)
         let source = SecretSource(environment: ["ALPHAVANTAGE_API_KEYS": "AAA111, BBB222", "ALPHAVANTAGE_API_KEYS_FILE": file])
         let keys = try source.keys("ALPHAVANTAGE_API_KEYS")
         #expect(keys.map(\.revealedValue) == ["AAA111", "BBB222", Self.planted, "SECONDKEY22"])
@@ -54,7 +54,7 @@ struct SecretsTests {
 
         let recorder = try FixtureHarness(upstreams: [FixtureServer.Upstream(prefix: "alpha_vantage", baseURL: upstream.server.baseURL)])
         let keyFile = try TemporaryDirectory("tickfold-secrets")
-        try "\(Self.planted)\n".write(toFile: keyFile.file("keys"), atomically: true, encoding: .utf8)
+        try "\(Self.planted)\n".write(toFile: keyFile.file("keys"), atomically: false, encoding: .utf8)
         let keys = try SecretSource(environment: ["ALPHAVANTAGE_API_KEYS_FILE": keyFile.file("keys")]).keys("ALPHAVANTAGE_API_KEYS")
         let state = try TemporaryDirectory("tickfold-ledger")
         let logs = LogCapture()
@@ -136,9 +136,9 @@ struct SourceEndpointsTests {
     @Test("the endpoints section of a JSON configuration file")
     func configurationSection() throws {
         let directory = try TemporaryDirectory("tickfold-config")
-        try #"{"log": "x", "endpoints": {"fixtures": "http://127.0.0.1:8787"}}"#.write(toFile: directory.file("a.json"), atomically: true, encoding: .utf8)
+        try #"{"log": "x", "endpoints": {"fixtures": "http://127.0.0.1:8787"}}"#.write(toFile: directory.file("a.json"), atomically: false, encoding: .utf8)
         #expect(try SourceEndpoints.configurationSection(fromFile: directory.file("a.json")) == ["fixtures": "http://127.0.0.1:8787"])
-        try #"{"endpoints": {"fred": 3}}"#.write(toFile: directory.file("b.json"), atomically: true, encoding: .utf8)
+        try #"{"endpoints": {"fred": 3}}"#.write(toFile: directory.file("b.json"), atomically: false, encoding: .utf8)
         #expect(throws: FetchError.self) { _ = try SourceEndpoints.configurationSection(fromFile: directory.file("b.json")) }
     }
 }

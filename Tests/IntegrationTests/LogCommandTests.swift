@@ -18,7 +18,7 @@ struct LogCommandTests {
         let logPath = directory.file("log")
         let events = try RelayFixtures.events(0..<5)
         let valid = directory.file("valid.jsonl")
-        try (events[0..<3].map(TickfoldBinary.line).joined(separator: "\n") + "\n").write(toFile: valid, atomically: true, encoding: .utf8)
+        try (events[0..<3].map(TickfoldBinary.line).joined(separator: "\n") + "\n").write(toFile: valid, atomically: false, encoding: .utf8)
 
         let appended = try TickfoldBinary.run(["log", "append", valid, "--log", logPath])
         #expect(appended.status == 0, "\(appended.stderr)")
@@ -30,7 +30,7 @@ struct LogCommandTests {
 
         let mixed = directory.file("mixed.jsonl")
         let lines = [try TickfoldBinary.line(events[3]), #"{"type":"bar.daily","version":2,"#, try TickfoldBinary.line(events[4])]
-        try (lines.joined(separator: "\n") + "\n").write(toFile: mixed, atomically: true, encoding: .utf8)
+        try (lines.joined(separator: "\n") + "\n").write(toFile: mixed, atomically: false, encoding: .utf8)
         let rejected = try TickfoldBinary.run(["log", "append", mixed, "--log", logPath])
         #expect(rejected.status == 1)
         #expect(rejected.stderr.contains("\(mixed):2: "), "\(rejected.stderr)")

@@ -131,7 +131,7 @@ public final class FixtureStore: @unchecked Sendable {
             for secret in secrets where !secret.isEmpty { body = FixtureStore.replace(Array(secret.utf8), in: body) }
         }
         let bodyName = "\(stem).\(ext)"
-        try Data(body).write(to: URL(fileURLWithPath: "\(directory)/\(bodyName)"), options: .atomic)
+        try AtomicFile.write(body, to: "\(directory)/\(bodyName)")
         var kept: [String: String] = [:]
         for field in response.headers {
             let name = field.name.lowercased()
@@ -143,7 +143,7 @@ public final class FixtureStore: @unchecked Sendable {
             let meta = Meta(status: response.status, headers: kept.isEmpty ? nil : kept, responses: nil)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(meta).write(to: URL(fileURLWithPath: "\(directory)/\(stem).meta.json"), options: .atomic)
+            try AtomicFile.write([UInt8](try encoder.encode(meta)), to: "\(directory)/\(stem).meta.json")
         }
         return key.directory.isEmpty ? bodyName : "\(key.directory)/\(bodyName)"
     }

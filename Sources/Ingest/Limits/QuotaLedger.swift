@@ -127,44 +127,12 @@ public final class QuotaLedger: @unchecked Sendable {
         }
     }
 
-    /// Writes `bytes` to a fresh 0600 temp file beside `path`, fsyncs it, renames it over
-    /// `path` and fsyncs the directory: readers see the old file or the new one, never half.
+    /// Replaces the ledger file (mode 0600): readers see the old file or the new one.
     static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
-        let temporary = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        func failure(_ what: String) -> FetchError {
-            FetchError(code: .ledger, source: "ledger", request: path, detail: "\(what): \(String(cString: strerror(errno)))")
-        }
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw failure("cannot create \(temporary)") }
-        var written = 0
-        while written < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let error = failure("cannot write \(temporary)")
-                close(fd)
-                unlink(temporary)
-                throw error
-            }
-            written += n
-        }
-        guard fsync(fd) == 0 else {
-            let error = failure("cannot fsync \(temporary)")
-            close(fd)
-            unlink(temporary)
-            throw error
-        }
-        close(fd)
-        guard rename(temporary, path) == 0 else {
-            let error = failure("cannot rename \(temporary)")
-            unlink(temporary)
-            throw error
-        }
-        let directory = (path as NSString).deletingLastPathComponent
-        let directoryFD = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryFD >= 0 {
-            fsync(directoryFD)
-            close(directoryFD)
+        do {
+            try AtomicFile.write(bytes, to: path, permissions: 0o600)
+        } catch {
+            throw FetchError(code: .ledger, source: "ledger", request: path, detail: error.detail)
         }
     }
 

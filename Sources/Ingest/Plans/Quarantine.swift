@@ -38,12 +38,10 @@ public struct Quarantine: Sendable {
         let path = path(forSHA256: hash)
         if FileManager.default.fileExists(atPath: path) { return hash }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let temporary = "\(path).tmp-\(ProcessInfo.processInfo.processIdentifier)"
-        try Data(try compressor.compress(body)).write(to: URL(fileURLWithPath: temporary))
-        if rename(temporary, path) != 0 {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw QuarantineError(path: path, detail: reason)
+        do {
+            try AtomicFile.write(try compressor.compress(body), to: path)
+        } catch let error as AtomicFileError {
+            throw QuarantineError(path: path, detail: error.detail)
         }
         return hash
     }

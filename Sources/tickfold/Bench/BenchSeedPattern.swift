@@ -70,7 +70,7 @@ struct BenchSeedPattern {
         guard failed.isEmpty else { throw CLIError("\(failed.count) seed messages were not delivered to \(kafka): \(failed[0].error!)") }
 
         let script = "\(scratch.directory)/seed_consumer.py"
-        try Self.consumerScript.write(toFile: script, atomically: true, encoding: .utf8)
+        try Self.consumerScript.write(toFile: script, atomically: false, encoding: .utf8)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = [script, kafka, topic, String(messages.count), scratch.conninfo, scratch.redisURL, table, scratch.namespace]

@@ -9,9 +9,9 @@ struct IngestCSVCommandTests {
     init() throws {
         directory = try TemporaryDirectory("csvimport-cli")
         try "Date,Open,High,Low,Close,Adj Close,Volume\n2024-02-12,10,11,9,10.5,10.5,100\n2024-02-09,0.24 Dividend\n2024-02-09,10,11,9,10,9.8,200\n\n"
-            .write(toFile: directory.file("SPY.csv"), atomically: true, encoding: .utf8)
+            .write(toFile: directory.file("SPY.csv"), atomically: false, encoding: .utf8)
         try "date,open,high,low,close,volume\n2024-02-09,10,11,9,10,100\n2024-02-12,10,9,11,10,100\n2024-02-13,10,11,9,10,100\n"
-            .write(toFile: directory.file("QQQ.csv"), atomically: true, encoding: .utf8)
+            .write(toFile: directory.file("QQQ.csv"), atomically: false, encoding: .utf8)
     }
 
     @Test("imports files, reports rejected rows as FILE:LINE on stderr, exits 1; a second run finds only duplicates")
@@ -58,7 +58,7 @@ struct IngestCSVCommandTests {
         (["--type", "bar.daily", "prices_2024.csv"], "cannot derive a ticker from the file name \"prices_2024.csv\""),
     ])
     func failures(arguments: [String], message: String) throws {
-        try "Date,Open,High,Low,Close,Volume\n2024-02-09,10,11,9,10,100\n".write(toFile: directory.file("prices_2024.csv"), atomically: true, encoding: .utf8)
+        try "Date,Open,High,Low,Close,Volume\n2024-02-09,10,11,9,10,100\n".write(toFile: directory.file("prices_2024.csv"), atomically: false, encoding: .utf8)
         let run = try TickfoldBinary.run(["ingest", "csv", "--log", directory.file("events")] + arguments, removing: { $0 == "TICKFOLD_LOG" || $0 == "TICKFOLD_CONFIG" }, directory: directory.path)
         #expect(run.status == 2)
         #expect(run.stderr.contains(message), "\(run.stderr)")
