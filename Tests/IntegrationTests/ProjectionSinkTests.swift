@@ -407,10 +407,12 @@ struct ProjectionSinkTests {
         }
         #expect(try fixture.rows("SELECT count(*) FROM $schema.projection_rejects") == [["0"]])
         #expect(try engine.checkpoint(projection: "collected").isEmpty)
-        // Redis was written first (seq-guarded); re-delivery after the fault completes PostgreSQL.
+        // Keys go out only once the batch's statements succeeded: the failed batch wrote none.
+        #expect(try fixture.keys().isEmpty)
         try fixture.admin.execute("DROP TRIGGER refuse ON \(fixture.schema).projection_checkpoints")
         try engine.apply(batch: log.events, positions: [position])
         #expect(try engine.checkpoint(projection: "collected") == [position.key: log.lastSeq])
+        #expect(try !fixture.keys().isEmpty)
         #expect(try fixture.rows("SELECT count(*) FROM $schema.collected_daily_bars") == [["10"]])
     }
 
