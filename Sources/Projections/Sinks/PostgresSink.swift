@@ -171,10 +171,14 @@ public final class PostgresSink {
                 copied.append((statement, collapsed.indices))
                 continue
             }
-            before += trailingSumStatements(statement, rows: rows, indices: collapsed.indices)
-            if collapsed.indices.count < stagingMinimumRows, let arrayMerge = statement.arrayMerge {
+            let arrayMerge = collapsed.indices.count < stagingMinimumRows ? statement.arrayMerge : nil
+            // The rows as parameter arrays, built once for the trailing sums and the merge.
+            let arrays = arrayMerge == nil && statement.trailingSums.isEmpty
+                ? [] : Self.columnArrays(rows: rows, indices: collapsed.indices, columns: statement.columnCount)
+            before += trailingSumStatements(statement, arrays: arrays)
+            if let arrayMerge {
                 arrayMerges.append(before.count)
-                before.append(PostgresStatement(arrayMerge, Self.columnArrays(rows: rows, indices: collapsed.indices, columns: statement.columnCount)))
+                before.append(PostgresStatement(arrayMerge, arrays))
             } else {
                 copied.append((statement, collapsed.indices))
             }
@@ -231,12 +235,10 @@ public final class PostgresSink {
         return summary
     }
 
-    /// The statements advancing the table's trailing sums by the rows about to be merged
-    /// (see `TrailingSum`).
-    private func trailingSumStatements(_ statement: TableStatements, rows: [RowUpsert], indices: [Int]) -> [PostgresStatement] {
-        guard !statement.trailingSums.isEmpty, !indices.isEmpty else { return [] }
-        let arrays = Self.columnArrays(rows: rows, indices: indices, columns: statement.columnCount)
-        return statement.trailingSums.map { sum, sql in
+    /// The statements advancing the table's trailing sums by the rows about to be merged,
+    /// given as `columnArrays` (see `TrailingSum`).
+    private func trailingSumStatements(_ statement: TableStatements, arrays: [String?]) -> [PostgresStatement] {
+        statement.trailingSums.map { sum, sql in
             PostgresStatement(sql, [arrays[sum.subjectColumn], arrays[sum.timeColumn], arrays[sum.valueColumn], arrays[statement.columnCount]])
         }
     }
@@ -333,12 +335,9 @@ public final class PostgresSink {
         return script.map { PostgresStatement($0) }
     }
 
-    /// Merges one table's rows of the batch (parameter arrays, direct COPY or staging table);
-    /// returns rows written.
+    /// Merges one table's rows of the batch through a direct COPY or a staging table (small
+    /// batches merge from parameter arrays in `apply`'s pipeline instead); returns rows written.
     private func merge(_ connection: PostgresConnection, _ statement: TableStatements, rows: [RowUpsert], indices: [Int]) throws -> Int {
-        if indices.count < stagingMinimumRows, let arrayMerge = statement.arrayMerge {
-            return try connection.query(arrayMerge, Self.columnArrays(rows: rows, indices: indices, columns: statement.columnCount)).affectedRows
-        }
         if indices.count >= directCopyMinimumRows, directCopyCooldown[statement.table, default: 0] == 0 {
             try connection.execute("SAVEPOINT tickfold_direct_copy")
             do {

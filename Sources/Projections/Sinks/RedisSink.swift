@@ -143,21 +143,21 @@ public final class RedisSink {
         guard !writes.isEmpty || !values.isEmpty else { return }
         let channel = notifications ? keyChannel : ""
         let prefix = KeyPrefix(keyPrefix)
-        let head: [any RedisArgument] = [pointer.key, keyPrefix, namespace]
+        let pointerKey = pointer.key
         var keyStart = 0
         var derivedStart = 0
         repeat {
             let trip = writes[keyStart..<min(keyStart + pipelineDepth, writes.count)]
             let derivedTrip = values[derivedStart..<min(derivedStart + max(0, pipelineDepth - trip.count), values.count)]
-            let keyCalls = stride(from: trip.startIndex, to: trip.endIndex, by: keysPerCall).map { $0..<min($0 + keysPerCall, trip.endIndex) }
-            let derivedCalls = stride(from: derivedTrip.startIndex, to: derivedTrip.endIndex, by: keysPerCall).map { $0..<min($0 + keysPerCall, derivedTrip.endIndex) }
+            let keyCalls = calls(trip.indices)
+            let derivedCalls = calls(derivedTrip.indices)
             var commands: [[any RedisArgument]] = []
             commands.reserveCapacity(keyCalls.count + derivedCalls.count)
             for call in keyCalls {
-                var command: [any RedisArgument] = ["EVALSHA", keyScriptSHA, call.count + 1, head[0]]
+                var command: [any RedisArgument] = ["EVALSHA", keyScriptSHA, call.count + 1, pointerKey]
                 command.reserveCapacity(7 + call.count * 3)
                 for index in call { command.append(PrefixedKey(prefix: prefix, key: trip[index].key)) }
-                command += [head[1], head[2], channel]
+                command += [prefix.text, namespace, channel]
                 for index in call {
                     command.append(DecimalArgument(trip[index].seq))
                     command.append(trip[index].value)
@@ -165,10 +165,10 @@ public final class RedisSink {
                 commands.append(command)
             }
             for call in derivedCalls {
-                var command: [any RedisArgument] = ["EVALSHA", derivedScriptSHA, call.count + 1, head[0]]
+                var command: [any RedisArgument] = ["EVALSHA", derivedScriptSHA, call.count + 1, pointerKey]
                 command.reserveCapacity(6 + call.count * 4)
                 for index in call { command.append(PrefixedKey(prefix: prefix, key: derivedTrip[index].hash)) }
-                command += [head[1], head[2]]
+                command += [prefix.text, namespace]
                 for index in call {
                     let value = derivedTrip[index]
                     command += [value.field, value.value, notifications ? namespace + value.channel : ""]
@@ -184,6 +184,11 @@ public final class RedisSink {
             keyStart += trip.count
             derivedStart += derivedTrip.count
         } while keyStart < writes.count || derivedStart < values.count
+    }
+
+    /// `range` cut into script calls of `keysPerCall`.
+    private func calls(_ range: Range<Int>) -> [Range<Int>] {
+        stride(from: range.lowerBound, to: range.upperBound, by: keysPerCall).map { $0..<min($0 + keysPerCall, range.upperBound) }
     }
 
     /// The indices of `batch` holding each key's highest seq (the first of equal ones), in

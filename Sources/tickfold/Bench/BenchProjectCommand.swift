@@ -233,15 +233,19 @@ struct BenchProjectCommand: ParsableCommand {
         report.describe("redis_pipeline_depth", String(redisPipelineDepth))
         report.describe("redis_keys_per_call", String(redisKeysPerCall))
         let clock = ContinuousClock()
-        func timedWrites(_ writes: [KeyWrite], expectChanged: Int, _ what: String) throws -> (seconds: Double, cpuPerKey: Double) {
+        /// Writes `writes` through the sink `batchSize` at a time; nil `expectChanged` checks nothing.
+        func timedWrites(_ writes: [KeyWrite], batchSize: Int? = nil, expectChanged: Int?, _ what: String) throws -> (seconds: Double, cpuPerKey: Double) {
+            let batchSize = batchSize ?? batch
             var summary = RedisWriteSummary()
             let cpuBefore = BenchEnvironment.processCPUSeconds()
             let time = try clock.measure {
-                for start in stride(from: 0, to: writes.count, by: batch) {
-                    summary.add(try sink.write(Array(writes[start..<min(start + batch, writes.count)])))
+                for start in stride(from: 0, to: writes.count, by: batchSize) {
+                    summary.add(try sink.write(Array(writes[start..<min(start + batchSize, writes.count)])))
                 }
             }
-            guard summary.changed == expectChanged else { throw CLIError("Redis sink changed \(summary.changed) of \(writes.count) keys \(what), expected \(expectChanged)") }
+            if let expectChanged, summary.changed != expectChanged {
+                throw CLIError("Redis sink changed \(summary.changed) of \(writes.count) keys \(what), expected \(expectChanged)")
+            }
             return (time.seconds, (BenchEnvironment.processCPUSeconds() - cpuBefore) * 1e6 / Double(writes.count))
         }
         let describe = "\(redisKeys) distinct latest:crypto keys, \(writes[0].value.count)-byte JSON values, seq-guarded, with notifications"
@@ -284,14 +288,9 @@ struct BenchProjectCommand: ParsableCommand {
             ticker.seq = UInt64(2 * redisKeys + index + 1)
             return ticker
         }, projections: [CollectedProjection()]).keys
-        var streamSummary = RedisWriteSummary()
         let streamBatch = 10_000
-        let streamTime = try clock.measure {
-            for start in stride(from: 0, to: stream.count, by: streamBatch) {
-                streamSummary.add(try sink.write(Array(stream[start..<min(start + streamBatch, stream.count)])))
-            }
-        }
-        report.record("redis_stream_updates_per_s", Double(redisKeys) / streamTime.seconds, unit: "updates/s", note: "\(redisKeys) updates of \(symbols) keys in batches of \(streamBatch); only each key's newest per batch reaches Redis")
+        let streamed = try timedWrites(stream, batchSize: streamBatch, expectChanged: nil, "streamed")
+        report.record("redis_stream_updates_per_s", Double(redisKeys) / streamed.seconds, unit: "updates/s", note: "\(redisKeys) updates of \(symbols) keys in batches of \(streamBatch); only each key's newest per batch reaches Redis")
     }
 
     /// Appends trades at the offered rate while a real `Projector` follows the log (the
