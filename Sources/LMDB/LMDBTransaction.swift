@@ -239,6 +239,25 @@ public struct LMDBCursor {
         try key.withUnsafeBytes { try seek(exactly: $0) }
     }
 
+    /// Stores `value` under `key` unless the key exists (MDB_NOOVERWRITE), leaving the cursor
+    /// there; returns `existing` applied to the value already stored, if any. Keys put in
+    /// ascending order through one cursor mostly skip the descent from the root: LMDB first
+    /// checks the page the cursor is on. Write transactions only.
+    public func putIfAbsent<R>(
+        _ value: UnsafeRawBufferPointer,
+        for key: UnsafeRawBufferPointer,
+        existing: (UnsafeRawBufferPointer) throws -> R
+    ) throws -> R? {
+        var k = MDB_val(key)
+        var v = MDB_val(value)
+        let rc = mdb_cursor_put(cursor, &k, &v, UInt32(MDB_NOOVERWRITE))
+        switch rc {
+        case MDB_SUCCESS: return nil
+        case MDB_KEYEXIST: return try existing(v.bytes)
+        default: throw LMDBError(returnCode: rc, operation: "mdb_cursor_put(\(database.label), noOverwrite)")
+        }
+    }
+
     private func move(_ op: MDB_cursor_op, _ name: String, key: UnsafeRawBufferPointer? = nil) throws -> LMDBEntry? {
         var k = key.map { MDB_val($0) } ?? MDB_val()
         var v = MDB_val()

@@ -31,8 +31,14 @@ struct LogCommand: ParsableCommand {
         @Option(help: "Commit every N lines as they arrive instead of the whole input at once.")
         var commitEvery: Int?
 
+        @Option(help: ArgumentHelp(
+            "New events kept out of the id index before they are merged into it in key order, at least (more memory, fewer index pages written per event).",
+            valueName: "events"))
+        var indexMergeRun = EventLogOptions().indexMergeRun
+
         func run() throws {
-            let log = try connection.openLog(.writer, durability: nosync ? .noSync : .fsync)
+            guard indexMergeRun > 0 else { throw ValidationError("--index-merge-run must be positive") }
+            let log = try connection.openLog(.writer, durability: nosync ? .noSync : .fsync, indexMergeRun: indexMergeRun)
             let name = file == "-" ? "<stdin>" : file
             let input = try LineInput(path: file)
             var output = StandardOutput()
@@ -149,12 +155,13 @@ struct LogCommand: ParsableCommand {
             let stats = try log.stats()
             let ratio = (stats.compressionRatio * 1000).rounded() / 1000
             if json {
-                print(#"{"bytesOnDisk":\#(stats.fileBytes),"compressionRatio":\#(ratio),"count":\#(stats.count),"lastSeq":\#(stats.lastSeq),"rawBytes":\#(stats.rawBytes),"storedBytes":\#(stats.storedBytes)}"#)
+                print(#"{"bytesOnDisk":\#(stats.fileBytes),"compressionRatio":\#(ratio),"count":\#(stats.count),"indexedThrough":\#(stats.indexedThrough),"lastSeq":\#(stats.lastSeq),"rawBytes":\#(stats.rawBytes),"storedBytes":\#(stats.storedBytes)}"#)
             } else {
                 print("""
                     log               \(log.directory)
                     events            \(stats.count)
                     last seq          \(stats.lastSeq)
+                    indexed through   \(stats.indexedThrough) (later events are found through their stored ids until merged)
                     canonical bytes   \(stats.rawBytes)
                     stored bytes      \(stats.storedBytes)
                     file bytes        \(stats.fileBytes)
@@ -186,10 +193,11 @@ struct LogCommand: ParsableCommand {
 
 extension ConnectionOptions {
     /// Opens the event log at the configured path with a precise error when it cannot.
-    func openLog(_ access: EventLogOptions.Access, durability: EventLogOptions.Durability = .fsync) throws -> EventLog {
+    func openLog(_ access: EventLogOptions.Access, durability: EventLogOptions.Durability = .fsync,
+                 indexMergeRun: Int = EventLogOptions().indexMergeRun) throws -> EventLog {
         let path = try logPath()
         do {
-            return try EventLog(directory: path.value, options: EventLogOptions(access: access, durability: durability))
+            return try EventLog(directory: path.value, options: EventLogOptions(access: access, durability: durability, indexMergeRun: indexMergeRun))
         } catch {
             throw CLIError("event log \(path): \(error)")
         }

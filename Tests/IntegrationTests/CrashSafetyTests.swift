@@ -20,6 +20,7 @@ struct CrashSafetyTests {
         var acknowledged: [UInt64: EventID] = [:]
         var start = 0
         var killedMidStream = 0
+        var indexedThrough: UInt64 = 0
         // Kills must land while the child appends, not while it starts or creates the log: the
         // log exists beforehand, and delays count from the child's measured startup time (a
         // loaded machine stretches it well past the random delays).
@@ -31,7 +32,8 @@ struct CrashSafetyTests {
         for round in 0..<20 {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: try #require(TickfoldBinary.path))
-            process.arguments = ["log", "append", "-", "--commit-every", "50", "--log", logPath]
+            // Small merge runs: kills also land while ids are merged into the index.
+            process.arguments = ["log", "append", "-", "--commit-every", "50", "--index-merge-run", "120", "--log", logPath]
             let (stdin, stdout) = (Pipe(), Pipe())
             process.standardInput = stdin
             process.standardOutput = stdout
@@ -80,7 +82,9 @@ struct CrashSafetyTests {
             let log = try EventLog(directory: logPath, options: .readOnly)
             for (seq, id) in acknowledged {
                 #expect(try log.event(at: seq)?.id == id, "round \(round): acknowledged seq \(seq) lost or changed")
+                #expect(try log.seq(of: id) == seq, "round \(round): \(id.hex) not found by id at seq \(seq)")
             }
+            indexedThrough = try log.stats().indexedThrough
             log.close()
             // Resume after the last acknowledged line: lines committed but not acknowledged
             // come back as duplicates with their original seq.
@@ -89,5 +93,7 @@ struct CrashSafetyTests {
         // Otherwise the schedule proved nothing: kills must land while appending, after commits.
         #expect(killedMidStream >= 10, "only \(killedMidStream) of 20 runs were killed")
         #expect(acknowledged.count >= 500, "only \(acknowledged.count) acknowledgements")
+        // And runs of ids were merged into the index between the kills.
+        #expect(indexedThrough >= 120, "the index covers only \(indexedThrough) events")
     }
 }

@@ -58,5 +58,7 @@ struct LogCommandTests {
         let object = try JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)) as? [String: Any]
         #expect(object?["count"] as? Int == 3)
         #expect(object?["lastSeq"] as? Int == 3)
+        // Three events are far below a merge run: none is in the id index yet.
+        #expect(object?["indexedThrough"] as? Int == 0)
     }
 }

@@ -13,6 +13,9 @@ public enum StorageInconsistency: Sendable, Hashable, CustomStringConvertible {
     case indexPointsElsewhere(seq: UInt64, id: EventID, indexedSeq: UInt64)
     /// An index entry (`key` in hex) names a seq whose record is absent or carries another id.
     case danglingIndexEntry(key: String, seq: UInt64)
+    /// Record `seq` carries the id of the earlier record `firstSeq` (found among the events
+    /// the index does not cover yet).
+    case repeatedID(seq: UInt64, id: EventID, firstSeq: UInt64)
     /// Re-hashing the canonical JSON of record `seq` does not give its stored id.
     case idMismatch(seq: UInt64, stored: EventID, recomputed: EventID?)
     /// A byte counter in the meta database disagrees with the records.
@@ -30,6 +33,8 @@ public enum StorageInconsistency: Sendable, Hashable, CustomStringConvertible {
             return "event \(seq) (\(id)) is indexed as seq \(indexedSeq)"
         case .danglingIndexEntry(let key, let seq):
             return "id index entry \(key) points to seq \(seq), which does not hold that id"
+        case .repeatedID(let seq, let id, let firstSeq):
+            return "event \(seq) repeats the id \(id) of event \(firstSeq)"
         case .idMismatch(let seq, let stored, let recomputed):
             return "event \(seq) is stored as \(stored) but its content hashes to \(recomputed.map(\.hex) ?? "nothing (not a valid envelope)")"
         case .counterMismatch(let name, let recorded, let actual):
@@ -40,14 +45,26 @@ public enum StorageInconsistency: Sendable, Hashable, CustomStringConvertible {
 
 extension EventLog {
     /// Checks the whole log in one snapshot: seqs dense from 1, every record decodes, every
-    /// record is found through the id index and every index entry names a record with that
-    /// id, byte counters add up; with `rehash`, every record's content hashes to its id.
+    /// record up to `indexedThrough` (and of the merging run up to its last merged key) is
+    /// found through the id index, later ones are indexed correctly or not at all and carry
+    /// distinct ids, every index entry names a record with
+    /// that id, byte counters add up; with `rehash`, every record's content hashes to its id.
     /// Returns the problems found (empty when the log is sound).
     public func verifyStorage(rehash: (([UInt8]) -> EventID?)? = nil) throws -> [StorageInconsistency] {
         let store = try store()
         var problems: [StorageInconsistency] = []
         var decoder = try RecordDecoder(dictionaries: store.dictionaries, meta: store.meta)
         try store.read("verify storage") { txn in
+            let lastSeq = try store.lastSeq(txn)
+            let indexedThrough = try store.indexedThrough(txn)
+            if indexedThrough > lastSeq {
+                problems.append(.counterMismatch(name: "indexedThrough", recorded: indexedThrough, actual: lastSeq))
+            }
+            let progress = try store.indexMergeProgress(txn)
+            if let progress, progress.runEnd <= indexedThrough || progress.runEnd > lastSeq {
+                problems.append(.counterMismatch(name: "indexMerge", recorded: progress.runEnd, actual: lastSeq))
+            }
+            var unindexed = IDTable<UInt64>(capacity: Int(lastSeq - min(indexedThrough, lastSeq)))
             var expected: UInt64? = 1
             var storedBytes: UInt64 = 0
             var rawBytes: UInt64 = 0
@@ -68,11 +85,16 @@ extension EventLog {
                                 let recomputed = rehash(Array(event.canonicalJSON))
                                 if recomputed != id { problems.append(.idMismatch(seq: event.seq, stored: id, recomputed: recomputed)) }
                             }
-                            switch try store.seq(of: id, txn) {
-                            case nil: problems.append(.missingIndexEntry(seq: event.seq, id: id))
+                            switch try store.indexedSeq(of: event.idBytes, txn) {
+                            case nil where event.seq <= indexedThrough || progress?.covers(IDKey(event.idBytes), seq: event.seq) == true:
+                                problems.append(.missingIndexEntry(seq: event.seq, id: id))
                             case let indexed? where indexed != event.seq:
                                 problems.append(.indexPointsElsewhere(seq: event.seq, id: id, indexedSeq: indexed))
-                            case _?: break
+                            case _:
+                                break
+                            }
+                            if event.seq > indexedThrough, let firstSeq = unindexed.insert(IDKey(event.idBytes), event.seq) {
+                                problems.append(.repeatedID(seq: event.seq, id: id, firstSeq: firstSeq))
                             }
                             return true
                         }

@@ -155,6 +155,7 @@ public final class EventLog: Sendable {
             return EventLogStats(
                 count: Int(lastSeq),
                 lastSeq: lastSeq,
+                indexedThrough: try store.indexedThrough(txn),
                 storedBytes: LogFormat.integer(try txn.get(LogFormat.MetaKey.storedBytes, in: store.meta), as: UInt64.self) ?? 0,
                 rawBytes: LogFormat.integer(try txn.get(LogFormat.MetaKey.rawBytes, in: store.meta), as: UInt64.self) ?? 0,
                 fileBytes: store.fileBytes()
@@ -295,6 +296,17 @@ public final class EventLog: Sendable {
         try writer.submit(writer.installJob(dictionary, waiter.complete))
         try waiter.wait()
         return dictionary.id
+    }
+
+    /// Merges every event the id index does not cover yet into it, in one transaction, and
+    /// returns how many entries that wrote. Appends never need this (the writer merges as it
+    /// goes, a slice per batch); it serves tests and tools that want `ids` complete.
+    @discardableResult
+    public func mergeIndex() throws -> Int {
+        guard let writer else { throw Self.readOnlyError("merge the id index") }
+        let waiter = BlockingResult<Int>()
+        try writer.submit(writer.mergeAllJob(waiter.complete))
+        return try waiter.wait()
     }
 
     func store() throws -> LogStore {

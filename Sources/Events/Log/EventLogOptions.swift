@@ -39,6 +39,10 @@ public struct EventLogOptions: Sendable {
     public var maximumBatchRecords: Int
     /// Concurrent read transactions across all processes.
     public var maxReaders: Int
+    /// New events kept out of the id index (found through their stored headers and the
+    /// writer's memory) before they are merged into it in key order, at least; an eighth of
+    /// the indexed events once that is more, up to 8 times this (see `UnindexedTail`).
+    public var indexMergeRun: Int
 
     public init(
         access: Access = .writer,
@@ -48,7 +52,8 @@ public struct EventLogOptions: Sendable {
         compressionLevel: Int? = 1,
         dictionaryTrainingThreshold: Int? = 10_000,
         maximumBatchRecords: Int = 65_536,
-        maxReaders: Int = 256
+        maxReaders: Int = 256,
+        indexMergeRun: Int = 65_536
     ) {
         self.access = access
         self.durability = durability
@@ -58,6 +63,7 @@ public struct EventLogOptions: Sendable {
         self.dictionaryTrainingThreshold = dictionaryTrainingThreshold
         self.maximumBatchRecords = maximumBatchRecords
         self.maxReaders = maxReaders
+        self.indexMergeRun = indexMergeRun
     }
 
     /// Read-only access with default settings.

@@ -5,10 +5,16 @@ import Zstd
 /// The on-disk layout of the event log.
 ///
 /// - `events`: seq (8 bytes, big-endian, appended in order) → record value.
-/// - `ids`: first 16 id bytes → seq (8 bytes, big-endian). Prefixes collide with negligible
-///   probability; a colliding id goes to `idCollisions`.
+/// - `ids`: first 16 id bytes → seq (8 bytes, big-endian), for every event up to the seq in
+///   meta `indexedThrough` (and some after it). Prefixes collide with negligible probability;
+///   a colliding id goes to `idCollisions`.
 /// - `idCollisions`: full 32-byte id → seq, for ids whose prefix `ids` already maps elsewhere.
-/// - `meta`: format version, dictionaries, byte counters, checkpoints.
+/// - `meta`: format version, dictionaries, byte counters, checkpoints, `indexedThrough` and
+///   `indexMerge`.
+///
+/// Events after `indexedThrough` (format 3) are found through the ids their values store in
+/// the clear; the writer merges them into `ids` in key order (see `UnindexedTail`). A log
+/// without `indexedThrough` (formats 1 and 2) has every event in `ids`.
 ///
 /// An `events` value holds one or more consecutive records, keyed by the seq of its first:
 /// - a block (format 2, what this build writes): one format byte, the record count (2 bytes,
@@ -20,10 +26,11 @@ import Zstd
 ///   the canonical JSON, raw or as its own zstd frame.
 ///
 /// A log written before blocks existed keeps its single records; appending to it writes blocks
-/// after them and raises the stored format to 2, which older builds refuse to open.
+/// after them. The first append of this build raises the stored format to 3, which older
+/// builds refuse to open: they would miss the events `ids` does not cover yet.
 enum LogFormat {
     /// The format this build writes; bump on any incompatible change.
-    static let version: UInt32 = 2
+    static let version: UInt32 = 3
     /// The oldest format this build still reads (and appends to, upgrading it).
     static let oldestReadableVersion: UInt32 = 1
 
@@ -57,6 +64,10 @@ enum LogFormat {
         static let activeDictionary = Array("activeDictionary".utf8)
         static let dictionaryPrefix = Array("dictionary/".utf8)
         static let checkpointPrefix = Array("checkpoint/".utf8)
+        /// Every event up to this seq (8 bytes, big-endian) is in `ids`.
+        static let indexedThrough = Array("indexedThrough".utf8)
+        /// The run being merged into `ids`: its last seq and the last id merged (see `UnindexedTail.Progress`).
+        static let indexMerge = Array("indexMerge".utf8)
 
         static func dictionary(_ id: UInt32) -> [UInt8] { dictionaryPrefix + bigEndian(id) }
         static func checkpoint(_ name: String) -> [UInt8] { checkpointPrefix + Array(name.utf8) }

@@ -57,6 +57,8 @@ public struct EventLogStats: Sendable, Equatable {
     public let count: Int
     /// Position of the newest event (0 when empty).
     public let lastSeq: UInt64
+    /// Every event up to this seq is in the id index; later ones are merged into it in runs.
+    public let indexedThrough: UInt64
     /// Bytes of stored values (headers, ids, lengths and compressed payloads).
     public let storedBytes: UInt64
     /// Bytes of canonical JSON the stored records decode to.

@@ -1,5 +1,6 @@
 import Foundation
 import LMDB
+import Synchronization
 import Zstd
 
 /// An open log directory: the LMDB environment, its databases, the dictionaries, and (for
@@ -19,6 +20,8 @@ final class LogStore: Sendable {
     let openedFormat: UInt32
 
     private let writerLock: WriterLock?
+    /// Unindexed ids seen by `seq(of:)`, kept between lookups.
+    private let tailIDs = Mutex<TailIDs?>(nil)
     private let registration: OpenLogRegistry.Token
 
     /// Records read per read transaction by long scans, so map growth never waits on a scan.
@@ -177,16 +180,119 @@ final class LogStore: Sendable {
         try withStoredID(at: seq, txn) { stored in stored.map { id.elementsEqual($0) } }
     }
 
-    /// Where the event `id` is, through the prefix index and the collision table.
+    /// Every event up to this seq is in `ids`; a log without the meta key (formats 1 and 2)
+    /// has all of its events there.
+    func indexedThrough(_ txn: LMDBReadTransaction) throws -> UInt64 {
+        guard let bytes = try txn.get(LogFormat.MetaKey.indexedThrough, in: meta) else { return try lastSeq(txn) }
+        guard let seq = LogFormat.integer(bytes, as: UInt64.self) else {
+            throw EventLogError(.corrupted, operation: "read meta indexedThrough", message: "the value is \(bytes.count) bytes, not 8")
+        }
+        return seq
+    }
+
+    /// The progress of the run being merged into `ids`, if one is.
+    func indexMergeProgress(_ txn: LMDBReadTransaction) throws -> UnindexedTail.Progress? {
+        guard let bytes = try txn.get(LogFormat.MetaKey.indexMerge, in: meta) else { return nil }
+        guard let progress = UnindexedTail.Progress(bytes) else {
+            throw EventLogError(.corrupted, operation: "read meta indexMerge", message: "the value is \(bytes.count) bytes, not \(8 + LogFormat.idSize)")
+        }
+        return progress
+    }
+
+    /// Where the event with the 32 `id` bytes is according to `ids` and `idCollisions`.
+    func indexedSeq(of id: UnsafeRawBufferPointer, _ txn: LMDBReadTransaction) throws -> UInt64? {
+        let prefix = UnsafeRawBufferPointer(rebasing: id[..<LogFormat.idPrefixSize])
+        guard let holder = try txn.withValue(for: prefix, in: ids, { try $0.map { try indexValue($0) } }) else { return nil }
+        return try confirm(holder, holds: id, txn)
+    }
+
+    /// Where the event `id` is, given that its prefix is indexed to `holder`: there, or else
+    /// wherever `idCollisions` says (nil when the log does not hold it). With `strict`, an
+    /// index entry naming a seq the log lacks fails as `.corrupted` (the writer must not
+    /// guess); readers treat it as no match, and `verify` reports it.
+    func confirm(_ holder: UInt64, holds id: UnsafeRawBufferPointer, strict: Bool = false, _ txn: LMDBReadTransaction) throws -> UInt64? {
+        switch try storedID(at: holder, equals: id, txn) {
+        case true?:
+            return holder
+        case nil where strict:
+            throw EventLogError(.corrupted, operation: "append", message: "the id index points to event \(holder), which does not exist")
+        case false?, nil:
+            return try txn.withValue(for: id, in: collisions) { try $0.map { try indexValue($0) } }
+        }
+    }
+
+    /// Where the event `id` is: through the index, else among the events after `indexedThrough`.
     func seq(of id: EventID, _ txn: LMDBReadTransaction) throws -> UInt64? {
-        let indexed = try id.bytes.withUnsafeBytes { bytes in
-            try txn.withValue(for: UnsafeRawBufferPointer(rebasing: bytes[..<LogFormat.idPrefixSize]), in: ids) { value in
-                try value.map { try indexValue($0) }
+        try id.bytes.withUnsafeBytes { bytes in
+            if let indexed = try indexedSeq(of: bytes, txn) { return indexed }
+            return try tailSeq(of: IDKey(bytes), txn)
+        }
+    }
+
+    /// Looks `key` up among the snapshot's unindexed events, through `tailIDs`: ids and seqs
+    /// never change, so what an earlier snapshot saw stays true; the cache only grows by the
+    /// events since, and starts over once the index has overtaken half of it.
+    private func tailSeq(of key: IDKey, _ txn: LMDBReadTransaction) throws -> UInt64? {
+        let indexedThrough = try indexedThrough(txn)
+        let last = try lastSeq(txn)
+        guard last > indexedThrough else { return nil }
+        // Taken out while extended (a concurrent lookup meanwhile builds its own) and put back.
+        var cache = tailIDs.withLock { $0.take() }
+        if let held = cache, held.first > indexedThrough + 1 || indexedThrough + 1 - held.first > UInt64(held.ids.count / 2) {
+            cache = nil
+        }
+        if cache == nil {
+            cache = TailIDs(first: indexedThrough + 1, through: indexedThrough, ids: IDTable(capacity: Int(last - indexedThrough)))
+        }
+        if cache!.through < last {
+            try forEachStoredID(from: cache!.through + 1, through: last, skippingDamaged: true, txn) { seq, id in
+                _ = cache!.ids.insert(IDKey(id), seq)
+            }
+            cache!.through = last
+        }
+        let found = cache!.ids[key].flatMap { $0 <= last ? $0 : nil }
+        tailIDs.withLock { $0 = cache }
+        return found
+    }
+
+    /// Unindexed ids a reader has looked through: those of events `first...through`.
+    struct TailIDs: Sendable {
+        var first: UInt64
+        var through: UInt64
+        var ids: IDTable<UInt64>
+    }
+
+    /// Visits the seq and id of every event `start...end`, from the values' headers alone. A
+    /// value whose header is damaged fails as `.corrupted`, or with `skippingDamaged` is
+    /// passed over: a lookup can find nothing in it either way, and the values after it
+    /// are keyed by their own first seqs.
+    func forEachStoredID(from start: UInt64, through end: UInt64, skippingDamaged: Bool = false, _ txn: LMDBReadTransaction,
+                         _ body: (UInt64, UnsafeRawBufferPointer) throws -> Void) throws {
+        guard start <= end else { return }
+        try txn.withCursor(on: events) { cursor in
+            var entry = try seekValue(holding: start, cursor)
+            while let current = entry {
+                let first = try seq(of: current.key)
+                guard first <= end else { return }
+                entry = try cursor.next()
+                let stored: StoredValue
+                do {
+                    stored = try StoredValue(current.value, first: first, operation: "read the ids of events \(first) on")
+                    if let next = try entry.map({ try seq(of: $0.key) }), next != first + UInt64(stored.count) {
+                        throw EventLogError(.corrupted, operation: "read the ids of events \(first) on",
+                                            message: "the value stored under seq \(first) states \(stored.count) records, but the next value starts at seq \(next)")
+                    }
+                } catch {
+                    // Nothing to find in it; the next value is keyed by its own first seq.
+                    if skippingDamaged { continue }
+                    throw error
+                }
+                for index in 0..<stored.count {
+                    let seq = first + UInt64(index)
+                    if seq >= start && seq <= end { try body(seq, stored.id(index)) }
+                }
             }
         }
-        guard let indexed else { return nil }
-        if try id.bytes.withUnsafeBytes({ try storedID(at: indexed, equals: $0, txn) }) == true { return indexed }
-        return try txn.withValue(for: id.bytes, in: collisions) { try $0.map { try indexValue($0) } }
     }
 
     /// Decodes an `ids` or `idCollisions` value.

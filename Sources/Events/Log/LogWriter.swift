@@ -44,6 +44,8 @@ final class LogWriter: @unchecked Sendable {
     private let counters = Mutex(EventLogWriteCounters())
 
     private var lastSeq: UInt64
+    /// The events `ids` does not cover yet.
+    private var tail: UnindexedTail
     private var storedBytes: UInt64
     private var rawBytes: UInt64
     /// The format version the log's meta states; the first append raises it to this build's.
@@ -55,15 +57,29 @@ final class LogWriter: @unchecked Sendable {
         self.maximumBatchRecords = store.options.maximumBatchRecords
         self.maximumMapSize = store.options.maximumMapSize
         let meta = store.meta
-        let (lastSeq, storedBytes, rawBytes, active) = try store.read("open writer") { txn in
-            (
-                try store.lastSeq(txn),
+        let (lastSeq, tail, storedBytes, rawBytes, active) = try store.read("open writer") { txn in
+            let lastSeq = try store.lastSeq(txn)
+            var tail = UnindexedTail(indexedThrough: try store.indexedThrough(txn), minimumRun: store.options.indexMergeRun)
+            do {
+                try store.forEachStoredID(from: tail.indexedThrough + 1, through: lastSeq, txn) { seq, id in
+                    tail.record(IDKey(id), seq: seq)
+                }
+            } catch let error as EventLogError where error.code == .corrupted {
+                // Without those ids, dedup could store one of their events a second time.
+                throw EventLogError(.corrupted, operation: "open writer",
+                                    message: "the ids of events the index does not cover yet cannot be read, so appends could store an event twice; run `tickfold log verify` (\(error.operation): \(error.message))",
+                                    underlying: error)
+            }
+            tail.resume(try store.indexMergeProgress(txn))
+            return (
+                lastSeq,
+                tail,
                 LogFormat.integer(try txn.get(LogFormat.MetaKey.storedBytes, in: meta), as: UInt64.self) ?? 0,
                 LogFormat.integer(try txn.get(LogFormat.MetaKey.rawBytes, in: meta), as: UInt64.self) ?? 0,
                 LogFormat.integer(try txn.get(LogFormat.MetaKey.activeDictionary, in: meta), as: UInt32.self)
             )
         }
-        (self.lastSeq, self.storedBytes, self.rawBytes) = (lastSeq, storedBytes, rawBytes)
+        (self.lastSeq, self.tail, self.storedBytes, self.rawBytes) = (lastSeq, tail, storedBytes, rawBytes)
         storedFormat = store.openedFormat
         encoders = EncoderPool(level: store.options.compressionLevel, dictionary: active.flatMap { store.dictionaries[id: $0] })
         notifier.publish(lastSeq)
@@ -129,6 +145,22 @@ final class LogWriter: @unchecked Sendable {
             store.dictionaries.insert(dictionary)
             encoders.use(dictionary)
         }, completion)
+    }
+
+    /// The job that merges the whole unindexed tail into the index at once.
+    func mergeAllJob(_ completion: @escaping Completion<Int>) -> Job {
+        let merged = Mutex(0)
+        return .exclusive("merge the id index", body: { [self] store, txn in
+            let entries = tail.allEntriesSorted()
+            try txn.withCursor(on: store.ids) { cursor in
+                for entry in entries { try mergeIntoIndex(entry, cursor, txn) }
+            }
+            try txn.put(LogFormat.bigEndian(lastSeq), for: LogFormat.MetaKey.indexedThrough, in: store.meta)
+            try txn.delete(LogFormat.MetaKey.indexMerge, in: store.meta)
+            merged.withLock { $0 = entries.count }
+        }, afterCommit: { [self] _ in
+            tail = UnindexedTail(indexedThrough: lastSeq, minimumRun: tail.minimumRun)
+        }, { result in completion(result.map { merged.withLock { $0 } }) })
     }
 
     /// Once the log holds enough events and has no dictionary, trains one on a thread of its
@@ -213,6 +245,10 @@ final class LogWriter: @unchecked Sendable {
         var storedBytes: UInt64
         var rawBytes: UInt64
         var appended: Int
+        /// The new events' ids and seqs, for `tail`.
+        var stored: [(IDKey, UInt64)]
+        /// Entries of the tail's merge slice written to `ids`.
+        var merged: Int
     }
 
     private func commitAppends(_ jobs: [Job]) {
@@ -226,6 +262,8 @@ final class LogWriter: @unchecked Sendable {
         let result = commit("append \(total) records") { txn in try append(calls, txn) }
         switch result {
         case .success(let batch):
+            for (key, seq) in batch.stored { tail.record(key, seq: seq) }
+            tail.committedSlice(of: batch.merged)
             lastSeq = batch.lastSeq
             storedBytes = batch.storedBytes
             rawBytes = batch.rawBytes
@@ -250,12 +288,6 @@ final class LogWriter: @unchecked Sendable {
         }
     }
 
-    private enum Resolution {
-        case indexed
-        case collision
-        case duplicate(UInt64)
-    }
-
     /// An index key's two words next to the candidate it belongs to, sorted contiguously.
     private struct SortKey {
         let high: UInt64
@@ -269,9 +301,10 @@ final class LogWriter: @unchecked Sendable {
         let index: Int
     }
 
-    /// Appends `batches` in order in one transaction: dedups within the batch and against
-    /// the id index (whose keys are inserted sorted), assigns dense seqs, stores records
-    /// (waiting for each part's compression only then).
+    /// Appends `batches` in order in one transaction: dedups within the batch, against the
+    /// unindexed tail and against the id index, assigns dense seqs, stores records (waiting
+    /// for each part's compression only then), and merges the tail's next slice into the
+    /// index. Leaves the writer's own state alone: it changes once the transaction commits.
     private func append(_ batches: [PendingAppend], _ txn: LMDBWriteTransaction) throws -> BatchResult {
         let store = self.store
         let total = batches.reduce(0) { $0 + $1.count }
@@ -297,68 +330,38 @@ final class LogWriter: @unchecked Sendable {
                 flat += 1
             }
         }
-        func id(_ candidate: Int) -> IDKey { candidateIDs[candidate] }
 
-        // Insert provisional seqs into the index in key order; existing keys reveal duplicates.
-        var sortKeys = candidateIDs.enumerated().map { SortKey(high: $1.w0, low: $1.w1, candidate: $0) }
-        sortKeys.sort { $0.high != $1.high ? $0.high < $1.high : $0.low < $1.low }
-        let order = sortKeys.map(\.candidate)
-        var resolutions = [Resolution](repeating: .indexed, count: candidates.count)
-        var duplicates = 0
-        for candidate in order {
-            let key = id(candidate)
-            let provisional = base + UInt64(candidate)
-            let existing = try key.withPrefix { prefix in
-                try withUnsafeBytes(of: provisional.bigEndian) { seq in
-                    try txn.putIfAbsent(seq, for: prefix, in: store.ids) { try store.indexValue($0) }
-                }
-            }
-            guard let existing else { continue }
-            if existing < base {
-                switch try key.withBytes({ try store.storedID(at: existing, equals: $0, txn) }) {
-                case true?:
-                    resolutions[candidate] = .duplicate(existing)
-                    duplicates += 1
-                    continue
-                case false?:
-                    break
-                case nil:
-                    throw EventLogError(.corrupted, operation: "append",
-                                        message: "the id index points to event \(existing), which does not exist")
-                }
-            }
-            if let seq = try key.withBytes({ try txn.withValue(for: $0, in: store.collisions) { try $0.map { try store.indexValue($0) } } }) {
-                resolutions[candidate] = .duplicate(seq)
-                duplicates += 1
+        // Candidates already in the log keep their seq; the others get dense new ones. The
+        // index is searched in key order through one cursor, which mostly stays on its page.
+        var existing = [UInt64?](repeating: nil, count: candidates.count)
+        var lookups: [SortKey] = []
+        lookups.reserveCapacity(candidates.count)
+        for (candidate, key) in candidateIDs.enumerated() {
+            if let seq = tail.seq(of: key) {
+                existing[candidate] = seq
             } else {
-                resolutions[candidate] = .collision
+                lookups.append(SortKey(high: key.w0, low: key.w1, candidate: candidate))
             }
         }
-
-        // Final seqs close the gaps duplicates left; fix the index entries that moved.
+        lookups.sort { $0.high != $1.high ? $0.high < $1.high : $0.low < $1.low }
+        try txn.withCursor(on: store.ids) { cursor in
+            for lookup in lookups {
+                let key = candidateIDs[lookup.candidate]
+                guard let holder = try key.withPrefix({ try cursor.seek(exactly: $0).map { try store.indexValue($0.value) } }) else { continue }
+                existing[lookup.candidate] = try key.withBytes { try store.confirm(holder, holds: $0, strict: true, txn) }
+            }
+        }
         var finalSeqs = [UInt64](repeating: 0, count: candidates.count)
+        var newIDs: [(IDKey, UInt64)] = []
+        newIDs.reserveCapacity(candidates.count)
         var nextSeq = base
-        for candidate in candidates.indices {
-            if case .duplicate(let seq) = resolutions[candidate] {
+        for (candidate, key) in candidateIDs.enumerated() {
+            if let seq = existing[candidate] {
                 finalSeqs[candidate] = seq
             } else {
                 finalSeqs[candidate] = nextSeq
+                newIDs.append((key, nextSeq))
                 nextSeq += 1
-            }
-        }
-        for candidate in order {
-            let seq = finalSeqs[candidate]
-            switch resolutions[candidate] {
-            case .indexed where duplicates > 0 && seq != base + UInt64(candidate):
-                try id(candidate).withPrefix { key in
-                    try withUnsafeBytes(of: seq.bigEndian) { try txn.put($0, for: key, in: store.ids) }
-                }
-            case .collision:
-                try withUnsafeBytes(of: seq.bigEndian) { value in
-                    try id(candidate).withBytes { try txn.put(value, for: $0, in: store.collisions) }
-                }
-            case .indexed, .duplicate:
-                break
             }
         }
 
@@ -377,8 +380,7 @@ final class LogWriter: @unchecked Sendable {
             // The seq record `i` of this call is stored at, or nil when it is a duplicate.
             func newSeq(_ i: Int) -> UInt64? {
                 let candidate = candidateOf[offset + i]
-                guard candidates[candidate].batch == b, candidates[candidate].index == i else { return nil }
-                if case .duplicate = resolutions[candidate] { return nil }
+                guard candidates[candidate].batch == b, candidates[candidate].index == i, existing[candidate] == nil else { return nil }
                 return finalSeqs[candidate]
             }
             for p in 0..<batch.partCount {
@@ -407,9 +409,19 @@ final class LogWriter: @unchecked Sendable {
                 }
             }
         }
+        let slice = tail.nextSlice(appended: Int(nextSeq - base))
+        try txn.withCursor(on: store.ids) { cursor in
+            for entry in slice.entries { try mergeIntoIndex(entry, cursor, txn) }
+        }
         if nextSeq > base {
             try txn.put(LogFormat.bigEndian(stored), for: LogFormat.MetaKey.storedBytes, in: store.meta)
             try txn.put(LogFormat.bigEndian(raw), for: LogFormat.MetaKey.rawBytes, in: store.meta)
+            try txn.put(LogFormat.bigEndian(slice.completes ?? tail.indexedThrough), for: LogFormat.MetaKey.indexedThrough, in: store.meta)
+            if let progress = slice.progress {
+                try txn.put(progress.bytes, for: LogFormat.MetaKey.indexMerge, in: store.meta)
+            } else if slice.completes != nil {
+                try txn.delete(LogFormat.MetaKey.indexMerge, in: store.meta)
+            }
             if storedFormat < LogFormat.version {
                 try txn.put(LogFormat.bigEndian(LogFormat.version), for: LogFormat.MetaKey.format, in: store.meta)
             }
@@ -425,17 +437,28 @@ final class LogWriter: @unchecked Sendable {
             for i in 0..<batch.count {
                 let candidate = candidateOf[flat]
                 let isFirst = candidates[candidate].batch == b && candidates[candidate].index == i
-                switch resolutions[candidate] {
-                case .indexed, .collision:
-                    batchOutcomes.append(isFirst ? .appended(finalSeqs[candidate]) : .duplicate(finalSeqs[candidate]))
-                case .duplicate(let seq):
-                    batchOutcomes.append(.duplicate(seq))
-                }
+                let isNew = isFirst && existing[candidate] == nil
+                batchOutcomes.append(isNew ? .appended(finalSeqs[candidate]) : .duplicate(finalSeqs[candidate]))
                 flat += 1
             }
             outcomes.append(batchOutcomes)
         }
         return BatchResult(outcomes: outcomes, lastSeq: nextSeq - 1, storedBytes: stored, rawBytes: raw,
-                           appended: Int(nextSeq - base))
+                           appended: Int(nextSeq - base), stored: newIDs, merged: slice.entries.count)
+    }
+
+    /// Writes one unindexed event to the index: under its prefix, or, when another event
+    /// holds that prefix, under its full id in `idCollisions`. Writing an entry merged before
+    /// (a run merged again after a restart) changes nothing.
+    private func mergeIntoIndex(_ entry: UnindexedTail.Entry, _ ids: LMDBCursor, _ txn: LMDBWriteTransaction) throws {
+        let store = self.store
+        try withUnsafeBytes(of: entry.seq.bigEndian) { seq in
+            let holder = try entry.key.withPrefix { prefix in
+                try ids.putIfAbsent(seq, for: prefix) { try store.indexValue($0) }
+            }
+            if let holder, holder != entry.seq {
+                try entry.key.withBytes { try txn.put(seq, for: $0, in: store.collisions) }
+            }
+        }
     }
 }

@@ -5,7 +5,7 @@ import Zstd
 
 /// An event id as four big-endian words: hashed and compared without per-byte work, and
 /// ordered like the id bytes (so sorting by the first two words sorts index keys).
-struct IDKey: Equatable {
+struct IDKey: Equatable, Sendable {
     let w0, w1, w2, w3: UInt64
 
     init(_ bytes: UnsafeRawBufferPointer) {
@@ -267,15 +267,16 @@ final class EncoderPool: Sendable {
     }
 }
 
-/// A hash table from ids to values for one write transaction's dedup: open addressing over
-/// an id word mixed with a per-process secret, far cheaper than SipHashing every id (ids are
-/// SHA-256 digests, so their words are already uniform).
-struct IDTable<Value> {
+/// A hash table from ids to values: a write transaction's dedup and the ids the index does
+/// not cover yet. Open addressing over an id word mixed with a per-process secret, far cheaper
+/// than SipHashing every id (ids are SHA-256 digests, so their words are already uniform).
+struct IDTable<Value: Sendable>: Sendable {
     private static var seed: UInt64 { idTableSeed }
 
     private var slots: [Int32]
-    private var keys: [IDKey] = []
-    private var values: [Value] = []
+    /// The keys and values in insertion order.
+    private(set) var keys: [IDKey] = []
+    private(set) var values: [Value] = []
     private var shift: UInt64
 
     init(capacity: Int) {
@@ -291,6 +292,8 @@ struct IDTable<Value> {
         values.reserveCapacity(capacity)
     }
 
+    var count: Int { keys.count }
+
     subscript(key: IDKey) -> Value? {
         var slot = index(key)
         while true {
@@ -302,9 +305,9 @@ struct IDTable<Value> {
     }
 
     /// Stores `value` under `key` unless present; returns the value already there, if any.
-    /// At most `capacity` keys fit (the table stays at most half full).
+    /// The table doubles whenever it would become more than half full.
     mutating func insert(_ key: IDKey, _ value: Value) -> Value? {
-        precondition(2 * (keys.count + 1) <= slots.count, "IDTable sized for fewer ids")
+        if 2 * (keys.count + 1) > slots.count { rehash(slotCount: 2 * slots.count) }
         var slot = index(key)
         while true {
             let entry = Int(slots[slot])
@@ -316,6 +319,17 @@ struct IDTable<Value> {
             }
             if keys[entry] == key { return values[entry] }
             slot = (slot + 1) & (slots.count - 1)
+        }
+    }
+
+    private mutating func rehash(slotCount: Int) {
+        precondition(slotCount <= Int(Int32.max), "IDTable cannot hold more ids")
+        slots = [Int32](repeating: -1, count: slotCount)
+        shift = UInt64(64 - slotCount.trailingZeroBitCount)
+        for (entry, key) in keys.enumerated() {
+            var slot = index(key)
+            while slots[slot] >= 0 { slot = (slot + 1) & (slotCount - 1) }
+            slots[slot] = Int32(entry)
         }
     }
 

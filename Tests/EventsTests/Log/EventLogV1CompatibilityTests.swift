@@ -67,7 +67,7 @@ struct EventLogV1CompatibilityTests {
         _ = temporary
     }
 
-    @Test("opening the format-1 fixture for writing leaves it format 1; appending writes blocks after its records and raises it to 2")
+    @Test("opening the format-1 fixture for writing leaves it format 1; appending writes blocks after its records, raises it to 3 and leaves its indexed records indexed")
     func appendsToFixture() throws {
         let (temporary, path) = try Self.copyOfFixture()
         try EventLog(directory: path).close()
@@ -90,7 +90,9 @@ struct EventLogV1CompatibilityTests {
             log.close()
         }
         let keys = try LogFixtures.withStorage(path) { txn, events, meta in
-            #expect(try LogFixtures.storedFormat(txn, meta) == 2)
+            #expect(try LogFixtures.storedFormat(txn, meta) == 3)
+            // The fixture's 300 records were all in `ids`; the new ones are not yet.
+            #expect(try LogFixtures.indexedThrough(txn, meta) == 300)
             return try LogFixtures.valueKeys(txn, events)
         }
         #expect(Array(keys.prefix(301)) == Array(1...301), "the fixture's 300 single records, then a block of one")

@@ -62,6 +62,25 @@ enum LogFixtures {
         return keys
     }
 
+    /// The meta `indexedThrough`: every event up to it is in `ids` (nil when absent).
+    static func indexedThrough(_ txn: LMDBReadTransaction, _ meta: LMDBDatabase) throws -> UInt64? {
+        try txn.get(Array("indexedThrough".utf8), in: meta).map { bytes in bytes.withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)) } }
+    }
+
+    /// How many entries the `ids` index of the closed log at `path` holds.
+    static func indexEntries(_ path: String) throws -> Int {
+        let environment = try LMDBEnvironment(path: path, maxDatabases: 4)
+        let ids = try environment.openDatabase(named: "ids")
+        return try environment.read { txn in
+            var count = 0
+            try txn.forEach(in: ids) { _, _ in
+                count += 1
+                return true
+            }
+            return count
+        }
+    }
+
     /// The format version stored in the log's meta.
     static func storedFormat(_ txn: LMDBReadTransaction, _ meta: LMDBDatabase) throws -> UInt32? {
         try txn.get(Array("format".utf8), in: meta).map { bytes in bytes.withUnsafeBytes { UInt32(bigEndian: $0.loadUnaligned(as: UInt32.self)) } }

@@ -1,0 +1,165 @@
+@testable import Events
+import Foundation
+import LMDB
+import Testing
+import TickfoldTesting
+
+/// The id index is written late: new ids stay out of `ids` (found through their block headers
+/// and the writer's memory) until a run gathers, which is then merged a slice per append.
+@Suite("EventLog deferred id index")
+struct EventLogIndexMergeTests {
+    /// The index state of the closed log at `path`: entries in `ids`, and `indexedThrough`.
+    private func indexState(_ path: String) throws -> (entries: Int, indexedThrough: UInt64?) {
+        let indexedThrough = try LogFixtures.withStorage(path) { txn, _, meta in try LogFixtures.indexedThrough(txn, meta) }
+        return (try LogFixtures.indexEntries(path), indexedThrough)
+    }
+
+    /// Every record is found by id, and appending it again returns its seq.
+    private func checkFound(_ log: EventLog, _ seqs: [(LogRecord, UInt64)]) throws {
+        for (record, seq) in seqs { #expect(try log.seq(of: record.id) == seq) }
+        #expect(try log.appendBlocking(seqs.map(\.0)) == seqs.map { .duplicate($0.1) })
+        #expect(try log.verifyStorage(rehash: LogFixtures.id(of:)).isEmpty)
+    }
+
+    @Test("ids stay out of the index until a run gathers; the run merges a slice per append, resumes where it stood after a restart, and only its last slice moves indexedThrough")
+    func runLifecycle() throws {
+        let (temporary, path) = try LogFixtures.directory()
+        let options = EventLogOptions(indexMergeRun: 100)
+        let records = LogFixtures.records(0..<200)
+        func stored(_ range: Range<Int>) -> [(LogRecord, UInt64)] { range.map { (records[$0], UInt64($0 + 1)) } }
+        func session(_ body: (EventLog) throws -> Void) throws {
+            let log = try EventLog(directory: path, options: options)
+            try body(log)
+            log.close()
+        }
+
+        try session { log in
+            #expect(try log.appendBlocking(Array(records[0..<99])) == (1...99).map { .appended($0) })
+            try checkFound(log, stored(0..<99))
+        }
+        #expect(try indexState(path) == (0, 0))
+
+        // The 100th id freezes the run; the next append merges twice what it appends.
+        try session { log in
+            _ = try log.appendBlocking([records[99]])
+            _ = try log.appendBlocking(Array(records[100..<110]))
+        }
+        #expect(try indexState(path) == (20, 0))
+
+        // After a restart the same run (events up to 100) is formed again from the block
+        // headers and resumes after the last id merged, which the meta recorded.
+        try session { log in
+            _ = try log.appendBlocking(Array(records[110..<140]))
+            try checkFound(log, stored(0..<140))
+        }
+        #expect(try indexState(path) == (80, 0))
+
+        // The run's last slice moves indexedThrough; the 100 events after it freeze the next run.
+        try session { log in
+            _ = try log.appendBlocking(Array(records[140..<200]))
+            try checkFound(log, stored(0..<200))
+        }
+        #expect(try indexState(path) == (100, 100))
+
+        try session { log in
+            #expect(try log.mergeIndex() == 100)
+            try checkFound(log, stored(0..<200))
+        }
+        #expect(try indexState(path) == (200, 200))
+        _ = temporary
+    }
+
+    @Test("random calls with repeats over small runs and restarts: outcomes follow the log's rule, lookups and verify agree")
+    func randomAgainstModel() throws {
+        let (temporary, path) = try LogFixtures.directory()
+        var random = SplitMix64(seed: 0x1d_e4_0001)
+        let pool = LogFixtures.records(0..<3_000)
+        var model: [EventID: UInt64] = [:]
+        var lastSeq: UInt64 = 0
+        var log = try EventLog(directory: path, options: EventLogOptions(indexMergeRun: 64))
+        for call in 0..<60 {
+            if call % 7 == 6 {
+                log.close()
+                log = try EventLog(directory: path, options: EventLogOptions(indexMergeRun: 64))
+            }
+            let size = Int.random(in: 1...250, using: &random)
+            // Mostly fresh records from a moving window, with repeats of older ones and of
+            // the call's own.
+            let window = min(pool.count, 60 * (call + 1))
+            let records = (0..<size).map { _ in pool[Int.random(in: 0..<window, using: &random)] }
+            var expected: [AppendOutcome] = []
+            for record in records {
+                if let seq = model[record.id] {
+                    expected.append(.duplicate(seq))
+                } else {
+                    lastSeq += 1
+                    model[record.id] = lastSeq
+                    expected.append(.appended(lastSeq))
+                }
+            }
+            #expect(try log.appendBlocking(records) == expected, "call \(call)")
+        }
+        for (id, seq) in model { #expect(try log.seq(of: id) == seq) }
+        #expect(try log.seq(of: LogFixtures.record(9_999).id) == nil)
+        #expect(try log.verifyStorage(rehash: LogFixtures.id(of:)).isEmpty)
+        log.close()
+        let state = try indexState(path)
+        #expect(state.entries > 0 && state.indexedThrough.map { $0 > 0 && $0 <= lastSeq } == true, "\(state)")
+        _ = temporary
+    }
+
+    @Test("ids sharing a prefix are told apart whether indexed, in a merging run or not yet merged")
+    func prefixCollisionsAcrossTheTail() throws {
+        let (temporary, path) = try LogFixtures.directory()
+        let prefix = [UInt8](repeating: 0xCD, count: 16)
+        func colliding(_ tail: UInt8) -> LogRecord {
+            LogRecord(id: EventID(bytes: prefix + [UInt8](repeating: tail, count: 16))!, canonicalJSON: LogFixtures.json(Int(tail)))
+        }
+        let (x, y, z) = (colliding(1), colliding(2), colliding(3))
+        let log = try EventLog(directory: path, options: EventLogOptions(indexMergeRun: 2))
+        #expect(try log.appendBlocking([x, LogFixtures.record(0)]) == [.appended(1), .appended(2)])
+        #expect(try log.mergeIndex() == 2)
+        #expect(try log.appendBlocking([y, LogFixtures.record(1)]) == [.appended(3), .appended(4)])
+        #expect(try log.appendBlocking([z, x, y]) == [.appended(5), .duplicate(1), .duplicate(3)])
+        #expect(try log.appendBlocking([z, y, x]) == [.duplicate(5), .duplicate(3), .duplicate(1)])
+        #expect(try log.verifyStorage().isEmpty)
+        #expect(try log.mergeIndex() > 0)
+        #expect(try log.appendBlocking([z, y, x, colliding(4)]) == [.duplicate(5), .duplicate(3), .duplicate(1), .appended(6)])
+        for (record, seq) in [(x, 1), (y, 3), (z, 5), (colliding(4), 6)] as [(LogRecord, UInt64)] {
+            #expect(try log.seq(of: record.id) == seq)
+        }
+        #expect(try log.seq(of: colliding(9).id) == nil)
+        #expect(try log.verifyStorage().isEmpty)
+        _ = temporary
+    }
+
+    @Test("verify reports an id repeated among unindexed events and an indexedThrough past the last event")
+    func verifyTail() throws {
+        let (temporary, path) = try LogFixtures.directory()
+        do {
+            let log = try EventLog(directory: path)
+            _ = try log.appendBlocking(LogFixtures.records(0..<10))
+            log.close()
+        }
+        try LogFixtures.withStorage(path) { txn, events, _ in
+            var block = try #require(try txn.get(LogFixtures.key(1), in: events))
+            let id = { (seq: Int) in LogFormat.blockHeaderSize + (seq - 1) * LogFormat.idSize }
+            block.replaceSubrange(id(7)..<id(8), with: block[id(3)..<id(4)])
+            try txn.put(block, for: LogFixtures.key(1), in: events)
+        }
+        do {
+            let log = try EventLog(directory: path, options: .readOnly)
+            let problems = try log.verifyStorage()
+            #expect(problems.count == 1, "\(problems)")
+            #expect(problems.contains { if case .repeatedID(seq: 7, _, firstSeq: 3) = $0 { true } else { false } }, "\(problems)")
+            log.close()
+        }
+        try LogFixtures.withStorage(path) { txn, _, meta in
+            try txn.put(withUnsafeBytes(of: UInt64(12).bigEndian) { Array($0) }, for: Array("indexedThrough".utf8), in: meta)
+        }
+        let problems = try EventLog(directory: path, options: .readOnly).verifyStorage()
+        #expect(problems.contains { if case .counterMismatch("indexedThrough", 12, 10) = $0 { true } else { false } }, "\(problems)")
+        #expect(problems.contains { if case .missingIndexEntry(seq: 10, _) = $0 { true } else { false } }, "\(problems)")
+        _ = temporary
+    }
+}
