@@ -40,7 +40,7 @@ public struct EventLogOptions: Sendable {
     /// Concurrent read transactions across all processes.
     public var maxReaders: Int
     /// New events kept out of the id index (found through their stored headers and the
-    /// writer's memory) before they are merged into it in key order, at least; an eighth of
+    /// writer's memory) before they are merged into it in key order, at least; a quarter of
     /// the indexed events once that is more, up to 8 times this (see `UnindexedTail`).
     public var indexMergeRun: Int
 

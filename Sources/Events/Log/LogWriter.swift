@@ -46,6 +46,8 @@ final class LogWriter: @unchecked Sendable {
     private var lastSeq: UInt64
     /// The events `ids` does not cover yet.
     private var tail: UnindexedTail
+    /// Which prefixes `ids` may hold.
+    private var filter: IndexFilter
     private var storedBytes: UInt64
     private var rawBytes: UInt64
     /// The format version the log's meta states; the first append raises it to this build's.
@@ -57,8 +59,13 @@ final class LogWriter: @unchecked Sendable {
         self.maximumBatchRecords = store.options.maximumBatchRecords
         self.maximumMapSize = store.options.maximumMapSize
         let meta = store.meta
-        let (lastSeq, tail, storedBytes, rawBytes, active) = try store.read("open writer") { txn in
+        let (lastSeq, tail, filter, storedBytes, rawBytes, active) = try store.read("open writer") { txn in
             let lastSeq = try store.lastSeq(txn)
+            var filter = IndexFilter(expected: 2 * (try txn.stat(store.ids).entries + 8 * store.options.indexMergeRun))
+            try txn.forEach(in: store.ids) { key, _ in
+                if key.count == LogFormat.idPrefixSize { filter.insert(IDKey(prefix: key)) }
+                return true
+            }
             var tail = UnindexedTail(indexedThrough: try store.indexedThrough(txn), minimumRun: store.options.indexMergeRun)
             do {
                 try store.forEachStoredID(from: tail.indexedThrough + 1, through: lastSeq, txn) { seq, id in
@@ -74,12 +81,13 @@ final class LogWriter: @unchecked Sendable {
             return (
                 lastSeq,
                 tail,
+                filter,
                 LogFormat.integer(try txn.get(LogFormat.MetaKey.storedBytes, in: meta), as: UInt64.self) ?? 0,
                 LogFormat.integer(try txn.get(LogFormat.MetaKey.rawBytes, in: meta), as: UInt64.self) ?? 0,
                 LogFormat.integer(try txn.get(LogFormat.MetaKey.activeDictionary, in: meta), as: UInt32.self)
             )
         }
-        (self.lastSeq, self.tail, self.storedBytes, self.rawBytes) = (lastSeq, tail, storedBytes, rawBytes)
+        (self.lastSeq, self.tail, self.filter, self.storedBytes, self.rawBytes) = (lastSeq, tail, filter, storedBytes, rawBytes)
         storedFormat = store.openedFormat
         encoders = EncoderPool(level: store.options.compressionLevel, dictionary: active.flatMap { store.dictionaries[id: $0] })
         notifier.publish(lastSeq)
@@ -152,9 +160,7 @@ final class LogWriter: @unchecked Sendable {
         let merged = Mutex(0)
         return .exclusive("merge the id index", body: { [self] store, txn in
             let entries = tail.allEntriesSorted()
-            try txn.withCursor(on: store.ids) { cursor in
-                for entry in entries { try mergeIntoIndex(entry, cursor, txn) }
-            }
+            try mergeIntoIndex(entries[...], txn)
             try txn.put(LogFormat.bigEndian(lastSeq), for: LogFormat.MetaKey.indexedThrough, in: store.meta)
             try txn.delete(LogFormat.MetaKey.indexMerge, in: store.meta)
             merged.withLock { $0 = entries.count }
@@ -304,7 +310,8 @@ final class LogWriter: @unchecked Sendable {
     /// Appends `batches` in order in one transaction: dedups within the batch, against the
     /// unindexed tail and against the id index, assigns dense seqs, stores records (waiting
     /// for each part's compression only then), and merges the tail's next slice into the
-    /// index. Leaves the writer's own state alone: it changes once the transaction commits.
+    /// index. Leaves the writer's own state alone (but for `filter`, see `mergeIntoIndex`):
+    /// it changes once the transaction commits.
     private func append(_ batches: [PendingAppend], _ txn: LMDBWriteTransaction) throws -> BatchResult {
         let store = self.store
         let total = batches.reduce(0) { $0 + $1.count }
@@ -331,26 +338,8 @@ final class LogWriter: @unchecked Sendable {
             }
         }
 
-        // Candidates already in the log keep their seq; the others get dense new ones. The
-        // index is searched in key order through one cursor, which mostly stays on its page.
-        var existing = [UInt64?](repeating: nil, count: candidates.count)
-        var lookups: [SortKey] = []
-        lookups.reserveCapacity(candidates.count)
-        for (candidate, key) in candidateIDs.enumerated() {
-            if let seq = tail.seq(of: key) {
-                existing[candidate] = seq
-            } else {
-                lookups.append(SortKey(high: key.w0, low: key.w1, candidate: candidate))
-            }
-        }
-        lookups.sort { $0.high != $1.high ? $0.high < $1.high : $0.low < $1.low }
-        try txn.withCursor(on: store.ids) { cursor in
-            for lookup in lookups {
-                let key = candidateIDs[lookup.candidate]
-                guard let holder = try key.withPrefix({ try cursor.seek(exactly: $0).map { try store.indexValue($0.value) } }) else { continue }
-                existing[lookup.candidate] = try key.withBytes { try store.confirm(holder, holds: $0, strict: true, txn) }
-            }
-        }
+        // Candidates already in the log keep their seq; the others get dense new ones.
+        let existing = try existingSeqs(of: candidateIDs, txn)
         var finalSeqs = [UInt64](repeating: 0, count: candidates.count)
         var newIDs: [(IDKey, UInt64)] = []
         newIDs.reserveCapacity(candidates.count)
@@ -410,9 +399,7 @@ final class LogWriter: @unchecked Sendable {
             }
         }
         let slice = tail.nextSlice(appended: Int(nextSeq - base))
-        try txn.withCursor(on: store.ids) { cursor in
-            for entry in slice.entries { try mergeIntoIndex(entry, cursor, txn) }
-        }
+        try mergeIntoIndex(slice.entries, txn)
         if nextSeq > base {
             try txn.put(LogFormat.bigEndian(stored), for: LogFormat.MetaKey.storedBytes, in: store.meta)
             try txn.put(LogFormat.bigEndian(raw), for: LogFormat.MetaKey.rawBytes, in: store.meta)
@@ -447,17 +434,50 @@ final class LogWriter: @unchecked Sendable {
                            appended: Int(nextSeq - base), stored: newIDs, merged: slice.entries.count)
     }
 
-    /// Writes one unindexed event to the index: under its prefix, or, when another event
-    /// holds that prefix, under its full id in `idCollisions`. Writing an entry merged before
-    /// (a run merged again after a restart) changes nothing.
-    private func mergeIntoIndex(_ entry: UnindexedTail.Entry, _ ids: LMDBCursor, _ txn: LMDBWriteTransaction) throws {
-        let store = self.store
-        try withUnsafeBytes(of: entry.seq.bigEndian) { seq in
-            let holder = try entry.key.withPrefix { prefix in
-                try ids.putIfAbsent(seq, for: prefix) { try store.indexValue($0) }
+    /// Where each of `ids` (distinct) already is in the log, or nil: in the unindexed tail, or
+    /// in the index. The filter spares most new ids the index search; the rest are searched
+    /// in key order through one cursor, which mostly stays on its page.
+    private func existingSeqs(of ids: [IDKey], _ txn: LMDBWriteTransaction) throws -> [UInt64?] {
+        let (store, tail, filter) = (self.store, self.tail, self.filter)
+        var existing = [UInt64?](repeating: nil, count: ids.count)
+        var lookups: [SortKey] = []
+        for (candidate, key) in ids.enumerated() {
+            if let seq = tail.seq(of: key) {
+                existing[candidate] = seq
+            } else if filter.mayContain(key) {
+                lookups.append(SortKey(high: key.w0, low: key.w1, candidate: candidate))
             }
-            if let holder, holder != entry.seq {
-                try entry.key.withBytes { try txn.put(seq, for: $0, in: store.collisions) }
+        }
+        lookups.sort { $0.high != $1.high ? $0.high < $1.high : $0.low < $1.low }
+        try txn.withCursor(on: store.ids) { cursor in
+            for lookup in lookups {
+                let key = ids[lookup.candidate]
+                guard let holder = try key.withPrefix({ try cursor.seek(exactly: $0).map { try store.indexValue($0.value) } }) else { continue }
+                existing[lookup.candidate] = try key.withBytes { try store.confirm(holder, holds: $0, strict: true, txn) }
+            }
+        }
+        return existing
+    }
+
+    /// Writes unindexed events to the index, in key order through one cursor: each under its
+    /// prefix, or, when another event holds that prefix, under its full id in `idCollisions`.
+    /// Writing an entry merged before (a run merged again after a restart) changes nothing.
+    /// The one writer state a transaction body changes: `filter` may then hold keys of a
+    /// transaction that rolls back, which costs a search, never a missed duplicate.
+    private func mergeIntoIndex(_ entries: ArraySlice<UnindexedTail.Entry>, _ txn: LMDBWriteTransaction) throws {
+        guard !entries.isEmpty else { return }
+        let store = self.store
+        for entry in entries { filter.insert(entry.key) }
+        try txn.withCursor(on: store.ids) { cursor in
+            for entry in entries {
+                try withUnsafeBytes(of: entry.seq.bigEndian) { seq in
+                    let holder = try entry.key.withPrefix { prefix in
+                        try cursor.putIfAbsent(seq, for: prefix) { try store.indexValue($0) }
+                    }
+                    if let holder, holder != entry.seq {
+                        try entry.key.withBytes { try txn.put(seq, for: $0, in: store.collisions) }
+                    }
+                }
             }
         }
     }

@@ -15,6 +15,13 @@ struct IDKey: Equatable, Sendable {
         w3 = UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
     }
 
+    /// An `ids` database key (16 bytes): the prefix words, the rest zero.
+    init(prefix bytes: UnsafeRawBufferPointer) {
+        w0 = UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
+        w1 = UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        (w2, w3) = (0, 0)
+    }
+
     /// The `ids` database key: the first 16 id bytes.
     func withPrefix<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try withUnsafeBytes(of: (w0.bigEndian, w1.bigEndian), body)
@@ -59,7 +66,7 @@ final class PendingAppend: @unchecked Sendable {
 
     init(_ records: [LogRecord], partSize: Int) {
         self.records = records
-        ids = records.map { $0.id.bytes.withUnsafeBytes(IDKey.init) }
+        ids = records.map { $0.id.bytes.withUnsafeBytes { IDKey($0) } }
         self.partSize = partSize
         parts = Array(repeating: nil, count: (records.count + partSize - 1) / partSize)
     }
@@ -273,7 +280,9 @@ final class EncoderPool: Sendable {
 struct IDTable<Value: Sendable>: Sendable {
     private static var seed: UInt64 { idTableSeed }
 
-    private var slots: [Int32]
+    /// Per slot: 0 when empty, else a 32-bit fingerprint of the key above the entry index + 1,
+    /// so that a probe for an absent key mostly reads the slot alone, not the key it names.
+    private var slots: [UInt64]
     /// The keys and values in insertion order.
     private(set) var keys: [IDKey] = []
     private(set) var values: [Value] = []
@@ -286,7 +295,7 @@ struct IDTable<Value: Sendable>: Sendable {
             size <<= 1
             bits += 1
         }
-        slots = [Int32](repeating: -1, count: size)
+        slots = [UInt64](repeating: 0, count: size)
         shift = 64 - bits
         keys.reserveCapacity(capacity)
         values.reserveCapacity(capacity)
@@ -295,11 +304,12 @@ struct IDTable<Value: Sendable>: Sendable {
     var count: Int { keys.count }
 
     subscript(key: IDKey) -> Value? {
+        let print = Self.fingerprint(key)
         var slot = index(key)
         while true {
-            let entry = Int(slots[slot])
-            if entry < 0 { return nil }
-            if keys[entry] == key { return values[entry] }
+            let entry = slots[slot]
+            if entry == 0 { return nil }
+            if entry >> 32 == print, keys[Int(entry & 0xFFFF_FFFF) - 1] == key { return values[Int(entry & 0xFFFF_FFFF) - 1] }
             slot = (slot + 1) & (slots.count - 1)
         }
     }
@@ -308,28 +318,29 @@ struct IDTable<Value: Sendable>: Sendable {
     /// The table doubles whenever it would become more than half full.
     mutating func insert(_ key: IDKey, _ value: Value) -> Value? {
         if 2 * (keys.count + 1) > slots.count { rehash(slotCount: 2 * slots.count) }
+        let print = Self.fingerprint(key)
         var slot = index(key)
         while true {
-            let entry = Int(slots[slot])
-            if entry < 0 {
-                slots[slot] = Int32(keys.count)
+            let entry = slots[slot]
+            if entry == 0 {
+                slots[slot] = print << 32 | UInt64(keys.count + 1)
                 keys.append(key)
                 values.append(value)
                 return nil
             }
-            if keys[entry] == key { return values[entry] }
+            if entry >> 32 == print, keys[Int(entry & 0xFFFF_FFFF) - 1] == key { return values[Int(entry & 0xFFFF_FFFF) - 1] }
             slot = (slot + 1) & (slots.count - 1)
         }
     }
 
     private mutating func rehash(slotCount: Int) {
-        precondition(slotCount <= Int(Int32.max), "IDTable cannot hold more ids")
-        slots = [Int32](repeating: -1, count: slotCount)
+        precondition(keys.count < Int(UInt32.max), "IDTable cannot hold more ids")
+        slots = [UInt64](repeating: 0, count: slotCount)
         shift = UInt64(64 - slotCount.trailingZeroBitCount)
         for (entry, key) in keys.enumerated() {
             var slot = index(key)
-            while slots[slot] >= 0 { slot = (slot + 1) & (slotCount - 1) }
-            slots[slot] = Int32(entry)
+            while slots[slot] != 0 { slot = (slot + 1) & (slotCount - 1) }
+            slots[slot] = Self.fingerprint(key) << 32 | UInt64(entry + 1)
         }
     }
 
@@ -337,6 +348,9 @@ struct IDTable<Value: Sendable>: Sendable {
     private func index(_ key: IDKey) -> Int {
         Int(truncatingIfNeeded: ((key.w2 ^ Self.seed) &* 0x9E37_79B9_7F4A_7C15) >> shift)
     }
+
+    @inline(__always)
+    private static func fingerprint(_ key: IDKey) -> UInt64 { key.w3 >> 32 }
 }
 
 private let idTableSeed = UInt64.random(in: .min ... .max)

@@ -5,7 +5,7 @@
 /// and fsync of those pages cost as much as the rest of the append (BENCHMARKS.md, "Event log").
 /// So a new id stays out of `ids` at first: its block header already holds it durably, and the
 /// writer keeps it here for dedup. Once `threshold` of them have gathered they are frozen as a
-/// run sorted by index key, and each append transaction merges the run's next slice (twice as
+/// run sorted by index key, and each append transaction merges the run's next slice (5/4 as
 /// many ids as it appends, so a run is merged before the next one fills): a slice covers one
 /// key range, so its inserts share leaf pages. The transaction that merges a run's last slice
 /// raises `indexedThrough` to the run's last seq.
@@ -68,15 +68,13 @@ struct UnindexedTail {
         recent = IDTable(capacity: self.minimumRun)
     }
 
-    /// Ids gathered before a run freezes: an eighth of the indexed events, so that a run
-    /// brings several new keys to each leaf it touches as the index grows, within 1–8 times
-    /// `minimumRun` to bound the memory it takes (48 bytes an id, twice over at most).
+    /// Ids gathered before a run freezes: a quarter of the indexed events, so that a run
+    /// brings many new keys to each leaf it touches as the index grows, within 1–8 times
+    /// `minimumRun` to bound the memory it takes (about 50 bytes an id in the tables, and 40
+    /// more for an id of the sorted run).
     var threshold: Int {
-        min(max(minimumRun, Int(clamping: indexedThrough / 8)), 8 * minimumRun)
+        min(max(minimumRun, Int(clamping: indexedThrough / 4)), 8 * minimumRun)
     }
-
-    /// Ids held in memory.
-    var count: Int { run.count + recent.count }
 
     /// Where the unindexed event `key` is, if this tail holds it.
     func seq(of key: IDKey) -> UInt64? {
@@ -112,10 +110,12 @@ struct UnindexedTail {
         let completes: UInt64?
     }
 
-    /// The entries the next transaction merges when it appends `appended` events.
+    /// The entries the next transaction merges when it appends `appended` events: 5/4 of
+    /// that, so that a run is merged before the next one fills while each transaction carries
+    /// little more merging than it must (a run that is late only makes the next one larger).
     func nextSlice(appended: Int) -> Slice {
         guard !run.isEmpty, appended > 0 else { return Slice(entries: run[run.count...], progress: nil, completes: nil) }
-        let end = merged + min(run.count - merged, 2 * appended)
+        let end = merged + min(run.count - merged, appended + (appended + 3) / 4)
         return end == run.count
             ? Slice(entries: run[merged..<end], progress: nil, completes: runEnd)
             : Slice(entries: run[merged..<end], progress: Progress(runEnd: runEnd, lastMerged: run[end - 1].key), completes: nil)

@@ -16,7 +16,9 @@ struct BenchLogCommand: ParsableCommand {
             log has after its first 10,000 events. \
             Then, per log, one caller appends fresh mixed envelopes in batches of 1, 100, 10k and \
             100k: up to --events events per batch size, or until --seconds of appending. \
-            append_batched_events_per_s is batch 10k with fsync, the durable default. \
+            append_batched_events_per_s is batch 10k with fsync, the durable default; \
+            append_b10k_fsync_at_scale_events_per_s is the same on a third log that already holds \
+            --scale-events events, where the id index is large. \
             Read + decode streams the nosync log through Event decoding (stored id trusted); random \
             reads fetch 10,000 events by seq one at a time; the relay publishes the nosync log to \
             topics under a unique prefix, deleted afterwards. \
@@ -34,6 +36,11 @@ struct BenchLogCommand: ParsableCommand {
     @Option(help: "Seconds of appending after which a batch size stops early (the slow fsync ones).")
     var seconds = 3.0
 
+    @Option(help: ArgumentHelp(
+        "Events in the log of the at-scale row (batch 10k, fsync, appended to a log that already holds this many); 0 skips it.",
+        valueName: "events"))
+    var scaleEvents = 1_000_000
+
     @Flag(help: "Skip the Kafka relay measurement.")
     var skipRelay = false
 
@@ -48,6 +55,7 @@ struct BenchLogCommand: ParsableCommand {
     func validate() throws {
         guard events > 0 else { throw ValidationError("--events must be positive") }
         guard seconds > 0 else { throw ValidationError("--seconds must be positive") }
+        guard scaleEvents >= 0 else { throw ValidationError("--scale-events must not be negative") }
     }
 
     func run() throws {
@@ -100,6 +108,7 @@ struct BenchLogCommand: ParsableCommand {
             report.describe("stored_bytes_ratio_\(mode)", "\(Self.format(ratio)) (canonical bytes / stored bytes incl. format bytes, counts, ids and lengths, events appended after the warm-up)")
             if durability == .noSync { readLog = log } else { log.close() }
         }
+        if scaleEvents > 0 { try measureAtScale(root: root, supply: &generator, into: &report) }
         guard let log = readLog else { return report }
         defer { log.close() }
         let stats = try log.stats()
@@ -139,6 +148,34 @@ struct BenchLogCommand: ParsableCommand {
             }
             return try body()
         }
+    }
+
+    /// The batch-10k fsync row again on a log that already holds `scaleEvents` events (filled
+    /// without fsync, in calls of 100k, untimed): there the id index is large, and what an
+    /// append costs in index pages and lookups shows.
+    private func measureAtScale(root: String, supply: inout EventSupply, into report: inout BenchReport) throws {
+        let path = "\(root)/scale"
+        do {
+            let log = try EventLog(directory: path, options: EventLogOptions(durability: .noSync, dictionaryTrainingThreshold: nil))
+            defer { log.close() }
+            _ = try log.appendBlocking(supply.next(warmUpEvents))
+            try log.trainDictionary(sampleCount: warmUpEvents)
+            var filled = warmUpEvents
+            while filled < scaleEvents {
+                let count = min(100_000, scaleEvents - filled)
+                _ = try log.appendBlocking(supply.next(count))
+                filled += count
+            }
+        }
+        let log = try EventLog(directory: path, options: EventLogOptions(durability: .fsync))
+        defer { log.close() }
+        // Untimed: the first fsync'ed commit also flushes everything the fill left unsynced.
+        _ = try log.appendBlocking(supply.next(10))
+        let before = try log.stats()
+        let run = try appendRun(log, batchSize: 10_000, supply: &supply)
+        let after = try log.stats()
+        report.record("append_b10k_fsync_at_scale_events_per_s", run.rate, unit: "events/s",
+                      note: "\(run.events) events onto a log of \(before.count), indexed through \(before.indexedThrough) before and \(after.indexedThrough) after, \(Self.format(run.seconds)) s, \(Self.format(run.cpuMicrosecondsPerEvent)) µs CPU/event")
     }
 
     /// Appends fresh events in calls of `batchSize` until `events` are in or `seconds` of
