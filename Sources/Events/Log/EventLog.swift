@@ -22,6 +22,10 @@ public final class EventLog: Sendable {
     /// Opens the log in `directory`; a writer creates it (mode 0700 directory, 0600 files)
     /// if absent and fails with `.heldByOtherProcess` if another process is appending.
     public init(directory: String, options: EventLogOptions = EventLogOptions()) throws {
+        guard (1...UnindexedTail.largestMinimumRun).contains(options.indexMergeRun) else {
+            throw EventLogError(.invalidArgument, operation: "open \(directory)",
+                                message: "indexMergeRun must be 1 to \(UnindexedTail.largestMinimumRun), not \(options.indexMergeRun)")
+        }
         let store = try LogStore(directory: directory, options: options)
         self.directory = store.directory
         self.options = options

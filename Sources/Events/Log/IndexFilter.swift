@@ -3,8 +3,9 @@
 /// misses the cache on every level of the B-tree (~0.6 µs an id at a million events); a query
 /// here reads one 64-bit word.
 ///
-/// Register-blocked: an id's word is chosen by one id word and six bits within it by the other,
-/// at 16 bits a key about 1–2 % of absent ids still take the search. It only ever answers
+/// Register-blocked: an id's word is chosen by one id word and six bits within it by the other;
+/// at 16 to 32 bits a key (segments are sized for twice their keys, in powers of two) 1–2 % of
+/// absent ids still take the search, or fewer. It only ever answers
 /// "maybe" for a key it was given (inserts happen in the transaction that writes the key, so a
 /// rolled-back transaction leaves extra keys, never missing ones). When it fills past its
 /// capacity it adds a segment twice as large rather than rescanning the index.
@@ -36,9 +37,9 @@ struct IndexFilter {
         }
     }
 
-    /// A filter sized for `expected` keys before its first extra segment.
+    /// A filter sized for `expected` keys (at least 65,536) before its first extra segment.
     init(expected: Int) {
-        capacity = max(expected, 1 << 12)
+        capacity = max(expected, 1 << 16)
         segments = [Segment(keys: capacity)]
     }
 

@@ -1,6 +1,5 @@
 import Foundation
 import LMDB
-import Synchronization
 import Zstd
 
 /// An open log directory: the LMDB environment, its databases, the dictionaries, and (for
@@ -21,7 +20,7 @@ final class LogStore: Sendable {
 
     private let writerLock: WriterLock?
     /// Unindexed ids seen by `seq(of:)`, kept between lookups.
-    private let tailIDs = Mutex<TailIDs?>(nil)
+    private let tailIDs = TailIDCache()
     private let registration: OpenLogRegistry.Token
 
     /// Records read per read transaction by long scans, so map growth never waits on a scan.
@@ -102,6 +101,7 @@ final class LogStore: Sendable {
                 try environment.write { txn in
                     try txn.put(LogFormat.bigEndian(LogFormat.version), for: LogFormat.MetaKey.format, in: meta)
                     try txn.put(Array("tickfold EventLog format \(LogFormat.version)".utf8), for: LogFormat.MetaKey.createdBy, in: meta)
+                    try txn.put(LogFormat.bigEndian(UInt64(0)), for: LogFormat.MetaKey.indexedThrough, in: meta)
                 }
             }
             self.meta = meta
@@ -229,37 +229,12 @@ final class LogStore: Sendable {
         }
     }
 
-    /// Looks `key` up among the snapshot's unindexed events, through `tailIDs`: ids and seqs
-    /// never change, so what an earlier snapshot saw stays true; the cache only grows by the
-    /// events since, and starts over once the index has overtaken half of it.
+    /// Looks `key` up among the snapshot's unindexed events, through `tailIDs`.
     private func tailSeq(of key: IDKey, _ txn: LMDBReadTransaction) throws -> UInt64? {
         let indexedThrough = try indexedThrough(txn)
         let last = try lastSeq(txn)
         guard last > indexedThrough else { return nil }
-        // Taken out while extended (a concurrent lookup meanwhile builds its own) and put back.
-        var cache = tailIDs.withLock { $0.take() }
-        if let held = cache, held.first > indexedThrough + 1 || indexedThrough + 1 - held.first > UInt64(held.ids.count / 2) {
-            cache = nil
-        }
-        if cache == nil {
-            cache = TailIDs(first: indexedThrough + 1, through: indexedThrough, ids: IDTable(capacity: Int(last - indexedThrough)))
-        }
-        if cache!.through < last {
-            try forEachStoredID(from: cache!.through + 1, through: last, skippingDamaged: true, txn) { seq, id in
-                _ = cache!.ids.insert(IDKey(id), seq)
-            }
-            cache!.through = last
-        }
-        let found = cache!.ids[key].flatMap { $0 <= last ? $0 : nil }
-        tailIDs.withLock { $0 = cache }
-        return found
-    }
-
-    /// Unindexed ids a reader has looked through: those of events `first...through`.
-    struct TailIDs: Sendable {
-        var first: UInt64
-        var through: UInt64
-        var ids: IDTable<UInt64>
+        return try tailIDs.seq(of: key, indexedThrough: indexedThrough, last: last, in: self, txn)
     }
 
     /// Visits the seq and id of every event `start...end`, from the values' headers alone. A

@@ -61,7 +61,8 @@ final class LogWriter: @unchecked Sendable {
         let meta = store.meta
         let (lastSeq, tail, filter, storedBytes, rawBytes, active) = try store.read("open writer") { txn in
             let lastSeq = try store.lastSeq(txn)
-            var filter = IndexFilter(expected: 2 * (try txn.stat(store.ids).entries + 8 * store.options.indexMergeRun))
+            // Room for the index to double while this writer runs; past that, segments are added.
+            var filter = IndexFilter(expected: 2 * (try txn.stat(store.ids).entries))
             try txn.forEach(in: store.ids) { key, _ in
                 if key.count == LogFormat.idPrefixSize { filter.insert(IDKey(prefix: key)) }
                 return true
@@ -165,7 +166,7 @@ final class LogWriter: @unchecked Sendable {
             try txn.delete(LogFormat.MetaKey.indexMerge, in: store.meta)
             merged.withLock { $0 = entries.count }
         }, afterCommit: { [self] _ in
-            tail = UnindexedTail(indexedThrough: lastSeq, minimumRun: tail.minimumRun)
+            tail.indexedAll(through: lastSeq)
         }, { result in completion(result.map { merged.withLock { $0 } }) })
     }
 
@@ -255,6 +256,8 @@ final class LogWriter: @unchecked Sendable {
         var stored: [(IDKey, UInt64)]
         /// Entries of the tail's merge slice written to `ids`.
         var merged: Int
+        /// Whether the transaction indexed every event (the tail is then empty).
+        var indexedAll: Bool
     }
 
     private func commitAppends(_ jobs: [Job]) {
@@ -268,8 +271,12 @@ final class LogWriter: @unchecked Sendable {
         let result = commit("append \(total) records") { txn in try append(calls, txn) }
         switch result {
         case .success(let batch):
-            for (key, seq) in batch.stored { tail.record(key, seq: seq) }
-            tail.committedSlice(of: batch.merged)
+            if batch.indexedAll {
+                tail.indexedAll(through: batch.lastSeq)
+            } else {
+                for (key, seq) in batch.stored { tail.record(key, seq: seq) }
+                tail.committedSlice(of: batch.merged)
+            }
             lastSeq = batch.lastSeq
             storedBytes = batch.storedBytes
             rawBytes = batch.rawBytes
@@ -398,12 +405,27 @@ final class LogWriter: @unchecked Sendable {
                 }
             }
         }
-        let slice = tail.nextSlice(appended: Int(nextSeq - base))
-        try mergeIntoIndex(slice.entries, txn)
+        // A transaction that alone brings a run's worth of ids indexes the whole tail with
+        // them, sorted: as local as a run's slices, and the tail stays bounded after a bulk load.
+        let indexesAll = newIDs.count >= tail.threshold
+        let slice = indexesAll
+            ? UnindexedTail.Slice(entries: [], progress: nil, completes: nextSeq - 1)
+            : tail.nextSlice(appended: Int(nextSeq - base))
+        if indexesAll {
+            try mergeIntoIndex(tail.allEntriesSorted(adding: newIDs)[...], txn)
+        } else {
+            try mergeIntoIndex(slice.entries, txn)
+        }
         if nextSeq > base {
             try txn.put(LogFormat.bigEndian(stored), for: LogFormat.MetaKey.storedBytes, in: store.meta)
             try txn.put(LogFormat.bigEndian(raw), for: LogFormat.MetaKey.rawBytes, in: store.meta)
-            try txn.put(LogFormat.bigEndian(slice.completes ?? tail.indexedThrough), for: LogFormat.MetaKey.indexedThrough, in: store.meta)
+            // Written when it moves, and once when the format is raised (from then on the
+            // key's absence would no longer mean "everything is indexed").
+            if let completes = slice.completes {
+                try txn.put(LogFormat.bigEndian(completes), for: LogFormat.MetaKey.indexedThrough, in: store.meta)
+            } else if storedFormat < LogFormat.version {
+                try txn.put(LogFormat.bigEndian(tail.indexedThrough), for: LogFormat.MetaKey.indexedThrough, in: store.meta)
+            }
             if let progress = slice.progress {
                 try txn.put(progress.bytes, for: LogFormat.MetaKey.indexMerge, in: store.meta)
             } else if slice.completes != nil {
@@ -431,7 +453,8 @@ final class LogWriter: @unchecked Sendable {
             outcomes.append(batchOutcomes)
         }
         return BatchResult(outcomes: outcomes, lastSeq: nextSeq - 1, storedBytes: stored, rawBytes: raw,
-                           appended: Int(nextSeq - base), stored: newIDs, merged: slice.entries.count)
+                           appended: Int(nextSeq - base), stored: indexesAll ? [] : newIDs,
+                           merged: slice.entries.count, indexedAll: indexesAll)
     }
 
     /// Where each of `ids` (distinct) already is in the log, or nil: in the unindexed tail, or

@@ -62,10 +62,13 @@ struct UnindexedTail {
     /// Unindexed events that make a run, at least; see `threshold`.
     let minimumRun: Int
 
+    /// Largest `minimumRun`: its runs and tables stay far below what `IDTable` can index.
+    static let largestMinimumRun = 1 << 24
+
     init(indexedThrough: UInt64, minimumRun: Int) {
         self.indexedThrough = indexedThrough
-        self.minimumRun = max(1, minimumRun)
-        recent = IDTable(capacity: self.minimumRun)
+        self.minimumRun = min(max(1, minimumRun), Self.largestMinimumRun)
+        recent = IDTable(capacity: min(self.minimumRun, 1 << 16))
     }
 
     /// Ids gathered before a run freezes: a quarter of the indexed events, so that a run
@@ -134,9 +137,17 @@ struct UnindexedTail {
         if run.isEmpty && recent.count > 0 && recent.count >= threshold { freeze() }
     }
 
-    /// Every unmerged entry, sorted by index key.
-    func allEntriesSorted() -> [Entry] {
-        var entries = Array(run[merged...]) + zip(recent.keys, recent.values).map { Entry(key: $0, seq: $1) }
+    /// Forgets every entry: all of them are in the index now, through `indexedThrough`.
+    mutating func indexedAll(through seq: UInt64) {
+        self = UnindexedTail(indexedThrough: seq, minimumRun: minimumRun)
+    }
+
+    /// Every unmerged entry and those of `added` (events not recorded here), sorted by index key.
+    func allEntriesSorted(adding added: [(IDKey, UInt64)] = []) -> [Entry] {
+        var entries = Array(run[merged...])
+        entries.reserveCapacity(entries.count + recent.count + added.count)
+        entries += zip(recent.keys, recent.values).map { Entry(key: $0, seq: $1) }
+        entries += added.map { Entry(key: $0, seq: $1) }
         entries.sort(by: Self.keyOrder)
         return entries
     }
@@ -161,7 +172,7 @@ struct UnindexedTail {
             runIDs = IDTable(capacity: run.count)
             for entry in run { _ = runIDs.insert(entry.key, entry.seq) }
         }
-        recent = IDTable(capacity: threshold)
+        recent = IDTable(capacity: min(threshold, 1 << 16))
         merged = 0
     }
 }

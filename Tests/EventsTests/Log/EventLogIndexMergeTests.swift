@@ -69,6 +69,31 @@ struct EventLogIndexMergeTests {
         _ = temporary
     }
 
+    @Test("a call that alone brings a run's worth of new ids indexes the whole tail with them; a bad run size is refused")
+    func largeCallIndexesAll() throws {
+        let (temporary, path) = try LogFixtures.directory()
+        let records = LogFixtures.records(0..<200)
+        do {
+            let log = try EventLog(directory: path, options: EventLogOptions(indexMergeRun: 50))
+            _ = try log.appendBlocking(Array(records[0..<30]))
+            _ = try log.appendBlocking(Array(records[20..<90]))
+            log.close()
+        }
+        #expect(try indexState(path) == (90, 90))
+        do {
+            let log = try EventLog(directory: path, options: EventLogOptions(indexMergeRun: 50))
+            _ = try log.appendBlocking(Array(records[90..<100]))
+            try checkFound(log, (0..<100).map { (records[$0], UInt64($0 + 1)) })
+            log.close()
+        }
+        #expect(try indexState(path) == (90, 90))
+        for run in [0, -1, 1 << 30] {
+            let error = #expect(throws: EventLogError.self) { _ = try EventLog(directory: path, options: EventLogOptions(indexMergeRun: run)) }
+            #expect(error?.code == .invalidArgument, "\(String(describing: error))")
+        }
+        _ = temporary
+    }
+
     @Test("random calls with repeats over small runs and restarts: outcomes follow the log's rule, lookups and verify agree")
     func randomAgainstModel() throws {
         let (temporary, path) = try LogFixtures.directory()
@@ -116,7 +141,7 @@ struct EventLogIndexMergeTests {
             LogRecord(id: EventID(bytes: prefix + [UInt8](repeating: tail, count: 16))!, canonicalJSON: LogFixtures.json(Int(tail)))
         }
         let (x, y, z) = (colliding(1), colliding(2), colliding(3))
-        let log = try EventLog(directory: path, options: EventLogOptions(indexMergeRun: 2))
+        let log = try EventLog(directory: path, options: EventLogOptions(indexMergeRun: 3))
         #expect(try log.appendBlocking([x, LogFixtures.record(0)]) == [.appended(1), .appended(2)])
         #expect(try log.mergeIndex() == 2)
         #expect(try log.appendBlocking([y, LogFixtures.record(1)]) == [.appended(3), .appended(4)])
