@@ -135,25 +135,6 @@ public final class LMDBWriteTransaction: LMDBReadTransaction {
         }
     }
 
-    /// Stores `value` under `key` unless the key exists; then nothing is written and the
-    /// existing value is lent to `existing`, whose result is returned. Nil means stored.
-    /// One B-tree descent does both the check and the insert.
-    public func putIfAbsent<R>(
-        _ value: UnsafeRawBufferPointer,
-        for key: UnsafeRawBufferPointer,
-        in database: LMDBDatabase,
-        existing: (UnsafeRawBufferPointer) throws -> R
-    ) throws -> R? {
-        var k = MDB_val(key)
-        var v = MDB_val(value)
-        let rc = mdb_put(txn, database.dbi, &k, &v, UInt32(MDB_NOOVERWRITE))
-        switch rc {
-        case MDB_SUCCESS: return nil
-        case MDB_KEYEXIST: return try existing(v.bytes)
-        default: throw LMDBError(returnCode: rc, operation: "mdb_put(\(database.label), noOverwrite)")
-        }
-    }
-
     /// Deletes `key` (every value of it in a `dupSort` database); false if it was absent.
     @discardableResult
     public func delete(_ key: [UInt8], in database: LMDBDatabase) throws -> Bool {

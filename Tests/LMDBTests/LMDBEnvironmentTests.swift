@@ -102,15 +102,17 @@ struct LMDBEnvironmentTests {
             try env.write { try $0.put([3], for: key(10), in: db, flags: .noOverwrite) }
         }
         #expect(overwrite?.code == .keyExists)
-        let existing = try env.write { txn in
-            try key(10).withUnsafeBytes { k in
+        let (existing, added) = try env.write { txn in
+            try txn.withCursor(on: db) { cursor in
                 try [UInt8]([9]).withUnsafeBytes { v in
-                    try txn.putIfAbsent(v, for: k, in: db) { Array($0) }
+                    (try key(10).withUnsafeBytes { try cursor.putIfAbsent(v, for: $0) { Array($0) } },
+                     try key(11).withUnsafeBytes { try cursor.putIfAbsent(v, for: $0) { Array($0) } })
                 }
             }
         }
-        #expect(existing == [1])
-        #expect(try env.read { try $0.stat(db).entries } == 1)
+        #expect(existing == [1] && added == nil)
+        #expect(try env.read { try $0.get(key(11), in: db) } == [9])
+        #expect(try env.read { try $0.stat(db).entries } == 2)
     }
 
     @Test("a full map fails with mapFull, and growing the map lets the same write succeed")
