@@ -8,7 +8,7 @@
 /// absent ids still take the search, or fewer. It only ever answers
 /// "maybe" for a key it was given (inserts happen in the transaction that writes the key, so a
 /// rolled-back transaction leaves extra keys, never missing ones). When it fills past its
-/// capacity it adds a segment twice as large rather than rescanning the index.
+/// capacity it adds a segment for three times as many keys rather than rescanning the index.
 struct IndexFilter {
     private var segments: [Segment] = []
     private var count = 0
@@ -37,9 +37,9 @@ struct IndexFilter {
         }
     }
 
-    /// A filter sized for `expected` keys (at least 65,536) before its first extra segment.
+    /// A filter sized for `expected` keys (at least 2^20, 2 MiB) before its first extra segment.
     init(expected: Int) {
-        capacity = max(expected, 1 << 16)
+        capacity = max(expected, 1 << 20)
         segments = [Segment(keys: capacity)]
     }
 
@@ -52,8 +52,9 @@ struct IndexFilter {
 
     mutating func insert(_ key: IDKey) {
         if count == capacity {
-            capacity *= 2
-            segments.append(Segment(keys: capacity / 2))
+            // Each segment costs every query a word read: grow fourfold, so that few exist.
+            segments.append(Segment(keys: 3 * capacity))
+            capacity *= 4
         }
         segments[segments.count - 1].insert(key)
         count += 1

@@ -405,9 +405,10 @@ final class LogWriter: @unchecked Sendable {
                 }
             }
         }
-        // A transaction that alone brings a run's worth of ids indexes the whole tail with
-        // them, sorted: as local as a run's slices, and the tail stays bounded after a bulk load.
-        let indexesAll = newIDs.count >= tail.threshold
+        // A transaction that alone brings two runs' worth of ids indexes the whole tail with
+        // them, sorted: as local as a run's slices, and the tail stays bounded after a bulk
+        // load. (At one run's worth, sorting the whole tail each time cost more than pacing.)
+        let indexesAll = newIDs.count >= 2 * tail.threshold
         let slice = indexesAll
             ? UnindexedTail.Slice(entries: [], progress: nil, completes: nextSeq - 1)
             : tail.nextSlice(appended: Int(nextSeq - base))

@@ -69,24 +69,32 @@ struct EventLogIndexMergeTests {
         _ = temporary
     }
 
-    @Test("a call that alone brings a run's worth of new ids indexes the whole tail with them; a bad run size is refused")
+    @Test("a call that alone brings two runs' worth of new ids indexes the whole tail with them; a bad run size is refused")
     func largeCallIndexesAll() throws {
         let (temporary, path) = try LogFixtures.directory()
-        let records = LogFixtures.records(0..<200)
+        let records = LogFixtures.records(0..<239)
         do {
             let log = try EventLog(directory: path, options: EventLogOptions(indexMergeRun: 50))
             _ = try log.appendBlocking(Array(records[0..<30]))
-            _ = try log.appendBlocking(Array(records[20..<90]))
+            // 99 new ids: under two runs, so they join the tail (which freezes a run).
+            _ = try log.appendBlocking(Array(records[20..<129]))
             log.close()
         }
-        #expect(try indexState(path) == (90, 90))
+        #expect(try indexState(path) == (0, 0))
         do {
             let log = try EventLog(directory: path, options: EventLogOptions(indexMergeRun: 50))
-            _ = try log.appendBlocking(Array(records[90..<100]))
-            try checkFound(log, (0..<100).map { (records[$0], UInt64($0 + 1)) })
+            // 100 new ids: the whole tail is indexed with them.
+            _ = try log.appendBlocking(Array(records[100..<229]))
             log.close()
         }
-        #expect(try indexState(path) == (90, 90))
+        #expect(try indexState(path) == (229, 229))
+        do {
+            let log = try EventLog(directory: path, options: EventLogOptions(indexMergeRun: 50))
+            _ = try log.appendBlocking(Array(records[229..<239]))
+            try checkFound(log, (0..<239).map { (records[$0], UInt64($0 + 1)) })
+            log.close()
+        }
+        #expect(try indexState(path) == (229, 229))
         for run in [0, -1, 1 << 30] {
             let error = #expect(throws: EventLogError.self) { _ = try EventLog(directory: path, options: EventLogOptions(indexMergeRun: run)) }
             #expect(error?.code == .invalidArgument, "\(String(describing: error))")
