@@ -52,6 +52,9 @@ final class LogWriter: @unchecked Sendable {
     private var rawBytes: UInt64
     /// The format version the log's meta states; the first append raises it to this build's.
     private var storedFormat: UInt32
+    /// Whether meta holds `indexedThrough`; when it does not (formats 1 and 2, and logs created
+    /// but never appended to by the first builds of format 3), the first append writes it.
+    private var indexedThroughRecorded: Bool
 
     init(store: LogStore, notifier: CommitNotifier) throws {
         self.ownedStore = store
@@ -59,7 +62,7 @@ final class LogWriter: @unchecked Sendable {
         self.maximumBatchRecords = store.options.maximumBatchRecords
         self.maximumMapSize = store.options.maximumMapSize
         let meta = store.meta
-        let (lastSeq, tail, filter, storedBytes, rawBytes, active) = try store.read("open writer") { txn in
+        let (lastSeq, tail, filter, storedBytes, rawBytes, active, recorded) = try store.read("open writer") { txn in
             let lastSeq = try store.lastSeq(txn)
             // Room for the index to double while this writer runs; past that, segments are added.
             var filter = IndexFilter(expected: 2 * (try txn.stat(store.ids).entries))
@@ -85,9 +88,11 @@ final class LogWriter: @unchecked Sendable {
                 filter,
                 LogFormat.integer(try txn.get(LogFormat.MetaKey.storedBytes, in: meta), as: UInt64.self) ?? 0,
                 LogFormat.integer(try txn.get(LogFormat.MetaKey.rawBytes, in: meta), as: UInt64.self) ?? 0,
-                LogFormat.integer(try txn.get(LogFormat.MetaKey.activeDictionary, in: meta), as: UInt32.self)
+                LogFormat.integer(try txn.get(LogFormat.MetaKey.activeDictionary, in: meta), as: UInt32.self),
+                try txn.get(LogFormat.MetaKey.indexedThrough, in: meta) != nil
             )
         }
+        indexedThroughRecorded = recorded
         (self.lastSeq, self.tail, self.filter, self.storedBytes, self.rawBytes) = (lastSeq, tail, filter, storedBytes, rawBytes)
         storedFormat = store.openedFormat
         encoders = EncoderPool(level: store.options.compressionLevel, dictionary: active.flatMap { store.dictionaries[id: $0] })
@@ -167,6 +172,7 @@ final class LogWriter: @unchecked Sendable {
             merged.withLock { $0 = entries.count }
         }, afterCommit: { [self] _ in
             tail.indexedAll(through: lastSeq)
+            indexedThroughRecorded = true
         }, { result in completion(result.map { merged.withLock { $0 } }) })
     }
 
@@ -280,7 +286,7 @@ final class LogWriter: @unchecked Sendable {
             lastSeq = batch.lastSeq
             storedBytes = batch.storedBytes
             rawBytes = batch.rawBytes
-            if batch.appended > 0 { storedFormat = LogFormat.version }
+            if batch.appended > 0 { (storedFormat, indexedThroughRecorded) = (LogFormat.version, true) }
             counters.withLock {
                 $0.calls += jobs.count
                 $0.appended += batch.appended
@@ -420,11 +426,11 @@ final class LogWriter: @unchecked Sendable {
         if nextSeq > base {
             try txn.put(LogFormat.bigEndian(stored), for: LogFormat.MetaKey.storedBytes, in: store.meta)
             try txn.put(LogFormat.bigEndian(raw), for: LogFormat.MetaKey.rawBytes, in: store.meta)
-            // Written when it moves, and once when the format is raised (from then on the
-            // key's absence would no longer mean "everything is indexed").
+            // Written when it moves, and by the first append when absent (from then on its
+            // absence would no longer mean "everything is indexed").
             if let completes = slice.completes {
                 try txn.put(LogFormat.bigEndian(completes), for: LogFormat.MetaKey.indexedThrough, in: store.meta)
-            } else if storedFormat < LogFormat.version {
+            } else if !indexedThroughRecorded {
                 try txn.put(LogFormat.bigEndian(tail.indexedThrough), for: LogFormat.MetaKey.indexedThrough, in: store.meta)
             }
             if let progress = slice.progress {

@@ -102,6 +102,26 @@ struct EventLogIndexMergeTests {
         _ = temporary
     }
 
+    @Test("a format-3 log without indexedThrough (created, never appended to, by the first format-3 builds) gets it with its first append")
+    func missingIndexedThroughIsWritten() throws {
+        let (temporary, path) = try LogFixtures.directory()
+        try EventLog(directory: path).close()
+        try LogFixtures.withStorage(path) { txn, _, meta in
+            #expect(try LogFixtures.indexedThrough(txn, meta) == 0)
+            try txn.delete(Array("indexedThrough".utf8), in: meta)
+        }
+        let records = LogFixtures.records(0..<5)
+        do {
+            let log = try EventLog(directory: path)
+            _ = try log.appendBlocking(records)
+            log.close()
+        }
+        #expect(try indexState(path) == (0, 0))
+        let log = try EventLog(directory: path)
+        try checkFound(log, records.enumerated().map { ($1, UInt64($0 + 1)) })
+        _ = temporary
+    }
+
     @Test("random calls with repeats over small runs and restarts: outcomes follow the log's rule, lookups and verify agree")
     func randomAgainstModel() throws {
         let (temporary, path) = try LogFixtures.directory()
