@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Ingest
 
-@Suite("HTTP fetcher retries", .timeLimit(.minutes(1)))
+@Suite("HTTP fetcher retries", .timeLimit(.minutes(3)))  // local servers: over a minute when the two cores are saturated
 struct FetcherTests {
     @Test("500, 500, then 200: retried with jittered exponential backoff on the injected clock")
     func retriesServerErrors() async throws {
