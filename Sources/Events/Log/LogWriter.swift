@@ -165,11 +165,11 @@ final class LogWriter: @unchecked Sendable {
     func mergeAllJob(_ completion: @escaping Completion<Int>) -> Job {
         let merged = Mutex(0)
         return .exclusive("merge the id index", body: { [self] store, txn in
-            let entries = tail.allEntriesSorted()
-            try mergeIntoIndex(entries[...], txn)
+            let slice = tail.wholeTail(through: lastSeq)
+            try mergeIntoIndex(slice.entries, txn)
             try txn.put(LogFormat.bigEndian(lastSeq), for: LogFormat.MetaKey.indexedThrough, in: store.meta)
             try txn.delete(LogFormat.MetaKey.indexMerge, in: store.meta)
-            merged.withLock { $0 = entries.count }
+            merged.withLock { $0 = slice.entries.count }
         }, afterCommit: { [self] _ in
             tail.indexedAll(through: lastSeq)
             indexedThroughRecorded = true
@@ -411,18 +411,8 @@ final class LogWriter: @unchecked Sendable {
                 }
             }
         }
-        // A transaction that alone brings two runs' worth of ids indexes the whole tail with
-        // them, sorted: as local as a run's slices, and the tail stays bounded after a bulk
-        // load. (At one run's worth, sorting the whole tail each time cost more than pacing.)
-        let indexesAll = newIDs.count >= 2 * tail.threshold
-        let slice = indexesAll
-            ? UnindexedTail.Slice(entries: [], progress: nil, completes: nextSeq - 1)
-            : tail.nextSlice(appended: Int(nextSeq - base))
-        if indexesAll {
-            try mergeIntoIndex(tail.allEntriesSorted(adding: newIDs)[...], txn)
-        } else {
-            try mergeIntoIndex(slice.entries, txn)
-        }
+        let slice = tail.nextSlice(storing: newIDs, through: nextSeq - 1)
+        try mergeIntoIndex(slice.entries, txn)
         if nextSeq > base {
             try txn.put(LogFormat.bigEndian(stored), for: LogFormat.MetaKey.storedBytes, in: store.meta)
             try txn.put(LogFormat.bigEndian(raw), for: LogFormat.MetaKey.rawBytes, in: store.meta)
@@ -460,8 +450,8 @@ final class LogWriter: @unchecked Sendable {
             outcomes.append(batchOutcomes)
         }
         return BatchResult(outcomes: outcomes, lastSeq: nextSeq - 1, storedBytes: stored, rawBytes: raw,
-                           appended: Int(nextSeq - base), stored: indexesAll ? [] : newIDs,
-                           merged: slice.entries.count, indexedAll: indexesAll)
+                           appended: Int(nextSeq - base), stored: slice.wholeTail ? [] : newIDs,
+                           merged: slice.entries.count, indexedAll: slice.wholeTail)
     }
 
     /// Where each of `ids` (distinct) already is in the log, or nil: in the unindexed tail, or

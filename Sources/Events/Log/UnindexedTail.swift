@@ -111,6 +111,22 @@ struct UnindexedTail {
         let progress: Progress?
         /// What `indexedThrough` becomes when the slice ends the run.
         let completes: UInt64?
+        /// Whether the slice is the whole tail (which is then empty).
+        var wholeTail = false
+    }
+
+    /// What a transaction that stores `stored` (new ids, ending at seq `last`) merges: with
+    /// two runs' worth of them, the whole tail and them, sorted (as local as a run's slices,
+    /// and a bulk load leaves no huge tail; at one run's worth, sorting the whole tail each
+    /// time cost more than pacing); otherwise the run's next slice.
+    func nextSlice(storing stored: [(IDKey, UInt64)], through last: UInt64) -> Slice {
+        stored.count >= 2 * threshold ? wholeTail(adding: stored, through: last) : nextSlice(appended: stored.count)
+    }
+
+    /// Every unmerged entry and those of `added`, as one slice that completes the index
+    /// through `last`.
+    func wholeTail(adding added: [(IDKey, UInt64)] = [], through last: UInt64) -> Slice {
+        Slice(entries: allEntriesSorted(adding: added)[...], progress: nil, completes: last, wholeTail: true)
     }
 
     /// The entries the next transaction merges when it appends `appended` events: 5/4 of
@@ -143,7 +159,7 @@ struct UnindexedTail {
     }
 
     /// Every unmerged entry and those of `added` (events not recorded here), sorted by index key.
-    func allEntriesSorted(adding added: [(IDKey, UInt64)] = []) -> [Entry] {
+    private func allEntriesSorted(adding added: [(IDKey, UInt64)] = []) -> [Entry] {
         var entries = Array(run[merged...])
         entries.reserveCapacity(entries.count + recent.count + added.count)
         entries += zip(recent.keys, recent.values).map { Entry(key: $0, seq: $1) }
