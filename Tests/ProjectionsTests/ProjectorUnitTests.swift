@@ -55,14 +55,19 @@ struct ProjectorUnitTests {
           .timeLimit(.minutes(1)))
     func blockingTaskOnBlockedPool() async throws {
         // Far more blocked waiters than the pool has threads: an operation that needed a pool
-        // thread would never run, and this test would hit its time limit.
+        // thread would never run, and this test would hit its time limit. The operation awaits
+        // blocking work on a queue, as the projector's sinks do; not `Task.sleep`, whose wake-up
+        // ignores the executor preference and needs a pool thread (swiftlang/swift#74395).
         let waiters = 4 * max(ProcessInfo.processInfo.activeProcessorCount, 2)
+        let io = DispatchQueue(label: "test.blocking-io")
         let sum = try await withThrowingTaskGroup(of: Int.self) { group in
             for index in 0..<waiters {
                 group.addTask {
                     try BlockingTask {
-                        try await Task.sleep(for: .milliseconds(20))
-                        return index
+                        try await QueuedWork(on: io) {
+                            Thread.sleep(forTimeInterval: 0.02)
+                            return index
+                        }.value()
                     }.value()
                 }
             }

@@ -5,7 +5,8 @@ import Foundation
 ///
 /// The operation runs on a dedicated executor, not on the cooperative pool, so a caller that
 /// blocks one of the pool's (few) threads while it waits cannot starve the very operation it
-/// waits for.
+/// waits for. Its continuations resume on that executor; `Task.sleep` and `Task.yield` do not
+/// (swiftlang/swift#74395), so an operation that must not need a pool thread avoids them.
 ///
 /// `@unchecked Sendable`: `result` is written once under `lock` before `done` is signalled.
 public final class BlockingTask<T: Sendable>: @unchecked Sendable {
