@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import LMDB
 import Synchronization
 import Zstd
@@ -120,6 +121,19 @@ public final class EventLog: Sendable {
             try body(event)
             return true
         }
+    }
+
+    /// Threads a large `events(from:through:limit:)` call decodes on: one per core, at most four.
+    public static let decodeParts = min(max(ProcessInfo.processInfo.activeProcessorCount, 1), 4)
+
+    /// Events `seq...end` decoded, at most `limit` of them, in order with their seqs set: the
+    /// read path of projections. Large reads decompress and decode on `parts` threads at once;
+    /// the result is the same as on one, and a failure (`.corrupted`, naming the seq, with the
+    /// decoding error as `underlying`) is the one a one-thread read meets first. The events are
+    /// held in memory together: keep `limit` to a batch.
+    public func events(from seq: UInt64, through end: UInt64 = .max, limit: Int,
+                       verification: IDVerification = .trustStored, parts: Int = EventLog.decodeParts) throws -> [Event] {
+        try store().decodedEvents(from: seq, through: end, limit: limit, verification: verification, parts: parts)
     }
 
     /// The event at `seq`, or nil if there is none.

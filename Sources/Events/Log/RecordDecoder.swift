@@ -123,6 +123,15 @@ struct RecordDecoder {
         self.meta = meta
     }
 
+    /// Where a decoder finds a dictionary its cache lacks.
+    enum DictionarySource {
+        /// The snapshot being read: dictionaries another process stored since are loaded.
+        case snapshot(LMDBReadTransaction)
+        /// Nowhere: the caller loaded every dictionary the values need beforehand (a decoder
+        /// on a helper thread, which must not touch the caller's transaction).
+        case cacheOnly
+    }
+
     /// Lends the records of `value`, stored under `first`; `seq` is the one the caller is
     /// after, named in errors.
     mutating func decode<R>(
@@ -130,6 +139,17 @@ struct RecordDecoder {
         value: UnsafeRawBufferPointer,
         reading seq: UInt64,
         in txn: LMDBReadTransaction,
+        _ body: (DecodedRecords) throws -> R
+    ) throws -> R {
+        try decode(first: first, value: value, reading: seq, dictionaries: .snapshot(txn), body)
+    }
+
+    /// `decode(first:value:reading:in:_:)`, finding missing dictionaries in `source`.
+    mutating func decode<R>(
+        first: UInt64,
+        value: UnsafeRawBufferPointer,
+        reading seq: UInt64,
+        dictionaries source: DictionarySource,
         _ body: (DecodedRecords) throws -> R
     ) throws -> R {
         let stored = try StoredValue(value, first: first, operation: "read event \(seq)")
@@ -146,7 +166,7 @@ struct RecordDecoder {
             guard let id = Zstd.dictionaryID(ofFrame: stored.payload) else {
                 throw corrupted(stored, first: first, seq: seq, "it is marked dictionary-compressed but its frame names no dictionary")
             }
-            if recent?.id != id { recent = try dictionary(id, stored: stored, first: first, seq: seq, txn: txn) }
+            if recent?.id != id { recent = try dictionary(id, stored: stored, first: first, seq: seq, source: source) }
             try decompress(stored, dictionary: recent, first: first, seq: seq)
         }
         let length = self.length
@@ -189,9 +209,9 @@ struct RecordDecoder {
     }
 
     /// The dictionary `id`, loading dictionaries another process stored since this one looked.
-    private func dictionary(_ id: UInt32, stored: StoredValue, first: UInt64, seq: UInt64, txn: LMDBReadTransaction) throws -> ZstdDictionary {
+    private func dictionary(_ id: UInt32, stored: StoredValue, first: UInt64, seq: UInt64, source: DictionarySource) throws -> ZstdDictionary {
         if let dictionary = dictionaries[id: id] { return dictionary }
-        try dictionaries.load(from: txn, meta: meta)
+        if case .snapshot(let txn) = source { try dictionaries.load(from: txn, meta: meta) }
         guard let dictionary = dictionaries[id: id] else {
             throw EventLogError(.corrupted, operation: "read event \(seq)",
                                 message: "\(stored.describe(first: first)) needs zstd dictionary \(id), which the log's meta does not hold")

@@ -4,7 +4,7 @@ import Events
 /// the last applied seq. Tails the log with `EventLog.waitForEvents(after:)`, which wakes on
 /// commits in the writing process and sleeps with a short backoff in a reader process.
 ///
-/// `@unchecked Sendable`: its mutable state (`next`, the decoder) is touched only by the one
+/// `@unchecked Sendable`: its mutable state (`next`) is touched only by the one
 /// projector that drives it, one step at a time (see `ProjectorSource`).
 public final class LogEventSource: ProjectorSource, @unchecked Sendable {
     /// The checkpoint key of the log.
@@ -14,7 +14,6 @@ public final class LogEventSource: ProjectorSource, @unchecked Sendable {
     public var kind: String { "log" }
     /// The seq the next read starts at.
     public private(set) var next: UInt64 = 1
-    private var decoder = EventDecoder()
 
     public init(log: EventLog) {
         self.log = log
@@ -30,13 +29,7 @@ public final class LogEventSource: ProjectorSource, @unchecked Sendable {
             return SourceBatch(events: [], positions: [], status: .reachedStop)
         }
         let end = min(next &+ UInt64(max) &- 1, stopAfter ?? .max)
-        var events: [Event] = []
-        events.reserveCapacity(Swift.min(max, 65_536))
-        try log.forEach(from: next, through: end) { view in
-            var event = try decoder.decode(view.canonicalJSON, verification: .trustStored)
-            event.seq = view.seq
-            events.append(event)
-        }
+        let events = try log.events(from: next, through: end, limit: max)
         guard let last = events.last?.seq else {
             return SourceBatch(events: [], positions: [], status: .caughtUp)
         }
