@@ -277,12 +277,6 @@ final class LogWriter: @unchecked Sendable {
         let result = commit("append \(total) records") { txn in try append(calls, txn) }
         switch result {
         case .success(let batch):
-            if batch.indexedAll {
-                tail.indexedAll(through: batch.lastSeq)
-            } else {
-                for (key, seq) in batch.stored { tail.record(key, seq: seq) }
-                tail.committedSlice(of: batch.merged)
-            }
             lastSeq = batch.lastSeq
             storedBytes = batch.storedBytes
             rawBytes = batch.rawBytes
@@ -294,6 +288,14 @@ final class LogWriter: @unchecked Sendable {
             }
             if batch.appended > 0 { notifier.publish(lastSeq) }
             for (completion, outcomes) in zip(completions, batch.outcomes) { completion(.success(outcomes)) }
+            // After the callers go on (compressing their next calls meanwhile): only this
+            // thread reads the tail, and it takes the next job once this is done.
+            if batch.indexedAll {
+                tail.indexedAll(through: batch.lastSeq)
+            } else {
+                for (key, seq) in batch.stored { tail.record(key, seq: seq) }
+                tail.committedSlice(of: batch.merged)
+            }
         case .failure(let error):
             // A call whose compression failed fails alone; the others commit without it.
             let failed = Set(calls.indices.filter { calls[$0].encodingFailure != nil })
@@ -367,6 +369,11 @@ final class LogWriter: @unchecked Sendable {
             }
         }
 
+        // Merge the tail's next slice before storing: it depends only on which ids are new,
+        // and the callers' threads go on compressing the parts meanwhile.
+        let slice = tail.nextSlice(storing: newIDs, through: nextSeq - 1)
+        try mergeIntoIndex(slice.entries, txn)
+
         // Store the new records in seq order, block by block; a block holding a record that
         // turned out to be a duplicate is encoded again without it.
         var stored = storedBytes
@@ -411,8 +418,6 @@ final class LogWriter: @unchecked Sendable {
                 }
             }
         }
-        let slice = tail.nextSlice(storing: newIDs, through: nextSeq - 1)
-        try mergeIntoIndex(slice.entries, txn)
         if nextSeq > base {
             try txn.put(LogFormat.bigEndian(stored), for: LogFormat.MetaKey.storedBytes, in: store.meta)
             try txn.put(LogFormat.bigEndian(raw), for: LogFormat.MetaKey.rawBytes, in: store.meta)

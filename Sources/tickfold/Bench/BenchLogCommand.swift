@@ -199,7 +199,6 @@ struct BenchLogCommand: ParsableCommand {
         return run
     }
 
-    /// Streams the whole log through the envelope decoder, trusting stored ids as projections do.
     /// Events per read in the read + decode measurement: the projector's largest batch.
     static let readBatch = 50_000
 
