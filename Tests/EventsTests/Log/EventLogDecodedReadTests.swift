@@ -148,27 +148,10 @@ struct EventLogDecodedReadTests {
         let reader = try EventLog(directory: target, options: .readOnly)
         defer { reader.close() }
         #expect(try reader.events(from: 1, limit: .max).count == 3_000)
-        try Self.load(dictionaries, into: "meta", of: target)
-        try Self.load(values, into: "events", of: target)
+        try LogFixtures.load(dictionaries, into: "meta", of: target)
+        try LogFixtures.load(values, into: "events", of: target)
         let read = try reader.events(from: 3_001, limit: .max, parts: 2)
         #expect(read.map(\.id) == events[3_000...].map(\.id))
         _ = temporary
-    }
-
-    /// Stores `pairs` in `database` of the log at `path` from another process (LMDB's mdb_load).
-    static func load(_ pairs: [([UInt8], [UInt8])], into database: String, of path: String) throws {
-        let hex = { (bytes: [UInt8]) in bytes.map { String(format: "%02x", $0) }.joined() }
-        let body = pairs.map { " \(hex($0.0))\n \(hex($0.1))\n" }.joined()
-        let dump = "VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n\(body)DATA=END\n"
-        let loader = Process()
-        loader.executableURL = URL(fileURLWithPath: "/usr/bin/mdb_load")
-        loader.arguments = ["-s", database, "-N", path]
-        let input = Pipe()
-        loader.standardInput = input
-        try loader.run()
-        try input.fileHandleForWriting.write(contentsOf: Data(dump.utf8))
-        try input.fileHandleForWriting.close()
-        loader.waitUntilExit()
-        #expect(loader.terminationStatus == 0, "mdb_load into \(database)")
     }
 }

@@ -58,18 +58,7 @@ struct EventLogTailTests {
         // Another process (LMDB's own mdb_load) appends seq 4 as an uncompressed record.
         let record = LogFixtures.record(3)
         let value = [UInt8(0)] + record.id.bytes + record.canonicalJSON
-        let hex = { (bytes: [UInt8]) in bytes.map { String(format: "%02x", $0) }.joined() }
-        let dump = "VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n \(hex(withUnsafeBytes(of: UInt64(4).bigEndian) { Array($0) }))\n \(hex(value))\nDATA=END\n"
-        let loader = Process()
-        loader.executableURL = URL(fileURLWithPath: "/usr/bin/mdb_load")
-        loader.arguments = ["-s", "events", "-N", path]
-        let input = Pipe()
-        loader.standardInput = input
-        try loader.run()
-        try input.fileHandleForWriting.write(contentsOf: Data(dump.utf8))
-        try input.fileHandleForWriting.close()
-        loader.waitUntilExit()
-        #expect(loader.terminationStatus == 0)
+        try LogFixtures.load([(LogFixtures.key(4), value)], into: "events", of: path)
 
         #expect(try await waiter.value == 4)
         #expect(try reader.event(at: 4)?.canonicalJSON == record.canonicalJSON)

@@ -85,4 +85,28 @@ enum LogFixtures {
     static func storedFormat(_ txn: LMDBReadTransaction, _ meta: LMDBDatabase) throws -> UInt32? {
         try txn.get(Array("format".utf8), in: meta).map { bytes in bytes.withUnsafeBytes { UInt32(bigEndian: $0.loadUnaligned(as: UInt32.self)) } }
     }
+
+    /// Stores `pairs` in `database` of the log at `path` from another process (LMDB's mdb_load).
+    static func load(_ pairs: [([UInt8], [UInt8])], into database: String, of path: String) throws {
+        let hex = { (bytes: [UInt8]) in bytes.map { String(format: "%02x", $0) }.joined() }
+        let body = pairs.map { " \(hex($0.0))\n \(hex($0.1))\n" }.joined()
+        let dump = "VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n\(body)DATA=END\n"
+        let loader = Process()
+        loader.executableURL = URL(fileURLWithPath: "/usr/bin/mdb_load")
+        loader.arguments = ["-s", database, "-N", path]
+        let input = Pipe()
+        loader.standardInput = input
+        try loader.run()
+        try input.fileHandleForWriting.write(contentsOf: Data(dump.utf8))
+        try input.fileHandleForWriting.close()
+        loader.waitUntilExit()
+        guard loader.terminationStatus == 0 else { throw LMDBLoadFailed(database: database, status: loader.terminationStatus) }
+    }
 }
+
+/// `mdb_load` refused a dump.
+struct LMDBLoadFailed: Error {
+    let database: String
+    let status: Int32
+}
+
