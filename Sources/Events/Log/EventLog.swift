@@ -128,9 +128,12 @@ public final class EventLog: Sendable {
 
     /// Events `seq...end` decoded, at most `limit` of them, in order with their seqs set: the
     /// read path of projections. Large reads decompress and decode on `parts` threads at once;
-    /// the result is the same as on one, and a failure (`.corrupted`, naming the seq, with the
-    /// decoding error as `underlying`) is the one a one-thread read meets first. The events are
-    /// held in memory together: keep `limit` to a batch.
+    /// the result is the same as on one thread, and so is a failure: the first damaged value,
+    /// missing value or undecodable record in seq order, as `.corrupted` naming that seq (an
+    /// undecodable record carries the `EventError` as `underlying`). Unlike `forEach`, which
+    /// passes over a missing value, a hole in the seqs fails the read: a projection must not
+    /// checkpoint past events it never saw. The events are held in memory together: keep
+    /// `limit` to a batch.
     public func events(from seq: UInt64, through end: UInt64 = .max, limit: Int,
                        verification: IDVerification = .trustStored, parts: Int = EventLog.decodeParts) throws -> [Event] {
         try store().decodedEvents(from: seq, through: end, limit: limit, verification: verification, parts: parts)

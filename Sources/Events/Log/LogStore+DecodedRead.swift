@@ -3,8 +3,8 @@ import LMDB
 import Zstd
 
 extension LogStore {
-    /// Records below which a read transaction's values are decoded on the calling thread alone;
-    /// also the least a helper thread is given, so that it works for at least a millisecond.
+    /// The records each part of a read transaction's values gets at least (about a millisecond
+    /// of work): fewer than twice this many are decoded on the calling thread alone.
     static let minimumRecordsPerPart = 1_024
 
     /// Events `start...end` decoded, at most `limit` of them, in order with their seqs set.
@@ -16,7 +16,7 @@ extension LogStore {
     func decodedEvents(from start: UInt64, through end: UInt64, limit: Int, verification: IDVerification, parts: Int) throws -> [Event] {
         let first = max(start, 1)
         guard first <= end, limit > 0 else { return [] }
-        let last = try read("read last seq") { try lastSeq($0) }
+        let last = try read("read last seq") { try seqBound($0) }
         guard last >= first else { return [] }
         let capacity = Int(min(min(end, last) - first, UInt64(limit - 1)) + 1)
         return try [Event](unsafeUninitializedCapacity: capacity) { buffer, initialized in
@@ -31,6 +31,18 @@ extension LogStore {
                 initialized += written
                 next += UInt64(written)
             }
+        }
+    }
+
+    /// The snapshot's last seq, or when the last value's header is damaged, the last seq such a
+    /// value could hold: a read that does not reach it must not fail on it, and one that does
+    /// reports it when it gets there.
+    private func seqBound(_ txn: LMDBReadTransaction) throws -> UInt64 {
+        try txn.withCursor(on: events) { cursor in
+            guard let last = try cursor.last() else { return 0 }
+            let first = try seq(of: last.key)
+            let count = (try? StoredValue(last.value, first: first, operation: "read last seq").count) ?? LogFormat.maximumBlockRecords
+            return first + UInt64(count) - 1
         }
     }
 
@@ -79,7 +91,8 @@ extension LogStore {
                     let through = Swift.min(first + UInt64(stored.count) - 1, end)
                     if through >= expected {
                         touched.include(current.value)
-                        slices.append(ValueSlice(first: first, value: current.value, from: expected,
+                        let dictionary = stored.format.compression == .zstdDictionary ? Zstd.dictionaryID(ofFrame: stored.payload) : nil
+                        slices.append(ValueSlice(first: first, value: current.value, dictionary: dictionary, from: expected,
                                                  count: Int(through - expected + 1), offset: Int(expected - next)))
                         expected = through + 1
                     }
@@ -96,13 +109,8 @@ extension LogStore {
     /// Loads, on the calling thread, any dictionary the slices need that is not cached yet, so
     /// that helper threads never touch the transaction.
     private func loadMissingDictionaries(for slices: [ValueSlice], _ txn: LMDBReadTransaction) throws {
-        for slice in slices {
-            guard let byte = slice.value.first, let format = LogFormat.RecordFormat(rawValue: byte),
-                  format.compression == .zstdDictionary else { continue }
-            let stored = try StoredValue(slice.value, first: slice.first, operation: "read event \(slice.from)")
-            if let id = Zstd.dictionaryID(ofFrame: stored.payload), dictionaries[id: id] == nil {
-                return try dictionaries.load(from: txn, meta: meta)
-            }
+        if slices.contains(where: { slice in slice.dictionary.map { dictionaries[id: $0] == nil } ?? false }) {
+            try dictionaries.load(from: txn, meta: meta)
         }
     }
 }
@@ -111,6 +119,8 @@ extension LogStore {
 private struct ValueSlice {
     let first: UInt64
     let value: UnsafeRawBufferPointer
+    /// The dictionary its frame names, if any.
+    let dictionary: UInt32?
     let from: UInt64
     let count: Int
     /// Where the value's first wanted record goes in the chunk's output.

@@ -323,10 +323,10 @@ final class LogWriter: @unchecked Sendable {
     }
 
     /// Appends `batches` in order in one transaction: dedups within the batch, against the
-    /// unindexed tail and against the id index, assigns dense seqs, stores records (waiting
-    /// for each part's compression only then), and merges the tail's next slice into the
-    /// index. Leaves the writer's own state alone (but for `filter`, see `mergeIntoIndex`):
-    /// it changes once the transaction commits.
+    /// unindexed tail and against the id index, assigns dense seqs, merges the tail's next
+    /// slice into the index, and stores records (waiting for each part's compression only
+    /// then). Leaves the writer's own state alone (but for `filter`, see `mergeIntoIndex`): it
+    /// changes once the transaction commits.
     private func append(_ batches: [PendingAppend], _ txn: LMDBWriteTransaction) throws -> BatchResult {
         let store = self.store
         let total = batches.reduce(0) { $0 + $1.count }

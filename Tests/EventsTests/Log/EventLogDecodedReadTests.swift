@@ -74,7 +74,7 @@ struct EventLogDecodedReadTests {
         return Array(all[start..<max(start, stop)])
     }
 
-    @Test("a record that does not decode, a damaged block and a missing value fail the read as corrupted at the first bad seq, on any number of threads")
+    @Test("a record that does not decode, a damaged frame or header and a missing value fail the read as corrupted at the first bad seq, on any number of threads")
     func failuresAtFirstBadSeq() throws {
         let (temporary, path) = try LogFixtures.directory()
         let good = try EventCodecBenchmark.sampleEvents(count: 12_000, seed: 5).map(EventLog.record(for:))
@@ -93,12 +93,16 @@ struct EventLogDecodedReadTests {
             }
             log.close()
         }
-        // Cut the frame of the block at 6,017 short and remove the value at 10,049.
+        // Cut the frame of the block at 6,017 short, remove the value at 10,049 and state no
+        // records in the header of the last block (11,969–12,002).
         try LogFixtures.withStorage(path) { txn, events, _ in
             var value = try #require(try txn.get(LogFixtures.key(6_017), in: events))
             value.removeLast(20)
             try txn.put(value, for: LogFixtures.key(6_017), in: events)
             #expect(try txn.delete(LogFixtures.key(10_049), in: events))
+            var last = try #require(try txn.get(LogFixtures.key(11_969), in: events))
+            (last[1], last[2]) = (0, 0)
+            try txn.put(last, for: LogFixtures.key(11_969), in: events)
         }
         let log = try EventLog(directory: path, options: .readOnly)
         defer { log.close() }
@@ -109,6 +113,10 @@ struct EventLogDecodedReadTests {
             #expect(missing?.code == .corrupted && missing?.operation == "read event 10049", "\(parts) threads: \(String(describing: missing))")
             #expect(missing?.message == "no stored value holds it, and the next one starts at seq 10113", "\(String(describing: missing))")
             #expect(try log.events(from: 9_002, through: 10_048, limit: .max, parts: parts).count == 1_047)
+            let header = #expect(throws: EventLogError.self) { _ = try log.events(from: 10_113, limit: .max, parts: parts) }
+            #expect(header?.code == .corrupted && header?.operation == "read event 11969", "\(parts) threads: \(String(describing: header))")
+            #expect(try log.events(from: 10_113, through: 11_968, limit: .max, parts: parts).count == 1_856)
+            #expect(try log.events(from: 1, through: 2_999, limit: 5_000, parts: parts).count == 2_999, "a damaged last value fails only reads that reach it")
         }
         _ = temporary
     }
