@@ -114,8 +114,10 @@ public final class EventLog: Sendable {
         return events
     }
 
-    /// Lends every event from `seq` through `end` to `body`, in order: the streaming path for
-    /// projections. Bytes are decompressed into one reused buffer; copy what must be kept.
+    /// Lends every event from `seq` through `end` to `body`, in order: the streaming path of the
+    /// relay, replays and audits. Bytes are decompressed into one reused buffer; copy what must
+    /// be kept. A seq in range that no stored value holds (damage: seqs are dense) fails the
+    /// scan as `.corrupted` naming it, rather than being passed over.
     public func forEach(from seq: UInt64, through end: UInt64 = .max, _ body: (StoredEventView) throws -> Void) throws {
         try store().scan(from: seq, through: end, limit: .max) { event in
             try body(event)
@@ -130,10 +132,9 @@ public final class EventLog: Sendable {
     /// read path of projections. Large reads decompress and decode on `parts` threads at once;
     /// the result is the same as on one thread, and so is a failure: the first damaged value,
     /// missing value or undecodable record in seq order, as `.corrupted` naming that seq (an
-    /// undecodable record carries the `EventError` as `underlying`). Unlike `forEach`, which
-    /// passes over a missing value, a hole in the seqs fails the read: a projection must not
-    /// checkpoint past events it never saw. The events are held in memory together: keep
-    /// `limit` to a batch.
+    /// undecodable record carries the `EventError` as `underlying`). As with `forEach`, a hole
+    /// in the seqs fails the read: a projection must not checkpoint past events it never saw.
+    /// The events are held in memory together: keep `limit` to a batch.
     public func events(from seq: UInt64, through end: UInt64 = .max, limit: Int,
                        verification: IDVerification = .trustStored, parts: Int = EventLog.decodeParts) throws -> [Event] {
         try store().decodedEvents(from: seq, through: end, limit: limit, verification: verification, parts: parts)

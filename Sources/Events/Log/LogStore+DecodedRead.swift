@@ -83,10 +83,7 @@ extension LogStore {
             while let current = entry, expected <= end {
                 do {
                     let first = try seq(of: current.key)
-                    guard first <= expected else {
-                        throw EventLogError(.corrupted, operation: "read event \(expected)",
-                                            message: "no stored value holds it, and the next one starts at seq \(first)")
-                    }
+                    guard first <= expected else { throw Self.missingValue(at: expected, nextStoredAt: first) }
                     let stored = try StoredValue(current.value, first: first, operation: "read event \(expected)")
                     let through = Swift.min(first + UInt64(stored.count) - 1, end)
                     if through >= expected {

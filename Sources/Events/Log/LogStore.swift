@@ -278,8 +278,16 @@ final class LogStore: Sendable {
         return seq
     }
 
+    /// The failure of a read that reaches `seq` where no stored value holds it: seqs are dense,
+    /// so a hole is damage (`log verify` reports it as a gap), never events to pass over.
+    static func missingValue(at seq: UInt64, nextStoredAt first: UInt64) -> EventLogError {
+        EventLogError(.corrupted, operation: "read event \(seq)",
+                      message: "no stored value holds it, and the next one starts at seq \(first)")
+    }
+
     /// Visits events `from...through` in order, at most `limit` of them, in read transactions
-    /// of about `scanChunk` records (whole values); `body` returns false to stop.
+    /// of about `scanChunk` records (whole values); `body` returns false to stop. A hole in
+    /// the seqs fails the scan (see `missingValue`).
     func scan(from start: UInt64, through end: UInt64, limit: Int, _ body: (StoredEventView) throws -> Bool) throws {
         var decoder = try RecordDecoder(dictionaries: dictionaries, meta: meta)
         var next = max(start, 1)
@@ -295,6 +303,7 @@ final class LogStore: Sendable {
                     while let current = entry {
                         let first = try seq(of: current.key)
                         guard first <= end else { return false }
+                        if first > next { throw Self.missingValue(at: next, nextStoredAt: first) }
                         touched.include(current.value)
                         let proceed = try decoder.decode(first: first, value: current.value, reading: max(next, first), in: txn) { records in
                             try records.forEach(from: next) { event in

@@ -106,6 +106,13 @@ struct EventLogDecodedReadTests {
         }
         let log = try EventLog(directory: path, options: .readOnly)
         defer { log.close() }
+        // The streaming scan fails on the hole too, rather than passing over it.
+        let streamed = #expect(throws: EventLogError.self) { try log.forEach(from: 9_002) { _ in } }
+        #expect(streamed?.code == .corrupted && streamed?.operation == "read event 10049", "\(String(describing: streamed))")
+        var before = 0
+        try log.forEach(from: 9_002, through: 10_048) { _ in before += 1 }
+        #expect(before == 1_047)
+        #expect(try log.event(at: 10_050) == nil, "a lookup of one seq in the hole finds nothing")
         for parts in 1...4 {
             let damaged = #expect(throws: EventLogError.self) { _ = try log.events(from: 3_001, limit: .max, parts: parts) }
             #expect(damaged?.code == .corrupted && damaged?.operation == "read event 6017", "\(parts) threads: \(String(describing: damaged))")
