@@ -13,9 +13,9 @@ struct BenchLogCommandTests {
     // Few events: the batch-1 fsync row costs one fsync each, and integration suites run
     // beside this one (the crash-safety test times its kills against fsync'ed commits).
     @Test("a tiny run prints one JSON object with every append, read + decode, random read and relay figure positive")
-    func tinyRunPrintsEveryFigure() throws {
+    func tinyRunPrintsEveryFigure() async throws {
         let directory = try TemporaryDirectory("bench-log")
-        let result = try TickfoldBinary.run([
+        let result = try await TickfoldBinary.run([
             "bench", "log", "--json", "--events", "100", "--seconds", "10",
             "--dir", directory.file("logs"), "--kafka", try #require(TestServices.kafka),
         ])
@@ -34,10 +34,10 @@ struct BenchLogCommandTests {
     }
 
     @Test("with the broker unreachable the run fails naming the broker instead of printing a figure")
-    func unreachableBrokerFails() throws {
+    func unreachableBrokerFails() async throws {
         let directory = try TemporaryDirectory("bench-log-down")
         let address = "127.0.0.1:\(try closedLocalPort())"
-        let result = try TickfoldBinary.run([
+        let result = try await TickfoldBinary.run([
             "bench", "log", "--json", "--events", "50", "--seconds", "1", "--dir", directory.file("logs"), "--kafka", address,
         ])
         #expect(result.status != 0)

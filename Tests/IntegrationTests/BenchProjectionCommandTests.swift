@@ -9,16 +9,16 @@ import TickfoldTesting
                 "needs the tickfold binary, PostgreSQL, Redis, the broker and the Python environment (the seed's consumer)"),
        .timeLimit(.minutes(3)))
 struct BenchProjectionCommandTests {
-    func figures(_ arguments: [String]) throws -> [String: Any] {
+    func figures(_ arguments: [String]) async throws -> [String: Any] {
         let directory = try TemporaryDirectory("bench-projection")
-        let result = try TickfoldBinary.run(arguments + ["--json"], environment: ["TMPDIR": directory.path])
+        let result = try await TickfoldBinary.run(arguments + ["--json"], environment: ["TMPDIR": directory.path])
         try #require(result.status == 0, "exit \(result.status): \(result.stderr)")
         return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "not a JSON object: \(result.stdout)")
     }
 
     @Test("bench project: rebuild, \\copy, merge, the seed pattern, Redis and the projector's append→visible latency, all positive")
-    func project() throws {
-        let object = try figures([
+    func project() async throws {
+        let object = try await figures([
             "bench", "project", "--events", "3000", "--batch", "1000", "--merge-events", "500",
             "--redis-keys", "500", "--rate", "500", "--latency-seconds", "1", "--seed-events", "200",
         ])
@@ -38,9 +38,9 @@ struct BenchProjectionCommandTests {
     }
 
     @Test("bench project without a Python for the seed's consumer fails up front, naming TICKFOLD_PYTHON and --seed-events 0")
-    func seedNeedsPython() throws {
+    func seedNeedsPython() async throws {
         let directory = try TemporaryDirectory("bench-projection")
-        let result = try TickfoldBinary.run(
+        let result = try await TickfoldBinary.run(
             ["bench", "project", "--events", "1000", "--merge-events", "0", "--redis-keys", "0", "--latency-seconds", "0", "--seed-events", "100"],
             environment: ["TMPDIR": directory.path, "TICKFOLD_PYTHON": ""])
         #expect(result.status != 0)
@@ -48,8 +48,8 @@ struct BenchProjectionCommandTests {
     }
 
     @Test("bench rebuild: events/s, seconds, peak RSS and digest time")
-    func rebuild() throws {
-        let object = try figures(["bench", "rebuild", "--events", "3000", "--batch-size", "1000"])
+    func rebuild() async throws {
+        let object = try await figures(["bench", "rebuild", "--events", "3000", "--batch-size", "1000"])
         #expect(object["bench"] as? String == "rebuild")
         for key in ["rebuild_events_per_s", "rebuild_seconds", "peak_rss_mb", "digest_seconds"] {
             let value = try #require(object[key] as? Double, "missing or not a number: \(key) in \(object)")

@@ -7,7 +7,7 @@ import TickfoldTesting
 @Suite("tickfold log append survives SIGKILL", .serialized, .enabled(if: TickfoldBinary.path != nil, "build the tickfold binary first: swift build"))
 struct CrashSafetyTests {
     @Test("killed at random moments while streaming: the log verifies and every acknowledged seq holds the acknowledged id", arguments: [20_261_123 as UInt64])
-    func killWhileAppending(seed: UInt64) throws {
+    func killWhileAppending(seed: UInt64) async throws {
         // The writer would otherwise die of SIGPIPE when the child is killed mid-write.
         signal(SIGPIPE, SIG_IGN)
         var random = SplitMix64(seed: seed)
@@ -26,7 +26,7 @@ struct CrashSafetyTests {
         // loaded machine stretches it well past the random delays).
         try EventLog(directory: logPath).close()
         let startupStart = DispatchTime.now().uptimeNanoseconds
-        #expect(try TickfoldBinary.run(["log", "stats", "--log", logPath]).status == 0)
+        #expect(try await TickfoldBinary.run(["log", "stats", "--log", logPath]).status == 0)
         let startupMicroseconds = UInt32((DispatchTime.now().uptimeNanoseconds - startupStart) / 1_000)
 
         for round in 0..<20 {
@@ -77,7 +77,7 @@ struct CrashSafetyTests {
                 highest = max(highest, index)
             }
 
-            let verify = try TickfoldBinary.run(["log", "verify", "--log", logPath])
+            let verify = try await TickfoldBinary.run(["log", "verify", "--log", logPath])
             #expect(verify.status == 0, "round \(round): \(verify.stdout)\(verify.stderr)")
             let log = try EventLog(directory: logPath, options: .readOnly)
             for (seq, id) in acknowledged {

@@ -40,7 +40,7 @@ private final class FixtureServerProcess {
        .enabled(if: TickfoldBinary.path != nil && TestServices.hasKafka, "needs the built binary and TICKFOLD_KAFKA"))
 struct IngestRelayTests {
     @Test("ingest run --plan all twice, relay --once: every appended event reaches Kafka, the reject and the cursor included")
-    func ingestThenRelay() throws {
+    func ingestThenRelay() async throws {
         let root = URL(fileURLWithPath: try #require(TickfoldBinary.path)).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().path
         let directory = try TemporaryDirectory("ingest-relay")
@@ -52,9 +52,9 @@ struct IngestRelayTests {
             "ALPHAVANTAGE_API_KEYS": "k", "FINNHUB_API_KEYS": "k", "FRED_API_KEYS": "k", "NEWSAPI_API_KEYS": "k", "X_BEARER_TOKEN_PRIMARY": "k",
         ]
         let run = ["ingest", "run", "--plan", "all", "--as-of", "2026-04-16", "--config", "\(root)/fixtures/tickfold.json", "--json"]
-        let first = try TickfoldBinary.run(run, environment: environment)
+        let first = try await TickfoldBinary.run(run, environment: environment)
         #expect(first.status == 0, "\(first.stderr)")
-        let second = try TickfoldBinary.run(run, environment: environment)
+        let second = try await TickfoldBinary.run(run, environment: environment)
         #expect(second.status == 0, "\(second.stderr)")
         struct Report: Decodable {
             struct Row: Decodable { let source: String; let appended: Int; let duplicates: Int; let rejected: Int }
@@ -69,7 +69,7 @@ struct IngestRelayTests {
                 "every event again, but the completed progressive step (one overview, one cursor) is not re-run the same day")
         #expect(firstReport.rows.filter { $0.rejected > 0 }.map(\.source) == ["yahoo_finance"])
 
-        let relay = try TickfoldBinary.run(["relay", "--once", "--kafka", try #require(TestServices.kafka)], environment: environment)
+        let relay = try await TickfoldBinary.run(["relay", "--once", "--kafka", try #require(TestServices.kafka)], environment: environment)
         #expect(relay.status == 0, "\(relay.stderr)")
         #expect(relay.stdout.contains("relayed \(appended) events"), "\(relay.stdout)")
 

@@ -13,47 +13,47 @@ extension TickfoldBinary {
 @Suite("tickfold log CLI", .serialized, .enabled(if: TickfoldBinary.path != nil, "build the tickfold binary first: swift build"))
 struct LogCommandTests {
     @Test("append prints SEQ ID, re-append prints duplicate, a malformed line rejects the whole file; get, stats and verify agree")
-    func appendAndInspect() throws {
+    func appendAndInspect() async throws {
         let directory = try TemporaryDirectory("cli-log")
         let logPath = directory.file("log")
         let events = try RelayFixtures.events(0..<5)
         let valid = directory.file("valid.jsonl")
         try (events[0..<3].map(TickfoldBinary.line).joined(separator: "\n") + "\n").write(toFile: valid, atomically: false, encoding: .utf8)
 
-        let appended = try TickfoldBinary.run(["log", "append", valid, "--log", logPath])
+        let appended = try await TickfoldBinary.run(["log", "append", valid, "--log", logPath])
         #expect(appended.status == 0, "\(appended.stderr)")
         #expect(appended.stdout == events[0..<3].enumerated().map { "\($0.offset + 1) \($0.element.id.hex)\n" }.joined())
 
-        let again = try TickfoldBinary.run(["log", "append", valid, "--log", logPath])
+        let again = try await TickfoldBinary.run(["log", "append", valid, "--log", logPath])
         #expect(again.status == 0, "\(again.stderr)")
         #expect(again.stdout == events[0..<3].enumerated().map { "duplicate \($0.offset + 1) \($0.element.id.hex)\n" }.joined())
 
         let mixed = directory.file("mixed.jsonl")
         let lines = [try TickfoldBinary.line(events[3]), #"{"type":"bar.daily","version":2,"#, try TickfoldBinary.line(events[4])]
         try (lines.joined(separator: "\n") + "\n").write(toFile: mixed, atomically: false, encoding: .utf8)
-        let rejected = try TickfoldBinary.run(["log", "append", mixed, "--log", logPath])
+        let rejected = try await TickfoldBinary.run(["log", "append", mixed, "--log", logPath])
         #expect(rejected.status == 1)
         #expect(rejected.stderr.contains("\(mixed):2: "), "\(rejected.stderr)")
         #expect(rejected.stdout.isEmpty)
 
-        let read = try TickfoldBinary.run(["log", "read", "--json", "--log", logPath])
+        let read = try await TickfoldBinary.run(["log", "read", "--json", "--log", logPath])
         #expect(read.status == 0)
         #expect(read.stdout.split(separator: "\n").count == 3)
 
-        let verify = try TickfoldBinary.run(["log", "verify", "--log", logPath])
+        let verify = try await TickfoldBinary.run(["log", "verify", "--log", logPath])
         #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
         #expect(verify.stdout.contains("3 events verified"))
 
-        let get = try TickfoldBinary.run(["log", "get", events[1].id.hex, "--log", logPath])
+        let get = try await TickfoldBinary.run(["log", "get", events[1].id.hex, "--log", logPath])
         #expect(get.status == 0, "\(get.stderr)")
         var withSeq = events[1]
         withSeq.seq = 2
         #expect(get.stdout == String(decoding: try withSeq.canonicalBytes(includingSeq: true), as: UTF8.self) + "\n")
 
-        let missing = try TickfoldBinary.run(["log", "get", events[4].id.hex, "--log", logPath])
+        let missing = try await TickfoldBinary.run(["log", "get", events[4].id.hex, "--log", logPath])
         #expect(missing.status == 1)
 
-        let stats = try TickfoldBinary.run(["log", "stats", "--json", "--log", logPath])
+        let stats = try await TickfoldBinary.run(["log", "stats", "--json", "--log", logPath])
         #expect(stats.status == 0, "\(stats.stderr)")
         let object = try JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)) as? [String: Any]
         #expect(object?["count"] as? Int == 3)

@@ -123,12 +123,12 @@ struct ProjectorTests {
         #expect(try target.checkpoints().count == 2)
         #expect(try target.count("collected_daily_bars") == Set(events.map { "\($0.subject) \($0.payload.objectValue?["date"]?.stringValue ?? "")" }).count)
         guard TickfoldBinary.path != nil else { return }
-        let status = try TickfoldBinary.run(["project", "status", "--schema", target.schema, "--pg", target.conninfo, "--kafka", TestServices.kafka ?? "", "--log", "/nonexistent"])
+        let status = try await TickfoldBinary.run(["project", "status", "--schema", target.schema, "--pg", target.conninfo, "--kafka", TestServices.kafka ?? "", "--log", "/nonexistent"])
         #expect(status.status == 0, "\(status.stderr)")
         #expect(status.stdout.contains("\(topic)/0 = ") && status.stdout.contains("\(topic)/1 = "))
         #expect(status.stdout.contains("note: log lag unknown"))
         let port = try closedLocalPort()
-        let offline = try TickfoldBinary.run(["project", "status", "--schema", target.schema, "--pg", target.conninfo, "--kafka", "127.0.0.1:\(port)", "--json"])
+        let offline = try await TickfoldBinary.run(["project", "status", "--schema", target.schema, "--pg", target.conninfo, "--kafka", "127.0.0.1:\(port)", "--json"])
         #expect(offline.status == 0, "\(offline.stderr)")
         #expect(offline.stdout.contains("Kafka lag unknown"))
     }
@@ -162,7 +162,7 @@ struct ProjectorTests {
     }
 
     @Test("tickfold project run and status: caught up, positions, lag after appends, row counts, JSON; precise errors")
-    func runAndStatusCLI() throws {
+    func runAndStatusCLI() async throws {
         try #require(TickfoldBinary.path != nil, "build the tickfold binary first")
         let directory = try TemporaryDirectory("projector-cli")
         let logPath = directory.file("log")
@@ -171,7 +171,7 @@ struct ProjectorTests {
         let target = try ProjectorTarget()
         defer { target.cleanUp() }
         target.track(try ProjectorTarget.keys(of: logged))
-        let run = try TickfoldBinary.run(["project", "run", "--log", logPath] + target.cliArguments + ["--json"])
+        let run = try await TickfoldBinary.run(["project", "run", "--log", logPath] + target.cliArguments + ["--json"])
         #expect(run.status == 0, "\(run.stderr)")
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
         #expect(summary["events"] as? Int == logged.count)
@@ -181,8 +181,8 @@ struct ProjectorTests {
 
         let appended = try ProjectorEvents.mixed(count: 250, seed: 50_000)
         target.track(try ProjectorTarget.keys(of: appended))
-        _ = try log.appendBlocking(events: appended)
-        let status = try TickfoldBinary.run(["project", "status", "--log", logPath, "--json"] + target.cliArguments.prefix(2) + ["--pg", target.conninfo])
+        _ = try await log.append(events: appended)
+        let status = try await TickfoldBinary.run(["project", "status", "--log", logPath, "--json"] + target.cliArguments.prefix(2) + ["--pg", target.conninfo])
         #expect(status.status == 0, "\(status.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
         let projections = try #require(report["projections"] as? [[String: Any]])
@@ -201,35 +201,35 @@ struct ProjectorTests {
             #expect(table["rows"] as? Int == (try target.count(name)), "\(name)")
         }
 
-        let human = try TickfoldBinary.run(["project", "status", "--log", logPath, "--schema", target.schema, "--pg", target.conninfo])
+        let human = try await TickfoldBinary.run(["project", "status", "--log", logPath, "--schema", target.schema, "--pg", target.conninfo])
         #expect(human.status == 0)
         #expect(human.stdout.contains("log/0 = 3000   lag 250 events"))
         #expect(human.stdout.contains("collected_daily_bars"))
 
-        let caughtUp = try TickfoldBinary.run(["project", "run", "--log", logPath] + target.cliArguments)
+        let caughtUp = try await TickfoldBinary.run(["project", "run", "--log", logPath] + target.cliArguments)
         #expect(caughtUp.status == 0 && caughtUp.stdout.contains("projected 250 events"), "\(caughtUp.stdout)\(caughtUp.stderr)")
 
         // A schema an older build made: status says what to do, and a projector with events to
         // write refuses them with the same advice instead of mixing versions.
         let older = "collected@v\(CollectedProjection().version - 1)"
         _ = try target.admin.execute("COMMENT ON SCHEMA \(target.schema) IS '\(ProjectionSwap.commentPrefix)\(older)'")
-        let outdated = try TickfoldBinary.run(["project", "status", "--log", logPath, "--schema", target.schema, "--pg", target.conninfo])
+        let outdated = try await TickfoldBinary.run(["project", "status", "--log", logPath, "--schema", target.schema, "--pg", target.conninfo])
         #expect(outdated.status == 0 && outdated.stdout.contains("note: schema \(target.schema) holds \(older)") && outdated.stdout.contains("tickfold replay --from 1"), "\(outdated.stdout)")
         let more = try ProjectorEvents.mixed(count: 10, seed: 60_000)
         target.track(try ProjectorTarget.keys(of: more))
-        _ = try log.appendBlocking(events: more)
-        let refused = try TickfoldBinary.run(["project", "run", "--log", logPath] + target.cliArguments)
+        _ = try await log.append(events: more)
+        let refused = try await TickfoldBinary.run(["project", "run", "--log", logPath] + target.cliArguments)
         #expect(refused.status != 0 && refused.stderr.contains("holds \(older)") && refused.stderr.contains("tickfold replay --from 1"), "\(refused.stderr)")
 
-        let unmigrated = try TickfoldBinary.run(["project", "run", "--log", logPath, "--schema", TestServices.uniqueName("nothere"), "--pg", target.conninfo, "--redis", TestServices.redis ?? ""])
+        let unmigrated = try await TickfoldBinary.run(["project", "run", "--log", logPath, "--schema", TestServices.uniqueName("nothere"), "--pg", target.conninfo, "--redis", TestServices.redis ?? ""])
         #expect(unmigrated.status != 0)
         #expect(unmigrated.stderr.contains("tickfold project migrate"))
-        let unknown = try TickfoldBinary.run(["project", "run", "--log", logPath, "--projection", "nope"] + target.cliArguments)
+        let unknown = try await TickfoldBinary.run(["project", "run", "--log", logPath, "--projection", "nope"] + target.cliArguments)
         #expect(unknown.status != 0 && unknown.stderr.contains("no projection named \"nope\""))
         let port = try closedLocalPort()
-        let unreachable = try TickfoldBinary.run(["project", "status", "--log", logPath, "--pg", "postgresql://127.0.0.1:\(port)/tickfold"])
+        let unreachable = try await TickfoldBinary.run(["project", "status", "--log", logPath, "--pg", "postgresql://127.0.0.1:\(port)/tickfold"])
         #expect(unreachable.status != 0 && unreachable.stderr.contains("PostgreSQL"))
-        let noLog = try TickfoldBinary.run(["project", "run", "--log", directory.file("absent")] + target.cliArguments)
+        let noLog = try await TickfoldBinary.run(["project", "run", "--log", directory.file("absent")] + target.cliArguments)
         #expect(noLog.status != 0 && noLog.stderr.contains("event log"))
     }
 
@@ -276,7 +276,7 @@ struct ProjectorTests {
         // Nothing beyond the checkpoint was committed, nothing below it is missing.
         let newest = try target.rows("SELECT max(seq) FROM $schema.collected_daily_bars")[0][0].flatMap(Int64.init) ?? 0
         #expect(newest <= stoppedAt)
-        let restart = try TickfoldBinary.run(["project", "run", "--log", logPath] + target.cliArguments)
+        let restart = try await TickfoldBinary.run(["project", "run", "--log", logPath] + target.cliArguments)
         #expect(restart.status == 0, "\(restart.stderr)")
         #expect(try target.checkpoints()["log/0"] == Int64(logged.count))
         _ = try await Projector(engine: reference.engine(), source: LogEventSource(log: log)).run()

@@ -7,6 +7,11 @@ import TickfoldTesting
 enum RelayFixtures {
     static let subjects = ["AAPL", "MSFT", "NVDA", "TSLA", "AMZN", "GOOG", "META"]
 
+    /// One relay pass, for async tests (`runOnce` blocks; the pass is short).
+    static func publishOnce(_ relay: KafkaRelay) throws -> KafkaRelay.Report {
+        try relay.runOnce()
+    }
+
     static func events(_ range: Range<Int>) throws -> [Event] {
         try range.map { i in
             let subject = subjects[i % subjects.count]

@@ -10,7 +10,7 @@ import TickfoldTesting
        .enabled(if: TestServices.hasPostgres && TestServices.hasRedis && TickfoldBinary.isAvailable))
 struct ReplayCommandTests {
     @Test("dry run changes nothing; a replay prints progress lines, swaps, and audit diff finds live equal to a kept rebuild")
-    func replayCommand() throws {
+    func replayCommand() async throws {
         let fixture = try ReplayFixture(label: "cli")
         defer { fixture.cleanUp() }
         let head = try fixture.append(count: 1500, seed: 21)
@@ -18,7 +18,7 @@ struct ReplayCommandTests {
         try fixture.project(try fixture.liveEngine())
         let common = ["--log", fixture.directory.file("events"), "--schema", fixture.schema, "--namespace", fixture.namespace]
 
-        let dry = try TickfoldBinary.run(["replay", "--from", "700", "--dry-run"] + common)
+        let dry = try await TickfoldBinary.run(["replay", "--from", "700", "--dry-run"] + common)
         #expect(dry.status == 0, "\(dry.stderr)")
         #expect(dry.stdout.contains("dry run: nothing is changed"))
         #expect(dry.stdout.contains("seq 700 to the log head (seq \(head) now)"))
@@ -26,49 +26,49 @@ struct ReplayCommandTests {
         #expect(try fixture.schemas() == [fixture.schema])
 
         let swapped = "s" + TestServices.uniqueName("").filter { $0.isLetter || $0.isNumber }.lowercased()
-        let replay = try TickfoldBinary.run(["replay", "--from", "1", "--batch-size", "400", "--id", swapped] + common)
+        let replay = try await TickfoldBinary.run(["replay", "--from", "1", "--batch-size", "400", "--id", swapped] + common)
         #expect(replay.status == 0, "\(replay.stderr)")
         #expect(replay.stderr.contains("replay: folding:"))
         #expect(replay.stderr.contains("events/s"))
         #expect(replay.stdout.contains("swapped in at seq \(head)"))
         #expect(try fixture.schemas() == [fixture.schema])
 
-        let kept = try TickfoldBinary.run(["replay", "--from", "1", "--to", String(head)] + common)
+        let kept = try await TickfoldBinary.run(["replay", "--from", "1", "--to", String(head)] + common)
         #expect(kept.status == 0, "\(kept.stderr)")
         let shadow = try #require(try fixture.schemas().first { $0 != fixture.schema })
         let id = String(shadow.dropFirst(fixture.schema.count + 2))
         let prefix = fixture.namespace + "tickfold:ns:" + id + ":"
         #expect(kept.stdout.contains("kept schema \(shadow) and keys \"\(prefix)\""), "\(kept.stdout)")
-        let diff = try TickfoldBinary.run(["audit", "diff", "pg:\(fixture.schema),redis:@\(fixture.namespace)", "pg:\(shadow),redis:\(prefix)"])
+        let diff = try await TickfoldBinary.run(["audit", "diff", "pg:\(fixture.schema),redis:@\(fixture.namespace)", "pg:\(shadow),redis:\(prefix)"])
         #expect(diff.status == 0, "\(diff.stdout)\(diff.stderr)")
 
         // The swapped-in replay's keys are live: discarding them is refused and changes nothing.
-        let refused = try TickfoldBinary.run(["replay", "--discard", swapped] + common)
+        let refused = try await TickfoldBinary.run(["replay", "--discard", swapped] + common)
         #expect(refused.status == 2 && refused.stderr.contains("swapped in"), "\(refused.stdout)\(refused.stderr)")
         #expect(try fixture.schemas().count == 2)
         let keysBefore = try fixture.keys(matching: "tickfold:ns:\(id):*")
         #expect(!keysBefore.isEmpty)
 
-        let discarded = try TickfoldBinary.run(["replay", "--discard", id] + common)
+        let discarded = try await TickfoldBinary.run(["replay", "--discard", id] + common)
         #expect(discarded.status == 0, "\(discarded.stderr)")
         #expect(discarded.stdout == "discarded replay \(id): dropped schema \(shadow) and \(keysBefore.count) keys\n", "\(discarded.stdout)")
         #expect(try fixture.schemas() == [fixture.schema])
         #expect(try fixture.keys(matching: "tickfold:ns:\(id):*").isEmpty)
-        let again = try TickfoldBinary.run(["replay", "--discard", id] + common)
+        let again = try await TickfoldBinary.run(["replay", "--discard", id] + common)
         #expect(again.status == 0 && again.stdout == "nothing kept by replay \(id)\n", "\(again.stdout)\(again.stderr)")
-        let live = try TickfoldBinary.run(["audit", "diff", "pg:\(fixture.schema),redis:@\(fixture.namespace)", "pg:\(fixture.schema),redis:@\(fixture.namespace)"])
+        let live = try await TickfoldBinary.run(["audit", "diff", "pg:\(fixture.schema),redis:@\(fixture.namespace)", "pg:\(fixture.schema),redis:@\(fixture.namespace)"])
         #expect(live.status == 0, "\(live.stdout)\(live.stderr)")
     }
 
     @Test("--from kafka:TOPIC:PARTITION:OFFSET starts at the seq in that message's header", .enabled(if: TestServices.hasKafka))
-    func kafkaPosition() throws {
+    func kafkaPosition() async throws {
         let fixture = try ReplayFixture(label: "clikafka")
         defer { fixture.cleanUp() }
         try fixture.append(count: 600, seed: 23)
         try fixture.migrateLive()
         try fixture.project(try fixture.liveEngine())
         let naming = TopicNaming(prefix: TestServices.uniqueName("rpk"))
-        _ = try KafkaRelay(log: fixture.log, kafka: RelayFixtures.kafkaConfig, options: .init(naming: naming, partitions: 2)).runOnce()
+        _ = try RelayFixtures.publishOnce(KafkaRelay(log: fixture.log, kafka: RelayFixtures.kafkaConfig, options: .init(naming: naming, partitions: 2)))
         let topic = naming.topic(forType: "bar.daily")
         let messages = try RelayFixtures.readEvents(topic, partitions: 2).filter { $0.partition == 1 }
         let message = try #require(messages.dropFirst(3).first)
@@ -77,34 +77,34 @@ struct ReplayCommandTests {
             return
         }
         let common = ["--log", fixture.directory.file("events"), "--schema", fixture.schema, "--namespace", fixture.namespace]
-        let dry = try TickfoldBinary.run(["replay", "--from", "kafka:\(topic):1:\(message.offset)", "--dry-run"] + common)
+        let dry = try await TickfoldBinary.run(["replay", "--from", "kafka:\(topic):1:\(message.offset)", "--dry-run"] + common)
         #expect(dry.status == 0, "\(dry.stderr)")
         #expect(dry.stdout.contains("fold:          seq \(seq) to"), "\(dry.stdout)")
-        let missing = try TickfoldBinary.run(["replay", "--from", "kafka:\(topic):1:999999", "--dry-run"] + common)
+        let missing = try await TickfoldBinary.run(["replay", "--from", "kafka:\(topic):1:999999", "--dry-run"] + common)
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("kafka:\(topic):1:999999"))
     }
 
     @Test("bad positions, unknown projections and an unreachable database are errors")
-    func failures() throws {
+    func failures() async throws {
         let directory = try TemporaryDirectory("replay-cli-bad")
         let common = ["--log", directory.file("events")]
         let fixture = try ReplayFixture(label: "clibad")
         defer { fixture.cleanUp() }
         try fixture.append(count: 10, seed: 22)
         let log = ["--log", fixture.directory.file("events")]
-        #expect(try TickfoldBinary.run(["replay", "--from", "yesterday"] + log).status == 64)
-        #expect(try TickfoldBinary.run(["replay"] + log).status == 64)
-        #expect(try TickfoldBinary.run(["replay", "--from", "1", "--discard", "abc"] + log).status == 64)
-        let badID = try TickfoldBinary.run(["replay", "--discard", "Not-An-Id"] + log)
+        #expect(try await TickfoldBinary.run(["replay", "--from", "yesterday"] + log).status == 64)
+        #expect(try await TickfoldBinary.run(["replay"] + log).status == 64)
+        #expect(try await TickfoldBinary.run(["replay", "--from", "1", "--discard", "abc"] + log).status == 64)
+        let badID = try await TickfoldBinary.run(["replay", "--discard", "Not-An-Id"] + log)
         #expect(badID.status == 2 && badID.stderr.contains("lowercase letters and digits"), "\(badID.stderr)")
-        let unknown = try TickfoldBinary.run(["replay", "--from", "1", "--projection", "nope"] + log)
+        let unknown = try await TickfoldBinary.run(["replay", "--from", "1", "--projection", "nope"] + log)
         #expect(unknown.status == 2 && unknown.stderr.contains("no projection named"))
         let port = try closedLocalPort()
-        let down = try TickfoldBinary.run(["replay", "--from", "1", "--pg", "postgresql://u:secret@127.0.0.1:\(port)/x"] + log)
+        let down = try await TickfoldBinary.run(["replay", "--from", "1", "--pg", "postgresql://u:secret@127.0.0.1:\(port)/x"] + log)
         #expect(down.status == 2)
         #expect(!down.stderr.contains("secret"))
-        let noLog = try TickfoldBinary.run(["replay", "--from", "1"] + common)
+        let noLog = try await TickfoldBinary.run(["replay", "--from", "1"] + common)
         #expect(noLog.status == 2)
     }
 }

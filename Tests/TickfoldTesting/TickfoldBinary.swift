@@ -40,9 +40,26 @@ public enum TickfoldBinary {
     /// process's environment minus the variables `removing` selects (by default
     /// `TICKFOLD_CONFIG`, so a developer's configuration file never leaks into a test) plus
     /// `environment`.
+    ///
+    /// The wait happens on a thread of its own: tests run on Swift's cooperative pool (a thread
+    /// per core), and tests blocking it while a child runs for seconds starved the others into
+    /// their time limits.
     public static func run(
         _ arguments: [String], input: [UInt8] = [], environment: [String: String] = [:],
-        removing: (String) -> Bool = { $0 == "TICKFOLD_CONFIG" }, directory: String? = nil
+        removing: @escaping @Sendable (String) -> Bool = { $0 == "TICKFOLD_CONFIG" }, directory: String? = nil
+    ) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Swift.Result {
+                    try runWaiting(arguments, input: input, environment: environment, removing: removing, directory: directory)
+                })
+            }.start()
+        }
+    }
+
+    private static func runWaiting(
+        _ arguments: [String], input: [UInt8], environment: [String: String],
+        removing: (String) -> Bool, directory: String?
     ) throws -> Result {
         guard let path else { throw NotBuilt() }
         let process = Process()

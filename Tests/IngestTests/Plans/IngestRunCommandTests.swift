@@ -6,8 +6,8 @@ import TickfoldTesting
 
 /// Runs the built binary in `directory` with none of the developer's Tickfold settings or keys,
 /// plus `extra`.
-private func tickfold(_ arguments: [String], environment extra: [String: String], in directory: String) throws -> TickfoldBinary.Result {
-    try TickfoldBinary.run(arguments, environment: extra, removing: { name in
+private func tickfold(_ arguments: [String], environment extra: [String: String], in directory: String) async throws -> TickfoldBinary.Result {
+    try await TickfoldBinary.run(arguments, environment: extra, removing: { name in
         name.hasPrefix("TICKFOLD_") || name.hasSuffix("_API_KEYS") || name.hasPrefix("X_BEARER")
     }, directory: directory)
 }
@@ -30,7 +30,7 @@ struct IngestRunCommandTests {
     ]
 
     @Test("plan all over the fixture server: events, one zstd-quarantined reject, nothing new the second time, no key anywhere")
-    func runAllTwice() throws {
+    func runAllTwice() async throws {
         let directory = try TemporaryDirectory("ingest-run-cli")
         let server = FixtureServer(directory: Repository.fixtures, logger: LogCapture().logger())
         try server.start()
@@ -43,7 +43,7 @@ struct IngestRunCommandTests {
         let arguments = ["ingest", "run", "--plan", "all", "--as-of", "2026-04-16", "--config", "\(Repository.fixtures)/tickfold.json",
                          "--log", directory.file("events")]
 
-        let first = try tickfold(arguments, environment: environment, in: directory.path)
+        let first = try await tickfold(arguments, environment: environment, in: directory.path)
         #expect(first.status == 0, "\(first.stderr)")
         let firstTotals = try #require(totals(first.stdout), "\(first.stdout)")
         #expect(firstTotals.appended > 100)
@@ -51,7 +51,7 @@ struct IngestRunCommandTests {
         #expect(first.stdout.contains("yahoo_finance"))
         #expect(first.stdout.contains("finnhub") && first.stdout.contains("transport"), "\(first.stdout)")
 
-        let second = try tickfold(arguments, environment: environment, in: directory.path)
+        let second = try await tickfold(arguments, environment: environment, in: directory.path)
         #expect(second.status == 0, "\(second.stderr)")
         let secondTotals = try #require(totals(second.stdout))
         #expect(secondTotals.appended == 0, "\(second.stdout)")
@@ -84,42 +84,42 @@ struct IngestRunCommandTests {
     }
 
     @Test("ingest file parses saved responses, appends, counts duplicates, quarantines a malformed one")
-    func ingestFile() throws {
+    func ingestFile() async throws {
         let directory = try TemporaryDirectory("ingest-file-cli")
         let chart = "\(Repository.fixtures)/yahoo_finance/v8/finance/chart/QQQ/GET@events=div%2Csplit&interval=1d&range=1mo.json"
         let broken = "\(Repository.fixtures)/yahoo_finance/v8/finance/chart/XLK/GET@events=div%2Csplit&interval=1d&range=1mo.json"
         let base = ["ingest", "file", "--source", "yahoo", "--endpoint", "chart", "--log", directory.file("events"), "--json"]
 
-        let first = try tickfold(base + [chart], environment: [:], in: directory.path)
+        let first = try await tickfold(base + [chart], environment: [:], in: directory.path)
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout.contains(#""appended":1"#), "\(first.stdout)")
-        let again = try tickfold(base + [chart, broken], environment: [:], in: directory.path)
+        let again = try await tickfold(base + [chart, broken], environment: [:], in: directory.path)
         #expect(again.status == 1)
         #expect(again.stdout.contains(#""appended":0"#) && again.stdout.contains(#""duplicates":1"#), "\(again.stdout)")
         #expect(again.stderr.contains("malformed-json"), "\(again.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.file("quarantine")).count == 1)
 
-        let unknown = try tickfold(["ingest", "file", "--source", "yahoo", "--endpoint", "nope", "--log", directory.file("events"), chart],
+        let unknown = try await tickfold(["ingest", "file", "--source", "yahoo", "--endpoint", "nope", "--log", directory.file("events"), chart],
                                    environment: [:], in: directory.path)
         #expect(unknown.status == 2)
         #expect(unknown.stderr.contains("no parser for --source yahoo --endpoint nope"))
     }
 
     @Test("ingest run without plans or with an unknown plan is a usage error naming what to do")
-    func usage() throws {
+    func usage() async throws {
         let directory = try TemporaryDirectory("ingest-run-usage")
-        let none = try tickfold(["ingest", "run", "--plan", "etf-daily", "--log", directory.file("events")], environment: [:], in: directory.path)
+        let none = try await tickfold(["ingest", "run", "--plan", "etf-daily", "--log", directory.file("events")], environment: [:], in: directory.path)
         #expect(none.status == 2)
         #expect(none.stderr.contains("no ingest plans configured"), "\(none.stderr)")
-        let unknown = try tickfold(["ingest", "run", "--plan", "nope", "--config", "\(Repository.fixtures)/tickfold.json", "--log", directory.file("events")],
+        let unknown = try await tickfold(["ingest", "run", "--plan", "nope", "--config", "\(Repository.fixtures)/tickfold.json", "--log", directory.file("events")],
                                    environment: [:], in: directory.path)
         #expect(unknown.status == 2)
         #expect(unknown.stderr.contains("no plan named nope"), "\(unknown.stderr)")
-        let keyless = try tickfold(["ingest", "run", "--plan", "macro", "--as-of", "2026-04-16", "--config", "\(Repository.fixtures)/tickfold.json",
+        let keyless = try await tickfold(["ingest", "run", "--plan", "macro", "--as-of", "2026-04-16", "--config", "\(Repository.fixtures)/tickfold.json",
                                     "--log", directory.file("events")], environment: [:], in: directory.path)
         #expect(keyless.status == 1, "every due request failed: \(keyless.stdout)")
         #expect(keyless.stdout.contains("no key: set FRED_API_KEYS or FRED_API_KEYS_FILE"), "\(keyless.stdout)")
-        let badDate = try tickfold(["ingest", "run", "--plan", "macro", "--as-of", "2026-13-01", "--config", "\(Repository.fixtures)/tickfold.json",
+        let badDate = try await tickfold(["ingest", "run", "--plan", "macro", "--as-of", "2026-13-01", "--config", "\(Repository.fixtures)/tickfold.json",
                                     "--log", directory.file("events")], environment: [:], in: directory.path)
         #expect(badDate.status == 2)
         #expect(badDate.stderr.contains("--as-of 2026-13-01"), "\(badDate.stderr)")
