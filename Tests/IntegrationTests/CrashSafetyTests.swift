@@ -46,11 +46,13 @@ struct CrashSafetyTests {
             let writer = stdin.fileHandleForWriting
             let chunk = Data(lines[start..<end].joined())
             let written = DispatchSemaphore(value: 0)
-            DispatchQueue.global().async {
+            // A thread of its own, not the global queue: that is the cooperative pool, which a
+            // write blocked on the child's pipe would hold.
+            Thread {
                 // Fails with EPIPE once the child is killed: expected, the test kills it.
                 try? writer.write(contentsOf: chunk)
                 written.signal()
-            }
+            }.start()
             usleep(delayMicroseconds)
             kill(process.processIdentifier, SIGKILL)
             let output = stdout.fileHandleForReading.readDataToEndOfFile()

@@ -40,28 +40,37 @@ public enum TickfoldBinary {
     /// process's environment minus the variables `removing` selects (by default
     /// `TICKFOLD_CONFIG`, so a developer's configuration file never leaks into a test) plus
     /// `environment`.
-    ///
-    /// The wait happens on a thread of its own: tests run on Swift's cooperative pool (a thread
-    /// per core), and tests blocking it while a child runs for seconds starved the others into
-    /// their time limits.
+    /// The wait happens on a thread of its own (see `ChildProcess`).
     public static func run(
         _ arguments: [String], input: [UInt8] = [], environment: [String: String] = [:],
         removing: @escaping @Sendable (String) -> Bool = { $0 == "TICKFOLD_CONFIG" }, directory: String? = nil
     ) async throws -> Result {
+        guard let path else { throw NotBuilt() }
+        return try await ChildProcess.run(path, arguments, input: input, environment: environment, removing: removing, directory: directory)
+    }
+}
+
+/// Runs a program to completion, waiting on a thread of its own: tests run on Swift's
+/// cooperative pool (a thread per core), and tests blocking it while a child ran for seconds
+/// starved the others into their time limits.
+public enum ChildProcess {
+    public static func run(
+        _ path: String, _ arguments: [String], input: [UInt8] = [], environment: [String: String] = [:],
+        removing: @escaping @Sendable (String) -> Bool = { $0 == "TICKFOLD_CONFIG" }, directory: String? = nil
+    ) async throws -> TickfoldBinary.Result {
         try await withCheckedThrowingContinuation { continuation in
             Thread {
-                continuation.resume(with: Swift.Result {
-                    try runWaiting(arguments, input: input, environment: environment, removing: removing, directory: directory)
+                continuation.resume(with: Result {
+                    try runWaiting(path, arguments, input: input, environment: environment, removing: removing, directory: directory)
                 })
             }.start()
         }
     }
 
     private static func runWaiting(
-        _ arguments: [String], input: [UInt8], environment: [String: String],
+        _ path: String, _ arguments: [String], input: [UInt8], environment: [String: String],
         removing: (String) -> Bool, directory: String?
-    ) throws -> Result {
-        guard let path else { throw NotBuilt() }
+    ) throws -> TickfoldBinary.Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
@@ -79,7 +88,7 @@ public enum TickfoldBinary {
         try stdin.fileHandleForWriting.close()
         let (out, err) = output.wait()
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: out, stderr: err)
+        return TickfoldBinary.Result(status: process.terminationStatus, stdout: out, stderr: err)
     }
 }
 

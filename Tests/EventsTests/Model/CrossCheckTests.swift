@@ -4,23 +4,15 @@ import Testing
 import TickfoldTesting
 @testable import Events
 
-/// Runs one of the Python checkers in schemas/events with the test venv's python.
-func runPythonChecker(_ script: String, arguments: [String]) throws -> [Substring] {
+/// Runs one of the Python checkers in schemas/events with the test venv's python, through
+/// `TickfoldBinary.run`'s off-pool wait (a checker runs for seconds).
+func runPythonChecker(_ script: String, arguments: [String]) async throws -> [Substring] {
     let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: try #require(TestServices.python))
-    process.arguments = [repository.appendingPathComponent("schemas/events/\(script)").path] + arguments
-    let output = Pipe()
-    let errors = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    #expect(process.terminationStatus == 0, "\(script) failed: \(errorText)")
-    return String(decoding: data, as: UTF8.self).split(separator: "\n")
+    let result = try await ChildProcess.run(try #require(TestServices.python),
+                                            [repository.appendingPathComponent("schemas/events/\(script)").path] + arguments)
+    #expect(result.status == 0, "\(script) failed: \(result.stderr)")
+    return result.stdout.split(separator: "\n")
 }
 
 func schemaDirectory() -> String {
@@ -31,7 +23,7 @@ func schemaDirectory() -> String {
 @Suite("Cross-checks with Python (rfc8785, jsonschema)", .enabled(if: TestServices.hasPython))
 struct CrossCheckTests {
     @Test("10,000 events of every type: ids and full canonical envelopes agree with Python rfc8785")
-    func rfc8785Agreement() throws {
+    func rfc8785Agreement() async throws {
         var samples = EventSamples(seed: 0x7_1c4f_01d)
         var events = try samples.events(10_120)
         for i in events.indices where i % 3 == 0 { events[i].seq = UInt64(i + 1) }
@@ -47,7 +39,7 @@ struct CrossCheckTests {
         let path = directory.file("events.jsonl")
         try Data(lines).write(to: URL(fileURLWithPath: path))
 
-        let results = try runPythonChecker("check_rfc8785.py", arguments: [path])
+        let results = try await runPythonChecker("check_rfc8785.py", arguments: [path])
         try #require(results.count == events.count)
         var idMismatches = 0
         var envelopeMismatches = 0
@@ -69,7 +61,7 @@ struct CrossCheckTests {
     }
 
     @Test("Generated events of every type and version validate against schemas/events; broken ones do not")
-    func schemas() throws {
+    func schemas() async throws {
         var samples = EventSamples(seed: 99)
         let events = try samples.events(EventSamples.kinds * 40)
         var bad: [String] = [
@@ -88,7 +80,7 @@ struct CrossCheckTests {
         let path = directory.file("events.jsonl")
         try lines.write(toFile: path, atomically: false, encoding: .utf8)
 
-        let results = try runPythonChecker("check_schemas.py", arguments: [schemaDirectory(), path])
+        let results = try await runPythonChecker("check_schemas.py", arguments: [schemaDirectory(), path])
         try #require(results.count == events.count + bad.count)
         for (event, result) in zip(events, results) where result != "ok" {
             Issue.record("\(event.type) v\(event.version): \(result)")
