@@ -23,11 +23,14 @@ public enum TickfoldBinary {
         public let status: Int32
         public let stdout: String
         public let stderr: String
+        /// From launch to exit, measured on the waiting thread (an awaiting test may resume later).
+        public let elapsed: Duration
 
-        public init(status: Int32, stdout: String, stderr: String) {
+        public init(status: Int32, stdout: String, stderr: String, elapsed: Duration = .zero) {
             self.status = status
             self.stdout = stdout
             self.stderr = stderr
+            self.elapsed = elapsed
         }
     }
 
@@ -82,13 +85,14 @@ public enum ChildProcess {
         process.standardInput = stdin
         process.standardOutput = stdout
         process.standardError = stderr
+        let started = ContinuousClock.now
         try process.run()
         let output = OutputCollector(stdout: stdout, stderr: stderr)
         stdin.fileHandleForWriting.write(Data(input))
         try stdin.fileHandleForWriting.close()
         let (out, err) = output.wait()
         process.waitUntilExit()
-        return TickfoldBinary.Result(status: process.terminationStatus, stdout: out, stderr: err)
+        return TickfoldBinary.Result(status: process.terminationStatus, stdout: out, stderr: err, elapsed: ContinuousClock.now - started)
     }
 }
 
