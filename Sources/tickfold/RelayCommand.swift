@@ -39,7 +39,7 @@ struct RelayCommand: AsyncParsableCommand {
         let shutdown = ShutdownSignal()
         let report: KafkaRelay.Report
         do {
-            report = try await relay.run(until: { once || shutdown.isRequested })
+            report = try await relay.run(following: !once, until: { shutdown.isRequested })
         } catch {
             throw CLIError("relay to Kafka at \(servers): \(error)")
         }

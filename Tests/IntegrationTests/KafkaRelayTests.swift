@@ -110,6 +110,65 @@ struct KafkaRelayTests {
         #expect(after.published == 0 && after.lostTopics.isEmpty)
     }
 
+    @Test("run(following: false) publishes the whole log however many steps it takes; a stop request ends the pass after the step in hand")
+    func onePassInSteps() async throws {
+        let directory = try TemporaryDirectory("relay-steps")
+        let log = try EventLog(directory: directory.path)
+        defer { try? admin.deleteTopic(barTopic); try? admin.deleteTopic(macroTopic) }
+        let events = try RelayFixtures.events(0..<2_500)
+        _ = try await log.append(events: events)
+
+        let stopped = try await makeRelay(log).run(following: false, until: { true })
+        #expect(stopped.published == 700 && stopped.checkpoint == 700, "one step of 700, then the stop: \(stopped)")
+        let rest = try await makeRelay(log).run(following: false, until: { false })
+        #expect(rest.published == 1_800 && rest.checkpoint == 2_500, "four more steps to the end: \(rest)")
+        let check = self
+        try await onThread {
+            for topic in [check.barTopic, check.macroTopic] {
+                check.checkTopic(topic, try RelayFixtures.readAll(topic, partitions: 3), expected: check.expected(events, in: topic))
+            }
+        }
+    }
+
+    @Test("tickfold relay --once publishes a log longer than one step; tickfold relay follows appends and exits 0 on SIGTERM with its checkpoint")
+    func relayCLI() async throws {
+        try #require(TickfoldBinary.path != nil, "build the tickfold binary first")
+        let directory = try TemporaryDirectory("relay-cli")
+        let logPath = directory.file("log")
+        let log = try EventLog(directory: logPath)
+        defer { log.close() }
+        defer { try? admin.deleteTopic(barTopic); try? admin.deleteTopic(macroTopic) }
+        // More than the relay's default step (20,000 events), which a one-shot pass once stopped after.
+        var events = try RelayFixtures.events(0..<20_500)
+        _ = try await log.append(events: events)
+        let arguments = ["--log", logPath, "--kafka", try #require(TestServices.kafka), "--partitions", "3"]
+        let environment = ["TICKFOLD_TOPIC_PREFIX": naming.prefix]
+
+        let once = try await TickfoldBinary.run(["relay", "--once"] + arguments, environment: environment)
+        #expect(once.status == 0, "\(once.stderr)")
+        #expect(once.stdout.contains("relayed 20500 events; checkpoint 20500"), "\(once.stdout)")
+
+        let follower = try TickfoldChild(["relay"] + arguments, environment: environment)
+        let more = try RelayFixtures.events(20_500..<20_900)
+        _ = try await log.append(events: more)
+        events += more
+        let checkpointName = "relay/\(naming.prefix)"
+        let caughtUp = try await eventually { try log.checkpoint(named: checkpointName) == 20_900 }
+        follower.signal(SIGTERM)
+        let followed = try await onThread { try follower.finish() }
+        let reached = try log.checkpoint(named: checkpointName) ?? 0
+        #expect(caughtUp, "the following relay checkpointed \(reached) of 20900")
+        #expect(followed.status == 0, "\(followed.stderr)")
+        #expect(followed.stdout.contains("relayed 400 events; checkpoint 20900"), "\(followed.stdout)")
+        let check = self
+        let all = events
+        try await onThread {
+            for topic in [check.barTopic, check.macroTopic] {
+                check.checkTopic(topic, try RelayFixtures.readAll(topic, partitions: 3), expected: check.expected(all, in: topic))
+            }
+        }
+    }
+
     @Test("the reader accepts a genuine message and rejects one whose id header was altered")
     func tamperedIDRejected() throws {
         let topic = TestServices.uniqueName("relay_tamper")

@@ -23,7 +23,8 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
         public var partitions: Int
         /// Events read from the log per step.
         public var batchSize: Int
-        /// How often a following relay checkpoints and re-checks the broker for lost data.
+        /// How often the relay checkpoints during a pass, and how often a following relay
+        /// re-checks the broker for lost data.
         public var checkpointIntervalMs: Int
         public var lossCheckIntervalMs: Int
 
@@ -105,14 +106,15 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
         return report
     }
 
-    /// Follows the log until `shouldStop` returns true (checked between steps; a SIGTERM
-    /// handler sets it), then drains, checkpoints and returns. Runs on the relay's own
-    /// thread, never on the cooperative pool.
-    public func run(until shouldStop: @escaping @Sendable () -> Bool) async throws -> Report {
+    /// Publishes until `shouldStop` returns true (checked between steps; a SIGTERM handler
+    /// sets it), then drains, checkpoints and returns. `following` keeps waiting for new
+    /// events at the log's end; otherwise the pass also ends there, like `runOnce`. Runs on
+    /// the relay's own thread, never on the cooperative pool.
+    public func run(following: Bool = true, until shouldStop: @escaping @Sendable () -> Bool) async throws -> Report {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Report, any Error>) in
             queue.async {
                 var report = Report()
-                continuation.resume(with: Result { try self.publishPass(into: &report, following: true, shouldStop: shouldStop); return report })
+                continuation.resume(with: Result { try self.publishPass(into: &report, following: following, shouldStop: shouldStop); return report })
             }
         }
     }
@@ -150,7 +152,7 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
                 }
                 next = through + 1
                 drain(producer.poll(timeoutMs: 0))
-            } else if !following || shouldStop() {
+            } else if !following {
                 break
             } else {
                 drain(producer.poll(timeoutMs: 20))
@@ -158,7 +160,8 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
             try throwIfFailed()
             if republishThrough > 0, next > republishThrough { republishTopics = [] }
             let now = DispatchTime.now()
-            if following, elapsedMs(since: lastCheckpointAt, now) >= options.checkpointIntervalMs {
+            // A long one-shot pass checkpoints too, so a stop or a failure keeps its progress.
+            if elapsedMs(since: lastCheckpointAt, now) >= options.checkpointIntervalMs {
                 checkpoint = try saveCheckpoint(atLeast: checkpoint)
                 lastCheckpointAt = now
             }
@@ -173,7 +176,7 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
                     return try publishPass(into: &report, following: following, shouldStop: shouldStop)
                 }
             }
-            if following, shouldStop() { break }
+            if shouldStop() { break }
         }
         try flushAll()
         try throwIfFailed()
