@@ -30,37 +30,16 @@ struct CrashSafetyTests {
         let startupMicroseconds = UInt32(min(startup.elapsed / .microseconds(1), 10_000_000))
 
         for round in 0..<20 {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: try #require(TickfoldBinary.path))
-            // Small merge runs: kills also land while ids are merged into the index.
-            process.arguments = ["log", "append", "-", "--commit-every", "50", "--index-merge-run", "120", "--log", logPath]
-            let (stdin, stdout) = (Pipe(), Pipe())
-            process.standardInput = stdin
-            process.standardOutput = stdout
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-
             let count = Int.random(in: 60...600, using: &random)
             let end = min(start + count, lines.count)
             let delayMicroseconds = startupMicroseconds + UInt32.random(in: 10_000...200_000, using: &random)
-            let writer = stdin.fileHandleForWriting
+            // Small merge runs: kills also land while ids are merged into the index.
+            let arguments = ["log", "append", "-", "--commit-every", "50", "--index-merge-run", "120", "--log", logPath]
             let chunk = Data(lines[start..<end].joined())
-            let written = DispatchSemaphore(value: 0)
-            // A thread of its own, not the global queue: that is the cooperative pool, which a
-            // write blocked on the child's pipe would hold.
-            Thread {
-                // Fails with EPIPE once the child is killed: expected, the test kills it.
-                try? writer.write(contentsOf: chunk)
-                written.signal()
-            }.start()
-            usleep(delayMicroseconds)
-            kill(process.processIdentifier, SIGKILL)
-            let output = stdout.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            written.wait()
-            try writer.close()
-            #expect(process.terminationReason == .uncaughtSignal || process.terminationStatus == 0, "round \(round)")
-            if process.terminationReason == .uncaughtSignal { killedMidStream += 1 }
+            let run = try await onThread { try Self.appendThenKill(arguments, input: chunk, afterMicroseconds: delayMicroseconds) }
+            #expect(run.killed || run.status == 0, "round \(round)")
+            if run.killed { killedMidStream += 1 }
+            let output = run.output
 
             // Only complete lines count: the kill may tear the last one.
             var text = String(decoding: output, as: UTF8.self)
@@ -97,5 +76,35 @@ struct CrashSafetyTests {
         #expect(acknowledged.count >= 500, "only \(acknowledged.count) acknowledgements")
         // And runs of ids were merged into the index between the kills.
         #expect(indexedThrough >= 120, "the index covers only \(indexedThrough) events")
+    }
+
+    /// Starts `tickfold ARGUMENTS`, streams `input` to it, SIGKILLs it after the delay and
+    /// returns what it printed. Blocking: the caller runs it off the cooperative pool.
+    private static func appendThenKill(
+        _ arguments: [String], input: Data, afterMicroseconds delay: UInt32
+    ) throws -> (output: Data, killed: Bool, status: Int32) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try #require(TickfoldBinary.path))
+        process.arguments = arguments
+        let (stdin, stdout) = (Pipe(), Pipe())
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let writer = stdin.fileHandleForWriting
+        let written = DispatchSemaphore(value: 0)
+        // The pipe write blocks while the child reads slowly: a thread of its own.
+        Thread {
+            // Fails with EPIPE once the child is killed: expected, the test kills it.
+            try? writer.write(contentsOf: input)
+            written.signal()
+        }.start()
+        usleep(delay)
+        kill(process.processIdentifier, SIGKILL)
+        let output = stdout.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        written.wait()
+        try writer.close()
+        return (output, process.terminationReason == .uncaughtSignal, process.terminationStatus)
     }
 }

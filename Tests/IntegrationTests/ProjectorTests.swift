@@ -234,7 +234,7 @@ struct ProjectorTests {
     }
 
     @Test("tickfold project run --follow: appended events become visible; SIGTERM drains, checkpoints and exits 0")
-    func followCLI() throws {
+    func followCLI() async throws {
         try #require(TickfoldBinary.path != nil, "build the tickfold binary first")
         let directory = try TemporaryDirectory("projector-follow-cli")
         let logPath = directory.file("log")
@@ -244,13 +244,13 @@ struct ProjectorTests {
         defer { target.cleanUp() }
         target.track(try ProjectorTarget.keys(of: logged))
         let child = try TickfoldChild(["project", "run", "--follow", "--log", logPath, "--progress-every", "0.5"] + target.cliArguments)
-        #expect(try eventually { try target.checkpoints()["log/0"] == 200 })
+        #expect(try await eventually { try target.checkpoints()["log/0"] == 200 })
         let more = try ProjectorEvents.mixed(count: 300, seed: 70_000)
         target.track(try ProjectorTarget.keys(of: more))
-        let last = try log.appendBlocking(events: more).map(\.seq).max() ?? 0
-        #expect(try eventually { try target.checkpoints()["log/0"] == Int64(last) })
+        let last = try await log.append(events: more).map(\.seq).max() ?? 0
+        #expect(try await eventually { try target.checkpoints()["log/0"] == Int64(last) })
         child.signal(SIGTERM)
-        let result = try child.finish()
+        let result = try await onThread { try child.finish() }
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("(stopRequested)"))
         #expect(result.stderr.contains("projector progress") || result.stderr.contains("projector stopped"))
