@@ -21,22 +21,22 @@ struct CrashSafetyTests {
         var start = 0
         var killedMidStream = 0
         var indexedThrough: UInt64 = 0
-        // Kills must land while the child appends, not while it starts or creates the log: the
-        // log exists beforehand, and delays count from the child's measured startup time (a
-        // loaded machine stretches it well past the random delays).
+        // Kills must land while the child appends, whatever the machine's speed: each round
+        // kills after a random number of acknowledgement lines (plus a random few ms), not
+        // after a fixed time, which a loaded machine spends on the child's startup.
         try EventLog(directory: logPath).close()
-        let startup = try await TickfoldBinary.run(["log", "stats", "--log", logPath])
-        #expect(startup.status == 0)
-        let startupMicroseconds = UInt32(min(startup.elapsed / .microseconds(1), 10_000_000))
 
         for round in 0..<20 {
             let count = Int.random(in: 60...600, using: &random)
             let end = min(start + count, lines.count)
-            let delayMicroseconds = startupMicroseconds + UInt32.random(in: 10_000...200_000, using: &random)
+            let killAfterLines = Int.random(in: 0..<(end - start), using: &random)
+            let extraDelay = UInt32.random(in: 0...3_000, using: &random)
             // Small merge runs: kills also land while ids are merged into the index.
             let arguments = ["log", "append", "-", "--commit-every", "50", "--index-merge-run", "120", "--log", logPath]
             let chunk = Data(lines[start..<end].joined())
-            let run = try await onThread { try Self.appendThenKill(arguments, input: chunk, afterMicroseconds: delayMicroseconds) }
+            let run = try await onThread {
+                try Self.appendThenKill(arguments, input: chunk, afterLines: killAfterLines, thenMicroseconds: extraDelay)
+            }
             #expect(run.killed || run.status == 0, "round \(round)")
             if run.killed { killedMidStream += 1 }
             let output = run.output
@@ -78,10 +78,11 @@ struct CrashSafetyTests {
         #expect(indexedThrough >= 120, "the index covers only \(indexedThrough) events")
     }
 
-    /// Starts `tickfold ARGUMENTS`, streams `input` to it, SIGKILLs it after the delay and
-    /// returns what it printed. Blocking: the caller runs it off the cooperative pool.
+    /// Starts `tickfold ARGUMENTS`, streams `input` to it, SIGKILLs it once it has printed
+    /// `lines` lines and `delay` µs more have passed (or lets it finish), and returns what it
+    /// printed. Blocking: the caller runs it off the cooperative pool.
     private static func appendThenKill(
-        _ arguments: [String], input: Data, afterMicroseconds delay: UInt32
+        _ arguments: [String], input: Data, afterLines lines: Int, thenMicroseconds delay: UInt32
     ) throws -> (output: Data, killed: Bool, status: Int32) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try #require(TickfoldBinary.path))
@@ -93,18 +94,28 @@ struct CrashSafetyTests {
         try process.run()
         let writer = stdin.fileHandleForWriting
         let written = DispatchSemaphore(value: 0)
-        // The pipe write blocks while the child reads slowly: a thread of its own.
+        // The pipe write blocks while the child reads slowly: a thread of its own. Closing
+        // the pipe then lets the child commit (and acknowledge) its last partial batch.
         Thread {
-            // Fails with EPIPE once the child is killed: expected, the test kills it.
+            // Both fail with EPIPE once the child is killed: expected, the test kills it.
             try? writer.write(contentsOf: input)
+            try? writer.close()
             written.signal()
         }.start()
+        let reader = stdout.fileHandleForReading
+        var output = Data()
+        var printed = 0
+        while printed < lines {
+            let chunk = reader.availableData
+            if chunk.isEmpty { break }  // the child exited on its own
+            printed += chunk.count(where: { $0 == UInt8(ascii: "\n") })
+            output += chunk
+        }
         usleep(delay)
         kill(process.processIdentifier, SIGKILL)
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
+        output += reader.readDataToEndOfFile()
         process.waitUntilExit()
         written.wait()
-        try writer.close()
         return (output, process.terminationReason == .uncaughtSignal, process.terminationStatus)
     }
 }
