@@ -1,6 +1,7 @@
 import ArgumentParser
 import Events
 import Kafka
+import Foundation
 import Logging
 
 /// `tickfold relay`: publishes the event log to Kafka.
@@ -24,29 +25,63 @@ struct RelayCommand: AsyncParsableCommand {
     var partitions = 6
 
     func run() async throws {
+        guard (1...Int(Int32.max)).contains(partitions) else {
+            throw ValidationError("--partitions must be between 1 and \(Int32.max)")
+        }
         let log = try connection.openLog(.checkpointer)
         let servers = try connection.kafkaServers()
         let prefix = try connection.topicPrefix().value
         let logger = Logger(label: "tickfold.relay")
-        let relay: KafkaRelay
-        do {
-            relay = try KafkaRelay(
-                log: log, kafka: KafkaConfig(bootstrapServers: servers.value),
-                options: KafkaRelay.Options(naming: TopicNaming(prefix: prefix), partitions: partitions), logger: logger)
-        } catch {
-            throw CLIError("Kafka at \(servers): \(error)")
-        }
         let shutdown = ShutdownSignal()
-        let report: KafkaRelay.Report
-        do {
-            report = try await relay.run(following: !once, until: { shutdown.isRequested })
-        } catch {
-            throw CLIError("relay to Kafka at \(servers): \(error)")
+        let options = KafkaRelay.Options(naming: TopicNaming(prefix: prefix), partitions: partitions)
+        var total = KafkaRelay.Report()
+        var failures = 0
+        while true {
+            let attemptStarted = ContinuousClock.now
+            do {
+                // A fresh relay (and producer) per attempt: a failed one may hold a fatal
+                // producer error or undeliverable messages; the checkpoint is where it resumes.
+                let relay = try KafkaRelay(log: log, kafka: KafkaConfig(bootstrapServers: servers.value), options: options, logger: logger)
+                let report = try await relay.run(following: !once, until: { shutdown.isRequested })
+                total.published += report.published
+                total.republished += report.republished
+                total.lostTopics = Array(Set(total.lostTopics).union(report.lostTopics)).sorted()
+                total.checkpoint = report.checkpoint
+                break
+            } catch let error as EventLogError {
+                throw CLIError("relay: \(error)")
+            } catch {
+                // The broker is down or refused a delivery. A one-shot pass reports it; a
+                // following relay (a service) waits and tries again, as SPEC §10 asks.
+                guard !once, !shutdown.isRequested else { throw CLIError("relay to Kafka at \(servers): \(error)") }
+                // A relay that ran a while before failing starts its backoff over.
+                failures = ContinuousClock.now - attemptStarted > .seconds(60) ? 1 : failures + 1
+                let delay = RelayBackoff.delay(afterFailure: failures)
+                logger.warning("relay failed; retrying", metadata: [
+                    "error": "\(error)", "attempt": "\(failures)", "retryInMs": "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)",
+                ])
+                let deadline = ContinuousClock.now + delay
+                while ContinuousClock.now < deadline, !shutdown.isRequested { try await Task.sleep(for: .milliseconds(50)) }
+                if shutdown.isRequested {
+                    // The failed relay checkpointed what the broker acknowledged; stop there.
+                    logger.warning("relay stopped while the broker was failing", metadata: ["error": "\(error)"])
+                    total.checkpoint = (try? log.checkpoint(named: "relay/\(prefix)")) ?? 0
+                    break
+                }
+            }
         }
-        var line = "relayed \(report.published) events; checkpoint \(report.checkpoint)"
-        if !report.lostTopics.isEmpty {
-            line += "; broker had lost \(report.lostTopics.joined(separator: ", ")): \(report.republished) re-published"
+        var line = "relayed \(total.published) events; checkpoint \(total.checkpoint)"
+        if !total.lostTopics.isEmpty {
+            line += "; broker had lost \(total.lostTopics.joined(separator: ", ")): \(total.republished) re-published"
         }
         print(line)
+    }
+}
+
+/// How long a following relay waits after its `n`-th consecutive failure: 0.5 s, doubling
+/// up to 30 s.
+enum RelayBackoff {
+    static func delay(afterFailure failures: Int) -> Duration {
+        .milliseconds(min(30_000, 500 << min(max(failures - 1, 0), 6)))
     }
 }

@@ -1,6 +1,7 @@
 import Events
 import Foundation
 import Kafka
+import Synchronization
 import Testing
 import TickfoldTesting
 
@@ -169,6 +170,89 @@ struct KafkaRelayTests {
         }
     }
 
+    @Test("a re-publication stopped midway is resumed by the next pass, even though the re-created topic's marks were saved")
+    func interruptedRepublication() async throws {
+        let directory = try TemporaryDirectory("relay-republish")
+        let log = try EventLog(directory: directory.path)
+        defer { try? admin.deleteTopic(barTopic); try? admin.deleteTopic(macroTopic) }
+        let events = try RelayFixtures.events(0..<2_500)
+        _ = try await log.append(events: events)
+        #expect(try await makeRelay(log).run(following: false, until: { false }).published == 2_500)
+        let barExpected = expected(events, in: barTopic)
+
+        try admin.deleteTopic(barTopic)
+        // One step of 700 seqs, then the stop: the bar events among them go out again and the
+        // new topic's marks are checkpointed.
+        let first = try await makeRelay(log).run(following: false, until: { true })
+        let firstSent = barExpected.keys.filter { $0 <= 700 }.count
+        #expect(first.lostTopics == [barTopic] && first.republished == firstSent && first.checkpoint == 2_500, "\(first)")
+        let second = try await makeRelay(log).run(following: false, until: { false })
+        #expect(second.lostTopics.isEmpty && second.republished == barExpected.count - firstSent, "\(second)")
+        #expect(second.checkpoint == 2_500)
+        let third = try await makeRelay(log).run(following: false, until: { false })
+        #expect(third.published == 0 && third.republished == 0, "the finished re-publication is cleared: \(third)")
+        let check = self
+        try await onThread {
+            check.checkTopic(check.barTopic, try RelayFixtures.readAll(check.barTopic, partitions: 3), expected: barExpected)
+        }
+    }
+
+    @Test("a following relay re-publishes a topic lost while it runs, and keeps publishing new events")
+    func lossWhileFollowing() async throws {
+        let directory = try TemporaryDirectory("relay-follow-loss")
+        let log = try EventLog(directory: directory.path)
+        defer { try? admin.deleteTopic(barTopic); try? admin.deleteTopic(macroTopic) }
+        var events = try RelayFixtures.events(0..<600)
+        _ = try await log.append(events: events)
+        let relay = try KafkaRelay(log: log, kafka: RelayFixtures.kafkaConfig, options: KafkaRelay.Options(
+            naming: naming, partitions: 3, batchSize: 700, checkpointIntervalMs: 100, lossCheckIntervalMs: 300))
+        let stop = StopFlag()
+        async let following = relay.run(following: true, until: { stop.isSet })
+        #expect(try await eventually { try relay.checkpoint() == 600 })
+        try admin.deleteTopic(barTopic)
+        try await Task.sleep(for: .milliseconds(800))  // past a loss check
+        let more = try RelayFixtures.events(600..<650)
+        _ = try await log.append(events: more)
+        events += more
+        #expect(try await eventually { try relay.checkpoint() == 650 })
+        // The re-publication is done once its record is cleared.
+        #expect(try await eventually { try log.checkpoint(named: "relay/\(naming.prefix)/republish/through") ?? 0 == 0 })
+        stop.set()
+        let report = try await following
+        #expect(report.lostTopics == [barTopic], "\(report)")
+        #expect(report.republished == expected(Array(events[..<600]), in: barTopic).count, "\(report)")
+        let check = self
+        let all = events
+        try await onThread {
+            for topic in [check.barTopic, check.macroTopic] {
+                check.checkTopic(topic, try RelayFixtures.readAll(topic, partitions: 3), expected: check.expected(all, in: topic))
+            }
+        }
+    }
+
+    @Test("an event larger than the producer's message limit stops the relay with its seq; everything acknowledged before it is checkpointed")
+    func oversizedEvent() async throws {
+        let directory = try TemporaryDirectory("relay-oversized")
+        let log = try EventLog(directory: directory.path)
+        defer { try? admin.deleteTopic(barTopic); try? admin.deleteTopic(macroTopic) }
+        var events = try RelayFixtures.events(0..<10)
+        events.append(try Event.make(
+            MacroObservation(seriesId: String(repeating: "X", count: 3_000), date: LocalDate(daysSinceEpoch: 20_000), value: "1"),
+            source: "fred", subject: "BIG", occurredAt: Timestamp(millisecondsSinceEpoch: 1_728_000_000_000)))
+        events += try RelayFixtures.events(10..<15)
+        _ = try await log.append(events: events)
+        var config = RelayFixtures.kafkaConfig
+        config["message.max.bytes"] = "2000"
+        let relay = try KafkaRelay(log: log, kafka: config, options: KafkaRelay.Options(naming: naming, partitions: 3, batchSize: 700))
+        do {
+            _ = try await relay.run(following: false, until: { false })
+            Issue.record("the oversized event was published")
+        } catch let error as RelayError {
+            #expect(error.description.contains("event seq 11") && error.description.contains("message.max.bytes"), "\(error)")
+        }
+        #expect(try relay.checkpoint() == 10)
+    }
+
     @Test("the reader accepts a genuine message and rejects one whose id header was altered")
     func tamperedIDRejected() throws {
         let topic = TestServices.uniqueName("relay_tamper")
@@ -199,4 +283,11 @@ struct KafkaRelayTests {
         }
         #expect(reason.contains("id header"))
     }
+}
+
+/// A flag a test sets to stop a following relay.
+private final class StopFlag: Sendable {
+    private let flag = Mutex(false)
+    var isSet: Bool { flag.withLock { $0 } }
+    func set() { flag.withLock { $0 = true } }
 }

@@ -86,7 +86,7 @@ public struct EventLogError: Error, CustomStringConvertible, Sendable {
         case let error as ZstdError:
             return EventLogError(.corrupted, operation: operation, message: "a stored record does not decompress", underlying: error)
         default:
-            return EventLogError(.storage, operation: operation, message: "\(error)")
+            return EventLogError(.storage, operation: operation, message: "stopped by an error", underlying: error)
         }
     }
 

@@ -48,6 +48,8 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
         public var lostTopics: [String] = []
         /// The checkpoint after the pass: every seq up to it is acknowledged.
         public var checkpoint: UInt64 = 0
+
+        public init() {}
     }
 
     public let options: Options
@@ -122,25 +124,89 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
     private func publishPass(into report: inout Report, following: Bool, shouldStop: () -> Bool) throws {
         try loadMarks()
         var checkpoint = try self.checkpoint()
-        var republishTopics = try lostTopics()
-        report.lostTopics = republishTopics.sorted()
-        if !republishTopics.isEmpty {
+        republishing = try loadRepublication()
+        let lost = try lostTopics()
+        if !lost.isEmpty {
+            report.lostTopics = Array(Set(report.lostTopics).union(lost)).sorted()
             logger.warning("broker lost acknowledged events; publishing their topics again", metadata: [
-                "topics": "\(report.lostTopics.joined(separator: ","))", "checkpoint": "\(checkpoint)"])
+                "topics": "\(lost.sorted().joined(separator: ","))", "checkpoint": "\(checkpoint)"])
+            // Start (or restart, with the topics of one under way) from seq 1. Stored with the
+            // erased marks before anything is sent: once marks of the re-created topics are
+            // saved, only this record says the re-publication is unfinished.
+            republishing = Republication(topics: lost.union(republishing?.topics ?? []), through: checkpoint, next: 1)
+            resetWindow(at: 1)
+            checkpoint = try saveCheckpoint(atLeast: checkpoint)
+        } else if let republishing {
+            logger.warning("resuming an unfinished re-publication", metadata: [
+                "topics": "\(republishing.topics.sorted().joined(separator: ","))", "from": "\(republishing.next)",
+                "through": "\(republishing.through)"])
         }
-        // Re-publication walks the log from seq 1 but sends only lost topics' events until
-        // it reaches the checkpoint; past it, everything is sent as usual.
-        let republishThrough = republishTopics.isEmpty ? 0 : checkpoint
-        var next: UInt64 = republishTopics.isEmpty ? checkpoint + 1 : 1
+        // Re-publication walks the log from its `next` seq but sends only lost topics' events
+        // until it passes `through` (the checkpoint when the loss was found); past it,
+        // everything is sent as usual.
+        let republishTopics = republishing?.topics ?? []
+        let republishThrough = republishing?.through ?? 0
+        var next: UInt64 = republishing?.next ?? checkpoint + 1
         resetWindow(at: next)
         var lastCheckpointAt = DispatchTime.now()
         var lastLossCheckAt = DispatchTime.now()
 
+        do {
+            try publishSteps(from: &next, checkpoint: &checkpoint, republishTopics: republishTopics, republishThrough: republishThrough,
+                             lastCheckpointAt: &lastCheckpointAt, lastLossCheckAt: &lastLossCheckAt,
+                             report: &report, following: following, shouldStop: shouldStop)
+            try flushAll()
+            try throwIfFailed()
+        } catch let restart as LossFound {
+            // Start over: keep what was acknowledged, then record the new re-publication
+            // (with the topics of one under way) and run a pass that resumes it.
+            try flushAll()
+            try throwIfFailed()
+            checkpoint = try saveCheckpoint(atLeast: checkpoint)
+            report.lostTopics = Array(Set(report.lostTopics).union(restart.topics)).sorted()
+            logger.warning("broker lost acknowledged events; publishing their topics again", metadata: [
+                "topics": "\(restart.topics.sorted().joined(separator: ","))", "checkpoint": "\(checkpoint)"])
+            republishing = Republication(topics: restart.topics.union(republishing?.topics ?? []), through: checkpoint, next: 1)
+            resetWindow(at: 1)
+            _ = try saveCheckpoint(atLeast: checkpoint)
+            return try publishPass(into: &report, following: following, shouldStop: shouldStop)
+        } catch {
+            // Keep what the broker acknowledged before the failure: a restart resumes after it.
+            _ = try? flushAll(timeoutMs: 5_000)
+            _ = try? saveCheckpoint(atLeast: checkpoint)
+            throw error
+        }
+        report.checkpoint = try saveCheckpoint(atLeast: checkpoint)
+    }
+
+    /// Runs a log read whose body sends to Kafka: the broker's and the relay's own failures
+    /// come out as themselves, not as failures of the log read that carried them.
+    private func relayingOwnErrors(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let error as EventLogError {
+            if let own = error.underlying as? RelayError { throw own }
+            if let own = error.underlying as? KafkaError { throw own }
+            throw error
+        }
+    }
+
+    /// Thrown inside a following pass when the periodic check finds lost topics.
+    private struct LossFound: Error {
+        let topics: Set<String>
+    }
+
+    private func publishSteps(
+        from next: inout UInt64, checkpoint: inout UInt64, republishTopics: Set<String>, republishThrough: UInt64,
+        lastCheckpointAt: inout DispatchTime, lastLossCheckAt: inout DispatchTime,
+        report: inout Report, following: Bool, shouldStop: () -> Bool
+    ) throws {
+        var republishTopics = republishTopics
         while true {
             let end = try log.lastSeq()
             if next <= end {
                 let through = min(end, next + UInt64(options.batchSize) - 1)
-                try log.forEach(from: next, through: through) { view in
+                try relayingOwnErrors { try log.forEach(from: next, through: through) { view in
                     let republishing = view.seq <= republishThrough
                     let sent = try self.send(view, onlyTopics: republishing ? republishTopics : nil)
                     if sent {
@@ -149,11 +215,11 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
                     } else {
                         self.acknowledge(view.seq)
                     }
-                }
+                } }
                 next = through + 1
                 drain(producer.poll(timeoutMs: 0))
             } else if !following {
-                break
+                return
             } else {
                 drain(producer.poll(timeoutMs: 20))
             }
@@ -168,19 +234,10 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
             if following, elapsedMs(since: lastLossCheckAt, now) >= options.lossCheckIntervalMs {
                 lastLossCheckAt = now
                 let lost = try lostTopics()
-                if !lost.isEmpty {
-                    // Start over: the next pass re-publishes the lost topics.
-                    _ = try flushAll()
-                    _ = try saveCheckpoint(atLeast: checkpoint)
-                    report.lostTopics = Array(Set(report.lostTopics).union(lost)).sorted()
-                    return try publishPass(into: &report, following: following, shouldStop: shouldStop)
-                }
+                if !lost.isEmpty { throw LossFound(topics: lost) }
             }
-            if shouldStop() { break }
+            if shouldStop() { return }
         }
-        try flushAll()
-        try throwIfFailed()
-        report.checkpoint = try saveCheckpoint(atLeast: checkpoint)
     }
 
     /// Sends one stored event; returns false when it was skipped (not in `onlyTopics`).
@@ -196,7 +253,14 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
         EnvelopeTail.appendDecimal(UInt64(tail.version), to: &headers[2].1)
         headers[3].1.removeAll(keepingCapacity: true)
         EnvelopeTail.appendDecimal(view.seq, to: &headers[3].1)
-        try producer.send(topic: topic, key: subject, value: scratch, headers: headers, tag: view.seq)
+        do {
+            try producer.send(topic: topic, key: subject, value: scratch, headers: headers, tag: view.seq)
+        } catch {
+            guard error.librdkafkaErrorName == "MSG_SIZE_TOO_LARGE" else { throw error }
+            throw RelayError(
+                "event seq \(view.seq) (\(scratch.count) bytes as a message) is larger than the producer's message.max.bytes; "
+                    + "raise it (and the broker's limit for \(topic)) to publish it. Every event before it that the broker acknowledged is checkpointed")
+        }
         return true
     }
 
@@ -272,11 +336,11 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
         if (marks[partition]?.offset ?? -1) < mark.offset { marks[partition] = (mark.offset, mark.seq) }
     }
 
-    private func flushAll() throws {
+    private func flushAll(timeoutMs: Int32 = 30_000) throws {
         while producer.outstandingMessages > 0 {
-            drain(try producer.flush(timeoutMs: 30_000))
+            drain(try producer.flush(timeoutMs: timeoutMs))
             if producer.outstandingMessages > 0 {
-                throw RelayError("the broker at \(config.bootstrapServers) did not acknowledge \(producer.outstandingMessages) messages within 30 s")
+                throw RelayError("the broker at \(config.bootstrapServers) did not acknowledge \(producer.outstandingMessages) messages within \(timeoutMs / 1000) s")
             }
         }
         drain(producer.poll(timeoutMs: 0))
@@ -284,8 +348,6 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
 
     private func throwIfFailed() throws {
         guard let failure else { return }
-        // Keep what was acknowledged; the next pass resumes after it.
-        _ = try? saveCheckpoint(atLeast: 0)
         throw RelayError("delivery of seq \(failure.tag) to \(failure.topic) failed: \(failure.error.map { "\($0)" } ?? "unknown error")")
     }
 
@@ -302,9 +364,67 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
         for partition in erasedMarks.subtracting(marks.keys) {
             entries.append(("\(markPrefix)\(partition.topic)/\(partition.partition)/offset", Self.erasedOffset))
         }
+        entries += republicationEntries()
         try log.setCheckpointsBlocking(entries)
         erasedMarks = []
         return value
+    }
+
+    // MARK: re-publication
+
+    /// A re-publication under way: events of `topics` with seqs `next...through` still to
+    /// send again. Stored beside the checkpoint so that a stop, a crash or a failure in the
+    /// middle resumes it instead of forgetting it.
+    private struct Republication {
+        var topics: Set<String>
+        var through: UInt64
+        var next: UInt64
+    }
+
+    private var republishing: Republication?
+    /// Topics named in the stored record, so that finishing (or narrowing) it clears them.
+    private var storedRepublicationTopics: Set<String> = []
+    private var republicationPrefix: String { "relay/\(options.naming.prefix)/republish/" }
+
+    private func loadRepublication() throws -> Republication? {
+        var through: UInt64 = 0
+        var next: UInt64 = 0
+        var topics: Set<String> = []
+        for (name, value) in try log.checkpoints(prefixed: republicationPrefix) {
+            let key = name.dropFirst(republicationPrefix.count)
+            if key == "through" { through = value } else if key == "next" { next = value } else if key.hasPrefix("topic/"), value == 1 {
+                topics.insert(String(key.dropFirst("topic/".count)))
+            }
+        }
+        storedRepublicationTopics = topics
+        guard through > 0, next >= 1, next <= through, !topics.isEmpty else { return nil }
+        return Republication(topics: topics, through: through, next: next)
+    }
+
+    /// The stored record's entries: the re-publication's progress (every seq below `next`
+    /// acknowledged), or `through` 0 once it is done.
+    private func republicationEntries() -> [(name: String, seq: UInt64)] {
+        var entries: [(name: String, seq: UInt64)] = []
+        var active: Set<String> = []
+        if var current = republishing {
+            current.next = max(current.next, contiguousAcknowledged + 1)
+            if current.next > current.through {
+                republishing = nil
+                logger.info("re-publication finished", metadata: ["topics": "\(current.topics.sorted().joined(separator: ","))"])
+            } else {
+                republishing = current
+                active = current.topics
+                entries += [(republicationPrefix + "through", current.through), (republicationPrefix + "next", current.next)]
+            }
+        }
+        if active.isEmpty, !storedRepublicationTopics.isEmpty {
+            entries.append((republicationPrefix + "through", 0))
+        }
+        for topic in active.union(storedRepublicationTopics).sorted() {
+            entries.append((republicationPrefix + "topic/" + topic, active.contains(topic) ? 1 : 0))
+        }
+        storedRepublicationTopics = active
+        return entries
     }
 
     // MARK: loss detection
