@@ -36,13 +36,17 @@ let package = Package(
         .target(name: "Redis", dependencies: ["CHiredis"]),
         .target(name: "Zstd", dependencies: ["CZstd"]),
 
+        // Small dependency-free servers: a blocking HTTP/1.1 listener, metrics and health.
+        .target(name: "HTTPServing"),
+        .target(name: "Telemetry", dependencies: ["HTTPServing"]),
+
         // The product.
         .target(name: "Events", dependencies: [
             "LMDB", "Kafka", "Zstd", logging,
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "Ingest", dependencies: [
-            "Events", logging,
+            "Events", "HTTPServing", logging,
             .product(name: "Crypto", package: "swift-crypto"),
         ], exclude: ["FIXTURES.md"]),
         .target(name: "Projections", dependencies: ["Events", "Kafka", "Postgres", "Redis", logging]),
@@ -60,6 +64,7 @@ let package = Package(
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "TickfoldTesting", logging]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TickfoldTesting"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TickfoldTesting"]),
+        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "HTTPServing"]),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd", "Events"]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "LMDB", "TickfoldTesting"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "TickfoldTesting", logging]),
