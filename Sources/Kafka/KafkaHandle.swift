@@ -22,6 +22,28 @@ final class KafkaCallbackContext: @unchecked Sendable {  // all mutable state is
         lock.withLock { lastClientError = text }
     }
 
+    private var lastLogLine = ""
+    private var lastLogLineAt: UInt64 = 0
+    private var suppressedLogLines = 0
+    private static let repeatIntervalNanoseconds: UInt64 = 30_000_000_000
+
+    /// Whether to log `line`: nil when it repeats the previous line within 30 s (counted),
+    /// else how many repeats were held back before it.
+    func admitLogLine(_ line: String) -> Int? {
+        let now = DispatchTime.now().uptimeNanoseconds
+        return lock.withLock {
+            if line == lastLogLine, now - lastLogLineAt < Self.repeatIntervalNanoseconds {
+                suppressedLogLines += 1
+                return nil
+            }
+            let held = line == lastLogLine ? suppressedLogLines : 0
+            lastLogLine = line
+            lastLogLineAt = now
+            suppressedLogLines = 0
+            return held
+        }
+    }
+
     func recordDelivery(_ report: DeliveryReport) {
         lock.withLock { deliveryReports.append(report) }
     }
@@ -68,10 +90,12 @@ final class KafkaHandle: @unchecked Sendable {  // the C handle is thread safe a
         rd_kafka_conf_set_log_cb(conf) { client, level, facility, text in
             guard let client, let opaque = rd_kafka_opaque(client) else { return }
             let context = Unmanaged<KafkaCallbackContext>.fromOpaque(opaque).takeUnretainedValue()
-            context.logger.log(
-                level: Logger.Level(syslogLevel: level),
-                "\(text.map { String(cString: $0) } ?? "")",
-                metadata: ["rdkafka.facility": "\(facility.map { String(cString: $0) } ?? "")"])
+            let message = text.map { String(cString: $0) } ?? ""
+            // A broker outage repeats one line per reconnect; say it once per interval.
+            guard let repeated = context.admitLogLine(message) else { return }
+            var metadata: Logger.Metadata = ["rdkafka.facility": "\(facility.map { String(cString: $0) } ?? "")"]
+            if repeated > 0 { metadata["repeatedSinceLast"] = "\(repeated)" }
+            context.logger.log(level: Logger.Level(syslogLevel: level), "\(message)", metadata: metadata)
         }
         rd_kafka_conf_set_error_cb(conf) { _, error, reason, opaque in
             guard let opaque else { return }

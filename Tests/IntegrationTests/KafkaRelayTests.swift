@@ -253,6 +253,41 @@ struct KafkaRelayTests {
         #expect(try relay.checkpoint() == 10)
     }
 
+    @Test("tickfold relay (following) waits with backoff while the broker is unreachable, then catches up; SIGTERM exits 0",
+          .enabled(if: TestServices.hasPython))
+    func relayWaitsForBroker() async throws {
+        try #require(TickfoldBinary.path != nil, "build the tickfold binary first")
+        let broker = try #require(TestServices.kafka).split(separator: ":")
+        let forwarder = try TCPForwarder(to: String(broker[0]), port: try #require(Int(broker[1])))
+        defer { forwarder.stop() }
+        let directory = try TemporaryDirectory("relay-outage")
+        let logPath = directory.file("log")
+        let log = try EventLog(directory: logPath)
+        defer { log.close() }
+        defer { try? admin.deleteTopic(barTopic); try? admin.deleteTopic(macroTopic) }
+        let events = try RelayFixtures.events(0..<300)
+        _ = try await log.append(events: events)
+        let relay = try TickfoldChild(["relay", "--log", logPath, "--kafka", "127.0.0.1:\(forwarder.port)", "--partitions", "3"],
+                                      environment: ["TICKFOLD_TOPIC_PREFIX": naming.prefix])
+        // Topic creation times out after 10 s with nothing listening; the relay must retry, not exit.
+        try await Task.sleep(for: .seconds(12))
+        #expect(relay.process.isRunning, "the relay exited while the broker was unreachable")
+        try forwarder.start()
+        let checkpointName = "relay/\(naming.prefix)"
+        #expect(try await eventually(timeout: .seconds(60)) { try log.checkpoint(named: checkpointName) == 300 })
+        relay.signal(SIGTERM)
+        let result = try await onThread { try relay.finish() }
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("relay failed; retrying"), "\(result.stderr)")
+        #expect(result.stdout.contains("checkpoint 300"), "\(result.stdout)")
+        let check = self
+        try await onThread {
+            for topic in [check.barTopic, check.macroTopic] {
+                check.checkTopic(topic, try RelayFixtures.readAll(topic, partitions: 3), expected: check.expected(events, in: topic))
+            }
+        }
+    }
+
     @Test("the reader accepts a genuine message and rejects one whose id header was altered")
     func tamperedIDRejected() throws {
         let topic = TestServices.uniqueName("relay_tamper")

@@ -206,6 +206,8 @@ final class TickfoldChild: @unchecked Sendable {  // the process and pipes are o
     let process = Process()
     private let stdout = Pipe()
     private let stderr = Pipe()
+    /// Drains the pipes from the start, so a chatty child never blocks on a full one.
+    private var output: OutputCollector?
 
     init(_ arguments: [String], environment: [String: String] = [:]) throws {
         process.executableURL = URL(fileURLWithPath: try #require(TickfoldBinary.path))
@@ -215,6 +217,7 @@ final class TickfoldChild: @unchecked Sendable {  // the process and pipes are o
         process.standardError = stderr
         process.standardInput = FileHandle.nullDevice
         try process.run()
+        output = OutputCollector(stdout: stdout, stderr: stderr)
     }
 
     func signal(_ number: Int32) {
@@ -233,7 +236,7 @@ final class TickfoldChild: @unchecked Sendable {  // the process and pipes are o
             kill(pid, SIGTERM)
             if exited.wait(timeout: .now() + 10) == .timedOut { kill(pid, SIGKILL) }
         }.start()
-        let (out, err) = OutputCollector(stdout: stdout, stderr: stderr).wait()
+        let (out, err) = (output ?? OutputCollector(stdout: stdout, stderr: stderr)).wait()
         process.waitUntilExit()
         exited.signal()
         return TickfoldBinary.Result(status: process.terminationStatus, stdout: out, stderr: err)

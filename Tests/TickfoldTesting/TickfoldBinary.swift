@@ -96,16 +96,20 @@ public enum ChildProcess {
     }
 }
 
-/// Reads a child's standard output and standard error to their ends at the same time: a child
-/// that fills one pipe while the parent waits on the other would otherwise block forever.
-public final class OutputCollector: @unchecked Sendable {  // `errors` is written before `done` is signalled and read after waiting on it
-    private let stdout: Pipe
+/// Reads a child's standard output and standard error to their ends at the same time, from
+/// the moment it is made: a child that fills a pipe nobody reads blocks forever (a service
+/// logging a broker outage fills 64 KiB of standard error in seconds).
+public final class OutputCollector: @unchecked Sendable {  // `output` and `errors` are written before `done` is signalled and read after waiting on it
+    private var output = Data()
     private var errors = Data()
     private let done = DispatchSemaphore(value: 0)
 
-    /// Starts draining standard error on a thread of its own.
+    /// Starts draining both pipes, each on a thread of its own.
     public init(stdout: Pipe, stderr: Pipe) {
-        self.stdout = stdout
+        Thread { [self] in
+            output = stdout.fileHandleForReading.readDataToEndOfFile()
+            done.signal()
+        }.start()
         Thread { [self] in
             errors = stderr.fileHandleForReading.readDataToEndOfFile()
             done.signal()
@@ -114,8 +118,8 @@ public final class OutputCollector: @unchecked Sendable {  // `errors` is writte
 
     /// Both streams' text once the child has closed them.
     public func wait() -> (stdout: String, stderr: String) {
-        let out = stdout.fileHandleForReading.readDataToEndOfFile()
         done.wait()
-        return (String(decoding: out, as: UTF8.self), String(decoding: errors, as: UTF8.self))
+        done.wait()
+        return (String(decoding: output, as: UTF8.self), String(decoding: errors, as: UTF8.self))
     }
 }
