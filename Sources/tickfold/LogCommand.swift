@@ -46,7 +46,7 @@ struct LogCommand: ParsableCommand {
                 guard commitEvery > 0 else { throw ValidationError("--commit-every must be positive") }
                 var batch: [Event] = []
                 var lineNumber = 0
-                while let line = input.nextLine() {
+                while let line = try input.nextLine() {
                     lineNumber += 1
                     guard !line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0d }) else { continue }
                     do { batch.append(try EventSubmission.event(fromLine: line)) } catch {
@@ -63,7 +63,7 @@ struct LogCommand: ParsableCommand {
             var events: [Event] = []
             var problems: [String] = []
             var lineNumber = 0
-            while let line = input.nextLine() {
+            while let line = try input.nextLine() {
                 lineNumber += 1
                 guard !line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0d }) else { continue }
                 do { events.append(try EventSubmission.event(fromLine: line)) } catch {

@@ -12,6 +12,27 @@ extension TickfoldBinary {
 
 @Suite("tickfold log CLI", .serialized, .enabled(if: TickfoldBinary.path != nil, "build the tickfold binary first: swift build"))
 struct LogCommandTests {
+    @Test("append of input that cannot be read (a directory) fails naming it and appends nothing; a line longer than a read chunk is appended whole")
+    func unreadableAndLongInput() async throws {
+        let directory = try TemporaryDirectory("cli-log-input")
+        let logPath = directory.file("log")
+        let unreadable = try await TickfoldBinary.run(["log", "append", directory.path, "--log", logPath])
+        #expect(unreadable.status != 0)
+        #expect(unreadable.stderr.contains("cannot read \(directory.path)"), "\(unreadable.stderr)")
+        #expect(unreadable.stdout.isEmpty)
+
+        // 200 KiB of series id: three 64 KiB reads for one line.
+        let long = try Event.make(
+            MacroObservation(seriesId: String(repeating: "L", count: 200_000), date: LocalDate(daysSinceEpoch: 20_000), value: "1"),
+            source: "fred", subject: "LONG", occurredAt: Timestamp(millisecondsSinceEpoch: 1_728_000_000_000))
+        let short = try RelayFixtures.events(0..<1)[0]
+        let file = directory.file("long.jsonl")
+        try ([long, short].map(TickfoldBinary.line).joined(separator: "\n") + "\n").write(toFile: file, atomically: false, encoding: .utf8)
+        let appended = try await TickfoldBinary.run(["log", "append", file, "--log", logPath])
+        #expect(appended.status == 0, "\(appended.stderr)")
+        #expect(appended.stdout == "1 \(long.id.hex)\n2 \(short.id.hex)\n")
+    }
+
     @Test("append prints SEQ ID, re-append prints duplicate, a malformed line rejects the whole file; get, stats and verify agree")
     func appendAndInspect() async throws {
         let directory = try TemporaryDirectory("cli-log")

@@ -183,7 +183,8 @@ private struct LogView {
         if lag == 0 {
             seconds = 0
         } else if let newest = occurredAt(lastSeq, log), let checkpointed = occurredAt(max(applied, 1), log) {
-            seconds = Double(newest.millisecondsSinceEpoch - checkpointed.millisecondsSinceEpoch) / 1000
+            // Event time is not ordered by seq (late and back-filled events): never below 0.
+            seconds = Double(max(0, newest.millisecondsSinceEpoch - checkpointed.millisecondsSinceEpoch)) / 1000
         }
         return PositionStatus(source: key.source, partition: key.partition, position: position, lagEvents: lag, lagSeconds: seconds)
     }

@@ -38,11 +38,16 @@ func printError(_ message: String) {
 final class LineInput {
     private let descriptor: Int32
     private let ownsDescriptor: Bool
+    private let path: String
     private var buffer: [UInt8] = []
     private var start = 0
+    /// Bytes from `start` up to here hold no `\n`: a long line is searched once, not again
+    /// after every read.
+    private var scanned = 0
     private var atEnd = false
 
     init(path: String) throws {
+        self.path = path == "-" ? "standard input" : path
         if path == "-" {
             descriptor = 0
             ownsDescriptor = false
@@ -55,14 +60,17 @@ final class LineInput {
 
     deinit { if ownsDescriptor { close(descriptor) } }
 
-    /// The next line without its `\n`, or nil at the end of input.
-    func nextLine() -> ArraySlice<UInt8>? {
+    /// The next line without its `\n`, or nil at the end of input. A read error throws: a
+    /// file cut short by an I/O error must not pass for a complete one.
+    func nextLine() throws -> ArraySlice<UInt8>? {
         while true {
-            if let newline = buffer[start...].firstIndex(of: 0x0a) {
+            if let newline = buffer[max(start, scanned)...].firstIndex(of: 0x0a) {
                 let line = buffer[start..<newline]
                 start = newline + 1
+                scanned = start
                 return line
             }
+            scanned = buffer.count
             if atEnd {
                 guard start < buffer.count else { return nil }
                 let line = buffer[start...]
@@ -71,18 +79,20 @@ final class LineInput {
             }
             if start > 0 {
                 buffer.removeFirst(start)
+                scanned -= start
                 start = 0
             }
             let chunk = 1 << 16
             let oldCount = buffer.count
             buffer.append(contentsOf: repeatElement(0, count: chunk))
             let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + oldCount, chunk) }
-            if count < 0 && errno == EINTR {
-                buffer.removeLast(chunk)
-                continue
-            }
+            let failure = errno
             buffer.removeLast(chunk - max(count, 0))
-            if count <= 0 { atEnd = true }
+            if count < 0 {
+                if failure == EINTR { continue }
+                throw CLIError("cannot read \(path): \(String(cString: strerror(failure)))")
+            }
+            if count == 0 { atEnd = true }
         }
     }
 }
