@@ -106,7 +106,7 @@ public final class ProjectionEngine: @unchecked Sendable {
                     summary.redisKeys.retries += redisFailures
                     return summary
                 } catch let error as ProjectionError where error.isLostRedisConnection {
-                    guard let redis, redisFailures + 1 < redis.retry.attempts else { throw error }
+                    guard let redis, redis.retry.allowsAttempt(afterFailure: redisFailures + 1) else { throw error }
                     redisFailures += 1
                     logger.warning("Redis write failed, retrying the batch", metadata: ["error": "\(error)", "attempt": "\(redisFailures)"])
                     redis.retry.wait(afterFailure: redisFailures)

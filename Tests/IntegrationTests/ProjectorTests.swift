@@ -256,6 +256,45 @@ struct ProjectorTests {
         #expect(result.stderr.contains("projector progress") || result.stderr.contains("projector stopped"))
     }
 
+    @Test("tickfold project run --follow waits while PostgreSQL is unreachable, then catches up; SIGTERM during an outage exits 0",
+          .enabled(if: TestServices.hasPython))
+    func followWaitsForPostgres() async throws {
+        try #require(TickfoldBinary.path != nil, "build the tickfold binary first")
+        let directory = try TemporaryDirectory("projector-outage")
+        let logPath = directory.file("log")
+        let (log, logged) = try ProjectorEvents.log(try ProjectorEvents.mixed(count: 200), in: logPath)
+        defer { log.close() }
+        let target = try ProjectorTarget()
+        defer { target.cleanUp() }
+        target.track(try ProjectorTarget.keys(of: logged))
+        let server = try #require(URLComponents(string: target.conninfo))
+        let forwarder = try TCPForwarder(to: server.host ?? "127.0.0.1", port: try #require(server.port))
+        defer { forwarder.stop() }
+        var late = server
+        late.port = forwarder.port
+        let arguments = ["project", "run", "--follow", "--log", logPath] + target.cliArguments.map { $0 == target.conninfo ? late.string ?? "" : $0 }
+
+        let child = try TickfoldChild(arguments)
+        // Past the ~16 s after which a one-shot run's standard policy gives up.
+        try await Task.sleep(for: .seconds(18))
+        #expect(child.process.isRunning, "the projector gave up while PostgreSQL was unreachable")
+        try forwarder.start()
+        #expect(try await eventually(timeout: .seconds(60)) { try target.checkpoints()["log/0"] == 200 })
+        child.signal(SIGTERM)
+        let result = try await onThread { try child.finish(timeout: .seconds(30)) }
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("PostgreSQL unreachable, retrying"), "\(result.stderr)")
+
+        // Down again from the start: a stop request ends the waiting, exit 0.
+        forwarder.stop()
+        let stopped = try TickfoldChild(arguments)
+        try await Task.sleep(for: .seconds(1.5))
+        stopped.signal(SIGTERM)
+        let stoppedResult = try await onThread { try stopped.finish(timeout: .seconds(20)) }
+        #expect(stoppedResult.status == 0, "\(stoppedResult.stderr)")
+        #expect(stoppedResult.stdout.contains("stopped before it started"), "\(stoppedResult.stdout)")
+    }
+
     @Test("SIGTERM while catching up: the batch in hand commits with its checkpoint, exit 0, and a restart completes the same state")
     func sigtermMidCatchUp() async throws {
         try #require(TickfoldBinary.path != nil, "build the tickfold binary first")

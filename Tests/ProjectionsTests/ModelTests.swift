@@ -28,6 +28,23 @@ struct ModelTests {
         #expect((1...5).map { policy.delay(afterFailure: $0) } == [.milliseconds(50), .milliseconds(100), .milliseconds(200), .milliseconds(300), .milliseconds(300)])
     }
 
+    @Test("an unbounded policy allows every attempt until interrupted; an interruption ends a wait at once")
+    func unboundedRetry() {
+        let interruption = RetryInterruption()
+        let policy = RetryPolicy.unbounded(interruption: interruption)
+        #expect(policy.allowsAttempt(afterFailure: 1) && policy.allowsAttempt(afterFailure: 1_000_000))
+        #expect(policy.delay(afterFailure: 1_000_000) == .seconds(10))
+        #expect(!RetryPolicy.standard.allowsAttempt(afterFailure: 10) && RetryPolicy.standard.allowsAttempt(afterFailure: 9))
+        let waiter = Thread { policy.wait(afterFailure: 100) }  // 10 s unless interrupted
+        let started = ContinuousClock.now
+        waiter.start()
+        Thread.sleep(forTimeInterval: 0.1)
+        interruption.interrupt()
+        while !waiter.isFinished { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(ContinuousClock.now - started < .seconds(5), "the wait did not end on the interruption")
+        #expect(!policy.allowsAttempt(afterFailure: 1))
+    }
+
     @Test("embedded migrations are exactly schemas/postgres/NNN_name.sql")
     func embeddedMigrations() throws {
         let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../schemas/postgres")

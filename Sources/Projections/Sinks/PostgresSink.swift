@@ -120,7 +120,7 @@ public final class PostgresSink {
         while true {
             do {
                 return try PostgresConnection(conninfo)
-            } catch let error as PostgresError where error.code == .connectionFailed && failures + 1 < retry.attempts {
+            } catch let error as PostgresError where error.code == .connectionFailed && retry.allowsAttempt(afterFailure: failures + 1) {
                 failures += 1
                 logger.warning("PostgreSQL unreachable, retrying", metadata: ["error": "\(error)", "attempt": "\(failures)"])
                 retry.wait(afterFailure: failures)
@@ -304,7 +304,7 @@ public final class PostgresSink {
                     sessionReady = true
                 }
                 return (try body(), failures)
-            } catch let error as PostgresError where Self.isRetryable(error) && failures + 1 < retry.attempts {
+            } catch let error as PostgresError where Self.isRetryable(error) && retry.allowsAttempt(afterFailure: failures + 1) {
                 failures += 1
                 logger.warning("PostgreSQL \(operation) failed, retrying", metadata: ["error": "\(error)", "attempt": "\(failures)"])
                 retry.wait(afterFailure: failures)

@@ -73,11 +73,10 @@ public final class RedisSink {
         self.notifications = notifications
         self.retry = retry
         self.logger = logger
-        do {
-            connection = try RedisConnection(url: url, clientName: clientName)
-        } catch let error as RedisError {
-            throw ProjectionError(.redis, operation: "open Redis sink", message: "\(error)", underlying: error)
-        }
+        // An unreachable server is waited for like a lost connection (the policy decides how long).
+        connection = try Self.withRetry(operation: "open Redis sink", retry: retry, logger: logger) {
+            try RedisConnection(url: url, clientName: clientName)
+        }.value
         let connection = connection
         (keyScriptSHA, derivedScriptSHA) = try Self.withRetry(operation: "load scripts", retry: retry, logger: logger) {
             try Self.loadScripts(connection)
@@ -287,7 +286,7 @@ public final class RedisSink {
         while true {
             do {
                 return (try body(), failures)
-            } catch let error as RedisError where (error.code == .connectionLost || error.code == .connectionFailed) && failures + 1 < retry.attempts {
+            } catch let error as RedisError where (error.code == .connectionLost || error.code == .connectionFailed) && retry.allowsAttempt(afterFailure: failures + 1) {
                 failures += 1
                 logger.warning("Redis \(operation) failed, retrying", metadata: ["error": "\(error)", "attempt": "\(failures)"])
                 retry.wait(afterFailure: failures)

@@ -73,7 +73,14 @@ extension ProjectCommand {
             } catch {
                 throw ValidationError("\(error)")
             }
-            let engine = try ProjectCommand.engine(connections: connections, projections: selected, schema: schema, namespace: namespace)
+            // A following projector is a service: it waits out a PostgreSQL or Redis outage
+            // (retrying with backoff, logging each attempt) until the server is back or it
+            // is asked to stop. A one-shot run gives up after the standard retries.
+            let interruption = RetryInterruption()
+            let retry = follow ? RetryPolicy.unbounded(interruption: interruption) : .standard
+            guard let engine = try await Self.waitingForStop(shutdown, interruption, logger: logger, {
+                try ProjectCommand.engine(connections: connections, projections: selected, schema: schema, namespace: namespace, retry: retry)
+            }) else { return }
             let eventSource = try makeSource(logger: logger)
             let options = Projector.Options(
                 follow: follow, stopAfter: to,
@@ -88,6 +95,7 @@ extension ProjectCommand {
                         // ShutdownSignal is a flag: look at it a few times a second.
                         while !shutdown.isRequested { try await Task.sleep(for: .milliseconds(50)) }
                         projector.requestStop()
+                        interruption.interrupt()
                         return nil
                     }
                     defer { group.cancelAll() }
@@ -97,9 +105,38 @@ extension ProjectCommand {
                     throw CancellationError()
                 }
             } catch let error as ProjectionError {
+                if shutdown.isRequested {
+                    // Stopped while a server was unreachable: nothing uncommitted is lost, the
+                    // next run resumes from the checkpoint.
+                    logger.warning("projector stopped while retrying", metadata: ["error": "\(error)"])
+                    print("projector stopped while retrying (\(error)); resumes from the committed checkpoint")
+                    return
+                }
                 throw CLIError("\(error)")
             }
             print(summary(result))
+        }
+
+        /// Runs the blocking `body` (connecting the sinks, which may wait for a server) on a
+        /// thread of its own, and interrupts its retries once a stop is requested; nil when
+        /// the stop ended it (nothing was started, so there is nothing to checkpoint).
+        private static func waitingForStop<T: Sendable>(
+            _ shutdown: ShutdownSignal, _ interruption: RetryInterruption, logger: Logger, _ body: @escaping @Sendable () throws -> T
+        ) async throws -> T? {
+            let watcher = Task {
+                while !shutdown.isRequested { try await Task.sleep(for: .milliseconds(50)) }
+                interruption.interrupt()
+            }
+            defer { watcher.cancel() }
+            do {
+                return try await withCheckedThrowingContinuation { continuation in
+                    Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+                }
+            } catch where shutdown.isRequested {
+                logger.warning("projector stopped before it started", metadata: ["error": "\(error)"])
+                print("projector stopped before it started (\(error))")
+                return nil
+            }
         }
 
         private func makeSource(logger: Logger) throws -> any ProjectorSource {
@@ -135,19 +172,21 @@ extension ProjectCommand {
     }
 
     /// The engine of `projections` writing to `schema` and the Redis `namespace`.
-    static func engine(connections: ConnectionOptions, projections: [any Projection], schema: String, namespace: String) throws -> ProjectionEngine {
+    static func engine(
+        connections: ConnectionOptions, projections: [any Projection], schema: String, namespace: String, retry: RetryPolicy = .standard
+    ) throws -> ProjectionEngine {
         let postgres = try connections.postgres()
         let redisURL = try connections.redisURL()
         let tables = projections.flatMap(\.tables)
         let postgresSink: PostgresSink
         do {
-            postgresSink = try PostgresSink(conninfo: postgres.value, schema: schema, tables: tables)
+            postgresSink = try PostgresSink(conninfo: postgres.value, schema: schema, tables: tables, retry: retry)
         } catch {
             throw CLIError("PostgreSQL (connection string from \(postgres.origin)): \(error)")
         }
         let redisSink: RedisSink
         do {
-            redisSink = try RedisSink(url: redisURL.value, namespace: namespace)
+            redisSink = try RedisSink(url: redisURL.value, namespace: namespace, retry: retry)
         } catch {
             throw CLIError("Redis (URL from \(redisURL.origin)): \(error)")
         }
