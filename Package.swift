@@ -54,7 +54,7 @@ let package = Package(
             "Projections", "Events", "Postgres", "Redis", logging, .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(name: "tickfold", dependencies: [
-            "Events", "Ingest", "Projections", "Replay", "LMDB", "Kafka", "Postgres", "Redis", "Zstd", logging,
+            "Events", "Ingest", "Projections", "Replay", "LMDB", "Kafka", "Postgres", "Redis", "Zstd", "Telemetry", logging,
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

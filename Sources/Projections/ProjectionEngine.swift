@@ -109,7 +109,7 @@ public final class ProjectionEngine: @unchecked Sendable {
                     guard let redis, redis.retry.allowsAttempt(afterFailure: redisFailures + 1) else { throw error }
                     redisFailures += 1
                     logger.warning("Redis write failed, retrying the batch", metadata: ["error": "\(error)", "attempt": "\(redisFailures)"])
-                    redis.retry.wait(afterFailure: redisFailures)
+                    redis.retry.retrying("Redis write", afterFailure: redisFailures, error: error)
                 }
             }
         }

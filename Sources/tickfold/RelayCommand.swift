@@ -3,6 +3,7 @@ import Events
 import Kafka
 import Foundation
 import Logging
+import Telemetry
 
 /// `tickfold relay`: publishes the event log to Kafka.
 struct RelayCommand: AsyncParsableCommand {
@@ -24,6 +25,9 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "Partitions of topics the relay creates.")
     var partitions = 6
 
+    @OptionGroup(title: "Telemetry")
+    var telemetryOptions: TelemetryOptions
+
     func run() async throws {
         guard (1...Int(Int32.max)).contains(partitions) else {
             throw ValidationError("--partitions must be between 1 and \(Int32.max)")
@@ -33,7 +37,20 @@ struct RelayCommand: AsyncParsableCommand {
         let prefix = try connection.topicPrefix().value
         let logger = Logger(label: "tickfold.relay")
         let shutdown = ShutdownSignal()
-        let options = KafkaRelay.Options(naming: TopicNaming(prefix: prefix), partitions: partitions)
+        let telemetry = try ServiceTelemetry(telemetryOptions, logger: logger)
+        defer { telemetry.stop() }
+        let checkpointName = "relay/\(prefix)"
+        telemetry.gauge("tickfold_relay_checkpoint_seq", help: "Every seq up to this one is acknowledged by the broker.") {
+            try log.checkpoint(named: checkpointName).map { Double($0) } ?? 0
+        }
+        telemetry.gauge("tickfold_relay_log_last_seq", help: "The log's newest seq.") { Double(try log.lastSeq()) }
+        telemetry.gauge("tickfold_relay_lag_events", help: "Events in the log not yet acknowledged by the broker.") {
+            let last = try log.lastSeq()
+            return Double(last - min(last, try log.checkpoint(named: checkpointName) ?? 0))
+        }
+        let failuresTotal = telemetry.registry.counter("tickfold_relay_failures_total", help: "Relay passes that failed (broker unreachable, delivery refused) and were retried.")
+        var options = KafkaRelay.Options(naming: TopicNaming(prefix: prefix), partitions: partitions)
+        options.onCheckpoint = { [health = telemetry.health] _ in health.update(.healthy) }
         var total = KafkaRelay.Report()
         var failures = 0
         while true {
@@ -56,6 +73,8 @@ struct RelayCommand: AsyncParsableCommand {
                 guard !once, !shutdown.isRequested else { throw CLIError("relay to Kafka at \(servers): \(error)") }
                 // A relay that ran a while before failing starts its backoff over.
                 failures = ContinuousClock.now - attemptStarted > .seconds(60) ? 1 : failures + 1
+                failuresTotal.increment()
+                telemetry.health.update(.degraded(reason: "relay failed, retrying (attempt \(failures)): \(error)"))
                 let delay = RelayBackoff.delay(afterFailure: failures)
                 logger.warning("relay failed; retrying", metadata: [
                     "error": "\(error)", "attempt": "\(failures)", "retryInMs": "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)",
@@ -65,7 +84,7 @@ struct RelayCommand: AsyncParsableCommand {
                 if shutdown.isRequested {
                     // The failed relay checkpointed what the broker acknowledged; stop there.
                     logger.warning("relay stopped while the broker was failing", metadata: ["error": "\(error)"])
-                    total.checkpoint = (try? log.checkpoint(named: "relay/\(prefix)")) ?? 0
+                    total.checkpoint = (try? log.checkpoint(named: checkpointName)) ?? 0
                     break
                 }
             }

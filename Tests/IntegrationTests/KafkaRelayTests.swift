@@ -267,14 +267,25 @@ struct KafkaRelayTests {
         defer { try? admin.deleteTopic(barTopic); try? admin.deleteTopic(macroTopic) }
         let events = try RelayFixtures.events(0..<300)
         _ = try await log.append(events: events)
-        let relay = try TickfoldChild(["relay", "--log", logPath, "--kafka", "127.0.0.1:\(forwarder.port)", "--partitions", "3"],
+        let metricsPort = try LocalHTTP.freePort()
+        let relay = try TickfoldChild(["relay", "--log", logPath, "--kafka", "127.0.0.1:\(forwarder.port)", "--partitions", "3",
+                                       "--metrics-address", "127.0.0.1:\(metricsPort)"],
                                       environment: ["TICKFOLD_TOPIC_PREFIX": naming.prefix])
         // Topic creation times out after 10 s with nothing listening; the relay must retry, not exit.
         try await Task.sleep(for: .seconds(12))
         #expect(relay.process.isRunning, "the relay exited while the broker was unreachable")
+        let waiting = await LocalHTTP.get(port: metricsPort, "/ready")
+        #expect(waiting?.status == 503 && waiting?.body.contains("degraded") == true, "\(String(describing: waiting))")
+        #expect(await LocalHTTP.get(port: metricsPort, "/metrics")?.body.contains("tickfold_relay_lag_events 300\n") == true)
         try forwarder.start()
         let checkpointName = "relay/\(naming.prefix)"
         #expect(try await eventually(timeout: .seconds(60)) { try log.checkpoint(named: checkpointName) == 300 })
+        #expect(try await eventually { await LocalHTTP.get(port: metricsPort, "/ready")?.status == 200 })
+        let metrics = await LocalHTTP.get(port: metricsPort, "/metrics")?.body ?? ""
+        for line in ["tickfold_relay_checkpoint_seq 300", "tickfold_relay_lag_events 0", "tickfold_relay_log_last_seq 300"] {
+            #expect(metrics.contains(line + "\n"), "no \(line) in \(metrics)")
+        }
+        #expect(!metrics.contains("tickfold_relay_failures_total 0\n"), "the outage's failures are counted: \(metrics)")
         relay.signal(SIGTERM)
         let result = try await onThread { try relay.finish() }
         #expect(result.status == 0, "\(result.stderr)")

@@ -243,16 +243,6 @@ final class TickfoldChild: @unchecked Sendable {  // the process and pipes are o
     }
 }
 
-/// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
-func eventually(timeout: Duration = .seconds(20), _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try condition() { return true }
-        Thread.sleep(forTimeInterval: 0.02)
-    }
-    return try condition()
-}
-
 /// Publishing logged events to Kafka the way the relay does (value = canonical envelope with
 /// `seq`, key = subject, headers `id`, `type`, `version`, `seq`), in any order.
 enum ProjectorKafka {
@@ -289,15 +279,16 @@ enum ProjectorKafka {
     }
 }
 
-/// `eventually` for async tests: sleeps with `Task.sleep`, so the cooperative threads stay
-/// free for the projector tasks the test is waiting on (this machine has two of them).
-func eventually(timeout: Duration = .seconds(20), _ condition: () throws -> Bool) async throws -> Bool {
+/// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
+/// Sleeps with `Task.sleep`, so the cooperative threads stay free for the projector tasks the
+/// test is waiting on (this machine has two of them).
+func eventually(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
-        if try condition() { return true }
+        if try await condition() { return true }
         try await Task.sleep(for: .milliseconds(20))
     }
-    return try condition()
+    return try await condition()
 }
 
 /// Runs long blocking test work (generating and logging events, publishing, waiting for a

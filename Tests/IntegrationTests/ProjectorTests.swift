@@ -243,12 +243,23 @@ struct ProjectorTests {
         let target = try ProjectorTarget()
         defer { target.cleanUp() }
         target.track(try ProjectorTarget.keys(of: logged))
-        let child = try TickfoldChild(["project", "run", "--follow", "--log", logPath, "--progress-every", "0.5"] + target.cliArguments)
+        let metricsPort = try LocalHTTP.freePort()
+        let child = try TickfoldChild(["project", "run", "--follow", "--log", logPath, "--progress-every", "0.5",
+                                       "--metrics-address", "127.0.0.1:\(metricsPort)"] + target.cliArguments)
         #expect(try await eventually { try target.checkpoints()["log/0"] == 200 })
         let more = try ProjectorEvents.mixed(count: 300, seed: 70_000)
         target.track(try ProjectorTarget.keys(of: more))
         let last = try await log.append(events: more).map(\.seq).max() ?? 0
         #expect(try await eventually { try target.checkpoints()["log/0"] == Int64(last) })
+        // Metrics and health over HTTP: every event counted, nothing left to fold, ready.
+        let metrics = await LocalHTTP.get(port: metricsPort, "/metrics")
+        #expect(metrics?.status == 200)
+        for line in ["tickfold_projector_events_total 500", "tickfold_projector_lag_events 0", "tickfold_projector_lag_seconds 0",
+                     "tickfold_projector_position_seq \(last)", "# TYPE tickfold_projector_events_total counter"] {
+            #expect(metrics?.body.contains(line + "\n") == true, "no \(line) in \(metrics?.body ?? "no answer")")
+        }
+        #expect(await LocalHTTP.get(port: metricsPort, "/ready")?.status == 200)
+        #expect(await LocalHTTP.get(port: metricsPort, "/health")?.status == 200)
         child.signal(SIGTERM)
         let result = try await onThread { try child.finish() }
         #expect(result.status == 0, "\(result.stderr)")
@@ -274,12 +285,17 @@ struct ProjectorTests {
         late.port = forwarder.port
         let arguments = ["project", "run", "--follow", "--log", logPath] + target.cliArguments.map { $0 == target.conninfo ? late.string ?? "" : $0 }
 
-        let child = try TickfoldChild(arguments)
+        let metricsPort = try LocalHTTP.freePort()
+        let child = try TickfoldChild(arguments + ["--metrics-address", "127.0.0.1:\(metricsPort)"])
         // Past the ~16 s after which a one-shot run's standard policy gives up.
         try await Task.sleep(for: .seconds(18))
         #expect(child.process.isRunning, "the projector gave up while PostgreSQL was unreachable")
+        let waiting = await LocalHTTP.get(port: metricsPort, "/ready")
+        #expect(waiting?.status == 503 && waiting?.body.contains("PostgreSQL") == true, "\(String(describing: waiting))")
+        #expect(await LocalHTTP.get(port: metricsPort, "/health")?.status == 200, "alive while it waits")
         try forwarder.start()
         #expect(try await eventually(timeout: .seconds(60)) { try target.checkpoints()["log/0"] == 200 })
+        #expect(try await eventually { await LocalHTTP.get(port: metricsPort, "/ready")?.status == 200 })
         child.signal(SIGTERM)
         let result = try await onThread { try child.finish(timeout: .seconds(30)) }
         #expect(result.status == 0, "\(result.stderr)")

@@ -41,7 +41,7 @@ public final class TCPForwarder: @unchecked Sendable {  // `process` is only tou
     /// A forwarder to `host:port`, on a loopback port free now (not listening until `start()`).
     public init(to host: String, port: Int) throws {
         target = (host, port)
-        self.port = try Self.freePort()
+        self.port = try LocalHTTP.freePort()
     }
 
     /// Starts forwarding; returns once the port accepts connections.
@@ -67,21 +67,4 @@ public final class TCPForwarder: @unchecked Sendable {  // `process` is only tou
     }
 
     deinit { stop() }
-
-    private static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw POSIXError(.EMFILE) }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
-            }
-        }
-        guard bound else { throw POSIXError(.EADDRINUSE) }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
 }

@@ -27,6 +27,8 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
         /// re-checks the broker for lost data.
         public var checkpointIntervalMs: Int
         public var lossCheckIntervalMs: Int
+        /// Called after every checkpoint written during a pass, with its value (metrics).
+        public var onCheckpoint: (@Sendable (UInt64) -> Void)?
 
         public init(naming: TopicNaming = TopicNaming(), partitions: Int = 6, batchSize: Int = 20_000,
                     checkpointIntervalMs: Int = 1_000, lossCheckIntervalMs: Int = 30_000) {
@@ -367,6 +369,7 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
         entries += republicationEntries()
         try log.setCheckpointsBlocking(entries)
         erasedMarks = []
+        options.onCheckpoint?(value)
         return value
     }
 

@@ -123,7 +123,7 @@ public final class PostgresSink {
             } catch let error as PostgresError where error.code == .connectionFailed && retry.allowsAttempt(afterFailure: failures + 1) {
                 failures += 1
                 logger.warning("PostgreSQL unreachable, retrying", metadata: ["error": "\(error)", "attempt": "\(failures)"])
-                retry.wait(afterFailure: failures)
+                retry.retrying("PostgreSQL connect", afterFailure: failures, error: error)
             } catch let error as PostgresError {
                 throw ProjectionError(.postgres, operation: "open PostgreSQL sink", message: "\(error)", underlying: error)
             }
@@ -307,7 +307,7 @@ public final class PostgresSink {
             } catch let error as PostgresError where Self.isRetryable(error) && retry.allowsAttempt(afterFailure: failures + 1) {
                 failures += 1
                 logger.warning("PostgreSQL \(operation) failed, retrying", metadata: ["error": "\(error)", "attempt": "\(failures)"])
-                retry.wait(afterFailure: failures)
+                retry.retrying("PostgreSQL \(operation)", afterFailure: failures, error: error)
             } catch let error as PostgresError {
                 throw ProjectionError(.postgres, operation: operation, message: "schema \(schema): \(error)", underlying: error)
             }

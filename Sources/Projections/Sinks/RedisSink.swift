@@ -289,7 +289,7 @@ public final class RedisSink {
             } catch let error as RedisError where (error.code == .connectionLost || error.code == .connectionFailed) && retry.allowsAttempt(afterFailure: failures + 1) {
                 failures += 1
                 logger.warning("Redis \(operation) failed, retrying", metadata: ["error": "\(error)", "attempt": "\(failures)"])
-                retry.wait(afterFailure: failures)
+                retry.retrying("Redis \(operation)", afterFailure: failures, error: error)
             } catch let error as RedisError {
                 throw ProjectionError(.redis, operation: operation, message: "\(error)", underlying: error)
             }

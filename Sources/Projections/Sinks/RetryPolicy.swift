@@ -11,6 +11,9 @@ public struct RetryPolicy: Sendable, Equatable {
     public var maxDelay: Duration
     /// When set and interrupted, no further attempt is made and waits end at once.
     public var interruption: RetryInterruption?
+    /// Told of every failure that will be retried (what failed, the attempt, the error), so
+    /// a service can report itself degraded.
+    public var observer: (@Sendable (_ operation: String, _ attempt: Int, _ error: String) -> Void)?
 
     public init(attempts: Int, initialDelay: Duration, maxDelay: Duration, interruption: RetryInterruption? = nil) {
         precondition(attempts >= 1, "a retry policy needs at least one attempt")
@@ -40,6 +43,12 @@ public struct RetryPolicy: Sendable, Equatable {
         var delay = initialDelay
         for _ in 1..<min(max(1, failures), 64) where delay < maxDelay { delay *= 2 }
         return min(delay, maxDelay)
+    }
+
+    /// Tells the observer, then waits (see `wait`).
+    func retrying(_ operation: String, afterFailure failures: Int, error: any Error) {
+        observer?(operation, failures, "\(error)")
+        wait(afterFailure: failures)
     }
 
     /// Blocks the calling thread (sinks are synchronous; async callers run them off the

@@ -4,6 +4,8 @@ import Foundation
 import Kafka
 import Logging
 import Projections
+import Synchronization
+import Telemetry
 
 extension ProjectCommand {
     /// `tickfold project run`: the projector service.
@@ -58,6 +60,9 @@ extension ProjectCommand {
         @Flag(help: "Print the final summary as JSON.")
         var json = false
 
+        @OptionGroup(title: "Telemetry")
+        var telemetryOptions: TelemetryOptions
+
         func validate() throws {
             guard minBatch > 0, minBatch <= maxBatch else { throw ValidationError("need 0 < --min-batch <= --max-batch") }
             guard progressEvery > 0 else { throw ValidationError("--progress-every must be positive") }
@@ -76,16 +81,25 @@ extension ProjectCommand {
             // A following projector is a service: it waits out a PostgreSQL or Redis outage
             // (retrying with backoff, logging each attempt) until the server is back or it
             // is asked to stop. A one-shot run gives up after the standard retries.
+            let telemetry = try ServiceTelemetry(telemetryOptions, logger: logger)
+            defer { telemetry.stop() }
             let interruption = RetryInterruption()
-            let retry = follow ? RetryPolicy.unbounded(interruption: interruption) : .standard
+            var retry = follow ? RetryPolicy.unbounded(interruption: interruption) : .standard
+            let retries = telemetry.registry.counter("tickfold_projector_retries_total", help: "PostgreSQL and Redis failures retried.")
+            retry.observer = { [health = telemetry.health] operation, attempt, error in
+                retries.increment()
+                health.update(.degraded(reason: "\(operation) failed, retrying (attempt \(attempt)): \(error)"))
+            }
+            let sinkRetry = retry
             guard let engine = try await Self.waitingForStop(shutdown, interruption, logger: logger, {
-                try ProjectCommand.engine(connections: connections, projections: selected, schema: schema, namespace: namespace, retry: retry)
+                try ProjectCommand.engine(connections: connections, projections: selected, schema: schema, namespace: namespace, retry: sinkRetry)
             }) else { return }
             let eventSource = try makeSource(logger: logger)
-            let options = Projector.Options(
+            var options = Projector.Options(
                 follow: follow, stopAfter: to,
                 batch: BatchSizing(minimum: minBatch, maximum: maxBatch, initial: minBatch),
                 progressInterval: .milliseconds(Int64(progressEvery * 1000)))
+            options.onProgress = ProjectorMetrics(telemetry, source: eventSource).record
             let projector = Projector(engine: engine, source: eventSource, options: options, logger: logger)
             let result: ProjectorRun
             do {
@@ -191,5 +205,68 @@ extension ProjectCommand {
             throw CLIError("Redis (URL from \(redisURL.origin)): \(error)")
         }
         return ProjectionEngine(projections: projections, postgres: postgresSink, redis: redisSink)
+    }
+}
+
+/// The projector's metrics: counters advanced from its progress reports, the position, and
+/// the lag computed when scraped.
+private final class ProjectorMetrics: Sendable {
+    private let events: Counter
+    private let batches: Counter
+    private let rows: Counter
+    private let rejects: Counter
+    private let invalid: Counter
+    private let position: Gauge
+    private let batchSize: Gauge
+    private let caughtUp: Gauge
+    private let health: HealthState
+    /// The last cumulative figures seen, to turn them into counter increments.
+    private let last = Mutex((events: 0, batches: 0, rows: 0, rejects: 0, invalid: 0))
+    private let applied = Atomic<UInt64>(0)
+
+    init(_ telemetry: ServiceTelemetry, source: any ProjectorSource) {
+        let registry = telemetry.registry
+        events = registry.counter("tickfold_projector_events_total", help: "Events folded and committed.")
+        batches = registry.counter("tickfold_projector_batches_total", help: "Batches committed.")
+        rows = registry.counter("tickfold_projector_rows_written_total", help: "PostgreSQL rows written.")
+        rejects = registry.counter("tickfold_projector_rejects_total", help: "Events a fold could not apply (projection_rejects).")
+        invalid = registry.counter("tickfold_projector_invalid_messages_total", help: "Kafka messages rejected as not genuine events.")
+        position = registry.gauge("tickfold_projector_position_seq", help: "The last committed seq.")
+        batchSize = registry.gauge("tickfold_projector_batch_size", help: "Events per batch, as currently sized.")
+        caughtUp = registry.gauge("tickfold_projector_caught_up", help: "1 when the last read reached the source's end.")
+        health = telemetry.health
+        if let log = (source as? LogEventSource)?.log {
+            telemetry.gauge("tickfold_projector_lag_events", help: "Events in the log not yet committed.") { [self] in
+                Double(try logLag(applied: applied.load(ordering: .relaxed), in: log).events)
+            }
+            telemetry.gauge("tickfold_projector_lag_seconds", help: "Event time between the log's newest event and the last committed one.") { [self] in
+                try logLag(applied: applied.load(ordering: .relaxed), in: log).seconds
+            }
+        } else {
+            telemetry.gauge("tickfold_projector_lag_events", help: "Messages in the source not yet read.") {
+                try source.backlog().map { Double($0) }
+            }
+        }
+    }
+
+    func record(_ progress: ProjectorProgress) {
+        let increments = last.withLock { last in
+            defer { last = (progress.events, progress.batches, progress.rowsWritten, progress.rejects, progress.invalidMessages) }
+            return (progress.events - last.events, progress.batches - last.batches, progress.rowsWritten - last.rows,
+                    progress.rejects - last.rejects, progress.invalidMessages - last.invalid)
+        }
+        events.increment(by: UInt64(max(0, increments.0)))
+        batches.increment(by: UInt64(max(0, increments.1)))
+        rows.increment(by: UInt64(max(0, increments.2)))
+        rejects.increment(by: UInt64(max(0, increments.3)))
+        invalid.increment(by: UInt64(max(0, increments.4)))
+        if let seq = progress.lastSeq {
+            position.set(Double(seq))
+            applied.store(seq, ordering: .relaxed)
+        }
+        batchSize.set(Double(progress.batchSize))
+        caughtUp.set(progress.caughtUp ? 1 : 0)
+        // A committed batch means both servers answered.
+        health.update(.healthy)
     }
 }

@@ -178,20 +178,8 @@ private struct LogView {
             return PositionStatus(source: key.source, partition: key.partition, position: position, lagEvents: nil, lagSeconds: nil)
         }
         let applied = UInt64(max(position, 0))
-        let lag = lastSeq > applied ? Int64(lastSeq - applied) : 0
-        var seconds: Double?
-        if lag == 0 {
-            seconds = 0
-        } else if let newest = occurredAt(lastSeq, log), let checkpointed = occurredAt(max(applied, 1), log) {
-            // Event time is not ordered by seq (late and back-filled events): never below 0.
-            seconds = Double(max(0, newest.millisecondsSinceEpoch - checkpointed.millisecondsSinceEpoch)) / 1000
-        }
+        let (lag, seconds) = (try? logLag(applied: applied, in: log)).map { (Int64($0.events), $0.seconds) } ?? (lastSeq > applied ? Int64(lastSeq - applied) : 0, nil)
         return PositionStatus(source: key.source, partition: key.partition, position: position, lagEvents: lag, lagSeconds: seconds)
-    }
-
-    private func occurredAt(_ seq: UInt64, _ log: EventLog) -> Timestamp? {
-        guard let stored = try? log.event(at: seq) else { return nil }
-        return try? Event.decode(stored.canonicalJSON, verification: .trustStored).occurredAt
     }
 }
 
