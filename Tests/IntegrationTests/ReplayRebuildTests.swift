@@ -44,6 +44,29 @@ struct ReplayRebuildTests {
         #expect(checkpoint == String(head))
     }
 
+    @Test("a replay without Redis refuses to swap while the live projector is behind the head (its keys would be skipped); live is untouched")
+    func noRedisBehindLive() throws {
+        let fixture = try ReplayFixture(label: "noredis")
+        defer { fixture.cleanUp() }
+        try fixture.append(count: 600, seed: 21)
+        try fixture.migrateLive()
+        try fixture.project(try fixture.liveEngine())
+        let head = try fixture.append(count: 300, seed: 22)  // the live projector has not seen these
+        let before = try fixture.roots()
+        var options = fixture.options()
+        options.redisURL = nil
+        let replayer = try fixture.replayer(options)
+        let error = #expect(throws: ReplayError.self) { try replayer.run(try replayer.plan(from: 1, through: nil)) }
+        #expect(error?.description.contains("behind the log head \(head)") == true, "\(String(describing: error))")
+        #expect(try fixture.schemas() == [fixture.schema], "the shadow is dropped")
+        #expect(try fixture.roots() == before)
+
+        // Caught up, the same replay swaps.
+        try fixture.project(try fixture.liveEngine(), from: 601)
+        let result = try replayer.run(try replayer.plan(from: 1, through: nil))
+        #expect(result.swappedAt == head)
+    }
+
     @Test("--dry-run plans without changing anything; bad positions are refused")
     func dryRunChangesNothing() throws {
         let fixture = try ReplayFixture(label: "dry")

@@ -406,6 +406,17 @@ public final class Replayer {
         defer { _ = try? control.query("SELECT pg_advisory_unlock($1)", [String(key)]) }
         // No live batch commits while the lock is held: fold the last events.
         let head = try Self.wrap(.log, "read log head") { try log.lastSeq() }
+        if redis == nil, plan.liveSchemaExists {
+            // Without Redis the swap leaves the keys to the live projector, which resumes at
+            // the swapped-in checkpoint (the head): keys of events it has not applied yet
+            // would never be written.
+            let applied = try readLiveCheckpoint() ?? 0
+            guard applied >= head else {
+                throw ReplayError(.swap, operation: "swap \(plan.shadowSchema) in without Redis", message:
+                    "the live projection is at seq \(applied), behind the log head \(head): its Redis keys for seqs \(applied + 1)…\(head) "
+                    + "would never be written. Let the live projector catch up (tickfold project run) and replay again, or replay with Redis")
+            }
+        }
         state.report(.swapping, target: state.folded + (head >= next ? head - next + 1 : 0))
         var covered = next - 1
         if head >= next {
