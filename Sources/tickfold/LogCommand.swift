@@ -36,14 +36,18 @@ struct LogCommand: ParsableCommand {
             valueName: "events"))
         var indexMergeRun = EventLogOptions().indexMergeRun
 
-        func run() throws {
+        func validate() throws {
             guard indexMergeRun > 0 else { throw ValidationError("--index-merge-run must be positive") }
+            if let commitEvery, commitEvery <= 0 { throw ValidationError("--commit-every must be positive") }
+        }
+
+        func run() throws {
+            // The input first: a missing file must not leave a new, empty log behind.
+            let input = try LineInput(path: file)
             let log = try connection.openLog(.writer, durability: nosync ? .noSync : .fsync, indexMergeRun: indexMergeRun)
             let name = file == "-" ? "<stdin>" : file
-            let input = try LineInput(path: file)
             var output = StandardOutput()
             if let commitEvery {
-                guard commitEvery > 0 else { throw ValidationError("--commit-every must be positive") }
                 var batch: [Event] = []
                 var lineNumber = 0
                 while let line = try input.nextLine() {
@@ -100,6 +104,10 @@ struct LogCommand: ParsableCommand {
         @Option(help: "Only events of this type.") var type: String?
         @Option(help: "Only events about this subject.") var subject: String?
         @Flag(help: "Print canonical JSON envelopes (with seq), one per line.") var json = false
+
+        func validate() throws {
+            if let to, to < max(from, 1) { throw ValidationError("--to \(to) is before --from \(from): nothing to read") }
+        }
 
         func run() throws {
             let log = try connection.openLog(.readOnly)

@@ -21,6 +21,13 @@ struct LogCommandTests {
         #expect(unreadable.stderr.contains("cannot read \(directory.path)"), "\(unreadable.stderr)")
         #expect(unreadable.stdout.isEmpty)
 
+        let untouched = directory.file("untouched")
+        let missing = try await TickfoldBinary.run(["log", "append", directory.file("absent.jsonl"), "--log", untouched])
+        #expect(missing.status != 0 && missing.stderr.contains("cannot open"), "\(missing.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: untouched), "a missing input left a new log behind")
+        let backwards = try await TickfoldBinary.run(["log", "read", "--from", "5", "--to", "4", "--log", logPath])
+        #expect(backwards.status == 64 && backwards.stderr.contains("--to 4 is before --from 5"), "\(backwards.stderr)")
+
         // 200 KiB of series id: three 64 KiB reads for one line.
         let long = try Event.make(
             MacroObservation(seriesId: String(repeating: "L", count: 200_000), date: LocalDate(daysSinceEpoch: 20_000), value: "1"),

@@ -61,6 +61,12 @@ struct ReplayRebuildTests {
         #expect(try fixture.schemas() == [fixture.schema], "the shadow is dropped")
         #expect(try fixture.roots() == before)
 
+        // Shadow names PostgreSQL would cut to 63 bytes are refused before anything is built.
+        var long = fixture.options()
+        long.schema = String(repeating: "s", count: 58)
+        let tooLong = #expect(throws: ReplayError.self) { try fixture.replayer(long).plan(from: 1, through: nil) }
+        #expect(tooLong?.description.contains("over PostgreSQL's 63") == true, "\(String(describing: tooLong))")
+
         // Caught up, the same replay swaps.
         try fixture.project(try fixture.liveEngine(), from: 601)
         let result = try replayer.run(try replayer.plan(from: 1, through: nil))

@@ -63,6 +63,11 @@ public final class Replayer {
             throw ReplayError(.invalidPosition, operation: "plan", message: "--from seq \(from) is past the log head \(head)")
         }
         let live = options.schema
+        // PostgreSQL cuts identifiers to 63 bytes: longer shadow names would collide silently.
+        for name in ["\(live)_r\(options.id)", "\(live)_old_\(options.id)"] where name.utf8.count > 63 {
+            throw ReplayError(.invalidArgument, operation: "plan", message:
+                "schema name \(name) is \(name.utf8.count) bytes, over PostgreSQL's 63: use a shorter --schema or --id")
+        }
         let exists = try Self.wrap(.postgres, "look up schema \(live)") {
             try admin.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [live]).rows.count == 1
         }

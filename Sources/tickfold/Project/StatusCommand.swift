@@ -73,10 +73,12 @@ extension ProjectCommand {
                 let counts = try tables.isEmpty ? [] : connection.query(
                     tables.map { "SELECT \(ProjectCommand.sqlLiteral($0)), count(*) FROM \(quoted).\($0)" }.joined(separator: " UNION ALL ")
                 ).rows
-                let rows = counts.compactMap { row -> TableCount? in
-                    guard let table = row[0], let count = row[1].flatMap(Int64.init) else { return nil }
-                    return TableCount(table: table, rows: count)
+                // In the projection's table order, whatever order the server answered in.
+                var countByTable: [String: Int64] = [:]
+                for row in counts {
+                    if let table = row[0], let count = row[1].flatMap(Int64.init) { countByTable[table] = count }
                 }
+                let rows = tables.compactMap { table in countByTable[table].map { TableCount(table: table, rows: $0) } }
                 var positions: [PositionStatus] = []
                 for (key, position) in checkpoints[projection.name] ?? [] {
                     if key == LogEventSource.checkpointKey {
