@@ -50,6 +50,17 @@ struct KafkaRelayTests {
         #expect(seen.count == expected.count, "\(topic): \(expected.count - seen.count) events missing")
     }
 
+    /// Checks both families' topics (3 partitions) against `events` (seq = index + 1), reading
+    /// them on a thread of its own.
+    private func checkBothTopics(_ events: [Event]) async throws {
+        let check = self
+        try await onThread {
+            for topic in [check.barTopic, check.macroTopic] {
+                check.checkTopic(topic, try RelayFixtures.readAll(topic, partitions: 3), expected: check.expected(events, in: topic))
+            }
+        }
+    }
+
     private func expected(_ events: [Event], in topic: String) -> [UInt64: Event] {
         var result: [UInt64: Event] = [:]
         for (index, event) in events.enumerated() where self.topic(of: event) == topic { result[UInt64(index + 1)] = event }
@@ -123,12 +134,7 @@ struct KafkaRelayTests {
         #expect(stopped.published == 700 && stopped.checkpoint == 700, "one step of 700, then the stop: \(stopped)")
         let rest = try await makeRelay(log).run(following: false, until: { false })
         #expect(rest.published == 1_800 && rest.checkpoint == 2_500, "four more steps to the end: \(rest)")
-        let check = self
-        try await onThread {
-            for topic in [check.barTopic, check.macroTopic] {
-                check.checkTopic(topic, try RelayFixtures.readAll(topic, partitions: 3), expected: check.expected(events, in: topic))
-            }
-        }
+        try await checkBothTopics(events)
     }
 
     @Test("tickfold relay --once publishes a log longer than one step; tickfold relay follows appends and exits 0 on SIGTERM with its checkpoint")
@@ -161,13 +167,7 @@ struct KafkaRelayTests {
         #expect(caughtUp, "the following relay checkpointed \(reached) of 20900")
         #expect(followed.status == 0, "\(followed.stderr)")
         #expect(followed.stdout.contains("relayed 400 events; checkpoint 20900"), "\(followed.stdout)")
-        let check = self
-        let all = events
-        try await onThread {
-            for topic in [check.barTopic, check.macroTopic] {
-                check.checkTopic(topic, try RelayFixtures.readAll(topic, partitions: 3), expected: check.expected(all, in: topic))
-            }
-        }
+        try await checkBothTopics(events)
     }
 
     @Test("a re-publication stopped midway is resumed by the next pass, even though the re-created topic's marks were saved")
@@ -221,13 +221,7 @@ struct KafkaRelayTests {
         let report = try await following
         #expect(report.lostTopics == [barTopic], "\(report)")
         #expect(report.republished == expected(Array(events[..<600]), in: barTopic).count, "\(report)")
-        let check = self
-        let all = events
-        try await onThread {
-            for topic in [check.barTopic, check.macroTopic] {
-                check.checkTopic(topic, try RelayFixtures.readAll(topic, partitions: 3), expected: check.expected(all, in: topic))
-            }
-        }
+        try await checkBothTopics(events)
     }
 
     @Test("an event larger than the producer's message limit stops the relay with its seq; everything acknowledged before it is checkpointed")
@@ -291,12 +285,7 @@ struct KafkaRelayTests {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("relay failed; retrying"), "\(result.stderr)")
         #expect(result.stdout.contains("checkpoint 300"), "\(result.stdout)")
-        let check = self
-        try await onThread {
-            for topic in [check.barTopic, check.macroTopic] {
-                check.checkTopic(topic, try RelayFixtures.readAll(topic, partitions: 3), expected: check.expected(events, in: topic))
-            }
-        }
+        try await checkBothTopics(events)
     }
 
     @Test("the reader accepts a genuine message and rejects one whose id header was altered")
