@@ -152,9 +152,11 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
         resetWindow(at: next)
         var lastCheckpointAt = DispatchTime.now()
         var lastLossCheckAt = DispatchTime.now()
+        // A one-shot pass ends at the log's end as of its start, even while a writer appends.
+        let passEnd = following ? UInt64.max : try log.lastSeq()
 
         do {
-            try publishSteps(from: &next, checkpoint: &checkpoint, republishTopics: republishTopics, republishThrough: republishThrough,
+            try publishSteps(from: &next, through: passEnd, checkpoint: &checkpoint, republishTopics: republishTopics, republishThrough: republishThrough,
                              lastCheckpointAt: &lastCheckpointAt, lastLossCheckAt: &lastLossCheckAt,
                              report: &report, following: following, shouldStop: shouldStop)
             try flushAll()
@@ -199,13 +201,13 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
     }
 
     private func publishSteps(
-        from next: inout UInt64, checkpoint: inout UInt64, republishTopics: Set<String>, republishThrough: UInt64,
+        from next: inout UInt64, through passEnd: UInt64, checkpoint: inout UInt64, republishTopics: Set<String>, republishThrough: UInt64,
         lastCheckpointAt: inout DispatchTime, lastLossCheckAt: inout DispatchTime,
         report: inout Report, following: Bool, shouldStop: () -> Bool
     ) throws {
         var republishTopics = republishTopics
         while true {
-            let end = try log.lastSeq()
+            let end = min(try log.lastSeq(), passEnd)
             if next <= end {
                 let through = min(end, next + UInt64(options.batchSize) - 1)
                 try relayingOwnErrors { try log.forEach(from: next, through: through) { view in

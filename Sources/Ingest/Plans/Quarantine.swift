@@ -37,9 +37,10 @@ public struct Quarantine: Sendable {
         let hash = Self.sha256(body)
         let path = path(forSHA256: hash)
         if FileManager.default.fileExists(atPath: path) { return hash }
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // Like the log: bodies are redacted, but they are still fetched data, for this user only.
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         do {
-            try AtomicFile.write(try compressor.compress(body), to: path)
+            try AtomicFile.write(try compressor.compress(body), to: path, permissions: 0o600)
         } catch let error as AtomicFileError {
             throw QuarantineError(path: path, detail: error.detail)
         }

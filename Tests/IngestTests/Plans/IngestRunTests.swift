@@ -63,7 +63,12 @@ struct IngestRunTests {
         #expect(payload.source == "yahoo_finance")
         #expect(payload.request == "yahoo_finance GET /v8/finance/chart/XLK?events=div%2Csplit&interval=1d&range=1mo")
         #expect(payload.error.contains("malformed-json"), "\(payload.error)")
-        let kept = try #require(FileManager.default.contents(atPath: harness.quarantine.path(forSHA256: payload.bodySha256)))
+        let keptPath = harness.quarantine.path(forSHA256: payload.bodySha256)
+        let kept = try #require(FileManager.default.contents(atPath: keptPath))
+        let mode = try FileManager.default.attributesOfItem(atPath: keptPath)[.posixPermissions] as? Int
+        #expect(mode == 0o600, "quarantined body mode \(String(mode ?? 0, radix: 8))")
+        let directoryMode = try FileManager.default.attributesOfItem(atPath: harness.quarantine.directory)[.posixPermissions] as? Int
+        #expect(directoryMode == 0o700, "quarantine directory mode \(String(directoryMode ?? 0, radix: 8))")
         let served = try #require(FileManager.default.contents(
             atPath: "\(Repository.fixtures)/yahoo_finance/v8/finance/chart/XLK/GET@events=div%2Csplit&interval=1d&range=1mo.json"))
         #expect(kept == served)
