@@ -79,8 +79,7 @@ struct RelayCommand: AsyncParsableCommand {
                 logger.warning("relay failed; retrying", metadata: [
                     "error": "\(error)", "attempt": "\(failures)", "retryInMs": "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)",
                 ])
-                let deadline = ContinuousClock.now + delay
-                while ContinuousClock.now < deadline, !shutdown.isRequested { try await Task.sleep(for: .milliseconds(50)) }
+                try await shutdown.wait(atMost: delay)
                 if shutdown.isRequested {
                     // The failed relay checkpointed what the broker acknowledged; stop there.
                     logger.warning("relay stopped while the broker was failing", metadata: ["error": "\(error)"])

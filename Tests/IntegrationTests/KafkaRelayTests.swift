@@ -273,7 +273,7 @@ struct KafkaRelayTests {
         defer { try? admin.deleteTopic(barTopic); try? admin.deleteTopic(macroTopic) }
         let events = try RelayFixtures.events(0..<300)
         _ = try await log.append(events: events)
-        let metricsPort = try LocalHTTP.freePort()
+        let metricsPort = try closedLocalPort()
         let relay = try TickfoldChild(["relay", "--log", logPath, "--kafka", "127.0.0.1:\(forwarder.port)", "--partitions", "3",
                                        "--metrics-address", "127.0.0.1:\(metricsPort)"],
                                       environment: ["TICKFOLD_TOPIC_PREFIX": naming.prefix])

@@ -243,7 +243,7 @@ struct ProjectorTests {
         let target = try ProjectorTarget()
         defer { target.cleanUp() }
         target.track(try ProjectorTarget.keys(of: logged))
-        let metricsPort = try LocalHTTP.freePort()
+        let metricsPort = try closedLocalPort()
         let child = try TickfoldChild(["project", "run", "--follow", "--log", logPath, "--progress-every", "0.5",
                                        "--metrics-address", "127.0.0.1:\(metricsPort)"] + target.cliArguments)
         #expect(try await eventually { try target.checkpoints()["log/0"] == 200 })
@@ -285,7 +285,7 @@ struct ProjectorTests {
         late.port = forwarder.port
         let arguments = ["project", "run", "--follow", "--log", logPath] + target.cliArguments.map { $0 == target.conninfo ? late.string ?? "" : $0 }
 
-        let metricsPort = try LocalHTTP.freePort()
+        let metricsPort = try closedLocalPort()
         let child = try TickfoldChild(arguments + ["--metrics-address", "127.0.0.1:\(metricsPort)"])
         // Past the ~16 s after which a one-shot run's standard policy gives up.
         try await Task.sleep(for: .seconds(18))

@@ -41,7 +41,7 @@ public final class TCPForwarder: @unchecked Sendable {  // `process` is only tou
     /// A forwarder to `host:port`, on a loopback port free now (not listening until `start()`).
     public init(to host: String, port: Int) throws {
         target = (host, port)
-        self.port = try LocalHTTP.freePort()
+        self.port = try closedLocalPort()
     }
 
     /// Starts forwarding; returns once the port accepts connections.

@@ -106,8 +106,7 @@ extension ProjectCommand {
                 result = try await withThrowingTaskGroup(of: ProjectorRun?.self) { group in
                     group.addTask { try await projector.run() }
                     group.addTask {
-                        // ShutdownSignal is a flag: look at it a few times a second.
-                        while !shutdown.isRequested { try await Task.sleep(for: .milliseconds(50)) }
+                        try await shutdown.wait()
                         projector.requestStop()
                         interruption.interrupt()
                         return nil
@@ -138,7 +137,7 @@ extension ProjectCommand {
             _ shutdown: ShutdownSignal, _ interruption: RetryInterruption, logger: Logger, _ body: @escaping @Sendable () throws -> T
         ) async throws -> T? {
             let watcher = Task {
-                while !shutdown.isRequested { try await Task.sleep(for: .milliseconds(50)) }
+                try await shutdown.wait()
                 interruption.interrupt()
             }
             defer { watcher.cancel() }
@@ -237,7 +236,8 @@ private final class ProjectorMetrics: Sendable {
         health = telemetry.health
         if let log = (source as? LogEventSource)?.log {
             telemetry.gauge("tickfold_projector_lag_events", help: "Events in the log not yet committed.") { [self] in
-                Double(try logLag(applied: applied.load(ordering: .relaxed), in: log).events)
+                let last = try log.lastSeq()
+                return Double(last - min(last, applied.load(ordering: .relaxed)))
             }
             telemetry.gauge("tickfold_projector_lag_seconds", help: "Event time between the log's newest event and the last committed one.") { [self] in
                 try logLag(applied: applied.load(ordering: .relaxed), in: log).seconds

@@ -19,4 +19,13 @@ final class ShutdownSignal: @unchecked Sendable {  // `sources` is written only 
     }
 
     var isRequested: Bool { requested.load(ordering: .relaxed) }
+
+    /// Returns once a stop is requested, or once `limit` has passed (a flag, so it looks a
+    /// few times a second).
+    func wait(atMost limit: Duration? = nil) async throws {
+        let deadline = limit.map { ContinuousClock.now + $0 }
+        while !isRequested, deadline.map({ ContinuousClock.now < $0 }) ?? true {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
 }
