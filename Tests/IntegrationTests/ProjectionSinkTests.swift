@@ -163,6 +163,8 @@ private struct EventLog {
         try log.add(SocialProfile(platform: .truthsocial, userId: "107780257626128497", username: "realDonaldTrump", followers: 9_000_000, verified: true), source: "truthsocial", subject: "realDonaldTrump")
         try log.add(CryptoListing(venue: .bithumb, symbol: "BTC", market: "KRW-BTC", koreanName: "비트코인", englishName: "Bitcoin"), source: "bithumb", subject: "BTC")
         try log.add(CryptoMarket(coinId: "bitcoin", symbol: "btc", name: "Bitcoin", vsCurrency: "usd", currentPrice: "83950.12", marketCapRank: 1), source: "coingecko", subject: "BTC")
+        // A v1 ticker of Bithumb's older endpoint (BTC_KRW, percent) shares the KRW-BTC row and key.
+        try log.add(CryptoTickerV1(CryptoTicker(venue: .bithumb, market: "BTC_KRW", base: "BTC", quote: "KRW", lastPrice: "122400000", changeRate24h: "-1.30", timestampMs: 1_741_982_340_000)), source: "bithumb", subject: "BTC")
         try log.add(CryptoTicker(venue: .bithumb, market: "KRW-BTC", base: "BTC", quote: "KRW", lastPrice: "122500000", changeRate24h: "-0.0121", timestampMs: 1_741_982_400_000), source: "bithumb", subject: "BTC")
         try log.add(CryptoTicker(venue: .bithumb, market: "KRW-BTC", base: "BTC", quote: "KRW", lastPrice: "122600000", changeRate24h: "-0.0113", timestampMs: 1_741_982_460_000), source: "bithumb", subject: "BTC")
         try log.add(MacroObservation(seriesId: "FEDFUNDS", date: day("2025-02-01"), value: "4.33"), source: "fred", subject: "FEDFUNDS")
@@ -274,6 +276,7 @@ struct ProjectionSinkTests {
         #expect(trade["_seq"] == String(log.events.count - 2))
         #expect(trade["_event_id"] == log.events[log.events.count - 3].id.hex)
         #expect(try fixture.latest("latest:crypto:KRW-BTC")["price"] == "122600000")
+        #expect(try fixture.rows("SELECT market, last_price, change_rate_24h FROM $schema.collected_crypto_tickers") == [["KRW-BTC", "122600000", "-0.0113"]])
         #expect(try fixture.latest("latest:stocks:topgainers:WXYZ")["category"] == "loser")
         let market = try fixture.hash("sp500_market_data")
         let aapl = try #require(market["AAPL"])

@@ -89,6 +89,23 @@ struct CollectedFoldTests {
         #expect(try fold([v1]).rows.map(\.values) == [["QQQ", "2020-01-02", "1", "2", "0.5", "1.5", nil, "10", "yahoo"]])
     }
 
+    @Test("Bithumb tickers of both endpoints share one row key and one latest:crypto key; v1's percent reads as a fraction")
+    func bithumbEndpointsConverge() throws {
+        let legacy = try Samples.logged(CryptoTickerV1(CryptoTicker(
+            venue: .bithumb, market: "BTC_KRW", base: "BTC", quote: "KRW", lastPrice: "22336000", changeRate24h: "-1.38", timestampMs: 1_669_078_260_631
+        )), source: "bithumb", subject: "BTC", seq: 3)
+        let current = try Samples.logged(CryptoTicker(
+            venue: .bithumb, market: "KRW-BTC", base: "BTC", quote: "KRW", lastPrice: "140500000", changeRate24h: "0.0036", timestampMs: 1_735_798_512_345
+        ), source: "bithumb", subject: "BTC", seq: 4)
+        let changes = try fold([legacy, current])
+        let tickers = changes.rows.filter { $0.table == CollectedTables.cryptoTickers.name }
+        #expect(tickers.map { Array($0.values.prefix(2)) } == [["bithumb", "KRW-BTC"], ["bithumb", "KRW-BTC"]], "one natural key for both")
+        #expect(tickers.first { $0.seq == 3 }?.values[12] == "-0.0138")
+        #expect(Set(changes.keys.map(\.key)) == ["latest:crypto:KRW-BTC"])
+        let legacyKey = try #require(changes.keys.first { $0.seq == 3 })
+        #expect(try JSONValue.parse(legacyKey.value).objectValue?["change_rate"] == "-0.0138")
+    }
+
     @Test("poison events become rejects with stable reasons and write nothing")
     func poison() throws {
         let badClose = try Samples.raw(type: "bar.daily", version: 2, payload: [

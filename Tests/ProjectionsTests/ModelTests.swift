@@ -8,8 +8,8 @@ struct ModelTests {
     func registry() throws {
         let registry = ProjectionRegistry.standard
         let collected = try #require(registry.projection(named: "collected"))
-        #expect(collected.version == 3)
-        #expect(collected.label == "collected@v3")
+        #expect(collected.version == 4)
+        #expect(collected.label == "collected@v4")
         #expect(registry.tables.map(\.name) == CollectedTables.all.map(\.name))
         #expect(Set(registry.tables.map(\.name)).count == registry.tables.count)
         #expect(try registry.select(["collected"]).map(\.name) == ["collected"])

@@ -29,8 +29,8 @@ struct ReplayPositionTests {
     @Test("schema comments record projection versions and foreign comments record none")
     func versionComments() {
         let comment = ProjectionSwap.comment(for: [CollectedProjection()])
-        #expect(comment == "tickfold projections: collected@v3")
-        #expect(ProjectionSwap.versions(inComment: comment) == ["collected": 3])
+        #expect(comment == "tickfold projections: collected@v4")
+        #expect(ProjectionSwap.versions(inComment: comment) == ["collected": 4])
         #expect(ProjectionSwap.versions(inComment: "tickfold projections: a@v3, b@v12") == ["a": 3, "b": 12])
         #expect(ProjectionSwap.versions(inComment: "hand-made schema") == [:])
         #expect(ProjectionSwap.versions(inComment: nil) == [:])

@@ -44,6 +44,9 @@ def obj(required, optional=None, description=None):
 
 BAR_V1 = {"date": DATE, "open": DECIMAL, "high": DECIMAL, "low": DECIMAL, "close": DECIMAL, "volume": COUNT}
 VENUE = enum("bithumb", "coingecko")
+TICKER_REQUIRED = {"venue": VENUE, "market": NAME, "base": TEXT, "quote": TEXT, "lastPrice": DECIMAL, "timestampMs": COUNT}
+TICKER_OPTIONAL = {k: DECIMAL for k in ["openPrice", "highPrice", "lowPrice", "prevClosePrice", "volume24h",
+                                        "quoteVolume24h", "changePrice24h", "changeRate24h"]}
 PLATFORM = enum("x", "truthsocial")
 
 PAYLOADS = {
@@ -113,10 +116,12 @@ PAYLOADS = {
                                                     "priceChangePercentage24h", "circulatingSupply", "totalSupply", "maxSupply"]}
                               | {"marketCapRank": COUNT, "lastUpdated": TIME},
                               "CoinGecko market row (subject = symbol)."),
-    ("crypto.ticker", 1): obj({"venue": VENUE, "market": NAME, "base": TEXT, "quote": TEXT, "lastPrice": DECIMAL, "timestampMs": COUNT},
-                              {k: DECIMAL for k in ["openPrice", "highPrice", "lowPrice", "prevClosePrice", "volume24h",
-                                                    "quoteVolume24h", "changePrice24h", "changeRate24h"]},
-                              "24 h ticker snapshot (subject = base symbol); natural key (venue, market)."),
+    ("crypto.ticker", 1): obj(TICKER_REQUIRED, TICKER_OPTIONAL,
+                              "24 h ticker snapshot, first meaning (subject = base symbol): Bithumb's /public/ticker "
+                              "as market BASE_QUOTE with changeRate24h in percent; upcast to v2."),
+    ("crypto.ticker", 2): obj(TICKER_REQUIRED, TICKER_OPTIONAL,
+                              "24 h ticker snapshot (subject = base symbol); natural key (venue, market). Bithumb markets are "
+                              "QUOTE-BASE (KRW-BTC); changeRate24h is a signed fraction (-0.0138 = -1.38 %)."),
     ("stage.decision", 1): obj({"stage": NAME, "asOf": DATE, "watermark": COUNT, "decision": TEXT, "details": {"type": "object"}},
                                description="A stage's recorded decision (subject = stage)."),
     ("ingest.cursor", 1): obj({"source": NAME, "plan": NAME, "position": COUNT}, {"total": COUNT, "lastKey": TEXT},

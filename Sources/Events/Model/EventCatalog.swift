@@ -63,7 +63,7 @@ public struct EventCatalog: Sendable {
         .init(SocialProfile.self),
         .init(CryptoListing.self),
         .init(CryptoMarket.self),
-        .init(CryptoTicker.self),
+        .init(CryptoTicker.self, upcasters: [.typed(CryptoTickerV1.self, to: CryptoTicker.self) { $0.upcast() }]),
         .init(StageDecision.self),
         .init(IngestCursor.self),
         .init(IngestRejected.self),

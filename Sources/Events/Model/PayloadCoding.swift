@@ -101,6 +101,26 @@ public struct DecimalString: Codable, Hashable, Sendable, CustomStringConvertibl
     /// The nearest double, for analytics that accept rounding.
     public var doubleValue: Double { Double(text)! }
 
+    /// The same number divided by 10^`places`, exactly: the decimal point moves left and the
+    /// scale grows by `places` (`"-1.38"` → `"-0.0138"` for 2), so a percent becomes a fraction
+    /// without rounding.
+    public func dividedByPowerOfTen(_ places: Int) -> DecimalString {
+        precondition(places >= 0, "dividedByPowerOfTen takes a non-negative number of places")
+        var digits = Substring(text)
+        let negative = digits.first == "-"
+        if negative { digits = digits.dropFirst() }
+        let parts = digits.split(separator: ".", omittingEmptySubsequences: false)
+        let integer = parts[0], fraction = parts.count > 1 ? parts[1] : ""
+        let all = integer + fraction
+        let point = integer.count - places
+        var newInteger = point > 0 ? String(all.prefix(point)) : "0"
+        let newFraction = point > 0 ? String(all.dropFirst(point)) : String(repeating: "0", count: -point) + all
+        while newInteger.count > 1, newInteger.first == "0" { newInteger.removeFirst() }
+        let isZero = newInteger == "0" && newFraction.allSatisfy { $0 == "0" }
+        let sign = negative && !isZero ? "-" : ""
+        return DecimalString(stringLiteral: sign + newInteger + (newFraction.isEmpty ? "" : "." + newFraction))
+    }
+
     /// The JSON Schema pattern equivalent to `isValid`.
     public static let pattern = "^-?(0|[1-9][0-9]*)(\\.[0-9]+)?$"
 

@@ -192,10 +192,11 @@ public struct BithumbTickerParser: ResponseParser {
 }
 
 /// Bithumb's older `/public/ticker/{BASE}_{QUOTE}` (one coin) and `/public/ticker/ALL_{QUOTE}`
-/// (every coin, plus a shared `date`) → `crypto.ticker` (market `BTC_KRW`, subject = base,
-/// `occurredAt` = `date` in milliseconds). The pair comes from the context's subject
-/// (`BTC_KRW`, `BTC`, `ALL_KRW`; quote currency KRW when not named). `status` other than
-/// `0000` is a source error.
+/// (every coin, plus a shared `date`) → `crypto.ticker` (subject = base, `occurredAt` = `date`
+/// in milliseconds). The pair comes from the context's subject (`BTC_KRW`, `BTC`, `ALL_KRW`;
+/// quote currency KRW when not named). The ticker reads as `/v1/ticker`'s does: market
+/// `KRW-BTC`, and `fluctate_rate_24H` (a percent, `-1.38`) as a fraction (`-0.0138`), so both
+/// endpoints fill one row and one key per coin. `status` other than `0000` is a source error.
 public struct BithumbPublicTickerParser: ResponseParser {
     public init() {}
 
@@ -231,13 +232,13 @@ public struct BithumbPublicTickerParser: ResponseParser {
         let timestamp = try date.integer()
         guard timestamp >= 0, Timestamp.range.contains(timestamp) else { throw date.invalid("\(timestamp) ms is not a time") }
         let snapshot = CryptoTicker(
-            venue: .bithumb, market: "\(base)_\(quote)", base: base, quote: quote,
+            venue: .bithumb, market: CryptoTicker.bithumbMarket(base: base, quote: quote), base: base, quote: quote,
             lastPrice: try node.member("closing_price").decimal(), openPrice: try decimal("opening_price"),
             highPrice: try decimal("max_price"), lowPrice: try decimal("min_price"),
             prevClosePrice: try decimal("prev_closing_price"),
             volume24h: try decimal("units_traded_24H").or(decimal("volume_1day")),
             quoteVolume24h: try decimal("acc_trade_value_24H"),
-            changePrice24h: try decimal("fluctate_24H"), changeRate24h: try decimal("fluctate_rate_24H"),
+            changePrice24h: try decimal("fluctate_24H"), changeRate24h: try decimal("fluctate_rate_24H")?.dividedByPowerOfTen(2),
             timestampMs: timestamp)
         try collector.add(snapshot, subject: base, occurredAt: Timestamp(millisecondsSinceEpoch: timestamp), path: node.path)
     }

@@ -12,8 +12,10 @@ public struct CollectedProjection: Projection {
     public let name = "collected"
     /// v2: `latest:*` keys are canonical JSON strings (v1 wrote hashes). v3:
     /// `sp500_market_data`'s `volume_24h` is a running total printed without trailing
-    /// fractional zeros (`1.5`, where v2 printed the window's widest scale, `1.50`).
-    public let version = 3
+    /// fractional zeros (`1.5`, where v2 printed the window's widest scale, `1.50`). v4:
+    /// tickers read as `crypto.ticker` v2, so Bithumb's older endpoint lands on the same row
+    /// and `latest:crypto:KRW-BTC` key as `/v1/ticker`, with a fractional change rate.
+    public let version = 4
     public let catalog: EventCatalog
 
     public init(catalog: EventCatalog = .standard) {

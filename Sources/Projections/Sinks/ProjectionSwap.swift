@@ -6,7 +6,7 @@ import Postgres
 /// lock `lockKey(schema:)`; a replay holds the same lock (session level) while it renames
 /// schemas and flips the Redis namespace pointer, so no live batch interleaves with a swap.
 /// The versions of the projections a schema was built with are recorded in its comment
-/// (`tickfold projections: collected@v3`); a projector running other versions refuses to
+/// (`tickfold projections: collected@v4`); a projector running other versions refuses to
 /// write into it, so an old build cannot pollute a new version swapped in under it.
 public enum ProjectionSwap {
     /// What a schema comment starts with when it records projection versions.

@@ -10,7 +10,7 @@ struct DirectPayloadDecodingTests {
     /// The payload types with a direct decoder, and the `EventSamples` kind that generates each.
     static let directTypes: [(type: any DirectlyDecodablePayload.Type, sampleKind: Int)] = [
         (DailyBar.self, 0), (DailyBarV1.self, 1), (IntradayBar.self, 2), (Trade.self, 3), (MacroObservation.self, 7),
-        (NewsArticle.self, 14), (SocialPost.self, 15), (CryptoTicker.self, 19),
+        (NewsArticle.self, 14), (SocialPost.self, 15), (CryptoTicker.self, 19), (CryptoTickerV1.self, 23),
         (MarketMover.self, 4), (StockSplit.self, 5), (CashDividend.self, 6), (ETFHolding.self, 8), (ETFProfile.self, 9),
         (IndexConstituent.self, 10), (CompanyOverview.self, 11), (BalanceSheet.self, 12), (EarningsCalendarEntry.self, 13),
         (SocialProfile.self, 16), (CryptoListing.self, 17), (CryptoMarket.self, 18),

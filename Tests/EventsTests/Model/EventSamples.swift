@@ -1,7 +1,8 @@
 import Events
 
 
-/// Deterministic, varied events of every catalogued type (plus stored `bar.daily` v1).
+/// Deterministic, varied events of every catalogued type (plus stored `bar.daily` v1 and
+/// `crypto.ticker` v1 of Bithumb's older endpoint).
 struct EventSamples {
     var rng: SplitMix64
 
@@ -17,7 +18,7 @@ struct EventSamples {
         return out
     }
 
-    static let kinds = 23
+    static let kinds = 24
 
     mutating func event(kind: Int) throws -> Event {
         let occurredAt = timestamp()
@@ -86,6 +87,9 @@ struct EventSamples {
         case 21:
             let source = ["alphavantage", "yahoo", "x"][int(0...2)]
             return try make(IngestCursor(source: source, plan: word(), position: int(0...600), total: (bool() ? 503 : nil), lastKey: (bool() ? self.ticker() : nil)), "tickfold", "\(source)/plan")
+        case 23:
+            let coin = self.ticker()
+            return try make(CryptoTickerV1(CryptoTicker(venue: .bithumb, market: "\(coin)_KRW", base: coin, quote: "KRW", lastPrice: decimal(), openPrice: (bool() ? self.decimal() : nil), volume24h: (bool() ? self.decimal() : nil), changePrice24h: (bool() ? self.decimal() : nil), changeRate24h: (bool() ? self.decimal() : nil), timestampMs: Int64(int(0...4_102_444_800_000)))), "bithumb", coin)
         default:
             let source = ["alphavantage", "yahoo", "finnhub"][int(0...2)]
             return try make(IngestRejected(source: source, request: hex(16), error: text(80), bodySha256: hex(64), bodySize: (bool() ? self.count() : nil), httpStatus: (bool() ? [200, 429, 500][self.int(0...2)] : nil)), "tickfold", source)

@@ -97,6 +97,55 @@ struct PayloadTests {
         #expect(throws: PayloadError.self) { try decoded.payload(as: Trade.self) }
     }
 
+    @Test("DecimalString.dividedByPowerOfTen moves the point exactly and keeps the scale")
+    func decimalShift() {
+        let cases: [(DecimalString, Int, String)] = [
+            ("-1.38", 2, "-0.0138"), ("1.38", 2, "0.0138"), ("5", 2, "0.05"), ("0", 2, "0.00"), ("-0", 2, "0.00"),
+            ("-0.0", 2, "0.000"), ("123", 2, "1.23"), ("12345.6", 2, "123.456"), ("100", 2, "1.00"), ("1.50", 2, "0.0150"),
+            ("7", 0, "7"), ("0.5", 3, "0.0005"), ("-250", 1, "-25.0"), ("99999999999999999999", 2, "999999999999999999.99"),
+        ]
+        for (value, places, expected) in cases {
+            let shifted = value.dividedByPowerOfTen(places)
+            #expect(shifted.text == expected, "\(value) / 10^\(places)")
+            #expect(DecimalString(shifted.text) != nil, "\(shifted) is a valid decimal string")
+        }
+    }
+
+    @Test("A v1 Bithumb /public/ticker event (BTC_KRW, percent) reads as v2's KRW-BTC with a fraction; other v1 tickers are unchanged")
+    func cryptoTickerUpcast() throws {
+        let at = try Timestamp(canonical: "2022-11-22T00:51:00.631Z")
+        let oldEndpoint = CryptoTicker(venue: .bithumb, market: "BTC_KRW", base: "BTC", quote: "KRW", lastPrice: "22336000",
+                                       changePrice24h: "-313000", changeRate24h: "-1.38", timestampMs: at.millisecondsSinceEpoch)
+        let stored = try Event.make(CryptoTickerV1(oldEndpoint), source: "bithumb", subject: "BTC", occurredAt: at)
+        #expect(stored.version == 1)
+        let decoded = try Event.decode(try stored.canonicalBytes())
+        #expect(decoded.id == stored.id && decoded.version == 1)
+        let current = try decoded.payload(as: CryptoTicker.self)
+        var expected = oldEndpoint
+        expected.market = "KRW-BTC"
+        expected.changeRate24h = "-0.0138"
+        #expect(current == expected)
+        #expect(try EventCatalog.standard.currentPayload(of: decoded).version == 2)
+
+        // /v1/ticker's v1 events and CoinGecko's already meant what v2 says.
+        for ticker in [
+            CryptoTicker(venue: .bithumb, market: "KRW-BTC", base: "BTC", quote: "KRW", lastPrice: "1", changeRate24h: "0.0036", timestampMs: 1),
+            CryptoTicker(venue: .coingecko, market: "binance:BTC/USDT", base: "BTC", quote: "USDT", lastPrice: "1", changeRate24h: "1.5", timestampMs: 1),
+            CryptoTicker(venue: .coingecko, market: "BTC_KRW", base: "BTC", quote: "KRW", lastPrice: "1", changeRate24h: "1.5", timestampMs: 1),
+        ] {
+            let event = try Event.make(CryptoTickerV1(ticker), source: "bithumb", subject: "BTC", occurredAt: at)
+            #expect(try event.payload(as: CryptoTicker.self) == ticker)
+        }
+
+        // v2 holds a Bithumb market only as QUOTE-BASE: BTC_KRW is a v1 spelling.
+        #expect(throws: PayloadError.self) { try Event.make(oldEndpoint, source: "bithumb", subject: "BTC", occurredAt: at) }
+        var v2 = expected
+        v2.market = "KRW-ETH"
+        #expect(throws: PayloadError.self) { try v2.json() }
+        // Under v2, the same content is another event: the version is part of the identity.
+        #expect(try Event.make(expected, source: "bithumb", subject: "BTC", occurredAt: at).id != stored.id)
+    }
+
     @Test("Typed encoding omits nil optionals and refuses integers beyond 2^53")
     func encoding() throws {
         let bar = DailyBar(date: try LocalDate("2026-02-18"), open: "1", high: "2", low: "0.5", close: "1.5", volume: 10)

@@ -139,7 +139,7 @@ struct MarketDataParserTests {
         let context = parseContext("bithumb", "public/ticker", subject: "BTC")
         let result = try parse(body, context)
         let ticker = try #require(try payloads(result, CryptoTicker.self).first)
-        #expect(ticker.market == "BTC_KRW" && ticker.base == "BTC" && ticker.quote == "KRW")
+        #expect(ticker.market == "KRW-BTC" && ticker.base == "BTC" && ticker.quote == "KRW")
         #expect(ticker.lastPrice == "19984000" && ticker.openPrice == "21521000" && ticker.highPrice == "22200000" && ticker.lowPrice == "17510000")
         #expect(ticker.volume24h == "15010.9806379" && ticker.timestampMs == 1_515_658_390_759)
         #expect(result.events.first?.occurredAt.millisecondsSinceEpoch == 1_515_658_390_759)
@@ -168,7 +168,9 @@ struct MarketDataParserTests {
         #expect(result.events.count == 191 && result.issues.isEmpty)
         let btc = try #require(try payloads(result, CryptoTicker.self).first { $0.base == "BTC" })
         #expect(btc.lastPrice == "22336000" && btc.prevClosePrice == "22639000" && btc.volume24h == "3074.74507676")
-        #expect(btc.quoteVolume24h == "69011706773.4166" && btc.changePrice24h == "-313000" && btc.changeRate24h == "-1.38")
+        // `fluctate_rate_24H` is a percent (-1.38 %); the ticker keeps /v1/ticker's fraction.
+        #expect(btc.quoteVolume24h == "69011706773.4166" && btc.changePrice24h == "-313000" && btc.changeRate24h == "-0.0138")
+        #expect(btc.market == "KRW-BTC" && btc.market == CryptoTicker.bithumbMarket(base: "BTC", quote: "KRW"))
         #expect(btc.timestampMs == 1_669_078_260_631)
     }
 

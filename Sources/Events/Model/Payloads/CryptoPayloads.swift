@@ -112,14 +112,20 @@ extension CryptoMarket: DirectlyDecodablePayload {
     }
 }
 
-/// `crypto.ticker` v1: a 24 h ticker snapshot of one market (subject = base symbol, upper case):
+/// `crypto.ticker` v2: a 24 h ticker snapshot of one market (subject = base symbol, upper case):
 /// Bithumb KRW tickers and CoinGecko exchange tickers. Natural key `(venue, market)`.
+///
+/// v2 gives every Bithumb ticker one market code and one unit of change, whichever endpoint it
+/// came from: v1 recorded the older `/public/ticker` endpoint as `BTC_KRW` with a percent
+/// change, beside `/v1/ticker`'s `KRW-BTC` with a fractional one, so one coin had two keys
+/// and two scales (see `CryptoTickerV1.upcast`).
 public struct CryptoTicker: EventPayload {
     public static let type = "crypto.ticker"
-    public static let version = 1
+    public static let version = 2
 
     public var venue: CryptoVenue
-    /// The venue's market name (`KRW-BTC`, `BTC_KRW`).
+    /// The venue's market code: `QUOTE-BASE` for Bithumb (`KRW-BTC`), `exchange:BASE/TARGET`
+    /// for CoinGecko exchange tickers.
     public var market: String
     public var base: String
     public var quote: String
@@ -131,7 +137,7 @@ public struct CryptoTicker: EventPayload {
     public var volume24h: DecimalString?
     public var quoteVolume24h: DecimalString?
     public var changePrice24h: DecimalString?
-    /// Signed fractional or percent change as the venue reports it.
+    /// Signed change over 24 h as a fraction of the earlier price (`-0.0138` = −1.38 %).
     public var changeRate24h: DecimalString?
     /// The venue's own timestamp of the snapshot.
     public var timestampMs: Int64
@@ -155,8 +161,14 @@ public struct CryptoTicker: EventPayload {
 
     public func validate() throws(PayloadError) {
         try requireText(market, "market")
+        if venue == .bithumb, market != Self.bithumbMarket(base: base, quote: quote) {
+            throw PayloadError(path: "market", detail: "a Bithumb market is QUOTE-BASE (\(Self.bithumbMarket(base: base, quote: quote))), found \"\(market)\"")
+        }
         try requireNonNegative(Int(timestampMs), "timestampMs")
     }
+
+    /// Bithumb's market code of a pair: `KRW-BTC` for base `BTC`, quote `KRW`.
+    public static func bithumbMarket(base: String, quote: String) -> String { "\(quote)-\(base)" }
 }
 
 extension CryptoTicker: DirectlyDecodablePayload {
@@ -175,5 +187,51 @@ extension CryptoTicker: DirectlyDecodablePayload {
         changePrice24h = try reader.optional("changePrice24h")
         changeRate24h = try reader.optional("changeRate24h")
         timestampMs = try reader.required("timestampMs")
+    }
+}
+
+/// `crypto.ticker` v1, the first recorded meaning: the same fields, but Bithumb's older
+/// `/public/ticker` endpoint was recorded as market `BASE_QUOTE` (`BTC_KRW`) with
+/// `changeRate24h` in percent. Upcast to `CryptoTicker` on read.
+public struct CryptoTickerV1: EventPayload {
+    public static let type = "crypto.ticker"
+    public static let version = 1
+
+    /// The stored fields, as v1 meant them.
+    public var fields: CryptoTicker
+
+    public init(_ fields: CryptoTicker) {
+        self.fields = fields
+    }
+
+    public init(from decoder: any Decoder) throws {
+        fields = try CryptoTicker(from: decoder)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try fields.encode(to: encoder)
+    }
+
+    /// v1 checked only these; a v1 Bithumb market may be `BTC_KRW`.
+    public func validate() throws(PayloadError) {
+        try requireText(fields.market, "market")
+        try requireNonNegative(Int(fields.timestampMs), "timestampMs")
+    }
+
+    /// The v2 reading: a Bithumb `BASE_QUOTE` market (only `/public/ticker` wrote those)
+    /// becomes `QUOTE-BASE` and its percent change a fraction. Every other ticker already
+    /// meant what v2 says.
+    public func upcast() -> CryptoTicker {
+        var ticker = fields
+        guard ticker.venue == .bithumb, ticker.market == "\(ticker.base)_\(ticker.quote)" else { return ticker }
+        ticker.market = CryptoTicker.bithumbMarket(base: ticker.base, quote: ticker.quote)
+        ticker.changeRate24h = ticker.changeRate24h?.dividedByPowerOfTen(2)
+        return ticker
+    }
+}
+
+extension CryptoTickerV1: DirectlyDecodablePayload {
+    public init(reading reader: inout JSONObjectReader) throws(PayloadError) {
+        fields = try CryptoTicker(reading: &reader)
     }
 }
