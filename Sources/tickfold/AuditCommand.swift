@@ -183,15 +183,7 @@ private func resolve(_ specifications: [String], _ connections: ConnectionOption
 
 /// The `auditTargets` object of the configuration file (name → target specification).
 private func configuredTargets(_ connections: ConnectionOptions) throws -> [String: String] {
-    guard let path = try connections.configurationFile().path,
-          let data = FileManager.default.contents(atPath: path),
-          let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-    else { return [:] }
-    guard let targets = object["auditTargets"] else { return [:] }
-    guard let dictionary = targets as? [String: String] else {
-        throw CLIError("configuration file \(path): auditTargets must map names to target strings")
-    }
-    return dictionary
+    try connections.configurationFile().section("auditTargets", as: [String: String].self) ?? [:]
 }
 
 /// Runs the blocking audit `body` on its own thread (never on the cooperative pool) and

@@ -135,10 +135,10 @@ struct SourceEndpointsTests {
 
     @Test("the endpoints section of a JSON configuration file")
     func configurationSection() throws {
-        let directory = try TemporaryDirectory("tickfold-config")
-        try #"{"log": "x", "endpoints": {"fixtures": "http://127.0.0.1:8787"}}"#.write(toFile: directory.file("a.json"), atomically: false, encoding: .utf8)
-        #expect(try SourceEndpoints.configurationSection(fromFile: directory.file("a.json")) == ["fixtures": "http://127.0.0.1:8787"])
-        try #"{"endpoints": {"fred": 3}}"#.write(toFile: directory.file("b.json"), atomically: false, encoding: .utf8)
-        #expect(throws: FetchError.self) { _ = try SourceEndpoints.configurationSection(fromFile: directory.file("b.json")) }
+        let document = try ConfigurationDocument.parse(Array(#"{"log": "x", "endpoints": {"fixtures": "http://127.0.0.1:8787"}}"#.utf8), origin: "a.json")
+        #expect(try document.section("endpoints", as: [String: String].self) == ["fixtures": "http://127.0.0.1:8787"])
+        let numeric = try ConfigurationDocument.parse(Array(#"{"endpoints": {"fred": 3}}"#.utf8), origin: "b.json")
+        let error = #expect(throws: IngestConfigurationError.self) { try numeric.section("endpoints", as: [String: String].self) }
+        #expect(error?.description.hasPrefix("configuration file b.json: endpoints.fred: ") == true, "\(String(describing: error))")
     }
 }

@@ -263,3 +263,12 @@ struct AnyKey: CodingKey {
     init?(stringValue: String) { self.init(stringValue) }
     init?(intValue: Int) { self.init(index: intValue) }
 }
+
+extension JSONValue {
+    /// Decodes `T` as payloads are decoded: exact types, unknown object members refused, and
+    /// errors naming the member path (`sources.finnhub.limits.maxWiat: unknown field`). For
+    /// configuration, where a misspelt key must not fall back to a default silently.
+    public func decodeStrictly<T: Decodable>(as type: T.Type) throws(PayloadError) -> T {
+        try PayloadDecoding.decode(type, from: self)
+    }
+}

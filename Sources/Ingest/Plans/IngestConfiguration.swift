@@ -54,25 +54,18 @@ public struct IngestConfiguration: Sendable, Codable, Equatable {
     /// Reads the `ingest` section of the JSON configuration file at `path`; a file without
     /// one yields an empty configuration.
     public static func load(fromFile path: String) throws(IngestConfigurationError) -> IngestConfiguration {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw IngestConfigurationError("cannot read configuration file \(path)")
-        }
-        return try decode([UInt8](data), origin: path)
+        try from(ConfigurationDocument.load(fromFile: path))
     }
 
     /// Decodes a whole configuration document (`{"ingest": {…}, …}`) and checks it.
     public static func decode(_ bytes: [UInt8], origin: String) throws(IngestConfigurationError) -> IngestConfiguration {
-        struct Document: Decodable { var ingest: IngestConfiguration? }
-        let document: Document
-        do {
-            document = try JSONDecoder().decode(Document.self, from: Data(bytes))
-        } catch let error as DecodingError {
-            throw IngestConfigurationError("configuration file \(origin): \(Self.describe(error))")
-        } catch {
-            throw IngestConfigurationError("configuration file \(origin): \(error)")
-        }
-        let configuration = document.ingest ?? IngestConfiguration()
-        try configuration.validate(origin: origin)
+        try from(ConfigurationDocument.parse(bytes, origin: origin))
+    }
+
+    /// The `ingest` section of a parsed document, decoded strictly and checked.
+    public static func from(_ document: ConfigurationDocument) throws(IngestConfigurationError) -> IngestConfiguration {
+        let configuration = try document.section("ingest", as: IngestConfiguration.self) ?? IngestConfiguration()
+        try configuration.validate(origin: document.origin)
         return configuration
     }
 
@@ -115,22 +108,6 @@ public struct IngestConfiguration: Sendable, Codable, Equatable {
         case .none: return [PlanItem(fields: [:])]
         case .named(let name): return lists[name] ?? []
         case .inline(let items): return items
-        }
-    }
-
-    private static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().drop { $0 == "." }.description
-        }
-        switch error {
-        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
-            let at = path(context)
-            return (at.isEmpty ? "" : "at \(at): ") + context.debugDescription
-        case .keyNotFound(let key, let context):
-            let at = path(context)
-            return "missing field \(key.stringValue)" + (at.isEmpty ? "" : " in \(at)")
-        @unknown default:
-            return "\(error)"
         }
     }
 }

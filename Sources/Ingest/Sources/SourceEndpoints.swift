@@ -50,28 +50,6 @@ public struct SourceEndpoints: Sendable {
         return result
     }
 
-    /// The `endpoints` object of a JSON configuration file, as strings; empty when absent.
-    public static func configurationSection(fromFile path: String) throws -> [String: String] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw FetchError(code: .invalidRequest, source: "config", request: path, detail: "cannot read configuration file")
-        }
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw FetchError(code: .invalidRequest, source: "config", request: path, detail: "configuration file is not a JSON object")
-        }
-        guard let section = object["endpoints"] else { return [:] }
-        guard let dictionary = section as? [String: Any] else {
-            throw FetchError(code: .invalidRequest, source: "config", request: path, detail: "endpoints must be an object of source id to URL")
-        }
-        var values: [String: String] = [:]
-        for (key, value) in dictionary {
-            guard let string = value as? String else {
-                throw FetchError(code: .invalidRequest, source: "config", request: path, detail: "endpoints.\(key) must be a string URL")
-            }
-            values[key] = string
-        }
-        return values
-    }
-
     private static func join(_ base: String, _ id: String) -> String {
         base.hasSuffix("/") ? base + id : base + "/" + id
     }

@@ -24,12 +24,12 @@ struct IngestEnvironment {
         let file = try connection.configurationFile()
         configurationPath = file.path
         do {
-            configuration = try file.path.map { path throws(IngestConfigurationError) in try IngestConfiguration.load(fromFile: path) } ?? IngestConfiguration()
+            configuration = try file.document.map { document throws(IngestConfigurationError) in try IngestConfiguration.from(document) } ?? IngestConfiguration()
         } catch {
             throw CLIError(error.description)
         }
+        let section = try file.section("endpoints", as: [String: String].self) ?? [:]
         do {
-            let section = try file.path.map(SourceEndpoints.configurationSection(fromFile:)) ?? [:]
             endpoints = try SourceEndpoints.resolve(environment: ProcessInfo.processInfo.environment, configuration: section)
         } catch {
             throw CLIError("\(error)")

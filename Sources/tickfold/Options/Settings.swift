@@ -1,4 +1,5 @@
 import Foundation
+import Ingest
 
 /// Where a setting's value came from, so errors can say which knob to turn.
 enum SettingOrigin: CustomStringConvertible {
@@ -21,36 +22,32 @@ struct Setting: CustomStringConvertible {
     var description: String { "\(value) (from \(origin))" }
 }
 
-/// The configuration file: a JSON object with optional keys `log`, `kafka`, `pg`, `redis`,
-/// `topicPrefix`. Found at `--config`, `TICKFOLD_CONFIG`, or `./tickfold.json` when present.
+/// The configuration file (`ConfigurationDocument`: its keys `log`, `kafka`, `pg`, `redis`,
+/// `topicPrefix` are read here). Found at `--config`, `TICKFOLD_CONFIG`, or `./tickfold.json`
+/// when present.
 struct ConfigurationFile {
     let path: String?
-    let values: [String: String]
+    let document: ConfigurationDocument?
 
     static func load(explicitPath: String?) throws -> ConfigurationFile {
         let environment = ProcessInfo.processInfo.environment
         let path = explicitPath ?? environment["TICKFOLD_CONFIG"]
             ?? (FileManager.default.fileExists(atPath: "tickfold.json") ? "tickfold.json" : nil)
-        guard let path else { return ConfigurationFile(path: nil, values: [:]) }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CLIError("cannot read configuration file \(path)")
+        guard let path else { return ConfigurationFile(path: nil, document: nil) }
+        do {
+            return ConfigurationFile(path: path, document: try ConfigurationDocument.load(fromFile: path))
+        } catch {
+            throw CLIError(error.description)
         }
-        let object: Any
-        do { object = try JSONSerialization.jsonObject(with: data) } catch {
-            throw CLIError("configuration file \(path) is not valid JSON: \(error.localizedDescription)")
+    }
+
+    /// The section at top-level `key` decoded strictly, or nil when absent (or no file).
+    func section<T: Decodable>(_ key: String, as type: T.Type) throws -> T? {
+        do {
+            return try document?.section(key, as: type)
+        } catch {
+            throw CLIError(error.description)
         }
-        guard let dictionary = object as? [String: Any] else {
-            throw CLIError("configuration file \(path) must hold a JSON object")
-        }
-        var values: [String: String] = [:]
-        for (key, value) in dictionary {
-            switch value {
-            case let string as String: values[key] = string
-            case let number as NSNumber: values[key] = number.stringValue
-            default: break  // nested sections belong to other components (ingest plans)
-            }
-        }
-        return ConfigurationFile(path: path, values: values)
     }
 
     func resolve(flag: String?, flagName: String, environment name: String, key: String, default fallback: String) -> Setting {
@@ -58,7 +55,7 @@ struct ConfigurationFile {
         if let value = ProcessInfo.processInfo.environment[name], !value.isEmpty {
             return Setting(value: value, origin: .environment(name))
         }
-        if let value = values[key], let path { return Setting(value: value, origin: .configFile(path)) }
+        if let value = document?.string(key), let path { return Setting(value: value, origin: .configFile(path)) }
         return Setting(value: fallback, origin: .defaultValue)
     }
 }

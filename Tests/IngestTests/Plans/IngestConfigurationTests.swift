@@ -5,6 +5,16 @@ import Testing
 
 @Suite("Ingest configuration: plans as data")
 struct IngestConfigurationTests {
+    /// What decoding `json` as the file `t.json` says: "accepted" or the error.
+    private func message(_ json: String) -> String {
+        do {
+            _ = try IngestConfiguration.decode(Array(json.utf8), origin: "t.json")
+            return "accepted"
+        } catch {
+            return error.description
+        }
+    }
+
     @Test("the example and the fixture configurations decode, validate and define the eight plans")
     func bundledFiles() throws {
         for path in ["\(Repository.root)/tickfold.example.json", "\(Repository.fixtures)/tickfold.json"] {
@@ -16,26 +26,35 @@ struct IngestConfigurationTests {
 
     @Test("errors name the file and the field")
     func errors() {
-        func message(_ json: String) -> String {
-            do {
-                _ = try IngestConfiguration.decode(Array(json.utf8), origin: "t.json")
-                return "accepted"
-            } catch {
-                return error.description
-            }
-        }
         let step = #"{"name": "a", "source": "yahoo_finance", "endpoint": "chart", "path": "/x/{symbol}", "each": "%@"}"#
         #expect(message(#"{"ingest": {"plans": {"p": {"steps": [\#(step.replacingOccurrences(of: "%@", with: "nope"))]}}}}"#)
             == "t.json: ingest.plans.p step a: each names list nope, which ingest.lists does not define")
         #expect(message(#"{"ingest": {"plans": {"p": {"steps": [{"name": "a", "source": "yahoo_finance", "endpoint": "nope", "path": "/"}]}}}}"#)
             .contains("no parser for source yahoo_finance endpoint nope"))
-        #expect(message(#"{"ingest": {"plans": {"p": {"steps": [{"name": "a", "source": "yahoo_finance"}]}}}}"#).contains("missing field endpoint"))
+        #expect(message(#"{"ingest": {"plans": {"p": {"steps": [{"name": "a", "source": "yahoo_finance"}]}}}}"#) == "configuration file t.json: ingest.plans.p.steps[0].endpoint: required field is missing")
         #expect(message(#"{"ingest": {"lists": {"l": [{"symbol": "A", "frequency": "hourly"}]}, "plans": {"p": {"steps": [\#(step.replacingOccurrences(of: "%@", with: "l"))]}}}}"#)
             .contains("frequency hourly"))
         #expect(message(#"{"ingest": {"plans": {"p": {"steps": [{"name": "a", "source": "alpha_vantage", "endpoint": "NEWS_SENTIMENT", "path": "/query", "queriesByDay": {"funday": []}}]}}}}"#)
             .contains("queriesByDay key funday"))
         #expect(message(#"{"log": "x"}"#) == "accepted")
         #expect(throws: IngestConfigurationError.self) { try IngestConfiguration().plans(named: "etf-daily") }
+    }
+
+    @Test("the configuration document: syntax errors by line and column, unknown or mistyped keys refused, $ keys free")
+    func document() throws {
+        #expect(message("{\n  \"log\": \"x\",\n  \"pg\" \"y\"\n}").hasPrefix("configuration file t.json:3:8: unexpected byte"))
+        #expect(message("{\"log\": \"x\"").hasPrefix("configuration file t.json:1:12: unexpected end of input"))
+        #expect(message(#"{"pgg": "postgresql://h/db"}"#).hasPrefix(#"configuration file t.json: unknown key "pgg" (did you mean "pg"?) (known: auditTargets, endpoints, ingest, kafka, log, pg, redis, topicPrefix"#))
+        #expect(message(#"{"Kafka": "h:1"}"#).contains(#"(did you mean "kafka"?)"#))
+        #expect(message(#"{"zzzzzz": 1}"#).hasPrefix(#"configuration file t.json: unknown key "zzzzzz" (known: "#))
+        #expect(message(#"{"log": 5}"#).hasPrefix("configuration file t.json: log must be a JSON string, not the number 5"))
+        #expect(message(#"{"ingest": []}"#) == "configuration file t.json: ingest must be a JSON object, not an array")
+        #expect(message("[1]") == "configuration file t.json must hold a JSON object, not an array")
+        #expect(message(#"{"$comment": "notes", "$schema": {"any": [1]}, "log": "x"}"#) == "accepted")
+        // Inside the ingest section a misspelt member is named by its path from the top.
+        #expect(message(#"{"ingest": {"sources": {"fred": {"keysVariabel": "X"}}}}"#) == "configuration file t.json: ingest.sources.fred.keysVariabel: unknown field")
+        #expect(message(#"{"ingest": {"sources": {"fred": {"limits": {"maxWait": "soon"}}}}}"#).hasPrefix("configuration file t.json: ingest.sources.fred.limits.maxWait: "))
+        #expect(message(#"{"ingest": {"quarantin": "q"}}"#) == "configuration file t.json: ingest.quarantin: unknown field")
     }
 
     @Test("weekdays and frequencies follow the calendar, not the time of the run")

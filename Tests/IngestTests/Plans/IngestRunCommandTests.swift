@@ -124,4 +124,24 @@ struct IngestRunCommandTests {
         #expect(badDate.status == 2)
         #expect(badDate.stderr.contains("--as-of 2026-13-01"), "\(badDate.stderr)")
     }
+
+    @Test("a misspelt or malformed configuration file stops every command that reads it, before anything is opened")
+    func badConfiguration() async throws {
+        let directory = try TemporaryDirectory("config-errors")
+        try #"{"log": "events", "pgg": "postgresql://127.0.0.1:1/x"}"#.write(toFile: directory.file("typo.json"), atomically: false, encoding: .utf8)
+        try "{\n  \"log\": \"events\",\n  \"kafka\": \"h:1\"\n  \"redis\": \"redis://h\"\n}\n".write(toFile: directory.file("syntax.json"), atomically: false, encoding: .utf8)
+        for arguments in [["log", "stats"], ["project", "status"], ["ingest", "run", "--plan", "all"], ["audit", "digest", "--target", "named"]] {
+            let typo = try await tickfold(arguments + ["--config", directory.file("typo.json")], environment: [:], in: directory.path)
+            #expect(typo.status == 2, "\(arguments): \(typo.stderr)")
+            #expect(typo.stderr.contains(#"unknown key "pgg" (did you mean "pg"?)"#), "\(arguments): \(typo.stderr)")
+            let syntax = try await tickfold(arguments + ["--config", directory.file("syntax.json")], environment: [:], in: directory.path)
+            #expect(syntax.status == 2, "\(arguments): \(syntax.stderr)")
+            #expect(syntax.stderr.contains("syntax.json:4:3: unexpected byte"), "\(arguments): \(syntax.stderr)")
+        }
+        try #"{"auditTargets": {"live": ["pg:tickfold"]}}"#.write(toFile: directory.file("targets.json"), atomically: false, encoding: .utf8)
+        let targets = try await tickfold(["audit", "digest", "--target", "live", "--config", directory.file("targets.json")], environment: [:], in: directory.path)
+        #expect(targets.status == 2, "\(targets.stderr)")
+        #expect(targets.stderr.contains("targets.json: auditTargets.live: "), "\(targets.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: directory.file("events")), "no log was created")
+    }
 }
