@@ -95,7 +95,7 @@ struct IngestCommand: ParsableCommand {
                 }
             }
             target.close()
-            if json { try printJSON(reports) } else { printTable(reports) }
+            if json { try printJSON(JSONReport(type: type, source: source, dryRun: dryRun, files: reports)) } else { printTable(reports) }
             if status != 0 { throw ExitCode(status) }
         }
 
@@ -116,13 +116,6 @@ struct IngestCommand: ParsableCommand {
                 }
                 print(cells.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
             }
-        }
-
-        private func printJSON(_ reports: [FileReport]) throws {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            let document = JSONReport(type: type, source: source, dryRun: dryRun, files: reports)
-            print(String(decoding: try encoder.encode(document), as: UTF8.self))
         }
     }
 }

@@ -69,6 +69,9 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Drop the copy a --to replay kept (schema and keys), or the retired schema a failed clean-up left, and exit.", valueName: "id"))
     var discard: String?
 
+    @Flag(name: .long, help: "Print one JSON object: the plan, and what the replay did (null for --dry-run).")
+    var json = false
+
     func validate() throws {
         switch (from, discard) {
         case (nil, nil): throw ValidationError("give --from POSITION to replay, or --discard ID to drop a kept copy")
@@ -113,7 +116,11 @@ struct ReplayCommand: AsyncParsableCommand {
             let jobOptions = options
             try await runBlocking {
                 let result = try Replayer(log: log, options: jobOptions).discard(id: discard)
-                print(describe(result, id: discard))
+                if json {
+                    try printJSON(ReplayDiscardJSON(id: discard, droppedSchemas: result.droppedSchemas, droppedKeys: result.droppedKeys))
+                } else {
+                    print(describe(result, id: discard))
+                }
             }
             return
         }
@@ -125,12 +132,19 @@ struct ReplayCommand: AsyncParsableCommand {
             let last = try toPosition.map { try resolver.last($0) }
             let replayer = try Replayer(log: log, options: jobOptions)
             let plan = try replayer.plan(from: first, through: last)
-            print(describe(plan, dryRun: dryRun))
-            guard !dryRun else { return }
+            if !json { print(describe(plan, dryRun: dryRun)) }
+            guard !dryRun else {
+                if json { try printJSON(ReplayReportJSON(dryRun: true, plan: plan, result: nil)) }
+                return
+            }
             let meter = ProgressMeter(interactive: interactive)
             let result = try replayer.run(plan) { meter.show($0) }
             meter.finish()
-            print(summarize(result))
+            if json {
+                try printJSON(ReplayReportJSON(dryRun: false, plan: plan, result: result))
+            } else {
+                print(summarize(result))
+            }
         }
     }
 }

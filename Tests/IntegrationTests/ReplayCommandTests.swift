@@ -60,6 +60,47 @@ struct ReplayCommandTests {
         #expect(live.status == 0, "\(live.stdout)\(live.stderr)")
     }
 
+    @Test("--json prints one object: the plan with every key, null where it does not apply, and what the replay did")
+    func json() async throws {
+        let fixture = try ReplayFixture(label: "clijson")
+        defer { fixture.cleanUp() }
+        let head = try fixture.append(count: 800, seed: 22)
+        try fixture.migrateLive()
+        try fixture.project(try fixture.liveEngine())
+        let common = ["--log", fixture.directory.file("events"), "--schema", fixture.schema, "--namespace", fixture.namespace, "--json"]
+        func object(_ result: TickfoldBinary.Result) throws -> [String: Any] {
+            try #require(result.status == 0, "\(result.stderr)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout)")
+        }
+
+        let dry = try object(try await TickfoldBinary.run(["replay", "--from", "300", "--dry-run"] + common))
+        #expect(dry["dryRun"] as? Bool == true && dry["result"] is NSNull)
+        let dryPlan = try #require(dry["plan"] as? [String: Any])
+        #expect(dryPlan["requestedFrom"] as? Int == 300 && dryPlan["head"] as? Int == Int(head) && dryPlan["through"] is NSNull)
+        #expect(dryPlan["liveSchema"] as? String == fixture.schema && dryPlan["swaps"] as? Bool == true)
+        #expect(dryPlan.keys.sorted() == [
+            "copyBelow", "events", "foldFrom", "head", "liveCheckpoint", "liveKeyPrefix", "liveSchema", "liveSchemaExists", "liveVersions",
+            "notes", "pointerKey", "projections", "requestedFrom", "retiredSchema", "shadowKeyPrefix", "shadowSchema", "swaps", "through",
+        ], "every plan key, present even when null")
+        #expect(try fixture.schemas() == [fixture.schema])
+
+        let kept = try object(try await TickfoldBinary.run(["replay", "--from", "1", "--to", String(head)] + common))
+        let keptResult = try #require(kept["result"] as? [String: Any])
+        let keptSchema = try #require(keptResult["keptSchema"] as? String)
+        #expect(keptResult["swappedAt"] is NSNull && keptResult["folded"] as? Int == Int(head))
+        #expect(try fixture.schemas().sorted() == [fixture.schema, keptSchema].sorted())
+        let id = String(keptSchema.dropFirst(fixture.schema.count + 2))
+        #expect(keptResult["keptKeyPrefix"] as? String == fixture.namespace + "tickfold:ns:" + id + ":")
+
+        let swap = try object(try await TickfoldBinary.run(["replay", "--from", "1"] + common))
+        let swapResult = try #require(swap["result"] as? [String: Any])
+        #expect(swapResult["swappedAt"] as? Int == Int(head) && swapResult["keptSchema"] is NSNull)
+
+        let discarded = try object(try await TickfoldBinary.run(["replay", "--discard", id] + common))
+        #expect(discarded["id"] as? String == id && discarded["droppedSchemas"] as? [String] == [keptSchema])
+        #expect((discarded["droppedKeys"] as? Int ?? 0) > 0)
+    }
+
     @Test("--from kafka:TOPIC:PARTITION:OFFSET starts at the seq in that message's header", .enabled(if: TestServices.hasKafka))
     func kafkaPosition() async throws {
         let fixture = try ReplayFixture(label: "clikafka")

@@ -105,9 +105,7 @@ extension IngestCommand {
                 reports.append(report)
             }
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys]
-                print(String(decoding: try encoder.encode(reports), as: UTF8.self))
+                try printJSON(reports)
             } else {
                 var rows = [["FILE", "EVENTS", "APPENDED", "DUPLICATE", "ISSUES", "REJECTED"]]
                 for report in reports {

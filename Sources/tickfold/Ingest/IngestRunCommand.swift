@@ -54,9 +54,7 @@ extension IngestCommand {
             let report: IngestRunReport
             do { report = try await runner.run(plan: plan, asOf: asOf) } catch { throw CLIError("ingest run --plan \(plan): \(error)") }
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys]
-                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+                try printJSON(report)
             } else {
                 printReport(report)
             }

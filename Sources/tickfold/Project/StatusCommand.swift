@@ -40,9 +40,7 @@ extension ProjectCommand {
                 throw CLIError("\(error)")
             }
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys]
-                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+                try printJSON(report)
             } else {
                 print(render(report))
             }

@@ -96,3 +96,11 @@ final class LineInput {
         }
     }
 }
+
+/// Prints `value` as one line of JSON with sorted keys: the `--json` output of every command
+/// that reports a Codable summary.
+func printJSON(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
