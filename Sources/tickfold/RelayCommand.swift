@@ -25,6 +25,9 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "Partitions of topics the relay creates.")
     var partitions = 6
 
+    @Flag(help: "Print the final summary as JSON.")
+    var json = false
+
     @OptionGroup(title: "Telemetry")
     var telemetryOptions: TelemetryOptions
 
@@ -52,6 +55,7 @@ struct RelayCommand: AsyncParsableCommand {
         var options = KafkaRelay.Options(naming: TopicNaming(prefix: prefix), partitions: partitions)
         options.onCheckpoint = { [health = telemetry.health] _ in health.update(.healthy) }
         var total = KafkaRelay.Report()
+        var stoppedWhileFailing = false
         var failures = 0
         while true {
             let attemptStarted = ContinuousClock.now
@@ -83,10 +87,17 @@ struct RelayCommand: AsyncParsableCommand {
                 if shutdown.isRequested {
                     // The failed relay checkpointed what the broker acknowledged; stop there.
                     logger.warning("relay stopped while the broker was failing", metadata: ["error": "\(error)"])
-                    total.checkpoint = (try? log.checkpoint(named: checkpointName)) ?? 0
+                    total.checkpoint = try log.checkpoint(named: checkpointName) ?? 0
+                    stoppedWhileFailing = true
                     break
                 }
             }
+        }
+        if json {
+            try printJSON(RelaySummary(
+                published: total.published, republished: total.republished, lostTopics: total.lostTopics,
+                checkpoint: total.checkpoint, stoppedWhileFailing: stoppedWhileFailing))
+            return
         }
         var line = "relayed \(total.published) events; checkpoint \(total.checkpoint)"
         if !total.lostTopics.isEmpty {
@@ -94,6 +105,18 @@ struct RelayCommand: AsyncParsableCommand {
         }
         print(line)
     }
+}
+
+/// `tickfold relay --json`: what the run published, and the checkpoint it left.
+private struct RelaySummary: Encodable {
+    let published: Int
+    let republished: Int
+    /// Topics the broker had lost, re-published.
+    let lostTopics: [String]
+    /// Every seq up to it is acknowledged by the broker.
+    let checkpoint: UInt64
+    /// SIGTERM arrived while the broker was failing: the checkpoint is the last acknowledged.
+    let stoppedWhileFailing: Bool
 }
 
 /// How long a following relay waits after its `n`-th consecutive failure: 0.5 s, doubling

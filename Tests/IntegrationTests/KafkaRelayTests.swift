@@ -180,6 +180,10 @@ struct KafkaRelayTests {
         #expect(followed.status == 0, "\(followed.stderr)")
         #expect(followed.stdout.contains("relayed 400 events; checkpoint 20900"), "\(followed.stdout)")
         try await checkBothTopics(events)
+
+        let idle = try await TickfoldBinary.run(["relay", "--once", "--json"] + arguments, environment: environment)
+        #expect(idle.status == 0, "\(idle.stderr)")
+        #expect(idle.stdout == #"{"checkpoint":20900,"lostTopics":[],"published":0,"republished":0,"stoppedWhileFailing":false}"# + "\n", "\(idle.stdout)")
     }
 
     @Test("a re-publication stopped midway is resumed by the next pass, even though the re-created topic's marks were saved")
