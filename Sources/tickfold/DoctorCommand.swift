@@ -20,6 +20,21 @@ struct DoctorCommand: ParsableCommand {
 
     @OptionGroup(title: "Connections") var connection: ConnectionOptions
 
+    @Flag(help: "Print the checks as one JSON object: {\"ok\", \"checks\": [{\"name\", \"ok\", \"detail\"}]}.")
+    var json = false
+
+    /// One check's outcome: its detail (versions) when it passed, the error when it failed.
+    private struct Outcome: Encodable {
+        let name: String
+        let ok: Bool
+        let detail: String
+    }
+
+    private struct Report: Encodable {
+        let ok: Bool
+        let checks: [Outcome]
+    }
+
     func run() throws {
         let checks: [(name: String, run: () throws -> String)] = [
             ("lmdb", checkLMDB),
@@ -28,16 +43,19 @@ struct DoctorCommand: ParsableCommand {
             ("postgres", checkPostgres),
             ("redis", checkRedis),
         ]
-        var failures = 0
+        var outcomes: [Outcome] = []
         for check in checks {
+            let outcome: Outcome
             do {
-                let detail = try check.run()
-                print("ok    \(check.name.padding(toLength: 9, withPad: " ", startingAt: 0)) \(detail)")
+                outcome = Outcome(name: check.name, ok: true, detail: try check.run())
             } catch {
-                failures += 1
-                print("FAIL  \(check.name.padding(toLength: 9, withPad: " ", startingAt: 0)) \(error)")
+                outcome = Outcome(name: check.name, ok: false, detail: "\(error)")
             }
+            outcomes.append(outcome)
+            if !json { print("\(outcome.ok ? "ok  " : "FAIL")  \(check.name.padding(toLength: 9, withPad: " ", startingAt: 0)) \(outcome.detail)") }
         }
+        let failures = outcomes.filter { !$0.ok }.count
+        if json { try printJSON(Report(ok: failures == 0, checks: outcomes)) }
         guard failures == 0 else {
             printError("\(failures) of \(checks.count) checks failed")
             throw ExitCode(1)
