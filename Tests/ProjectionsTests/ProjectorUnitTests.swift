@@ -101,6 +101,12 @@ struct ProjectorUnitTests {
         let upTo = try bounded.read(max: 100, stopAfter: 7)
         #expect(upTo.events.count == 7 && upTo.status == .reachedStop)
         #expect(try bounded.read(max: 100, stopAfter: 7).status == .reachedStop)
+
+        // A checkpoint at the head resumes; one past it is another log's, refused by name.
+        try LogEventSource(log: log).start(after: [LogEventSource.checkpointKey: 25])
+        let error = #expect(throws: ProjectionError.self) { try LogEventSource(log: log).start(after: [LogEventSource.checkpointKey: 26]) }
+        #expect(error?.code == .sourceBehindCheckpoint)
+        #expect(error?.message.hasPrefix("the checkpoint is at seq 26 but the log at \(log.directory) ends at seq 25") == true, "\(String(describing: error))")
     }
 
     @Test("the log source's wait returns when an append commits, and is cancellable")

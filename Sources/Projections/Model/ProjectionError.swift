@@ -23,4 +23,6 @@ extension ProjectionError.Code {
     public static let invalidArgument = Self(name: "invalidArgument")
     /// A replay swapped in another version of a projection this process runs.
     public static let projectionVersionChanged = Self(name: "projectionVersionChanged")
+    /// The checkpoint is past the end of the source: not the log the schema was built from.
+    public static let sourceBehindCheckpoint = Self(name: "sourceBehindCheckpoint")
 }

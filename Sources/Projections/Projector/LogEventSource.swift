@@ -19,8 +19,19 @@ public final class LogEventSource: ProjectorSource, @unchecked Sendable {
         self.log = log
     }
 
+    /// Resumes after the checkpoint. A checkpoint past the log's end means the rows came from
+    /// events this log does not hold (another log, or an older copy of this one): following
+    /// it would wait for seqs that, when they come, are other events. That is refused.
     public func start(after committed: [CheckpointKey: Int64]) throws {
-        next = UInt64(max(committed[Self.checkpointKey] ?? 0, 0)) + 1
+        let checkpoint = UInt64(max(committed[Self.checkpointKey] ?? 0, 0))
+        let last = try log.lastSeq()
+        guard checkpoint <= last else {
+            throw ProjectionError(.sourceBehindCheckpoint, operation: "start reading the log",
+                message: "the checkpoint is at seq \(checkpoint) but the log at \(log.directory) ends at seq \(last): the schema was projected "
+                    + "from another log, or this log was restored from an older copy. Point --log at the log the schema was built from, "
+                    + "or rebuild it from this log with `tickfold replay --from 1`")
+        }
+        next = checkpoint + 1
     }
 
     public func read(max: Int, stopAfter: UInt64?) throws -> SourceBatch {
