@@ -123,9 +123,11 @@ struct AuditCommand: AsyncParsableCommand {
             discussion: """
             Reads the row's event_id and seq, looks the event up in the log by id and prints it \
             as the last writer. --history also scans the log up to it for earlier events of the \
-            same type and subject whose payload mentions every key value (candidates: which of \
-            them a fold used is the projection's business). With a redis: target, TABLE is a key \
-            relative to the prefix and no KEY is given.
+            same type and subject that wrote the same row or key: each is folded by the \
+            registered projections, exactly as the projector would. For a row no fold writes \
+            itself (a view, a table of another tool) it falls back to events whose payload \
+            mentions every key value, and says so. With a redis: target, TABLE is a key relative \
+            to the prefix and no KEY is given.
             """)
 
         @OptionGroup(title: "Connections") var connections: ConnectionOptions

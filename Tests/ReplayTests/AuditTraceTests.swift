@@ -45,7 +45,7 @@ struct AuditTraceTests {
         #expect(last.type == "bar.daily")
         #expect(last.source == "yahoo")
         #expect(last.occurredAt == "2024-01-02T00:00:00.000Z")
-        #expect(report.notes.isEmpty)
+        #expect(report.notes == ["history matched by key values in the payload: the last writer's fold does not write this row itself"])
         #expect(report.text().contains("last writer"))
 
         let mismatch = try Audit.trace(source, table: "bars", key: ["QQQ", "2024-01-02"], log: log)

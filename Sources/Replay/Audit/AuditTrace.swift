@@ -1,17 +1,20 @@
 import Events
 import Foundation
 import Postgres
+import Projections
 
 extension Audit {
     /// Finds the events behind one projected row: reads the row's recorded `event_id` and
     /// `seq`, looks the event up in `log` by id (recomputing its id from its content) and,
     /// with `history`, scans the log up to that event for earlier events of the same type and
-    /// subject whose payload mentions every key value — the candidates a fold could have
-    /// merged into the row. For a Redis target, `table` is a key relative to the prefix and
-    /// `key` is empty.
+    /// subject that wrote the same row or key. When the last writer's own fold (by
+    /// `projections`) writes the traced row or key, a candidate counts exactly when its fold
+    /// does too; otherwise (a view, a derived hash, a table no projection owns) when its
+    /// subject or payload mentions every key value. For a Redis target, `table` is a key
+    /// relative to the prefix and `key` is empty.
     public static func trace(
         _ source: AuditSource, table: String, key: [String], log: EventLog, history: Bool = false,
-        options: AuditOptions = AuditOptions()
+        options: AuditOptions = AuditOptions(), projections: [any Projection] = ProjectionRegistry.standard.projections
     ) throws(AuditError) -> TraceReport {
         let (keyValues, rowSeq, rowEventID) = try recordedWriter(source, table: table, key: key, options: options)
         var notes: [String] = []
@@ -44,7 +47,11 @@ extension Audit {
             notes.append("the row records seq \(rowSeq) but the log holds its event at seq \(lastWriter.seq!)")
         }
         if history {
-            events += try earlierCandidates(of: lastWriter, keyValues: Array(keyValues.values), log: log)
+            // As `recordedWriter` chose: a row when the target has an open pg: part, else a key.
+            let written = source.target.postgres != nil && source.postgres != nil ? WrittenState.row(table: table, key: key) : .key(table)
+            let writes = try folds(lastWriter, projections) { written.isWritten(by: $0) } ? written : nil
+            if writes == nil { notes.append("history matched by key values in the payload: the last writer's fold does not write this \(key.isEmpty ? "key" : "row") itself") }
+            events += try earlierCandidates(of: lastWriter, writing: writes, keyValues: Array(keyValues.values), projections: projections, log: log)
         } else {
             notes.append("earlier events not scanned (use --history to scan the log for them)")
         }
@@ -98,9 +105,35 @@ extension Audit {
         throw AuditError(.invalidTarget, operation: "trace", message: "target \(source.target) has no open pg: or redis: part")
     }
 
-    /// Events before `lastWriter` with its type and subject whose subject or payload
-    /// mentions every key value.
-    private static func earlierCandidates(of lastWriter: Event, keyValues: [String], log: EventLog) throws(AuditError) -> [TracedEvent] {
+    /// A row or key a fold may write.
+    private enum WrittenState {
+        case row(table: String, key: [String])
+        case key(String)
+
+        func isWritten(by changes: ProjectionChanges) -> Bool {
+            switch self {
+            case .row(let table, let key):
+                changes.rows.contains { $0.table == table && $0.values.count >= key.count && zip($0.values, key).allSatisfy { $0 == $1 } }
+            case .key(let name):
+                changes.keys.contains { $0.key == name }
+            }
+        }
+    }
+
+    /// Whether folding `event` alone by `projections` changes what `test` looks for.
+    private static func folds(_ event: Event, _ projections: [any Projection], _ test: (ProjectionChanges) -> Bool) throws(AuditError) -> Bool {
+        do {
+            return test(try ProjectionEngine.fold([event], projections: projections))
+        } catch {
+            throw AuditError(.invalidArgument, operation: "trace history", message: "folding event \(event.id) at seq \(event.seq.map(String.init) ?? "?"): \(error)")
+        }
+    }
+
+    /// Events before `lastWriter` with its type and subject that wrote `written` (when the
+    /// fold tells), or else whose subject or payload mentions every key value.
+    private static func earlierCandidates(
+        of lastWriter: Event, writing written: WrittenState?, keyValues: [String], projections: [any Projection], log: EventLog
+    ) throws(AuditError) -> [TracedEvent] {
         let typeNeedle = Array("\"type\":\"\(lastWriter.type)\"".utf8)
         let subjectNeedle = Array("\"subject\":\"\(lastWriter.subject)\"".utf8)
         var found: [TracedEvent] = []
@@ -111,10 +144,17 @@ extension Audit {
                 guard contains(view.canonicalJSON, typeNeedle), contains(view.canonicalJSON, subjectNeedle) else { return }
                 var event = try decoder.decode(view.canonicalJSON, verification: .trustStored)
                 guard event.type == lastWriter.type, event.subject == lastWriter.subject else { return }
-                guard keyValues.allSatisfy({ $0 == event.subject || mentions(event.payload, $0) }) else { return }
                 event.seq = view.seq
+                if let written {
+                    guard try folds(event, projections, { written.isWritten(by: $0) }) else { return }
+                } else {
+                    guard keyValues.allSatisfy({ $0 == event.subject || mentions(event.payload, $0) }) else { return }
+                }
                 found.append(traced(event, role: .earlierCandidate))
             }
+        } catch let error as EventLogError {
+            if let own = error.underlying as? AuditError { throw own }
+            throw AuditError(.eventLog, operation: "trace history", message: "\(error)")
         } catch {
             throw AuditError(.eventLog, operation: "trace history", message: "\(error)")
         }
