@@ -93,6 +93,14 @@ struct ReplayRebuildTests {
         #expect(throws: ReplayError.self) { try replayer.plan(from: head + 2, through: nil) }
         #expect(throws: ReplayError.self) { try replayer.plan(from: 5, through: 10) }
         #expect(throws: ReplayError.self) { try replayer.plan(from: 1, through: head + 1) }
+
+        // A live schema a newer build migrated is not replaced by this build's older shape.
+        try fixture.admin.execute("INSERT INTO \(fixture.schema).schema_migrations (version, name, checksum) VALUES (999, 'from_the_future', 'x')")
+        let newer = #expect(throws: ReplayError.self) { try replayer.plan(from: 1, through: nil) }
+        #expect(newer?.code == .projection)
+        #expect(newer?.message.contains("has migration 999 (from_the_future)") == true && newer?.message.contains("replay with the build that migrated") == true,
+                "\(String(describing: newer))")
+        #expect(try fixture.schemas() == [fixture.schema])
     }
 
     @Test("--from N refolds what was written from N on and keeps what was written before N")

@@ -74,6 +74,17 @@ public final class Replayer {
         var liveCheckpoint: UInt64?
         var liveVersions: [String: Int] = [:]
         if exists {
+            // The shadow gets this build's migrations and replaces live: a live schema a newer
+            // build migrated would be swapped for an older shape its projector cannot use.
+            do {
+                _ = try Migrator().version(admin, schema: live)
+            } catch let error as ProjectionError where error.code == .schemaTooNew || error.code == .migrationChanged {
+                throw ReplayError(.projection, operation: "plan", message:
+                    "\(error.message). A replay by this build would swap in a schema of its own migrations in place of it: replay with the build that migrated \(live)",
+                    underlying: error)
+            } catch {
+                throw ReplayError(.postgres, operation: "read migrations of \(live)", message: "\(error)", underlying: error)
+            }
             liveCheckpoint = try readLiveCheckpoint()
             liveVersions = ProjectionSwap.versions(inComment: try Self.wrap(.postgres, "read versions of \(live)") {
                 try ProjectionSwap.schemaComment(admin, schema: live)
