@@ -12,12 +12,16 @@ struct LogCommand: ParsableCommand {
 
     struct Append: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Append JSON lines of envelopes (no id or seq) to the log.",
+            abstract: "Append JSON lines of envelopes (no seq; an id is optional) to the log.",
             discussion: """
                 Prints `SEQ ID` for each appended event and `duplicate SEQ ID` for events already in \
-                the log. A malformed line is reported as FILE:LINE: reason; a file is appended \
+                the log. An envelope may carry its id (64 hex digits, either case, as log get \
+                takes it): it must be the id its content hashes to. \
+                A malformed line is reported as FILE:LINE: reason; a file is appended \
                 all-or-nothing (exit 1, nothing appended). With --commit-every N, input is committed \
-                every N lines as it arrives (for streams).
+                every N lines as it arrives (for streams); a malformed line ends the stream: every \
+                line before it is committed, nothing from it on (exit 1). Exit 2 when the log \
+                cannot be opened or written.
                 """)
 
         @OptionGroup(title: "Connections") var connection: ConnectionOptions
@@ -50,14 +54,20 @@ struct LogCommand: ParsableCommand {
             if let commitEvery {
                 var batch: [Event] = []
                 var lineNumber = 0
+                var committed = 0
                 while let line = try input.nextLine() {
                     lineNumber += 1
                     guard !line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0d }) else { continue }
                     do { batch.append(try EventSubmission.event(fromLine: line)) } catch {
-                        throw CLIError("\(name):\(lineNumber): \(error)")
+                        // Malformed input, as in whole-file mode (exit 1); what came before stays.
+                        try Self.commit(batch, to: log, output: &output)
+                        printError("\(name):\(lineNumber): \(error)")
+                        printError("\(name): stopped at line \(lineNumber); the \(committed + batch.count) event(s) before it are committed, nothing after it")
+                        throw ExitCode(1)
                     }
                     if batch.count >= commitEvery {
                         try Self.commit(batch, to: log, output: &output)
+                        committed += batch.count
                         batch.removeAll(keepingCapacity: true)
                     }
                 }
@@ -181,7 +191,8 @@ struct LogCommand: ParsableCommand {
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Re-hash every event and check the id index both ways (exit 1 on any inconsistency).")
+            abstract: "Re-hash every event and check the id index both ways (exit 1 on any inconsistency).",
+            discussion: "Exit 0: consistent; 1: inconsistencies (listed); 2: the log could not be opened or read, so nothing was verified.")
 
         @OptionGroup(title: "Connections") var connection: ConnectionOptions
 

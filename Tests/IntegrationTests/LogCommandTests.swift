@@ -40,6 +40,71 @@ struct LogCommandTests {
         #expect(appended.stdout == "1 \(long.id.hex)\n2 \(short.id.hex)\n")
     }
 
+    @Test("append takes an id in either case, as get does; a wrong or malformed id is refused with the reason")
+    func appendWithID() async throws {
+        let directory = try TemporaryDirectory("cli-log-id")
+        let logPath = directory.file("log")
+        let events = try RelayFixtures.events(0..<3)
+        func line(_ event: Event, id: String) throws -> String {
+            #"{"id":"\#(id)","# + (try TickfoldBinary.line(event)).dropFirst()
+        }
+        let file = directory.file("with-id.jsonl")
+        try ([try line(events[0], id: events[0].id.hex.uppercased()), try line(events[1], id: events[1].id.hex)].joined(separator: "\n") + "\n")
+            .write(toFile: file, atomically: false, encoding: .utf8)
+        let appended = try await TickfoldBinary.run(["log", "append", file, "--log", logPath])
+        #expect(appended.status == 0, "\(appended.stderr)")
+        #expect(appended.stdout == "1 \(events[0].id.hex)\n2 \(events[1].id.hex)\n")
+        let get = try await TickfoldBinary.run(["log", "get", events[0].id.hex.uppercased(), "--log", logPath])
+        #expect(get.status == 0 && get.stdout.contains(#""id":"\#(events[0].id.hex)""#), "\(get.stderr)")
+
+        let wrong = directory.file("wrong-id.jsonl")
+        try (try line(events[2], id: events[1].id.hex.uppercased()) + "\n").write(toFile: wrong, atomically: false, encoding: .utf8)
+        let mismatch = try await TickfoldBinary.run(["log", "append", wrong, "--log", logPath])
+        #expect(mismatch.status == 1)
+        #expect(mismatch.stderr.contains("given \(events[1].id.hex), content hashes to \(events[2].id.hex)"), "\(mismatch.stderr)")
+        let malformed = directory.file("malformed-id.jsonl")
+        try (try line(events[2], id: "xyz") + "\n").write(toFile: malformed, atomically: false, encoding: .utf8)
+        let refused = try await TickfoldBinary.run(["log", "append", malformed, "--log", logPath])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("expected 64 hex digits, found \"xyz\""), "\(refused.stderr)")
+        #expect(mismatch.stdout.isEmpty && refused.stdout.isEmpty)
+    }
+
+    @Test("exit statuses follow the README: a malformed line in a --commit-every stream is 1 and keeps what came before; a log that cannot be opened is 2")
+    func exitStatuses() async throws {
+        let directory = try TemporaryDirectory("cli-log-exit")
+        let logPath = directory.file("log")
+        let events = try RelayFixtures.events(0..<4)
+        let stream = directory.file("stream.jsonl")
+        let lines = [try TickfoldBinary.line(events[0]), try TickfoldBinary.line(events[1]), try TickfoldBinary.line(events[2]),
+                     #"{"type":"bar.daily","#, try TickfoldBinary.line(events[3])]
+        try (lines.joined(separator: "\n") + "\n").write(toFile: stream, atomically: false, encoding: .utf8)
+        let stopped = try await TickfoldBinary.run(["log", "append", stream, "--commit-every", "2", "--log", logPath])
+        #expect(stopped.status == 1, "\(stopped.stderr)")
+        #expect(stopped.stderr.contains("\(stream):4: "), "\(stopped.stderr)")
+        #expect(stopped.stderr.contains("stopped at line 4; the 3 event(s) before it are committed"), "\(stopped.stderr)")
+        #expect(stopped.stdout == events[0..<3].enumerated().map { "\($0.offset + 1) \($0.element.id.hex)\n" }.joined())
+        let read = try await TickfoldBinary.run(["log", "read", "--json", "--log", logPath])
+        #expect(read.stdout.split(separator: "\n").count == 3)
+
+        let verified = try await TickfoldBinary.run(["log", "verify", "--log", logPath])
+        #expect(verified.status == 0, "\(verified.stderr)")
+        let absent = directory.file("absent")
+        for command in [["log", "verify"], ["log", "stats"], ["log", "get", events[0].id.hex], ["log", "read"]] {
+            let missing = try await TickfoldBinary.run(command + ["--log", absent])
+            #expect(missing.status == 2, "\(command): \(missing.stderr)")
+            #expect(missing.stderr.contains("event log \(absent)"), "\(command): \(missing.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: absent), "a reading command created a log")
+        let notALog = directory.file("not-a-log")
+        try FileManager.default.createDirectory(atPath: notALog, withIntermediateDirectories: false)
+        try "garbage".write(toFile: notALog + "/data.mdb", atomically: false, encoding: .utf8)
+        let garbage = try await TickfoldBinary.run(["log", "verify", "--log", notALog])
+        #expect(garbage.status == 2, "\(garbage.stderr)")
+        let usage = try await TickfoldBinary.run(["log", "get", "xyz", "--log", logPath])
+        #expect(usage.status == 64, "\(usage.stderr)")
+    }
+
     @Test("append prints SEQ ID, re-append prints duplicate, a malformed line rejects the whole file; get, stats and verify agree")
     func appendAndInspect() async throws {
         let directory = try TemporaryDirectory("cli-log")
