@@ -1,5 +1,6 @@
 import Events
 import Foundation
+import LMDB
 import Testing
 import TickfoldTesting
 
@@ -103,6 +104,54 @@ struct LogCommandTests {
         #expect(garbage.status == 2, "\(garbage.stderr)")
         let usage = try await TickfoldBinary.run(["log", "get", "xyz", "--log", logPath])
         #expect(usage.status == 64, "\(usage.stderr)")
+    }
+
+    @Test("append --json and verify --json print one summary object with stable keys; exit statuses as without --json")
+    func jsonSummaries() async throws {
+        let directory = try TemporaryDirectory("cli-log-json")
+        let logPath = directory.file("log")
+        let events = try RelayFixtures.events(0..<5)
+        let valid = directory.file("valid.jsonl")
+        try (events[0..<3].map(TickfoldBinary.line).joined(separator: "\n") + "\n").write(toFile: valid, atomically: false, encoding: .utf8)
+        let appended = try await TickfoldBinary.run(["log", "append", valid, "--json", "--index-merge-run", "1", "--log", logPath])
+        #expect(appended.status == 0, "\(appended.stderr)")
+        #expect(appended.stdout == #"{"appended":3,"duplicates":0,"lastSeq":3,"malformed":0,"problems":[]}"# + "\n")
+        let again = try await TickfoldBinary.run(["log", "append", valid, "--json", "--log", logPath])
+        #expect(again.stdout == #"{"appended":0,"duplicates":3,"lastSeq":3,"malformed":0,"problems":[]}"# + "\n", "\(again.stderr)")
+
+        let mixed = directory.file("mixed.jsonl")
+        try ([try TickfoldBinary.line(events[3]), "{", try TickfoldBinary.line(events[4])].joined(separator: "\n") + "\n")
+            .write(toFile: mixed, atomically: false, encoding: .utf8)
+        let rejected = try await TickfoldBinary.run(["log", "append", mixed, "--json", "--log", logPath])
+        #expect(rejected.status == 1)
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(rejected.stdout.utf8)) as? [String: Any], "\(rejected.stdout)")
+        #expect(summary["appended"] as? Int == 0 && summary["malformed"] as? Int == 1 && summary["lastSeq"] as? Int == 3)
+        #expect((summary["problems"] as? [String])?.first?.hasPrefix("\(mixed):2: ") == true, "\(summary)")
+        #expect(rejected.stderr.contains("\(mixed):2: "))
+        let stream = try await TickfoldBinary.run(["log", "append", mixed, "--json", "--commit-every", "1", "--log", logPath])
+        #expect(stream.status == 1)
+        let streamed = try #require(try JSONSerialization.jsonObject(with: Data(stream.stdout.utf8)) as? [String: Any], "\(stream.stdout)")
+        #expect(streamed["appended"] as? Int == 1 && streamed["malformed"] as? Int == 1 && streamed["lastSeq"] as? Int == 4, "\(streamed)")
+
+        let verified = try await TickfoldBinary.run(["log", "verify", "--json", "--log", logPath])
+        #expect(verified.status == 0, "\(verified.stderr)")
+        let canonical = URL(fileURLWithPath: logPath).resolvingSymlinksInPath().path
+        #expect(verified.stdout == #"{"events":4,"inconsistencies":0,"log":"\#(canonical)","problems":[]}"# + "\n")
+
+        // Damage: empty the id index under the (closed) log.
+        do {
+            let environment = try LMDBEnvironment(path: logPath, maxDatabases: 4)
+            let ids = try environment.openDatabase(named: "ids")
+            try environment.write { try $0.removeAll(in: ids) }
+        }
+        let damaged = try await TickfoldBinary.run(["log", "verify", "--json", "--log", logPath])
+        #expect(damaged.status == 1, "\(damaged.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(damaged.stdout.utf8)) as? [String: Any], "\(damaged.stdout)")
+        let problems = try #require(report["problems"] as? [String])
+        #expect(report["inconsistencies"] as? Int == problems.count && !problems.isEmpty)
+        #expect(problems.contains { $0.contains("missing from the id index") }, "\(problems)")
+        let missing = try await TickfoldBinary.run(["log", "verify", "--json", "--log", directory.file("absent")])
+        #expect(missing.status == 2 && missing.stdout.isEmpty, "\(missing.stdout)")
     }
 
     @Test("append prints SEQ ID, re-append prints duplicate, a malformed line rejects the whole file; get, stats and verify agree")
