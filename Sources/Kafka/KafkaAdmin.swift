@@ -10,12 +10,34 @@ public enum KafkaTopicCreation: Sendable, Equatable {
 
 /// Creates and deletes topics and reads cluster metadata and partition watermarks.
 ///
-/// Every call blocks the calling thread for at most about its timeout. Thread safe.
+/// Every call blocks the calling thread for at most about its timeout. Calls that take an
+/// `interrupted` check wait in slices of at most ``interruptionSliceMs`` and give up with
+/// `.interrupted` as soon as it returns true, so a service stopping (SIGTERM) does not sit out
+/// a timeout against a dead broker. Thread safe.
 public final class KafkaAdmin: Sendable {
     private let handle: KafkaHandle
 
+    /// The longest wait between two `interrupted` checks.
+    public static let interruptionSliceMs: Int32 = 100
+
     public init(config: KafkaConfig, logger: Logger = Logger(label: "tickfold.kafka.admin")) throws(KafkaError) {
         handle = try KafkaHandle(type: RD_KAFKA_PRODUCER, config: config, logger: logger)
+    }
+
+    /// Like `metadata(timeoutMs:)`, asking again every ``interruptionSliceMs`` while no broker
+    /// answers, until one does, `timeoutMs` passes or `interrupted` returns true.
+    public func metadata(timeoutMs: Int32, interrupted: () -> Bool) throws(KafkaError) -> KafkaMetadata {
+        let deadline = ContinuousClock.now + .milliseconds(timeoutMs)
+        while true {
+            let remaining = Self.milliseconds(until: deadline)
+            do {
+                return try handle.metadata(timeoutMs: min(remaining, Self.interruptionSliceMs))
+            } catch where error.code == .brokerUnreachable && remaining > Self.interruptionSliceMs {
+                if interrupted() { throw Self.interruption("metadata") }
+            } catch where error.code == .brokerUnreachable {
+                throw handle.error(RD_KAFKA_RESP_ERR__TIMED_OUT, operation: "metadata", timeoutMs: timeoutMs)
+            }
+        }
     }
 
     /// Topics and partition counts, from the broker; `.brokerUnreachable` (naming
@@ -35,7 +57,8 @@ public final class KafkaAdmin: Sendable {
 
     /// Creates a topic; an existing topic of that name is reported, not thrown.
     public func createTopic(
-        _ name: String, partitions: Int32, replicationFactor: Int32 = 1, timeoutMs: Int32 = 10_000
+        _ name: String, partitions: Int32, replicationFactor: Int32 = 1, timeoutMs: Int32 = 10_000,
+        interrupted: () -> Bool = { false }
     ) throws(KafkaError) -> KafkaTopicCreation {
         let operation = "createTopic \(name)"
         var errorText = [CChar](repeating: 0, count: 512)
@@ -46,7 +69,7 @@ public final class KafkaAdmin: Sendable {
         }
         defer { rd_kafka_NewTopic_destroy(newTopic) }
         let code = try runTopicOperation(
-            operation: operation, kind: RD_KAFKA_ADMIN_OP_CREATETOPICS, timeoutMs: timeoutMs,
+            operation: operation, kind: RD_KAFKA_ADMIN_OP_CREATETOPICS, timeoutMs: timeoutMs, interrupted: interrupted,
             start: { client, options, queue in
                 var topics: [OpaquePointer?] = [newTopic]
                 rd_kafka_CreateTopics(client, &topics, 1, options, queue)
@@ -56,11 +79,11 @@ public final class KafkaAdmin: Sendable {
     }
 
     /// Deletes a topic and all its messages; `.unknownTopicOrPartition` if there is none.
-    public func deleteTopic(_ name: String, timeoutMs: Int32 = 10_000) throws(KafkaError) {
+    public func deleteTopic(_ name: String, timeoutMs: Int32 = 10_000, interrupted: () -> Bool = { false }) throws(KafkaError) {
         let deletion = rd_kafka_DeleteTopic_new(name)!
         defer { rd_kafka_DeleteTopic_destroy(deletion) }
         _ = try runTopicOperation(
-            operation: "deleteTopic \(name)", kind: RD_KAFKA_ADMIN_OP_DELETETOPICS, timeoutMs: timeoutMs,
+            operation: "deleteTopic \(name)", kind: RD_KAFKA_ADMIN_OP_DELETETOPICS, timeoutMs: timeoutMs, interrupted: interrupted,
             start: { client, options, queue in
                 var topics: [OpaquePointer?] = [deletion]
                 rd_kafka_DeleteTopics(client, &topics, 1, options, queue)
@@ -71,7 +94,7 @@ public final class KafkaAdmin: Sendable {
     /// Runs one single-topic admin request and returns its topic result code when that is
     /// success or "already exists"; throws anything else.
     private func runTopicOperation(
-        operation: String, kind: rd_kafka_admin_op_t, timeoutMs: Int32,
+        operation: String, kind: rd_kafka_admin_op_t, timeoutMs: Int32, interrupted: () -> Bool,
         start: (OpaquePointer, OpaquePointer, OpaquePointer) -> Void,
         results: (OpaquePointer, UnsafeMutablePointer<Int>) -> UnsafeMutablePointer<OpaquePointer?>?
     ) throws(KafkaError) -> rd_kafka_resp_err_t {
@@ -85,9 +108,19 @@ public final class KafkaAdmin: Sendable {
         defer { rd_kafka_queue_destroy(queue) }
 
         start(handle.pointer, options, queue)
-        guard let event = rd_kafka_queue_poll(queue, timeoutMs + 1_000) else {
-            throw handle.error(RD_KAFKA_RESP_ERR__TIMED_OUT, operation: operation, timeoutMs: timeoutMs)
+        // The request times out on its own after timeoutMs; a second more covers its report.
+        let deadline = ContinuousClock.now + .milliseconds(timeoutMs + 1_000)
+        var result: OpaquePointer?
+        while result == nil {
+            let remaining = Self.milliseconds(until: deadline)
+            result = rd_kafka_queue_poll(queue, min(remaining, Self.interruptionSliceMs))
+            guard result == nil else { break }
+            if remaining <= Self.interruptionSliceMs {
+                throw handle.error(RD_KAFKA_RESP_ERR__TIMED_OUT, operation: operation, timeoutMs: timeoutMs)
+            }
+            if interrupted() { throw Self.interruption(operation) }
         }
+        guard let event = result else { throw handle.error(RD_KAFKA_RESP_ERR__TIMED_OUT, operation: operation, timeoutMs: timeoutMs) }
         defer { rd_kafka_event_destroy(event) }
         let eventCode = rd_kafka_event_error(event)
         guard eventCode == RD_KAFKA_RESP_ERR_NO_ERROR else {
@@ -106,5 +139,16 @@ public final class KafkaAdmin: Sendable {
         default:
             throw KafkaError(code, operation: operation, text: rd_kafka_topic_result_error_string(topic).map { String(cString: $0) })
         }
+    }
+
+    private static func interruption(_ operation: String) -> KafkaError {
+        KafkaError(code: .interrupted, operation: operation, message: "stopped while waiting for the broker")
+    }
+
+    /// Whole milliseconds left until `deadline`, at least 0.
+    private static func milliseconds(until deadline: ContinuousClock.Instant) -> Int32 {
+        let left = ContinuousClock.now.duration(to: deadline)
+        let ms = left.components.seconds * 1_000 + left.components.attoseconds / 1_000_000_000_000_000
+        return Int32(clamping: max(ms, 0))
     }
 }

@@ -30,6 +30,9 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable {
         public static let queueFull = Code("queueFull")
         /// The broker refused or failed the message delivery.
         public static let deliveryFailed = Code("deliveryFailed")
+        /// The caller asked to stop while the operation waited for the broker (its
+        /// `interrupted` check said so); the operation's outcome is unknown.
+        public static let interrupted = Code("interrupted")
         /// Any other librdkafka error; `librdkafkaErrorName` says which.
         public static let librdkafka = Code("librdkafka")
     }

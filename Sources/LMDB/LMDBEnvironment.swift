@@ -174,6 +174,31 @@ public final class LMDBEnvironment: @unchecked Sendable {
         return LMDBDatabase(dbi: dbi, name: name)
     }
 
+    /// Opens existing named databases in one read snapshot: the snapshot's transaction id
+    /// (0 when nothing was ever committed) and a handle per name, nil where the snapshot has no
+    /// such database. Unlike `info()`, whose meta page may run ahead of what readers see while
+    /// a commit is being finished, this is exactly one committed state.
+    public func openExistingDatabases(named names: [String]) throws -> (transactionID: Int, databases: [LMDBDatabase?]) {
+        let txn = try begin(flags: UInt32(MDB_RDONLY), operation: "mdb_txn_begin(open \(names.joined(separator: ",")))")
+        defer { pthread_rwlock_unlock(mapLock) }
+        var databases: [LMDBDatabase?] = []
+        for name in names {
+            var dbi = MDB_dbi(0)
+            let rc = mdb_dbi_open(txn, name, 0, &dbi)
+            switch rc {
+            case MDB_SUCCESS: databases.append(LMDBDatabase(dbi: dbi, name: name))
+            case MDB_NOTFOUND: databases.append(nil)
+            default:
+                mdb_txn_abort(txn)
+                throw LMDBError(returnCode: rc, operation: "mdb_dbi_open(\(name))")
+            }
+        }
+        let id = Int(mdb_txn_id(txn))
+        // A read-only transaction's commit is what keeps the handles it opened.
+        try check(mdb_txn_commit(txn), "mdb_txn_commit(open \(names.joined(separator: ",")))")
+        return (id, databases)
+    }
+
     /// Current map size, last page, last transaction and reader slots.
     public func info() -> Info {
         var info = MDB_envinfo()

@@ -121,6 +121,15 @@ public final class LMDBWriteTransaction: LMDBReadTransaction {
         public static let appendDuplicate = PutFlags(rawValue: UInt32(MDB_APPENDDUP))
     }
 
+    /// Opens a named database in this transaction, creating it if asked. One created here,
+    /// like everything the transaction writes, exists for other processes only once it
+    /// commits; the handle stays valid after the commit (an abort closes it).
+    public func openDatabase(named name: String, flags: LMDBDatabase.Flags = [], create: Bool = false) throws -> LMDBDatabase {
+        var dbi = MDB_dbi(0)
+        try check(mdb_dbi_open(txn, name, flags.rawValue | (create ? UInt32(MDB_CREATE) : 0), &dbi), "mdb_dbi_open(\(name))")
+        return LMDBDatabase(dbi: dbi, name: name)
+    }
+
     /// Stores `value` under `key`.
     public func put(_ value: UnsafeRawBufferPointer, for key: UnsafeRawBufferPointer, in database: LMDBDatabase, flags: PutFlags = []) throws {
         var k = MDB_val(key)

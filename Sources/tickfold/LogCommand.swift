@@ -12,12 +12,18 @@ struct LogCommand: ParsableCommand {
 
     struct Append: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Append JSON lines of envelopes (no id or seq) to the log.",
+            abstract: "Append JSON lines of envelopes (no seq; an id is optional) to the log.",
             discussion: """
                 Prints `SEQ ID` for each appended event and `duplicate SEQ ID` for events already in \
-                the log. A malformed line is reported as FILE:LINE: reason; a file is appended \
+                the log. An envelope may carry its id (64 hex digits, either case, as log get \
+                takes it): it must be the id its content hashes to. \
+                A malformed line is reported as FILE:LINE: reason; a file is appended \
                 all-or-nothing (exit 1, nothing appended). With --commit-every N, input is committed \
-                every N lines as it arrives (for streams).
+                every N lines as it arrives (for streams); a malformed line ends the stream: every \
+                line before it is committed, nothing from it on (exit 1). Exit 2 when the log \
+                cannot be opened or written. With --json, one object at the end instead of the \
+                lines: {"appended", "duplicates", "lastSeq" (the log's), "malformed", "problems" \
+                (the FILE:LINE: reason texts, also on stderr)}.
                 """)
 
         @OptionGroup(title: "Connections") var connection: ConnectionOptions
@@ -30,6 +36,9 @@ struct LogCommand: ParsableCommand {
 
         @Option(help: "Commit every N lines as they arrive instead of the whole input at once.")
         var commitEvery: Int?
+
+        @Flag(help: "Print one JSON summary object instead of a line per event.")
+        var json = false
 
         @Option(help: ArgumentHelp(
             "New events kept out of the id index before they are merged into it in key order, at least (more memory, fewer index pages written per event).",
@@ -46,51 +55,102 @@ struct LogCommand: ParsableCommand {
             let input = try LineInput(path: file)
             let log = try connection.openLog(.writer, durability: nosync ? .noSync : .fsync, indexMergeRun: indexMergeRun)
             let name = file == "-" ? "<stdin>" : file
-            var output = StandardOutput()
+            var output = AppendReport(json: json)
             if let commitEvery {
                 var batch: [Event] = []
                 var lineNumber = 0
+                var committed = 0
                 while let line = try input.nextLine() {
                     lineNumber += 1
                     guard !line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0d }) else { continue }
                     do { batch.append(try EventSubmission.event(fromLine: line)) } catch {
-                        throw CLIError("\(name):\(lineNumber): \(error)")
+                        // Malformed input, as in whole-file mode (exit 1); what came before stays.
+                        try Self.commit(batch, to: log, output: &output)
+                        output.reject("\(name):\(lineNumber): \(error)")
+                        printError("\(name): stopped at line \(lineNumber); the \(committed + batch.count) event(s) before it are committed, nothing after it")
+                        try output.finish(log)
+                        throw ExitCode(1)
                     }
                     if batch.count >= commitEvery {
                         try Self.commit(batch, to: log, output: &output)
+                        committed += batch.count
                         batch.removeAll(keepingCapacity: true)
                     }
                 }
                 try Self.commit(batch, to: log, output: &output)
+                try output.finish(log)
                 return
             }
             var events: [Event] = []
-            var problems: [String] = []
             var lineNumber = 0
             while let line = try input.nextLine() {
                 lineNumber += 1
                 guard !line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0d }) else { continue }
                 do { events.append(try EventSubmission.event(fromLine: line)) } catch {
-                    problems.append("\(name):\(lineNumber): \(error)")
+                    output.reject("\(name):\(lineNumber): \(error)")
                 }
             }
-            guard problems.isEmpty else {
-                for problem in problems { printError(problem) }
-                printError("\(name): \(problems.count) malformed line(s); nothing appended")
+            guard output.problems.isEmpty else {
+                printError("\(name): \(output.problems.count) malformed line(s); nothing appended")
+                try output.finish(log)
                 throw ExitCode(1)
             }
             try Self.commit(events, to: log, output: &output)
+            try output.finish(log)
         }
 
-        private static func commit(_ events: [Event], to log: EventLog, output: inout StandardOutput) throws {
+        private static func commit(_ events: [Event], to log: EventLog, output: inout AppendReport) throws {
             guard !events.isEmpty else { return }
-            let outcomes = try log.appendBlocking(events: events)
+            output.record(events, try log.appendBlocking(events: events))
+        }
+    }
+
+    /// What `log append` prints: `SEQ ID` (or `duplicate SEQ ID`) as events are committed, or
+    /// with `--json` one summary object at the end. Malformed lines go to stderr either way.
+    struct AppendReport {
+        struct Summary: Encodable {
+            let appended: Int
+            let duplicates: Int
+            let lastSeq: UInt64
+            let malformed: Int
+            let problems: [String]
+        }
+
+        let json: Bool
+        private var output = StandardOutput()
+        private var appended = 0
+        private var duplicates = 0
+        private(set) var problems: [String] = []
+
+        init(json: Bool) { self.json = json }
+
+        mutating func record(_ events: [Event], _ outcomes: [AppendOutcome]) {
             for (event, outcome) in zip(events, outcomes) {
                 switch outcome {
-                case .appended(let seq): output.write("\(seq) \(event.id.hex)\n")
-                case .duplicate(let seq): output.write("duplicate \(seq) \(event.id.hex)\n")
+                case .appended(let seq):
+                    appended += 1
+                    if !json { output.write("\(seq) \(event.id.hex)\n") }
+                case .duplicate(let seq):
+                    duplicates += 1
+                    if !json { output.write("duplicate \(seq) \(event.id.hex)\n") }
                 }
             }
+            output.flush()
+        }
+
+        mutating func reject(_ problem: String) {
+            printError(problem)
+            problems.append(problem)
+        }
+
+        /// Prints the summary (`--json`); the lines are already out otherwise.
+        mutating func finish(_ log: EventLog) throws {
+            guard json else { return }
+            let summary = Summary(appended: appended, duplicates: duplicates, lastSeq: try log.lastSeq(), malformed: problems.count, problems: problems)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            output.write(try encoder.encode(summary).map { $0 })
+            output.write("\n")
             output.flush()
         }
     }
@@ -181,14 +241,35 @@ struct LogCommand: ParsableCommand {
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Re-hash every event and check the id index both ways (exit 1 on any inconsistency).")
+            abstract: "Re-hash every event and check the id index both ways (exit 1 on any inconsistency).",
+            discussion: """
+                Exit 0: consistent; 1: inconsistencies (listed); 2: the log could not be opened or read, \
+                so nothing was verified. With --json, one object: {"events", "inconsistencies", "log" \
+                (the directory), "problems" (one text each)}; the exit status is the same.
+                """)
 
         @OptionGroup(title: "Connections") var connection: ConnectionOptions
+        @Flag(help: "Print one JSON object.") var json = false
+
+        struct Summary: Encodable {
+            let events: Int
+            let inconsistencies: Int
+            let log: String
+            let problems: [String]
+        }
 
         func run() throws {
             let log = try connection.openLog(.readOnly)
             let problems = try log.verify()
             let count = try log.count()
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                let summary = Summary(events: count, inconsistencies: problems.count, log: log.directory, problems: problems.map { "\($0)" })
+                print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+                if !problems.isEmpty { throw ExitCode(1) }
+                return
+            }
             guard problems.isEmpty else {
                 for problem in problems { print(problem) }
                 printError("\(log.directory): \(problems.count) inconsistenc\(problems.count == 1 ? "y" : "ies") in \(count) events")

@@ -74,7 +74,13 @@ struct RelayCommand: AsyncParsableCommand {
             } catch {
                 // The broker is down or refused a delivery. A one-shot pass reports it; a
                 // following relay (a service) waits and tries again, as SPEC §10 asks.
-                guard !once, !shutdown.isRequested else { throw CLIError("relay to Kafka at \(servers): \(error)") }
+                guard !once else { throw CLIError("relay to Kafka at \(servers): \(error)") }
+                if shutdown.isRequested {
+                    // Stopped while failing: what the broker acknowledged is checkpointed.
+                    logger.warning("relay stopped while the broker was failing", metadata: ["error": "\(error)"])
+                    total.checkpoint = (try? log.checkpoint(named: checkpointName)) ?? 0
+                    break
+                }
                 // A relay that ran a while before failing starts its backoff over.
                 failures = ContinuousClock.now - attemptStarted > .seconds(60) ? 1 : failures + 1
                 failuresTotal.increment()

@@ -304,6 +304,29 @@ struct KafkaRelayTests {
         try await checkBothTopics(events)
     }
 
+    @Test("tickfold relay (following) honours SIGTERM within a second while a topic creation waits on a dead broker; exit 0")
+    func relayStopsDuringTopicCreation() async throws {
+        try #require(TickfoldBinary.path != nil, "build the tickfold binary first")
+        let directory = try TemporaryDirectory("relay-dead-broker")
+        let logPath = directory.file("log")
+        let log = try EventLog(directory: logPath)
+        defer { log.close() }
+        _ = try await log.append(events: try RelayFixtures.events(0..<3))
+        let port = try closedLocalPort()
+        let relay = try TickfoldChild(["relay", "--log", logPath, "--kafka", "127.0.0.1:\(port)"],
+                                      environment: ["TICKFOLD_TOPIC_PREFIX": TestServices.uniqueName("relaydead")])
+        // The first event's topic is being created: that request waits up to 10 s (+1 s) for the broker.
+        try await Task.sleep(for: .seconds(2))
+        #expect(relay.process.isRunning, "the relay exited while the broker was unreachable")
+        let signalled = ContinuousClock.now
+        relay.signal(SIGTERM)
+        let result = try await onThread { try relay.finish() }
+        let took = ContinuousClock.now - signalled
+        #expect(took < .milliseconds(1_500), "SIGTERM took \(took) to honour")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("relayed 0 events; checkpoint 0"), "\(result.stdout)")
+    }
+
     @Test("the reader accepts a genuine message and rejects one whose id header was altered")
     func tamperedIDRejected() throws {
         let topic = TestServices.uniqueName("relay_tamper")

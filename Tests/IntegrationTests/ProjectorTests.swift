@@ -133,6 +133,52 @@ struct ProjectorTests {
         #expect(offline.stdout.contains("Kafka lag unknown"))
     }
 
+    @Test("project status counts a Kafka partition the projector never checkpointed: its whole content is lag")
+    func kafkaStatusUncheckpointedPartitions() async throws {
+        try #require(TestServices.hasKafka)
+        guard TickfoldBinary.path != nil else { return }
+        let prefix = TestServices.uniqueName("projkstatus")
+        defer { ProjectorKafka.deleteTopics(prefix: prefix) }
+        var events = try ProjectorEvents.mixed(count: 40).filter { $0.type == DailyBar.type }
+        for index in events.indices { events[index].seq = UInt64(index + 1) }
+        try ProjectorKafka.publish(events, prefix: prefix, partitions: 2)
+        let target = try ProjectorTarget()
+        defer { target.cleanUp() }
+        target.track(try ProjectorTarget.keys(of: events))
+        let source = try KafkaEventSource(kafka: ProjectorKafka.config, options: .init(naming: TopicNaming(prefix: prefix)))
+        #expect(try await Projector(engine: target.engine(), source: source, options: .init()).run().reason == .caughtUp)
+        let bars = TopicNaming(prefix: prefix).topic(forType: DailyBar.type)
+        #expect(try target.checkpoints().keys.sorted() == ["\(bars)/0", "\(bars)/1"])
+
+        // A topic created after the run: 2 messages in partition 0, none in 1, 1 in 2. One
+        // flush per message, so that Tansu's high watermark counts each (see KafkaAdmin).
+        let news = prefix + ".news"
+        #expect(try KafkaAdmin(config: ProjectorKafka.config).createTopic(news, partitions: 3) == .created)
+        let producer = try KafkaProducer(config: ProjectorKafka.config, idempotent: false)
+        for (tag, partition) in [(1, Int32(0)), (2, 0), (3, 2)] {
+            try producer.send(topic: news, partition: partition, key: nil, value: try events[tag].canonicalBytes(includingSeq: true), tag: UInt64(tag))
+            #expect(try producer.flush(timeoutMs: 10_000).allSatisfy { $0.error == nil })
+        }
+
+        let status = try await TickfoldBinary.run(["project", "status", "--schema", target.schema, "--pg", target.conninfo, "--kafka", TestServices.kafka ?? "", "--log", "/nonexistent", "--json"])
+        #expect(status.status == 0, "\(status.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        let projections = try #require(report["projections"] as? [[String: Any]])
+        let collected = try #require(projections.first { $0["name"] as? String == "collected" })
+        let positions = try #require(collected["positions"] as? [[String: Any]])
+        let byPartition = Dictionary(uniqueKeysWithValues: positions.compactMap { position in
+            (position["source"] as? String).map { ("\($0)/\(position["partition"] as? Int ?? -9)", position) }
+        })
+        #expect(byPartition.keys.sorted() == ["\(bars)/0", "\(bars)/1", "\(news)/0", "\(news)/1", "\(news)/2"])
+        #expect(byPartition["\(bars)/0"]?["lagEvents"] as? Int == 0 && byPartition["\(bars)/1"]?["lagEvents"] as? Int == 0)
+        for (partition, lag) in [(0, 2), (1, 0), (2, 1)] {
+            #expect(byPartition["\(news)/\(partition)"]?["position"] as? Int == -1)
+            #expect(byPartition["\(news)/\(partition)"]?["lagEvents"] as? Int == lag, "\(news)/\(partition)")
+        }
+        let human = try await TickfoldBinary.run(["project", "status", "--schema", target.schema, "--pg", target.conninfo, "--kafka", TestServices.kafka ?? "", "--log", "/nonexistent"])
+        #expect(human.stdout.contains("\(news)/0 = none   lag 2 events"), "\(human.stdout)")
+    }
+
     @Test("Kafka source, following: messages published later, also to a topic created later, become visible; a stop request ends it")
     func kafkaFollow() async throws {
         try #require(TestServices.hasKafka)

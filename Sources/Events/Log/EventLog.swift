@@ -27,7 +27,7 @@ public final class EventLog: Sendable {
             throw EventLogError(.invalidArgument, operation: "open \(directory)",
                                 message: "indexMergeRun must be 1 to \(UnindexedTail.largestMinimumRun), not \(options.indexMergeRun)")
         }
-        let store = try LogStore(directory: directory, options: options)
+        let store = try Self.openStore(directory: directory, options: options)
         self.directory = store.directory
         self.options = options
         self.current = Mutex(store)
@@ -36,6 +36,27 @@ public final class EventLog: Sendable {
     }
 
     deinit { close() }
+
+    /// How long a reader waits for a log that another process is creating.
+    static let creationWait: Duration = .seconds(2)
+
+    /// Opens the store; a reader that arrives while another process creates the log (its
+    /// files exist, its databases are not committed yet) tries again every 10 ms, blocking,
+    /// for up to `creationWait` before it reports `.beingCreated`.
+    private static func openStore(directory: String, options: EventLogOptions) throws -> LogStore {
+        let deadline = ContinuousClock.now + creationWait
+        while true {
+            do {
+                return try LogStore(directory: directory, options: options)
+            } catch let error as EventLogError where error.code == .beingCreated {
+                guard ContinuousClock.now < deadline else {
+                    throw EventLogError(.beingCreated, operation: error.operation, message: error.message
+                        + "; still so after \(creationWait): if no process is creating it, it is not a usable event log (remove the directory to start over)")
+                }
+                usleep(10_000)
+            }
+        }
+    }
 
     /// Finishes queued appends, releases the writer lock and closes the files once no read
     /// is in flight. Later calls fail with `.closed`.

@@ -21,6 +21,9 @@ public struct EventLogError: Error, CustomStringConvertible, Sendable {
         case heldByOtherProcess(pid: Int32?)
         /// The log, or the thing asked for, does not exist.
         case notFound
+        /// Another process is creating the log and has not committed it yet (a reader waits
+        /// for it a little before reporting this).
+        case beingCreated
         /// The log is already open in this process (LMDB forbids a second open per process).
         case alreadyOpen
         /// The log was opened read-only.

@@ -53,6 +53,11 @@ final class LogStore: Sendable {
         let dataPath = "\(canonical)/\(LogFormat.dataFile)"
         let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
         let existingSize = (try? files.attributesOfItem(atPath: dataPath)[.size] as? Int) ?? nil
+        // A creator makes the directory, `writer.lock`, an empty data file, then its meta
+        // pages, then commits its databases: a reader may arrive at any of those moments.
+        if !writable, existingSize == 0 || (existingSize == nil && files.fileExists(atPath: "\(canonical)/\(LogFormat.writerLockFile)")) {
+            throw Self.beingCreated(canonical)
+        }
         if let existingSize, existingSize < 2 * pageSize {
             throw EventLogError(.corrupted, operation: "open \(canonical)",
                                 message: "\(LogFormat.dataFile) is \(existingSize) bytes, smaller than LMDB's two meta pages: the file was truncated")
@@ -86,29 +91,39 @@ final class LogStore: Sendable {
                 }
                 try environment.readerCheck()
             }
-            let meta = try Self.openDatabase(environment, LogFormat.metaDatabase, create: writable, directory: canonical)
-            let found = try environment.read { try LogFormat.integer($0.get(LogFormat.MetaKey.format, in: meta), as: UInt32.self) }
-            switch found {
-            case let version? where (LogFormat.oldestReadableVersion...LogFormat.version).contains(version):
-                break
-            case let other?:
-                throw EventLogError(.incompatibleFormat(found: other, supported: LogFormat.version), operation: "open \(canonical)",
-                                    message: "log format version \(other) is not supported; this build reads versions \(LogFormat.oldestReadableVersion) to \(LogFormat.version)")
-            case nil:
-                guard writable else {
-                    throw EventLogError(.notFound, operation: "open \(canonical)", message: "not an event log (no format version)")
+            let meta: LMDBDatabase
+            let found: UInt32?
+            if writable {
+                // One transaction creates every database and the format key: a reader sees
+                // a new log whole or not at all.
+                (meta, found, events, ids, collisions) = try environment.write { txn in
+                    let meta = try txn.openDatabase(named: LogFormat.metaDatabase, create: true)
+                    let found = try LogFormat.integer(txn.get(LogFormat.MetaKey.format, in: meta), as: UInt32.self)
+                    try Self.checkFormat(found, writable: true, directory: canonical)
+                    if found == nil {
+                        try txn.put(LogFormat.bigEndian(LogFormat.version), for: LogFormat.MetaKey.format, in: meta)
+                        try txn.put(Array("tickfold EventLog format \(LogFormat.version)".utf8), for: LogFormat.MetaKey.createdBy, in: meta)
+                        try txn.put(LogFormat.bigEndian(UInt64(0)), for: LogFormat.MetaKey.indexedThrough, in: meta)
+                    }
+                    return (meta, found, try txn.openDatabase(named: LogFormat.eventsDatabase, create: true),
+                            try txn.openDatabase(named: LogFormat.idsDatabase, create: true),
+                            try txn.openDatabase(named: LogFormat.collisionsDatabase, create: true))
                 }
-                try environment.write { txn in
-                    try txn.put(LogFormat.bigEndian(LogFormat.version), for: LogFormat.MetaKey.format, in: meta)
-                    try txn.put(Array("tickfold EventLog format \(LogFormat.version)".utf8), for: LogFormat.MetaKey.createdBy, in: meta)
-                    try txn.put(LogFormat.bigEndian(UInt64(0)), for: LogFormat.MetaKey.indexedThrough, in: meta)
+            } else {
+                let names = [LogFormat.metaDatabase, LogFormat.eventsDatabase, LogFormat.idsDatabase, LogFormat.collisionsDatabase]
+                let (transactionID, databases) = try environment.openExistingDatabases(named: names)
+                // Nothing committed yet: the creator is between creating the files and committing.
+                if transactionID == 0 { throw Self.beingCreated(canonical) }
+                if let absent = databases.firstIndex(where: { $0 == nil }) {
+                    throw EventLogError(.notFound, operation: "open \(canonical)", message: "not an event log (no '\(names[absent])' database)")
                 }
+                meta = databases[0]!
+                found = try environment.read { try LogFormat.integer($0.get(LogFormat.MetaKey.format, in: meta), as: UInt32.self) }
+                try Self.checkFormat(found, writable: false, directory: canonical)
+                (events, ids, collisions) = (databases[1]!, databases[2]!, databases[3]!)
             }
             self.meta = meta
             openedFormat = found ?? LogFormat.version
-            events = try Self.openDatabase(environment, LogFormat.eventsDatabase, create: writable, directory: canonical)
-            ids = try Self.openDatabase(environment, LogFormat.idsDatabase, create: writable, directory: canonical)
-            collisions = try Self.openDatabase(environment, LogFormat.collisionsDatabase, create: writable, directory: canonical)
             try environment.read { try dictionaries.load(from: $0, meta: meta) }
         } catch {
             throw EventLogError.wrap(error, operation: "open \(canonical)")
@@ -117,12 +132,23 @@ final class LogStore: Sendable {
         self.dictionaries = dictionaries
     }
 
-    private static func openDatabase(_ environment: LMDBEnvironment, _ name: String, create: Bool, directory: String) throws -> LMDBDatabase {
-        do {
-            return try environment.openDatabase(named: name, create: create)
-        } catch let error as LMDBError where error.code == .notFound {
-            throw EventLogError(.notFound, operation: "open \(directory)", message: "not an event log (no '\(name)' database)")
+    /// Refuses a format this build does not read; a reader also refuses a log without one.
+    private static func checkFormat(_ found: UInt32?, writable: Bool, directory: String) throws {
+        switch found {
+        case let version? where (LogFormat.oldestReadableVersion...LogFormat.version).contains(version):
+            break
+        case let other?:
+            throw EventLogError(.incompatibleFormat(found: other, supported: LogFormat.version), operation: "open \(directory)",
+                                message: "log format version \(other) is not supported; this build reads versions \(LogFormat.oldestReadableVersion) to \(LogFormat.version)")
+        case nil:
+            guard writable else {
+                throw EventLogError(.notFound, operation: "open \(directory)", message: "not an event log (no format version)")
+            }
         }
+    }
+
+    private static func beingCreated(_ directory: String) -> EventLogError {
+        EventLogError(.beingCreated, operation: "open \(directory)", message: "the log is being created: its creator has not committed it yet")
     }
 
     /// Runs `body` in a read transaction, turning failures into `EventLogError`s.

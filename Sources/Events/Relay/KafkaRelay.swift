@@ -62,6 +62,11 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
     private let logger: Logger
     private let queue = DispatchQueue(label: "tickfold.relay")
     private var knownTopics: Set<String> = []
+    /// The running pass's stop check, also consulted while a request waits on the broker
+    /// (see `stopWhileWaiting`).
+    private var stopRequested: () -> Bool = { false }
+    /// How long a wait on the broker lasts before a stop request cuts it short.
+    static let stopGrace: Duration = .milliseconds(500)
 
     // Acknowledgement window: acked[i] tells whether seq `windowBase + i` was acknowledged.
     private var windowBase: UInt64 = 1
@@ -110,8 +115,9 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
         return report
     }
 
-    /// Publishes until `shouldStop` returns true (checked between steps; a SIGTERM handler
-    /// sets it), then drains, checkpoints and returns. `following` keeps waiting for new
+    /// Publishes until `shouldStop` returns true (checked between steps, and during a wait on
+    /// the broker once it has lasted `stopGrace`; a SIGTERM handler sets it), then drains,
+    /// checkpoints and returns. `following` keeps waiting for new
     /// events at the log's end; otherwise the pass also ends there, like `runOnce`. Runs on
     /// the relay's own thread, never on the cooperative pool.
     public func run(following: Bool = true, until shouldStop: @escaping @Sendable () -> Bool) async throws -> Report {
@@ -123,11 +129,19 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
         }
     }
 
-    private func publishPass(into report: inout Report, following: Bool, shouldStop: () -> Bool) throws {
+    private func publishPass(into report: inout Report, following: Bool, shouldStop: @escaping () -> Bool) throws {
+        stopRequested = shouldStop
+        defer { stopRequested = { false } }
         try loadMarks()
         var checkpoint = try self.checkpoint()
         republishing = try loadRepublication()
-        let lost = try lostTopics()
+        let lost: Set<String>
+        do {
+            lost = try lostTopics()
+        } catch let error as KafkaError where error.code == .interrupted {
+            report.checkpoint = checkpoint
+            return
+        }
         if !lost.isEmpty {
             report.lostTopics = Array(Set(report.lostTopics).union(lost)).sorted()
             logger.warning("broker lost acknowledged events; publishing their topics again", metadata: [
@@ -174,6 +188,13 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
             resetWindow(at: 1)
             _ = try saveCheckpoint(atLeast: checkpoint)
             return try publishPass(into: &report, following: following, shouldStop: shouldStop)
+        } catch let error as KafkaError where error.code == .interrupted {
+            // Stopped while waiting on the broker: a stop like any other, but without waiting
+            // long for acknowledgements a broker that keeps silent will not send.
+            logger.info("relay stopped while waiting for the broker", metadata: ["operation": "\(error.operation)"])
+            _ = try? flushAll(timeoutMs: 500)
+            report.checkpoint = try saveCheckpoint(atLeast: checkpoint)
+            return
         } catch {
             // Keep what the broker acknowledged before the failure: a restart resumes after it.
             _ = try? flushAll(timeoutMs: 5_000)
@@ -283,7 +304,7 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
     }
 
     private func ensureTopic(_ topic: String) throws {
-        let outcome = try admin.createTopic(topic, partitions: Int32(options.partitions), timeoutMs: 10_000)
+        let outcome = try admin.createTopic(topic, partitions: Int32(options.partitions), timeoutMs: 10_000, interrupted: stopWhileWaiting())
         if outcome == .created { logger.info("created topic", metadata: ["topic": "\(topic)", "partitions": "\(options.partitions)"]) }
         knownTopics.insert(topic)
     }
@@ -452,7 +473,7 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
     /// Topics with a partition whose last acknowledged message is no longer on the broker.
     private func lostTopics() throws -> Set<String> {
         guard !marks.isEmpty else { return [] }
-        let metadata = try admin.metadata(timeoutMs: 10_000)
+        let metadata = try admin.metadata(timeoutMs: 10_000, interrupted: stopWhileWaiting())
         var lost: Set<String> = []
         var toFetch: [KafkaTopicPartition: (offset: Int64, seq: UInt64)] = [:]
         for (partition, mark) in marks {
@@ -468,8 +489,11 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
             let consumer = try KafkaConsumer(config: consumerConfig, logger: logger)
             try consumer.assign(toFetch.map { KafkaTopicPartitionOffset(topic: $0.key.topic, partition: $0.key.partition, offset: .at($0.value.offset)) })
             var pending = toFetch
+            let stopped = stopWhileWaiting()
             let deadline = DispatchTime.now().uptimeNanoseconds + 10_000_000_000
             while !pending.isEmpty, DispatchTime.now().uptimeNanoseconds < deadline {
+                // Unchecked partitions are not lost ones: a stop ends the pass before any verdict.
+                if stopped() { throw KafkaError(code: .interrupted, operation: "check acknowledged messages", message: "stopped while waiting for the broker") }
                 for record in try consumer.poll(max: 1000, timeoutMs: 100) {
                     let key = KafkaTopicPartition(topic: record.topic, partition: record.partition)
                     guard let mark = pending[key], record.offset == mark.offset else { continue }
@@ -492,6 +516,16 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
             topicsByType.removeAll { lost.contains($0.topic) }
         }
         return lost
+    }
+
+    /// The stop check for a wait on the broker starting now: true once a stop is requested and
+    /// the wait has lasted `stopGrace`. A healthy broker answers well within it, so a stop
+    /// still ends a pass after its step in hand; a dead one no longer keeps a stopping relay
+    /// for a request's whole timeout (10 s).
+    private func stopWhileWaiting() -> () -> Bool {
+        let started = ContinuousClock.now
+        let stop = stopRequested
+        return { ContinuousClock.now - started >= Self.stopGrace && stop() }
     }
 
     private func elapsedMs(since start: DispatchTime, _ now: DispatchTime) -> Int {

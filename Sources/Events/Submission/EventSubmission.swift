@@ -1,6 +1,7 @@
 /// An envelope as a person or another system submits it (`tickfold log append`): every
 /// identity field, optionally `observedAt` and `provenance`, never `seq` (the log assigns
-/// it). An `id`, when given, must match the one Tickfold computes.
+/// it). An `id`, when given, must match the one Tickfold computes; like `tickfold log get`, it
+/// may be written in upper or lower case (the event keeps the lowercase form).
 public enum EventSubmission {
     /// Builds the event a JSON line describes, computing its id; throws a precise reason.
     public static func event(fromLine bytes: some Collection<UInt8>, catalog: EventCatalog = .standard) throws -> Event {
@@ -18,7 +19,7 @@ public enum EventSubmission {
         }
         var type: String?, version: Int?, source: String?, subject: String?
         var occurredAt: Timestamp?, observedAt: Timestamp?, payload: JSONValue?, provenance: Provenance?
-        var claimedID: String?
+        var claimedID: EventID?
         for member in object.members {
             switch member.key {
             case "type": type = try text(member)
@@ -29,7 +30,12 @@ public enum EventSubmission {
             case "observedAt": observedAt = try time(member)
             case "payload": payload = member.value
             case "provenance": provenance = try decodeProvenance(member.value)
-            case "id": claimedID = try text(member)
+            case "id":
+                let text = try text(member)
+                guard let id = EventID(hex: text) else {
+                    throw EventError(code: .invalidField, field: "id", detail: "expected 64 hex digits, found \"\(text.prefix(80))\"")
+                }
+                claimedID = id
             case "seq":
                 throw EventError(code: .invalidField, field: "seq", detail: "seq is assigned by the log; remove it")
             default:
@@ -44,8 +50,8 @@ public enum EventSubmission {
             type: required(type, "type"), version: required(version, "version"), source: required(source, "source"),
             subject: required(subject, "subject"), occurredAt: required(occurredAt, "occurredAt"),
             payload: required(payload, "payload"), observedAt: observedAt, provenance: provenance)
-        if let claimedID, claimedID != event.id.hex {
-            throw EventError(code: .idMismatch, field: "id", detail: "given \(claimedID), content hashes to \(event.id.hex)")
+        if let claimedID, claimedID != event.id {
+            throw EventError(code: .idMismatch, field: "id", detail: "given \(claimedID.hex), content hashes to \(event.id.hex)")
         }
         try catalog.validate(event)
         return event

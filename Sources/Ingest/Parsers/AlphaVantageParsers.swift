@@ -376,20 +376,74 @@ enum CalendarDate {
     }
 }
 
-/// The dedup key of news: the article URL, trimmed, with scheme and host lower-cased and any
-/// `#fragment` dropped (the query stays: Finnhub's URLs are `…/news?id=…`).
+/// The dedup key of news (SPEC-analytics "Earnings calendar × news"): the article URL, trimmed,
+/// reduced to one spelling per article so that two sources, or two fetches, carrying the same
+/// link yield the same subject:
+/// - scheme and host lower-cased (only `http` and `https` are accepted); user info kept as is;
+/// - the default port dropped (`:80` for http, `:443` for https);
+/// - the `#fragment` dropped;
+/// - trailing `/` of the path dropped, the root included (`https://host/` → `https://host`,
+///   `https://host/?id=1` → `https://host?id=1`: both spellings name the same resource);
+/// - tracking parameters dropped from the query: any name starting with `utm_`, and
+///   ``trackingParameters`` (names compared case-insensitively). Every other parameter stays,
+///   in its order and spelling (Finnhub's URLs are `…/news?id=…`); empty `&&` segments go, and
+///   a query left empty drops its `?`.
+/// Percent-encoding is not normalised: two spellings that differ only there stay two keys.
 enum NewsURL {
+    /// Query parameters that only say how a reader arrived (ad clicks, mail campaigns), never
+    /// which article: conservative on purpose, so no parameter a site may route by (`ref`,
+    /// `source`, `id`) is in it.
+    static let trackingParameters: Set<String> = [
+        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid",
+        "mc_cid", "mc_eid", "_hsenc", "_hsmi", "mkt_tok",
+    ]
+
+    /// Why a text is not a news URL.
+    struct Rejection: Error {
+        let detail: String
+    }
+
     static func canonical(_ node: JSONNode) throws(FieldError) -> String {
         let text = try node.text()
-        guard let schemeEnd = text.range(of: "://") else { throw node.invalid("expected an absolute URL, found \"\(excerpt(text))\"") }
+        do throws(Rejection) {
+            return try canonical(text)
+        } catch {
+            throw node.invalid(error.detail)
+        }
+    }
+
+    static func canonical(_ url: String) throws(Rejection) -> String {
+        let text = url.trimmingASCIIWhitespace()
+        guard let schemeEnd = text.range(of: "://") else { throw Rejection(detail: "expected an absolute URL, found \"\(excerpt(text))\"") }
         let scheme = text[..<schemeEnd.lowerBound].lowercased()
-        guard scheme == "http" || scheme == "https" else { throw node.invalid("expected an http(s) URL, found \"\(excerpt(text))\"") }
+        guard scheme == "http" || scheme == "https" else { throw Rejection(detail: "expected an http(s) URL, found \"\(excerpt(text))\"") }
         var rest = text[schemeEnd.upperBound...]
         if let hash = rest.firstIndex(of: "#") { rest = rest[..<hash] }
-        let hostEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
-        let host = rest[..<hostEnd].lowercased()
-        guard !host.isEmpty else { throw node.invalid("the URL has no host: \"\(excerpt(text))\"") }
-        return scheme + "://" + host + rest[hostEnd...]
+        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        let hostStart = authority.lastIndex(of: "@").map { authority.index(after: $0) } ?? authority.startIndex
+        let userInfo = authority[..<hostStart]
+        var host = authority[hostStart...].lowercased()
+        if (scheme == "http" && host.hasSuffix(":80")) || (scheme == "https" && host.hasSuffix(":443")) {
+            host = String(host[..<host.lastIndex(of: ":")!])
+        }
+        guard !host.isEmpty, !host.hasPrefix(":") else { throw Rejection(detail: "the URL has no host: \"\(excerpt(text))\"") }
+        let pathAndQuery = rest[authorityEnd...]
+        let queryStart = pathAndQuery.firstIndex(of: "?")
+        var path = pathAndQuery[..<(queryStart ?? pathAndQuery.endIndex)]
+        while path.last == "/" { path = path.dropLast() }
+        var canonical = "\(scheme)://\(userInfo)\(host)\(path)"
+        if let queryStart {
+            let kept = pathAndQuery[pathAndQuery.index(after: queryStart)...].split(separator: "&").filter { !isTracking($0) }
+            if !kept.isEmpty { canonical += "?" + kept.joined(separator: "&") }
+        }
+        return canonical
+    }
+
+    /// Whether one `name[=value]` query segment is a tracking parameter.
+    static func isTracking(_ segment: Substring) -> Bool {
+        let name = (segment.firstIndex(of: "=").map { segment[..<$0] } ?? segment).lowercased()
+        return name.hasPrefix("utm_") || trackingParameters.contains(name)
     }
 }
 

@@ -13,8 +13,10 @@ extension ProjectCommand {
             discussion: """
             Lag of the log source: events after the checkpoint, and the event time between the \
             checkpointed event and the newest logged one. Lag of a Kafka partition: messages \
-            after the checkpointed offset (the broker's high watermark); its event-time lag is \
-            not shown.
+            after the checkpointed offset up to the broker's high watermark; its event-time lag \
+            is not shown. A projection read from Kafka also lists the partitions of its topics \
+            (every PREFIX.* topic) that it never checkpointed: position none (-1 in JSON), their \
+            whole content as lag.
             """
         )
 
@@ -78,12 +80,20 @@ extension ProjectCommand {
                 }
                 let rows = tables.compactMap { table in countByTable[table].map { TableCount(table: table, rows: $0) } }
                 var positions: [PositionStatus] = []
+                var kafkaPositions: [CheckpointKey: Int64] = [:]
                 for (key, position) in checkpoints[projection.name] ?? [] {
                     if key == LogEventSource.checkpointKey {
                         positions.append(log.status(position))
                     } else {
-                        positions.append(kafka.status(key, position))
+                        kafkaPositions[key] = position
                     }
+                }
+                // A Kafka source reads every partition of its topics, checkpointed or not.
+                for key in kafka.partitions(besides: Array(kafkaPositions.keys)) where kafkaPositions[key] == nil {
+                    kafkaPositions[key] = KafkaView.noCheckpoint
+                }
+                for (key, position) in kafkaPositions.sorted(by: { ($0.key.source, $0.key.partition) < ($1.key.source, $1.key.partition) }) {
+                    positions.append(kafka.status(key, position))
                 }
                 projections.append(ProjectionStatus(
                     name: projection.name, version: projection.version, positions: positions, rejects: rejects[projection.name] ?? 0, tables: rows))
@@ -103,7 +113,8 @@ extension ProjectCommand {
                 for position in projection.positions {
                     var lag = "lag " + (position.lagEvents.map { "\($0) events" } ?? "unknown")
                     if let seconds = position.lagSeconds { lag += String(format: ", %.3f s of event time", seconds) }
-                    lines.append("  position   \(position.source)/\(position.partition) = \(position.position)   \(lag)")
+                    let at = position.position == KafkaView.noCheckpoint ? "none" : "\(position.position)"
+                    lines.append("  position   \(position.source)/\(position.partition) = \(at)   \(lag)")
                 }
                 lines.append("  rejects    \(projection.rejects)")
                 let width = projection.tables.map(\.table.count).max() ?? 0
@@ -141,6 +152,7 @@ struct ProjectionStatus: Encodable {
 struct PositionStatus: Encodable {
     let source: String
     let partition: Int
+    /// The checkpointed position; -1 for a Kafka partition never checkpointed.
     let position: Int64
     /// Events (log) or messages (Kafka) not yet applied; nil when the source is unreachable.
     let lagEvents: Int64?
@@ -183,11 +195,17 @@ private struct LogView {
     }
 }
 
-/// The broker as the status command sees it: high watermarks for Kafka checkpoints. After
-/// one failed request the rest are not tried, so an unreachable broker costs one timeout.
+/// The broker as the status command sees it: the partitions of the projector's topics and
+/// their watermarks. After one failed request the rest are not tried, so an unreachable broker
+/// costs one timeout.
 private final class KafkaView {
+    /// The position of a partition without a checkpoint: the offset before the first.
+    static let noCheckpoint: Int64 = -1
+
     let admin: KafkaAdmin?
     private(set) var note: String?
+    /// Topic → partition count, read once.
+    private var topics: [String: Int]?
 
     init(connections: ConnectionOptions, needed: Bool) {
         guard needed else {
@@ -203,11 +221,37 @@ private final class KafkaView {
         }
     }
 
+    /// Every partition of the topics a Kafka source with these checkpoints reads: all topics
+    /// `PREFIX.*` for each prefix of the checkpointed topics (`PREFIX.<family>`), as the source
+    /// discovers them. Empty when the broker does not answer (the note says so).
+    func partitions(besides checkpointed: [CheckpointKey]) -> [CheckpointKey] {
+        let prefixes = Set(checkpointed.compactMap { key in key.source.lastIndex(of: ".").map { key.source[...$0] } })
+        guard !prefixes.isEmpty, let admin, note == nil else { return [] }
+        if topics == nil {
+            do {
+                var counts: [String: Int] = [:]
+                for topic in try admin.metadata(timeoutMs: 3_000).topics where topic.error == nil { counts[topic.name] = topic.partitionCount }
+                topics = counts
+            } catch {
+                note = "Kafka lag unknown: \(error)"
+                return []
+            }
+        }
+        var keys: [CheckpointKey] = []
+        for (topic, count) in topics ?? [:] where prefixes.contains(where: { topic.hasPrefix($0) }) {
+            keys += (0..<count).map { CheckpointKey(source: topic, partition: $0) }
+        }
+        return keys
+    }
+
+    /// `position` is the last applied offset (``noCheckpoint`` for none): the lag is what the
+    /// partition holds after it, never counting messages the broker no longer keeps.
     func status(_ key: CheckpointKey, _ position: Int64) -> PositionStatus {
         var lag: Int64?
         if let admin, note == nil {
             do {
-                lag = max(try admin.watermarks(topic: key.source, partition: Int32(key.partition), timeoutMs: 3_000).high - position - 1, 0)
+                let marks = try admin.watermarks(topic: key.source, partition: Int32(key.partition), timeoutMs: 3_000)
+                lag = max(marks.high - max(marks.low, position + 1), 0)
             } catch {
                 note = "Kafka lag unknown: \(error)"
             }

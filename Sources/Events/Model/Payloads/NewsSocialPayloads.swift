@@ -41,7 +41,9 @@ extension TopicRelevance: JSONObjectDecodable {
 }
 
 /// `news.article` v1: a market or company news article (subject = the canonical URL, its dedup
-/// key). Company news carries the queried ticker in `tickers`.
+/// key; `url` is that canonical URL too: lower-case scheme and host, no fragment, default port,
+/// trailing slash or tracking parameter, as the ingest parsers' `NewsURL` makes it). Company
+/// news carries the queried ticker in `tickers`.
 public struct NewsArticle: EventPayload {
     public static let type = "news.article"
     public static let version = 1
