@@ -62,10 +62,25 @@ public final class KafkaEventSource: ProjectorSource, @unchecked Sendable {
         next.keys.sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) }
     }
 
+    /// Assigns every partition of the prefix's topics after its checkpoint. A broker without
+    /// such topics, or without topics the checkpoint names, is worth a warning: it reads as
+    /// "caught up" either way, and the usual cause is a wrong `--kafka` or topic prefix.
     public func start(after committed: [CheckpointKey: Int64]) throws {
         var positions: [KafkaTopicPartition: Int64] = [:]
-        for partition in try discoverPartitions() {
+        let discovered = try discoverPartitions()
+        for partition in discovered {
             positions[partition] = startOffset(committed: committed[CheckpointKey(source: partition.topic, partition: Int(partition.partition))])
+        }
+        if discovered.isEmpty {
+            logger.warning("no Kafka topics named \(options.naming.prefix).* on the broker: nothing to read until the relay creates them (check --kafka and the topic prefix)")
+        }
+        let topics = Set(discovered.map(\.topic))
+        let checkpointed = Set(committed.keys.map(\.source)).subtracting([LogEventSource.checkpointKey.source])
+        let missing = checkpointed.subtracting(topics).sorted()
+        if !missing.isEmpty {
+            logger.warning("checkpointed Kafka topics are not on the broker: deleted, or checkpointed under another prefix", metadata: [
+                "topics": "\(missing.joined(separator: ","))", "prefix": "\(options.naming.prefix)",
+            ])
         }
         try assign(positions)
         lastRefresh = .now
