@@ -323,6 +323,33 @@ struct KafkaRelayTests {
         #expect(result.stdout.contains("relayed 0 events; checkpoint 0"), "\(result.stdout)")
     }
 
+    @Test("tickfold relay (following) honours SIGTERM within a second while its loss check asks a dead broker for metadata; exit 0, checkpoint kept")
+    func relayStopsDuringLossCheck() async throws {
+        try #require(TickfoldBinary.path != nil, "build the tickfold binary first")
+        let directory = try TemporaryDirectory("relay-dead-broker-marks")
+        let logPath = directory.file("log")
+        let log = try EventLog(directory: logPath)
+        defer { log.close() }
+        defer { try? admin.deleteTopic(barTopic); try? admin.deleteTopic(macroTopic) }
+        _ = try await log.append(events: try RelayFixtures.events(0..<3))
+        let environment = ["TICKFOLD_TOPIC_PREFIX": naming.prefix]
+        // Published once: the relay now holds marks, which every pass checks with the broker first.
+        let once = try await TickfoldBinary.run(["relay", "--once", "--log", logPath, "--kafka", try #require(TestServices.kafka)], environment: environment)
+        #expect(once.status == 0 && once.stdout.contains("checkpoint 3"), "\(once.stderr)")
+        let port = try closedLocalPort()
+        let relay = try TickfoldChild(["relay", "--log", logPath, "--kafka", "127.0.0.1:\(port)"], environment: environment)
+        try await Task.sleep(for: .seconds(2))
+        #expect(relay.process.isRunning, "the relay exited while the broker was unreachable")
+        let signalled = ContinuousClock.now
+        relay.signal(SIGTERM)
+        let result = try await onThread { try relay.finish() }
+        let took = ContinuousClock.now - signalled
+        #expect(took < .milliseconds(1_500), "SIGTERM took \(took) to honour")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("relayed 0 events; checkpoint 3"), "\(result.stdout)")
+        #expect(try log.checkpoint(named: "relay/\(naming.prefix)") == 3)
+    }
+
     @Test("the reader accepts a genuine message and rejects one whose id header was altered")
     func tamperedIDRejected() throws {
         let topic = TestServices.uniqueName("relay_tamper")
