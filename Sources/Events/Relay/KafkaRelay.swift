@@ -170,10 +170,11 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
         let passEnd = following ? UInt64.max : try log.lastSeq()
 
         do {
-            try publishSteps(from: &next, through: passEnd, checkpoint: &checkpoint, republishTopics: republishTopics, republishThrough: republishThrough,
-                             lastCheckpointAt: &lastCheckpointAt, lastLossCheckAt: &lastLossCheckAt,
-                             report: &report, following: following, shouldStop: shouldStop)
-            try flushAll()
+            let stopped = try publishSteps(
+                from: &next, through: passEnd, checkpoint: &checkpoint, republishTopics: republishTopics, republishThrough: republishThrough,
+                lastCheckpointAt: &lastCheckpointAt, lastLossCheckAt: &lastLossCheckAt,
+                report: &report, following: following, shouldStop: shouldStop)
+            if stopped { drainAfterStop() } else { try flushAll() }
             try throwIfFailed()
         } catch let restart as LossFound {
             // Start over: keep what was acknowledged, then record the new re-publication
@@ -221,11 +222,12 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
         let topics: Set<String>
     }
 
+    /// Returns whether it ended on a stop request (rather than at the pass's end).
     private func publishSteps(
         from next: inout UInt64, through passEnd: UInt64, checkpoint: inout UInt64, republishTopics: Set<String>, republishThrough: UInt64,
         lastCheckpointAt: inout DispatchTime, lastLossCheckAt: inout DispatchTime,
         report: inout Report, following: Bool, shouldStop: () -> Bool
-    ) throws {
+    ) throws -> Bool {
         var republishTopics = republishTopics
         while true {
             let end = min(try log.lastSeq(), passEnd)
@@ -244,7 +246,7 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
                 next = through + 1
                 drain(producer.poll(timeoutMs: 0))
             } else if !following {
-                return
+                return false
             } else {
                 drain(producer.poll(timeoutMs: 20))
             }
@@ -261,7 +263,7 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
                 let lost = try lostTopics()
                 if !lost.isEmpty { throw LossFound(topics: lost) }
             }
-            if shouldStop() { return }
+            if shouldStop() { return true }
         }
     }
 
@@ -359,6 +361,31 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
     private func advanceMark(_ mark: (topic: String, partition: Int32, offset: Int64, seq: UInt64)) {
         let partition = KafkaTopicPartition(topic: mark.topic, partition: mark.partition)
         if (marks[partition]?.offset ?? -1) < mark.offset { marks[partition] = (mark.offset, mark.seq) }
+    }
+
+    /// The drain after a stop request: waits for acknowledgements while they keep coming (up
+    /// to `flushAll`'s 30 s), but not once none came for 2 s: a broker that silent is down,
+    /// and a stopping service should not sit out the timeout. What it did acknowledge is
+    /// checkpointed; the rest is published again by the next run.
+    private func drainAfterStop() {
+        let started = DispatchTime.now()
+        var lastProgress = started
+        while producer.outstandingMessages > 0 {
+            let before = producer.outstandingMessages
+            do {
+                drain(try producer.flush(timeoutMs: 100))
+            } catch {
+                drain(producer.poll(timeoutMs: 0))  // the reports of what did arrive in the slice
+            }
+            let now = DispatchTime.now()
+            if producer.outstandingMessages < before { lastProgress = now }
+            if producer.outstandingMessages > 0, elapsedMs(since: lastProgress, now) >= 2_000 || elapsedMs(since: started, now) >= 30_000 {
+                logger.warning("stopping with messages the broker has not acknowledged; the next run publishes them again",
+                               metadata: ["messages": "\(producer.outstandingMessages)"])
+                break
+            }
+        }
+        drain(producer.poll(timeoutMs: 0))
     }
 
     private func flushAll(timeoutMs: Int32 = 30_000) throws {

@@ -89,7 +89,7 @@ extension ProjectCommand {
                     }
                 }
                 // A Kafka source reads every partition of its topics, checkpointed or not.
-                for key in kafka.partitions(besides: Array(kafkaPositions.keys)) where kafkaPositions[key] == nil {
+                for key in kafka.partitions(sharingPrefixWith: Array(kafkaPositions.keys)) where kafkaPositions[key] == nil {
                     kafkaPositions[key] = KafkaView.noCheckpoint
                 }
                 for (key, position) in kafkaPositions.sorted(by: { ($0.key.source, $0.key.partition) < ($1.key.source, $1.key.partition) }) {
@@ -224,7 +224,7 @@ private final class KafkaView {
     /// Every partition of the topics a Kafka source with these checkpoints reads: all topics
     /// `PREFIX.*` for each prefix of the checkpointed topics (`PREFIX.<family>`), as the source
     /// discovers them. Empty when the broker does not answer (the note says so).
-    func partitions(besides checkpointed: [CheckpointKey]) -> [CheckpointKey] {
+    func partitions(sharingPrefixWith checkpointed: [CheckpointKey]) -> [CheckpointKey] {
         let prefixes = Set(checkpointed.compactMap { key in key.source.lastIndex(of: ".").map { key.source[...$0] } })
         guard !prefixes.isEmpty, let admin, note == nil else { return [] }
         if topics == nil {
