@@ -133,6 +133,45 @@ struct ProjectorTests {
         #expect(offline.stdout.contains("Kafka lag unknown"))
     }
 
+    @Test("project status of a Kafka projector lists the partitions it has not read yet, with all their messages as lag")
+    func kafkaStatusUnreadPartitions() async throws {
+        try #require(TestServices.hasKafka)
+        try #require(TickfoldBinary.path != nil)
+        let prefix = TestServices.uniqueName("projkstatus")
+        defer { ProjectorKafka.deleteTopics(prefix: prefix) }
+        var events = try ProjectorEvents.mixed(count: 200)
+        for index in events.indices { events[index].seq = UInt64(index + 1) }
+        let bars = events.filter { $0.type == DailyBar.type }
+        let trades = events.filter { $0.type == Trade.type }
+        try ProjectorKafka.publish(bars, prefix: prefix, partitions: 2)
+        let target = try ProjectorTarget()
+        defer { target.cleanUp() }
+        target.track(try ProjectorTarget.keys(of: bars))
+        let source = try KafkaEventSource(kafka: ProjectorKafka.config, options: .init(naming: TopicNaming(prefix: prefix)))
+        #expect(try await Projector(engine: target.engine(), source: source, options: .init()).run().reason == .caughtUp)
+        // A topic the projector has not read yet (it would on its next run).
+        try ProjectorKafka.publish(trades, prefix: prefix, partitions: 2)
+        let barTopic = TopicNaming(prefix: prefix).topic(forType: DailyBar.type)
+        let tradeTopic = TopicNaming(prefix: prefix).topic(forType: Trade.type)
+        let status = try await TickfoldBinary.run(
+            ["project", "status", "--schema", target.schema, "--pg", target.conninfo, "--kafka", TestServices.kafka ?? "", "--log", "/nonexistent", "--json"],
+            environment: ["TICKFOLD_TOPIC_PREFIX": prefix])
+        #expect(status.status == 0, "\(status.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        let projection = try #require((report["projections"] as? [[String: Any]])?.first)
+        let positions = try #require(projection["positions"] as? [[String: Any]])
+        let listed = positions.map { "\($0["source"] ?? "")/\($0["partition"] ?? "")" }
+        #expect(listed == ["\(barTopic)/0", "\(barTopic)/1", "\(tradeTopic)/0", "\(tradeTopic)/1"])
+        let unread = positions.filter { $0["source"] as? String == tradeTopic }
+        #expect(unread.allSatisfy { $0["position"] as? Int == -1 })
+        // High watermarks are approximate on Tansu (see KafkaEventSource), but not zero.
+        #expect(unread.reduce(0) { $0 + ($1["lagEvents"] as? Int ?? 0) } > 0, "\(unread)")
+        let human = try await TickfoldBinary.run(
+            ["project", "status", "--schema", target.schema, "--pg", target.conninfo, "--kafka", TestServices.kafka ?? "", "--log", "/nonexistent"],
+            environment: ["TICKFOLD_TOPIC_PREFIX": prefix])
+        #expect(human.stdout.contains("\(tradeTopic)/0 = none   lag "), "\(human.stdout)")
+    }
+
     @Test("Kafka source, following: messages published later, also to a topic created later, become visible; a stop request ends it")
     func kafkaFollow() async throws {
         try #require(TestServices.hasKafka)

@@ -80,12 +80,22 @@ extension ProjectCommand {
                 }
                 let rows = tables.compactMap { table in countByTable[table].map { TableCount(table: table, rows: $0) } }
                 var positions: [PositionStatus] = []
-                for (key, position) in checkpoints[projection.name] ?? [] {
+                let committed = checkpoints[projection.name] ?? []
+                for (key, position) in committed {
                     if key == LogEventSource.checkpointKey {
                         positions.append(log.status(position))
                     } else {
                         positions.append(kafka.status(key, position))
                     }
+                }
+                // A Kafka projector checkpoints a partition once it read from it: the ones it has
+                // not reached yet are behind by everything they hold.
+                if committed.contains(where: { $0.0 != LogEventSource.checkpointKey }) {
+                    let known = Set(committed.map(\.0))
+                    for key in kafka.partitions(prefix: try connections.topicPrefix().value) where !known.contains(key) {
+                        positions.append(kafka.status(key, -1))
+                    }
+                    positions.sort { ($0.source, $0.partition) < ($1.source, $1.partition) }
                 }
                 projections.append(ProjectionStatus(
                     name: projection.name, version: projection.version, positions: positions, rejects: rejects[projection.name] ?? 0, tables: rows))
@@ -105,7 +115,8 @@ extension ProjectCommand {
                 for position in projection.positions {
                     var lag = "lag " + (position.lagEvents.map { "\($0) events" } ?? "unknown")
                     if let seconds = position.lagSeconds { lag += String(format: ", %.3f s of event time", seconds) }
-                    lines.append("  position   \(position.source)/\(position.partition) = \(position.position)   \(lag)")
+                    let at = position.position < 0 && position.source != LogEventSource.checkpointKey.source ? "none" : "\(position.position)"
+                    lines.append("  position   \(position.source)/\(position.partition) = \(at)   \(lag)")
                 }
                 lines.append("  rejects    \(projection.rejects)")
                 let width = projection.tables.map(\.table.count).max() ?? 0
@@ -205,6 +216,20 @@ private final class KafkaView {
         }
     }
 
+    /// Every partition of the topics the relay names `PREFIX.<family>` (empty when the broker
+    /// cannot be asked), sorted.
+    func partitions(prefix: String) -> [CheckpointKey] {
+        guard let admin, note == nil else { return [] }
+        do {
+            let topics = try admin.metadata(timeoutMs: 3_000).topics.filter { $0.name.hasPrefix(prefix + ".") && $0.error == nil }
+            return topics.flatMap { topic in (0..<topic.partitionCount).map { CheckpointKey(source: topic.name, partition: $0) } }.sorted()
+        } catch {
+            note = "Kafka lag unknown: \(error)"
+            return []
+        }
+    }
+
+    /// `position` -1: nothing of the partition applied yet.
     func status(_ key: CheckpointKey, _ position: Int64) -> PositionStatus {
         var lag: Int64?
         if let admin, note == nil {
