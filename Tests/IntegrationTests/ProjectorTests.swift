@@ -2,6 +2,7 @@ import Events
 import Foundation
 import Kafka
 import Projections
+import Redis
 import Testing
 import TickfoldTesting
 
@@ -198,6 +199,29 @@ struct ProjectorTests {
         #expect(run.reason == .stopRequested)
         #expect(run.progress.events == bars.count + others.count)
         #expect(try target.count("collected_macro_observations") > 0)
+    }
+
+    @Test("a malformed PostgreSQL connection string or a Redis database the server lacks fails at once, not after retries")
+    func settingsErrorsAreNotRetried() async throws {
+        try #require(TickfoldBinary.path != nil, "build the tickfold binary first")
+        let directory = try TemporaryDirectory("projector-settings")
+        let logPath = directory.file("log")
+        let (log, _) = try ProjectorEvents.log(try ProjectorEvents.mixed(count: 10), in: logPath)
+        log.close()
+        let target = try ProjectorTarget()
+        defer { target.cleanUp() }
+        let redis = try RedisURL(try #require(TestServices.redis))
+        // One-shot runs: before, both were retried as unreachable servers (~16 s here, for
+        // ever with --follow).
+        let badPG = try await TickfoldBinary.run(["project", "run", "--log", logPath, "--schema", target.schema, "--pg", "host=127.0.0.1 port", "--redis", TestServices.redis ?? ""])
+        #expect(badPG.status == 2 && badPG.stderr.contains("invalid connection string"), "\(badPG.stderr)")
+        #expect(!badPG.stderr.contains("retrying"), "\(badPG.stderr)")
+        #expect(badPG.elapsed < .seconds(5))
+        let badDB = "redis://\(redis.host):\(redis.port)/999"
+        let badRedis = try await TickfoldBinary.run(["project", "run", "--log", logPath, "--schema", target.schema, "--pg", target.conninfo, "--redis", badDB])
+        #expect(badRedis.status == 2 && badRedis.stderr.contains("SELECT 999 was refused"), "\(badRedis.stderr)")
+        #expect(!badRedis.stderr.contains("retrying"), "\(badRedis.stderr)")
+        #expect(badRedis.elapsed < .seconds(5))
     }
 
     @Test("tickfold project run and status: caught up, positions, lag after appends, row counts, JSON; precise errors")
