@@ -619,6 +619,16 @@ struct ProjectionSinkTests {
         let newer = KeyWrite(key: otherKey, fields: [RedisField("price", "2.00")], seq: 21, eventID: id)
         #expect(try sink.write([newer]).changed == 1)
         #expect(try redis.command("GET", fixture.namespace + otherKey).bytes == newer.value)
+
+        // A derived hash's key holding another type is named too (Redis's WRONGTYPE names none).
+        let derivedKey = CollectedTables.sp500MarketData.key
+        try redis.command("SET", fixture.namespace + derivedKey, "x")
+        let derived = #expect(throws: ProjectionError.self) {
+            try sink.write(derived: [DerivedValue(hash: derivedKey, channel: CollectedTables.sp500MarketData.channel, field: "IBM", value: "{}")])
+        }
+        #expect(derived?.description.contains("key \(fixture.namespace)\(derivedKey) holds a string, not the hash") == true, "\(String(describing: derived))")
+        #expect(try redis.command("GET", fixture.namespace + derivedKey).string == "x")
+        try redis.command("DEL", fixture.namespace + derivedKey)
     }
 
     @Test("keys and derived fields follow a namespace pointer that moved since the sink resolved it, and nothing lands under the retired prefix")
