@@ -126,6 +126,9 @@ struct ReplayCommand: AsyncParsableCommand {
             let replayer = try Replayer(log: log, options: jobOptions)
             let plan = try replayer.plan(from: first, through: last)
             print(describe(plan, dryRun: dryRun))
+            // The plan names the shadow (its id is what `--discard` needs after a kill -9): it
+            // must reach a file or pipe now, not when the buffer fills or the process ends.
+            fflush(nil)
             guard !dryRun else { return }
             let meter = ProgressMeter(interactive: interactive)
             let result = try replayer.run(plan) { meter.show($0) }
