@@ -224,6 +224,32 @@ struct ProjectorTests {
         #expect(badRedis.elapsed < .seconds(5))
     }
 
+    @Test("a log checkpoint past the log's end (another log, an older copy restored) is refused by project run and flagged by status")
+    func checkpointPastLogEnd() async throws {
+        try #require(TickfoldBinary.path != nil, "build the tickfold binary first")
+        let directory = try TemporaryDirectory("projector-restored")
+        let (log, logged) = try ProjectorEvents.log(try ProjectorEvents.mixed(count: 300), in: directory.file("log"))
+        log.close()
+        let (older, _) = try ProjectorEvents.log(Array(try ProjectorEvents.mixed(count: 300).prefix(100)), in: directory.file("older"))
+        let olderLast = try older.lastSeq()
+        older.close()
+        let target = try ProjectorTarget()
+        defer { target.cleanUp() }
+        target.track(try ProjectorTarget.keys(of: logged))
+        let run = try await TickfoldBinary.run(["project", "run", "--log", directory.file("log")] + target.cliArguments)
+        #expect(run.status == 0, "\(run.stderr)")
+        // Before, this run reported itself caught up (and a following one would have passed
+        // over the older log's events up to seq 300 as they were appended).
+        let refused = try await TickfoldBinary.run(["project", "run", "--log", directory.file("older")] + target.cliArguments)
+        #expect(refused.status == 2, "\(refused.stdout)")
+        #expect(refused.stderr.contains("checkpoint log/0 = \(logged.count) is past the last seq \(olderLast)"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("tickfold replay --from 1"), "\(refused.stderr)")
+        let status = try await TickfoldBinary.run(["project", "status", "--log", directory.file("older"), "--schema", target.schema, "--pg", target.conninfo])
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(status.stdout.contains("is past the log's last seq \(olderLast)"), "\(status.stdout)")
+        #expect(try target.checkpoints()["log/0"] == Int64(logged.count), "the checkpoint is left as it was")
+    }
+
     @Test("tickfold project run and status: caught up, positions, lag after appends, row counts, JSON; precise errors")
     func runAndStatusCLI() async throws {
         try #require(TickfoldBinary.path != nil, "build the tickfold binary first")

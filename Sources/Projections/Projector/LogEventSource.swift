@@ -19,8 +19,21 @@ public final class LogEventSource: ProjectorSource, @unchecked Sendable {
         self.log = log
     }
 
+    /// Refuses a checkpoint past the log's last seq: the events it covers were read from
+    /// another log (or this one before it was restored from an older copy), and reading on
+    /// from there would pass over this log's events up to it, reported as caught up.
     public func start(after committed: [CheckpointKey: Int64]) throws {
-        next = UInt64(max(committed[Self.checkpointKey] ?? 0, 0)) + 1
+        let position = UInt64(max(committed[Self.checkpointKey] ?? 0, 0))
+        if position > 0 {
+            let last = try log.lastSeq()
+            guard position <= last else {
+                throw ProjectionError(.checkpointPastSource, operation: "start reading the log", message:
+                    "the checkpoint \(Self.checkpointKey) = \(position) is past the last seq \(last) of the log at \(log.directory): "
+                    + "another log, or one restored from an older copy; point --log at the log the projection was built from, "
+                    + "or rebuild it from this log with `tickfold replay --from 1`")
+            }
+        }
+        next = position + 1
     }
 
     public func read(max: Int, stopAfter: UInt64?) throws -> SourceBatch {
