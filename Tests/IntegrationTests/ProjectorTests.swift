@@ -173,6 +173,46 @@ struct ProjectorTests {
         #expect(human.stdout.contains("\(tradeTopic)/0 = none   lag "), "\(human.stdout)")
     }
 
+    @Test("Kafka source: a partition written again from offset 0 (the broker lost it, the relay re-published) is refused, not read past as caught up")
+    func kafkaPartitionRewritten() async throws {
+        try #require(TestServices.hasKafka)
+        let prefix = TestServices.uniqueName("projkrewrite")
+        defer { ProjectorKafka.deleteTopics(prefix: prefix) }
+        var events = try ProjectorEvents.mixed(count: 400)
+        for index in events.indices { events[index].seq = UInt64(index + 1) }
+        let bars = events.filter { $0.type == DailyBar.type }
+        try #require(bars.count >= 40)
+        try ProjectorKafka.publish(bars, prefix: prefix, partitions: 1)
+        let target = try ProjectorTarget()
+        defer { target.cleanUp() }
+        target.track(try ProjectorTarget.keys(of: events))
+        let naming = TopicNaming(prefix: prefix)
+        func source() throws -> KafkaEventSource { try KafkaEventSource(kafka: ProjectorKafka.config, options: .init(naming: naming)) }
+        #expect(try await Projector(engine: target.engine(), source: source(), options: .init()).run().progress.events == bars.count)
+        // The topic is gone and comes back shorter: the first messages again, then new ones.
+        ProjectorKafka.deleteTopics(prefix: prefix)
+        let topic = naming.topic(forType: DailyBar.type)
+        #expect(try await eventually { try KafkaAdmin(config: ProjectorKafka.config).metadata(timeoutMs: 5_000).topic(topic) == nil })
+        var later = try ProjectorEvents.mixed(count: 100, seed: 77_000).filter { $0.type == DailyBar.type }
+        for index in later.indices { later[index].seq = UInt64(events.count + index + 1) }
+        target.track(try ProjectorTarget.keys(of: later))
+        try ProjectorKafka.publish(Array(bars.prefix(10)) + later, prefix: prefix, partitions: 1)
+        let error = await #expect(throws: ProjectionError.self) {
+            try await Projector(engine: target.engine(), source: source(), options: .init()).run()
+        }
+        #expect(error?.code == .checkpointPastSource)
+        #expect(error?.description.contains("partition \(topic)") == true && error?.description.contains("before the checkpointed offset \(bars.count - 1)") == true,
+                "\(String(describing: error))")
+        // The remedy the message gives: without the checkpoints, the topic is read again from
+        // offset 0 and the new events land.
+        _ = try target.rows("DELETE FROM $schema.projection_checkpoints WHERE source = $1", [topic])
+        let again = try await Projector(engine: target.engine(), source: source(), options: .init()).run()
+        #expect(again.reason == .caughtUp && again.progress.events == 10 + later.count)
+        for bar in later {
+            #expect(try target.rows("SELECT count(*) FROM $schema.collected_daily_bars WHERE event_id = $1", [bar.id.hex]) == [["1"]])
+        }
+    }
+
     @Test("Kafka source, following: messages published later, also to a topic created later, become visible; a stop request ends it")
     func kafkaFollow() async throws {
         try #require(TestServices.hasKafka)
