@@ -171,6 +171,11 @@ struct ProjectorTests {
             ["project", "status", "--schema", target.schema, "--pg", target.conninfo, "--kafka", TestServices.kafka ?? "", "--log", "/nonexistent"],
             environment: ["TICKFOLD_TOPIC_PREFIX": prefix])
         #expect(human.stdout.contains("\(tradeTopic)/0 = none   lag "), "\(human.stdout)")
+        // Under another prefix, the topics are not this projector's: only its checkpoints show.
+        let other = try await TickfoldBinary.run(
+            ["project", "status", "--schema", target.schema, "--pg", target.conninfo, "--kafka", TestServices.kafka ?? "", "--log", "/nonexistent"],
+            environment: ["TICKFOLD_TOPIC_PREFIX": prefix + "x"])
+        #expect(other.status == 0 && !other.stdout.contains(tradeTopic), "\(other.stdout)")
     }
 
     @Test("Kafka source: a partition written again from offset 0 (the broker lost it, the relay re-published) is refused, not read past as caught up")

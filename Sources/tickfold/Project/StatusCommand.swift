@@ -93,10 +93,12 @@ extension ProjectCommand {
                     }
                 }
                 // A Kafka projector checkpoints a partition once it read from it: the ones it has
-                // not reached yet are behind by everything they hold.
-                if committed.contains(where: { $0.0 != LogEventSource.checkpointKey }) {
+                // not reached yet are behind by everything they hold. Only for a projector that
+                // read topics of the configured prefix (another prefix's topics are not its own).
+                let prefix = try connections.topicPrefix().value
+                if committed.contains(where: { $0.0.source.hasPrefix(prefix + ".") }) {
                     let known = Set(committed.map(\.0))
-                    for key in kafka.partitions(prefix: try connections.topicPrefix().value) where !known.contains(key) {
+                    for key in kafka.partitions(prefix: prefix) where !known.contains(key) {
                         positions.append(kafka.status(key, -1))
                     }
                     positions.sort { ($0.source, $0.partition) < ($1.source, $1.partition) }
