@@ -140,8 +140,7 @@ struct ProjectorTests {
         try #require(TickfoldBinary.path != nil)
         let prefix = TestServices.uniqueName("projkstatus")
         defer { ProjectorKafka.deleteTopics(prefix: prefix) }
-        var events = try ProjectorEvents.mixed(count: 200)
-        for index in events.indices { events[index].seq = UInt64(index + 1) }
+        let events = try ProjectorEvents.sequenced(count: 200)
         let bars = events.filter { $0.type == DailyBar.type }
         let trades = events.filter { $0.type == Trade.type }
         try ProjectorKafka.publish(bars, prefix: prefix, partitions: 2)
@@ -183,8 +182,7 @@ struct ProjectorTests {
         try #require(TestServices.hasKafka)
         let prefix = TestServices.uniqueName("projkrewrite")
         defer { ProjectorKafka.deleteTopics(prefix: prefix) }
-        var events = try ProjectorEvents.mixed(count: 400)
-        for index in events.indices { events[index].seq = UInt64(index + 1) }
+        let events = try ProjectorEvents.sequenced(count: 400)
         let bars = events.filter { $0.type == DailyBar.type }
         try #require(bars.count >= 40)
         try ProjectorKafka.publish(bars, prefix: prefix, partitions: 1)
@@ -223,8 +221,7 @@ struct ProjectorTests {
         try #require(TestServices.hasKafka)
         let prefix = TestServices.uniqueName("projkfollow")
         defer { ProjectorKafka.deleteTopics(prefix: prefix) }
-        var events = try ProjectorEvents.mixed(count: 400)
-        for index in events.indices { events[index].seq = UInt64(index + 1) }
+        let events = try ProjectorEvents.sequenced(count: 400)
         let bars = events.filter { $0.type == DailyBar.type }
         let others = events.filter { $0.type != DailyBar.type && TopicNaming.family(of: $0.type) != "bar" }
         try ProjectorKafka.publish(bars, prefix: prefix, partitions: 3)
