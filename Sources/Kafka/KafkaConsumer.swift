@@ -125,6 +125,17 @@ public final class KafkaConsumer: @unchecked Sendable {  // librdkafka's consume
     /// the end offset. Filled only when `enable.partition.eof=true`.
     public var partitionsAtEnd: [KafkaTopicPartition: Int64] { lock.withLock { endOffsets } }
 
+    /// The partition's high watermark as the last fetch response gave it (no request; nil
+    /// before any fetch answered). Unlike `KafkaAdmin.watermarks`, this is the true end on
+    /// Tansu 0.6.0, and it is reported even when the fetch position lies past the end, where
+    /// Tansu answers empty fetches and librdkafka reports no partition end.
+    public func fetchedHighWatermark(_ partition: KafkaTopicPartition) -> Int64? {
+        var low: Int64 = 0
+        var high: Int64 = 0
+        let status = rd_kafka_get_watermark_offsets(handle.pointer, partition.topic, partition.partition, &low, &high)
+        return status == RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0 ? high : nil
+    }
+
     /// The next record, waiting up to `timeoutMs`; nil when none arrived in time or a
     /// partition end was reached (see `partitionsAtEnd`). Throws errors the broker reports
     /// for an assigned partition, e.g. `.offsetOutOfRange` or `.unknownTopicOrPartition`.

@@ -20,6 +20,16 @@ public final class PostgresConnection: @unchecked Sendable {
     /// or `key=value` form. Errors name `endpoint` and never contain the password.
     public init(_ conninfo: String) throws {
         secrets = ConnectionSecrets(conninfo: conninfo)
+        // A malformed string is a setting to fix, not a server to wait for: libpq reports
+        // both as a failed connection, so it is parsed first.
+        var parseError: UnsafeMutablePointer<CChar>?
+        if let options = PQconninfoParse(conninfo, &parseError) {
+            PQconninfoFree(options)
+        } else {
+            let detail = parseError.map { Self.singleLine(String(cString: $0)) } ?? "libpq could not parse it"
+            if let parseError { PQfreemem(parseError) }
+            throw PostgresError(.invalidArgument, operation: "connect", message: secrets.redact("invalid connection string: \(detail)"))
+        }
         guard let connection = PQconnectdb(conninfo) else {
             throw PostgresError(.connectionFailed, operation: "connect", message: "libpq could not allocate a connection")
         }

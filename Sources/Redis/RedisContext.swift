@@ -74,7 +74,12 @@ final class RedisContext {
 
     private func expectOK(_ reply: RedisReply, doing step: String) throws {
         guard case .status = reply else {
-            throw RedisError(.connectionFailed, operation: "connect", message: "\(url.endpoint): \(step) was refused: \(reply.errorMessage ?? "\(reply)")")
+            let message = reply.errorMessage ?? "\(reply)"
+            // A server still loading its data answers LOADING (BUSY while a script runs): worth
+            // retrying. Any other refusal (a wrong password, a database index the server does
+            // not have) stays until the setting is fixed.
+            let transient = ["LOADING", "BUSY", "MASTERDOWN"].contains { message.hasPrefix($0) }
+            throw RedisError(transient ? .connectionFailed : .serverError, operation: "connect", message: "\(url.endpoint): \(step) was refused: \(message)")
         }
     }
 

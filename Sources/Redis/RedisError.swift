@@ -8,13 +8,14 @@ public struct RedisError: Error, CustomStringConvertible, Sendable {
 
         /// The URL is not `redis://[user:password@]host[:port][/db]`.
         public static let invalidURL = Code(name: "invalidURL")
-        /// The server could not be reached, or refused AUTH or SELECT.
+        /// The server could not be reached, or refused AUTH or SELECT while loading its data.
         public static let connectionFailed = Code(name: "connectionFailed")
         /// The connection failed during a call (I/O error, timeout, server closed it); the
         /// next call opens a new one.
         public static let connectionLost = Code(name: "connectionLost")
         /// The server answered a single command with an error reply (pipelines return
-        /// error replies as `RedisReply.error` values instead).
+        /// error replies as `RedisReply.error` values instead), or refused AUTH or SELECT when
+        /// connecting (a wrong password, a database index it does not have).
         public static let serverError = Code(name: "serverError")
         /// The server sent something the caller's request cannot have produced.
         public static let protocolError = Code(name: "protocolError")

@@ -132,7 +132,12 @@ struct ReplayCommand: AsyncParsableCommand {
             let last = try toPosition.map { try resolver.last($0) }
             let replayer = try Replayer(log: log, options: jobOptions)
             let plan = try replayer.plan(from: first, through: last)
-            if !json { print(describe(plan, dryRun: dryRun)) }
+            if !json {
+                print(describe(plan, dryRun: dryRun))
+                // The plan names the shadow (its id is what `--discard` needs after a kill -9): it
+                // must reach a file or pipe now, not when the buffer fills or the process ends.
+                fflush(nil)
+            }
             guard !dryRun else {
                 if json { try printJSON(ReplayReportJSON(dryRun: true, plan: plan, result: nil)) }
                 return

@@ -436,6 +436,40 @@ struct ProjectionSinkTests {
         #expect(try fixture.rows("SELECT count(*) FROM $schema.collected_daily_bars") == [["1"]])
     }
 
+    @Test("values the event schemas allow but PostgreSQL refuses (year 0000, numerics past its digits) are rejects, not a failed batch")
+    func valuesPostgresRefuses() throws {
+        let fixture = try SinkFixture()
+        defer { fixture.cleanUp() }
+        var log = EventLog()
+        try log.bar("SPY", "2025-03-13", close: "1.00")
+        try log.addRaw(type: "bar.daily", version: 2, payload: ["date": "0000-01-02", "open": "1", "high": "1", "low": "1", "close": "1", "volume": 1])
+        let tooPrecise = DecimalString("1." + String(repeating: "1", count: 16_384))!
+        let finest = DecimalString("1." + String(repeating: "1", count: 16_383))!
+        try log.trade("MSFT", tooPrecise, "1", ms: 1_741_960_800_000)
+        try log.trade("AAPL", finest, "1", ms: 1_741_960_800_000)
+        try log.add(MarketMover(category: .gainer, rank: 1, price: "1", changeAmount: "1", changePercent: DecimalString(String(repeating: "9", count: 131_073))!, volume: 1),
+                    source: "alphavantage", subject: "ABCD")
+        try log.add(SocialPost(platform: .x, postId: "1", authorId: "2", text: "t", createdAt: at("0000-01-01T00:00:00.000Z")), source: "x", subject: "someone")
+        try log.bar("QQQ", "2025-03-13", close: "2.00")
+        let engine = try fixture.engine()
+        let summary = try engine.apply(batch: log.events, positions: [CheckpointPosition(source: "log", partition: 0, position: log.lastSeq)])
+        #expect(summary.postgres.rejectsRecorded == 4)
+        let rejects = try fixture.rows("SELECT seq, event_type, reason FROM $schema.projection_rejects ORDER BY seq")
+        #expect(rejects == [
+            ["2", "bar.daily", "date 0000-01-02 is in year 0, which PostgreSQL dates do not have"],
+            ["3", "trade", "a decimal with 1 digits before and 16384 after the point exceeds PostgreSQL numeric (at most 131072 and 16383)"],
+            ["5", "market.mover", "a decimal with 131073 digits before and 0 after the point exceeds PostgreSQL numeric (at most 131072 and 16383)"],
+            ["6", "social.post", "instant 0000-01-01T00:00:00.000Z is in year 0, which PostgreSQL timestamps do not have"],
+        ])
+        #expect(try fixture.rows("SELECT ticker FROM $schema.collected_daily_bars ORDER BY 1") == [["QQQ"], ["SPY"]])
+        #expect(try fixture.rows("SELECT symbol, length(price::text) FROM $schema.collected_trades") == [["AAPL", "16385"]])
+        // A rejected event writes no key either.
+        let keys = Set(try fixture.keys())
+        #expect(keys.contains(fixture.namespace + "latest:stocks:sp500:AAPL"))
+        #expect(!keys.contains(fixture.namespace + "latest:stocks:sp500:MSFT") && !keys.contains(fixture.namespace + "latest:stocks:topgainers:ABCD"))
+        #expect(try engine.checkpoint(projection: "collected") == [CheckpointKey(source: "log", partition: 0): log.lastSeq])
+    }
+
     @Test("changed keys and derived fields are announced on their channels; re-delivery is silent")
     func notifications() throws {
         let fixture = try SinkFixture()
@@ -588,6 +622,16 @@ struct ProjectionSinkTests {
         let newer = KeyWrite(key: otherKey, fields: [RedisField("price", "2.00")], seq: 21, eventID: id)
         #expect(try sink.write([newer]).changed == 1)
         #expect(try redis.command("GET", fixture.namespace + otherKey).bytes == newer.value)
+
+        // A derived hash's key holding another type is named too (Redis's WRONGTYPE names none).
+        let derivedKey = CollectedTables.sp500MarketData.key
+        try redis.command("SET", fixture.namespace + derivedKey, "x")
+        let derived = #expect(throws: ProjectionError.self) {
+            try sink.write(derived: [DerivedValue(hash: derivedKey, channel: CollectedTables.sp500MarketData.channel, field: "IBM", value: "{}")])
+        }
+        #expect(derived?.description.contains("key \(fixture.namespace)\(derivedKey) holds a string, not the hash") == true, "\(String(describing: derived))")
+        #expect(try redis.command("GET", fixture.namespace + derivedKey).string == "x")
+        try redis.command("DEL", fixture.namespace + derivedKey)
     }
 
     @Test("keys and derived fields follow a namespace pointer that moved since the sink resolved it, and nothing lands under the retired prefix")

@@ -119,6 +119,13 @@ enum ProjectorEvents {
         return events
     }
 
+    /// `mixed(count:)` with seqs 1…count, as if logged: what Kafka tests publish directly.
+    static func sequenced(count: Int) throws -> [Event] {
+        var events = try mixed(count: count)
+        for index in events.indices { events[index].seq = UInt64(index + 1) }
+        return events
+    }
+
     static func event(_ i: Int) throws -> Event {
         let baseDay: Int64 = 20_000  // 2024-10-04
         let dayIndex = Int64((i / 7) % 240)

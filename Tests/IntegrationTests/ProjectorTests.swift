@@ -2,6 +2,7 @@ import Events
 import Foundation
 import Kafka
 import Projections
+import Redis
 import Testing
 import TickfoldTesting
 
@@ -179,13 +180,51 @@ struct ProjectorTests {
         #expect(human.stdout.contains("\(news)/0 = none   lag 2 events"), "\(human.stdout)")
     }
 
+    @Test("Kafka source: a partition written again from offset 0 (the broker lost it, the relay re-published) is refused, not read past as caught up")
+    func kafkaPartitionRewritten() async throws {
+        try #require(TestServices.hasKafka)
+        let prefix = TestServices.uniqueName("projkrewrite")
+        defer { ProjectorKafka.deleteTopics(prefix: prefix) }
+        let events = try ProjectorEvents.sequenced(count: 400)
+        let bars = events.filter { $0.type == DailyBar.type }
+        try #require(bars.count >= 40)
+        try ProjectorKafka.publish(bars, prefix: prefix, partitions: 1)
+        let target = try ProjectorTarget()
+        defer { target.cleanUp() }
+        target.track(try ProjectorTarget.keys(of: events))
+        let naming = TopicNaming(prefix: prefix)
+        func source() throws -> KafkaEventSource { try KafkaEventSource(kafka: ProjectorKafka.config, options: .init(naming: naming)) }
+        #expect(try await Projector(engine: target.engine(), source: source(), options: .init()).run().progress.events == bars.count)
+        // The topic is gone and comes back shorter: the first messages again, then new ones.
+        ProjectorKafka.deleteTopics(prefix: prefix)
+        let topic = naming.topic(forType: DailyBar.type)
+        #expect(try await eventually { try KafkaAdmin(config: ProjectorKafka.config).metadata(timeoutMs: 5_000).topic(topic) == nil })
+        var later = try ProjectorEvents.mixed(count: 100, seed: 77_000).filter { $0.type == DailyBar.type }
+        for index in later.indices { later[index].seq = UInt64(events.count + index + 1) }
+        target.track(try ProjectorTarget.keys(of: later))
+        try ProjectorKafka.publish(Array(bars.prefix(10)) + later, prefix: prefix, partitions: 1)
+        let error = await #expect(throws: ProjectionError.self) {
+            try await Projector(engine: target.engine(), source: source(), options: .init()).run()
+        }
+        #expect(error?.code == .checkpointPastSource)
+        #expect(error?.description.contains("partition \(topic)") == true && error?.description.contains("before the checkpointed offset \(bars.count - 1)") == true,
+                "\(String(describing: error))")
+        // The remedy the message gives: without the checkpoints, the topic is read again from
+        // offset 0 and the new events land.
+        _ = try target.rows("DELETE FROM $schema.projection_checkpoints WHERE source = $1", [topic])
+        let again = try await Projector(engine: target.engine(), source: source(), options: .init()).run()
+        #expect(again.reason == .caughtUp && again.progress.events == 10 + later.count)
+        for bar in later {
+            #expect(try target.rows("SELECT count(*) FROM $schema.collected_daily_bars WHERE event_id = $1", [bar.id.hex]) == [["1"]])
+        }
+    }
+
     @Test("Kafka source, following: messages published later, also to a topic created later, become visible; a stop request ends it")
     func kafkaFollow() async throws {
         try #require(TestServices.hasKafka)
         let prefix = TestServices.uniqueName("projkfollow")
         defer { ProjectorKafka.deleteTopics(prefix: prefix) }
-        var events = try ProjectorEvents.mixed(count: 400)
-        for index in events.indices { events[index].seq = UInt64(index + 1) }
+        let events = try ProjectorEvents.sequenced(count: 400)
         let bars = events.filter { $0.type == DailyBar.type }
         let others = events.filter { $0.type != DailyBar.type && TopicNaming.family(of: $0.type) != "bar" }
         try ProjectorKafka.publish(bars, prefix: prefix, partitions: 3)
@@ -205,6 +244,55 @@ struct ProjectorTests {
         #expect(run.reason == .stopRequested)
         #expect(run.progress.events == bars.count + others.count)
         #expect(try target.count("collected_macro_observations") > 0)
+    }
+
+    @Test("a malformed PostgreSQL connection string or a Redis database the server lacks fails at once, not after retries")
+    func settingsErrorsAreNotRetried() async throws {
+        try #require(TickfoldBinary.path != nil, "build the tickfold binary first")
+        let directory = try TemporaryDirectory("projector-settings")
+        let logPath = directory.file("log")
+        let (log, _) = try ProjectorEvents.log(try ProjectorEvents.mixed(count: 10), in: logPath)
+        log.close()
+        let target = try ProjectorTarget()
+        defer { target.cleanUp() }
+        let redis = try RedisURL(try #require(TestServices.redis))
+        // One-shot runs: before, both were retried as unreachable servers (~16 s here, for
+        // ever with --follow).
+        let badPG = try await TickfoldBinary.run(["project", "run", "--log", logPath, "--schema", target.schema, "--pg", "host=127.0.0.1 port", "--redis", TestServices.redis ?? ""])
+        #expect(badPG.status == 2 && badPG.stderr.contains("invalid connection string"), "\(badPG.stderr)")
+        #expect(!badPG.stderr.contains("retrying"), "\(badPG.stderr)")
+        #expect(badPG.elapsed < .seconds(5))
+        let badDB = "redis://\(redis.host):\(redis.port)/999"
+        let badRedis = try await TickfoldBinary.run(["project", "run", "--log", logPath, "--schema", target.schema, "--pg", target.conninfo, "--redis", badDB])
+        #expect(badRedis.status == 2 && badRedis.stderr.contains("SELECT 999 was refused"), "\(badRedis.stderr)")
+        #expect(!badRedis.stderr.contains("retrying"), "\(badRedis.stderr)")
+        #expect(badRedis.elapsed < .seconds(5))
+    }
+
+    @Test("a log checkpoint past the log's end (another log, an older copy restored) is refused by project run and flagged by status")
+    func checkpointPastLogEnd() async throws {
+        try #require(TickfoldBinary.path != nil, "build the tickfold binary first")
+        let directory = try TemporaryDirectory("projector-restored")
+        let (log, logged) = try ProjectorEvents.log(try ProjectorEvents.mixed(count: 300), in: directory.file("log"))
+        log.close()
+        let (older, _) = try ProjectorEvents.log(Array(try ProjectorEvents.mixed(count: 300).prefix(100)), in: directory.file("older"))
+        let olderLast = try older.lastSeq()
+        older.close()
+        let target = try ProjectorTarget()
+        defer { target.cleanUp() }
+        target.track(try ProjectorTarget.keys(of: logged))
+        let run = try await TickfoldBinary.run(["project", "run", "--log", directory.file("log")] + target.cliArguments)
+        #expect(run.status == 0, "\(run.stderr)")
+        // Before, this run reported itself caught up (and a following one would have passed
+        // over the older log's events up to seq 300 as they were appended).
+        let refused = try await TickfoldBinary.run(["project", "run", "--log", directory.file("older")] + target.cliArguments)
+        #expect(refused.status == 2, "\(refused.stdout)")
+        #expect(refused.stderr.contains("checkpoint log/0 = \(logged.count) is past the last seq \(olderLast)"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("tickfold replay --from 1"), "\(refused.stderr)")
+        let status = try await TickfoldBinary.run(["project", "status", "--log", directory.file("older"), "--schema", target.schema, "--pg", target.conninfo])
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(status.stdout.contains("is past the log's last seq \(olderLast)"), "\(status.stdout)")
+        #expect(try target.checkpoints()["log/0"] == Int64(logged.count), "the checkpoint is left as it was")
     }
 
     @Test("tickfold project run and status: caught up, positions, lag after appends, row counts, JSON; precise errors")

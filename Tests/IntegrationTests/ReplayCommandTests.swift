@@ -1,6 +1,7 @@
 import Events
 import Foundation
 import Kafka
+import Postgres
 import Projections
 import Replay
 import Testing
@@ -99,6 +100,39 @@ struct ReplayCommandTests {
         let discarded = try object(try await TickfoldBinary.run(["replay", "--discard", id] + common))
         #expect(discarded["id"] as? String == id && discarded["droppedSchemas"] as? [String] == [keptSchema])
         #expect((discarded["droppedKeys"] as? Int ?? 0) > 0)
+    }
+
+    @Test("the plan (with the shadow's id) reaches a redirected stdout before the fold, so a replay killed with SIGKILL can be discarded")
+    func planBeforeKill() async throws {
+        let fixture = try ReplayFixture(label: "clikill")
+        defer { fixture.cleanUp() }
+        try fixture.append(count: 300, seed: 25)
+        try fixture.migrateLive()
+        try fixture.project(try fixture.liveEngine())
+        // A live batch holding the swap lock keeps the replay waiting before its swap.
+        let holder = try PostgresConnection(fixture.conninfo)
+        try holder.query("SELECT pg_advisory_lock($1)", [String(ProjectionSwap.lockKey(schema: fixture.schema))])
+        defer { _ = try? holder.query("SELECT pg_advisory_unlock_all()") }
+        let output = fixture.directory.file("replay.out")
+        #expect(FileManager.default.createFile(atPath: output, contents: nil))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try #require(TickfoldBinary.path))
+        process.arguments = ["replay", "--from", "1", "--lock-timeout", "60", "--log", fixture.directory.file("events"),
+                             "--schema", fixture.schema, "--namespace", fixture.namespace]
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let shadowLine = { (try? String(contentsOfFile: output, encoding: .utf8))?.split(separator: "\n").first { $0.contains("shadow:") } }
+        #expect(try await eventually { shadowLine() != nil }, "the plan was not written while the replay ran")
+        #expect(try await eventually { try fixture.schemas().count == 2 })
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let shadow = try #require(shadowLine()?.split(separator: " ").last.map(String.init))
+        #expect(try fixture.schemas().contains(shadow), "a killed replay leaves its shadow")
+        let id = String(shadow.dropFirst(fixture.schema.count + 2))
+        let discarded = try await TickfoldBinary.run(["replay", "--discard", id, "--log", fixture.directory.file("events"), "--schema", fixture.schema, "--namespace", fixture.namespace])
+        #expect(discarded.status == 0, "\(discarded.stderr)")
+        #expect(try fixture.schemas() == [fixture.schema])
     }
 
     @Test("--from kafka:TOPIC:PARTITION:OFFSET starts at the seq in that message's header", .enabled(if: TestServices.hasKafka))

@@ -46,6 +46,16 @@ struct PostgresConnectionTests {
         }
     }
 
+    @Test("a malformed connection string is an invalid argument (a setting to fix), not a failed connection to wait out")
+    func unparsableConninfo() throws {
+        for conninfo in ["host=127.0.0.1 port", "password=s3cret nonsense", "postgresql://u:s3cret@127.0.0.1:5432/db?bogus=1"] {
+            let error = try #require(throws: PostgresError.self) { try PostgresConnection(conninfo) }
+            #expect(error.code == .invalidArgument, "\(conninfo): \(error)")
+            #expect(error.message.hasPrefix("invalid connection string: "), "\(error)")
+            #expect(!error.description.contains("s3cret"), "\(error)")
+        }
+    }
+
     @Test("a NUL byte in a parameter is refused instead of silently truncated")
     func nulParameter() throws {
         let connection = try PostgresConnection(try #require(TestServices.postgres))

@@ -105,8 +105,8 @@ struct ProjectorUnitTests {
         // A checkpoint at the head resumes; one past it is another log's, refused by name.
         try LogEventSource(log: log).start(after: [LogEventSource.checkpointKey: 25])
         let error = #expect(throws: ProjectionError.self) { try LogEventSource(log: log).start(after: [LogEventSource.checkpointKey: 26]) }
-        #expect(error?.code == .sourceBehindCheckpoint)
-        #expect(error?.message.hasPrefix("the checkpoint is at seq 26 but the log at \(log.directory) ends at seq 25") == true, "\(String(describing: error))")
+        #expect(error?.code == .checkpointPastSource)
+        #expect(error?.message.hasPrefix("the checkpoint log/0 = 26 is past the last seq 25 of the log at \(log.directory)") == true, "\(String(describing: error))")
     }
 
     @Test("the log source's wait returns when an append commits, and is cancellable")

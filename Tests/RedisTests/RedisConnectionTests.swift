@@ -253,8 +253,18 @@ struct RedisFailureTests {
         var url = try RedisURL(try #require(TestServices.redis))
         url.password = "not-the-password"
         let error = try #require(throws: RedisError.self) { try RedisConnection(url) }
-        #expect(error.code == .connectionFailed)
+        // A refusal, not an unreachable server: callers that wait for a server do not retry it.
+        #expect(error.code == .serverError)
         #expect(error.message.contains("AUTH"))
         #expect(!error.description.contains("not-the-password"))
+    }
+
+    @Test("SELECT of a database index the server does not have is refused at connect, as a refusal")
+    func refusedDatabase() throws {
+        var url = try RedisURL(try #require(TestServices.redis))
+        url.database = 999
+        let error = try #require(throws: RedisError.self) { try RedisConnection(url) }
+        #expect(error.code == .serverError)
+        #expect(error.message.contains("SELECT 999 was refused"))
     }
 }

@@ -38,6 +38,9 @@ public final class KafkaEventReader: Sendable {
     /// Partitions read to their end, with the end offset (needs `enable.partition.eof`).
     public var partitionsAtEnd: [KafkaTopicPartition: Int64] { consumer.partitionsAtEnd }
 
+    /// See `KafkaConsumer.fetchedHighWatermark`.
+    public func fetchedHighWatermark(_ partition: KafkaTopicPartition) -> Int64? { consumer.fetchedHighWatermark(partition) }
+
     /// Verifies one Kafka record against its headers.
     public static func check(_ record: KafkaRecord) -> Message {
         func message(_ outcome: Outcome) -> Message {

@@ -126,8 +126,9 @@ private struct EventFold {
     mutating func dailyBar() throws {
         let bar = try payload(DailyBar.self)
         try row(CollectedTables.dailyBars, [
-            event.subject, bar.date.description, bar.open.text, bar.high.text, bar.low.text, bar.close.text,
-            ColumnText.decimal(bar.adjClose), String(bar.volume), event.source,
+            event.subject, try ColumnText.date(bar.date), try ColumnText.decimal(bar.open), try ColumnText.decimal(bar.high),
+            try ColumnText.decimal(bar.low), try ColumnText.decimal(bar.close),
+            try ColumnText.decimal(bar.adjClose), String(bar.volume), event.source,
         ])
     }
 
@@ -135,16 +136,16 @@ private struct EventFold {
         let profile = try payload(ETFProfile.self)
         try row(CollectedTables.metaETF, [
             event.subject, profile.name, profile.etfType, profile.sector, profile.description, profile.family,
-            ColumnText.decimal(profile.expenseRatio), ColumnText.decimal(profile.totalAssets), ColumnText.date(profile.inceptionDate),
+            try ColumnText.decimal(profile.expenseRatio), try ColumnText.decimal(profile.totalAssets), try ColumnText.date(profile.inceptionDate),
         ])
     }
 
     mutating func etfHolding() throws {
         let holding = try payload(ETFHolding.self)
         try row(CollectedTables.etfHoldings, [
-            holding.fund, holding.symbol ?? holding.name, holding.asOf.description,
-            holding.symbol, holding.name, holding.weight.text, String(holding.rank),
-            ColumnText.decimal(holding.shares), ColumnText.decimal(holding.marketValue),
+            holding.fund, holding.symbol ?? holding.name, try ColumnText.date(holding.asOf),
+            holding.symbol, holding.name, try ColumnText.decimal(holding.weight), String(holding.rank),
+            try ColumnText.decimal(holding.shares), try ColumnText.decimal(holding.marketValue),
         ])
     }
 
@@ -152,7 +153,7 @@ private struct EventFold {
         let member = try payload(IndexConstituent.self)
         try row(CollectedTables.indexConstituents, [
             member.index, member.symbol, member.name, member.sector, member.subIndustry, member.headquarters,
-            ColumnText.date(member.dateAdded), member.cik, member.founded,
+            try ColumnText.date(member.dateAdded), member.cik, member.founded,
         ])
     }
 
@@ -160,35 +161,37 @@ private struct EventFold {
         let o = try payload(CompanyOverview.self)
         try row(CollectedTables.companyOverview, [
             event.subject, o.name, o.assetType, o.exchange, o.currency, o.country, o.sector, o.industry, o.description,
-            ColumnText.decimal(o.marketCap), ColumnText.decimal(o.sharesOutstanding), ColumnText.decimal(o.peRatio),
-            ColumnText.decimal(o.eps), ColumnText.decimal(o.dividendYield), ColumnText.decimal(o.beta),
-            ColumnText.decimal(o.week52High), ColumnText.decimal(o.week52Low), ColumnText.date(o.latestQuarter),
+            try ColumnText.decimal(o.marketCap), try ColumnText.decimal(o.sharesOutstanding), try ColumnText.decimal(o.peRatio),
+            try ColumnText.decimal(o.eps), try ColumnText.decimal(o.dividendYield), try ColumnText.decimal(o.beta),
+            try ColumnText.decimal(o.week52High), try ColumnText.decimal(o.week52Low), try ColumnText.date(o.latestQuarter),
         ])
     }
 
     mutating func balanceSheet() throws {
         let b = try payload(BalanceSheet.self)
         try row(CollectedTables.balanceSheet, [
-            event.subject, b.period.rawValue, b.fiscalDateEnding.description, b.reportedCurrency,
-            ColumnText.decimal(b.totalAssets), ColumnText.decimal(b.totalCurrentAssets), ColumnText.decimal(b.cashAndEquivalents),
-            ColumnText.decimal(b.totalLiabilities), ColumnText.decimal(b.totalCurrentLiabilities), ColumnText.decimal(b.shortTermDebt),
-            ColumnText.decimal(b.longTermDebt), ColumnText.decimal(b.totalShareholderEquity), ColumnText.decimal(b.retainedEarnings),
-            ColumnText.decimal(b.sharesOutstanding),
+            event.subject, b.period.rawValue, try ColumnText.date(b.fiscalDateEnding), b.reportedCurrency,
+            try ColumnText.decimal(b.totalAssets), try ColumnText.decimal(b.totalCurrentAssets), try ColumnText.decimal(b.cashAndEquivalents),
+            try ColumnText.decimal(b.totalLiabilities), try ColumnText.decimal(b.totalCurrentLiabilities), try ColumnText.decimal(b.shortTermDebt),
+            try ColumnText.decimal(b.longTermDebt), try ColumnText.decimal(b.totalShareholderEquity), try ColumnText.decimal(b.retainedEarnings),
+            try ColumnText.decimal(b.sharesOutstanding),
         ])
     }
 
     mutating func earningsCalendar() throws {
         let e = try payload(EarningsCalendarEntry.self)
         try row(CollectedTables.earningsCalendar, [
-            event.subject, e.reportDate.description, e.name, e.fiscalDateEnding.description, ColumnText.decimal(e.estimate), e.currency,
+            event.subject, try ColumnText.date(e.reportDate), e.name, try ColumnText.date(e.fiscalDateEnding),
+            try ColumnText.decimal(e.estimate), e.currency,
         ])
     }
 
     mutating func marketMover() throws {
         let m = try payload(MarketMover.self)
-        let date = LocalDate(daysSinceEpoch: floorDays(event.occurredAt.millisecondsSinceEpoch)).description
+        let date = try ColumnText.date(LocalDate(daysSinceEpoch: floorDays(event.occurredAt.millisecondsSinceEpoch)))
         try row(CollectedTables.marketMovers, [
-            m.category.rawValue, date, event.subject, String(m.rank), m.price.text, m.changeAmount.text, m.changePercent.text, String(m.volume),
+            m.category.rawValue, date, event.subject, String(m.rank), try ColumnText.decimal(m.price),
+            try ColumnText.decimal(m.changeAmount), try ColumnText.decimal(m.changePercent), String(m.volume),
         ])
         key(CollectedKeys.latestTopGainer(event.subject), [
             ("category", .string(m.category.rawValue)), ("change_amount", .string(m.changeAmount.text)),
@@ -201,16 +204,16 @@ private struct EventFold {
     mutating func newsArticle() throws {
         let a = try payload(NewsArticle.self)
         try row(CollectedTables.news, [
-            event.subject, a.url, a.title, a.summary, a.source, a.publishedAt.rfc3339, ColumnText.array(a.authors),
-            a.category, a.imageUrl, ColumnText.decimal(a.overallSentimentScore), a.overallSentimentLabel,
-            ColumnText.array(a.topics.map(\.topic)), ColumnText.array(a.topics.map(\.relevance.text)),
+            event.subject, a.url, a.title, a.summary, a.source, try ColumnText.time(a.publishedAt), ColumnText.array(a.authors),
+            a.category, a.imageUrl, try ColumnText.decimal(a.overallSentimentScore), a.overallSentimentLabel,
+            ColumnText.array(a.topics.map(\.topic)), ColumnText.array(try a.topics.map { try ColumnText.decimal($0.relevance) }),
         ])
         // One row per ticker; a ticker listed twice keeps its first entry, so the batch never
         // holds two different rows with the same key and seq.
         var seen = Set<String>()
         for ticker in a.tickers where seen.insert(ticker.ticker).inserted {
             try row(CollectedTables.newsTickers, [
-                event.subject, ticker.ticker, ticker.relevance.text, ColumnText.decimal(ticker.sentimentScore), ticker.sentimentLabel,
+                event.subject, ticker.ticker, try ColumnText.decimal(ticker.relevance), try ColumnText.decimal(ticker.sentimentScore), ticker.sentimentLabel,
             ])
         }
     }
@@ -218,7 +221,7 @@ private struct EventFold {
     mutating func socialPost() throws {
         let p = try payload(SocialPost.self)
         try row(CollectedTables.socialPosts, [
-            p.platform.rawValue, p.postId, p.authorId, p.authorHandle, p.text, p.createdAt.rfc3339, p.url,
+            p.platform.rawValue, p.postId, p.authorId, p.authorHandle, p.text, try ColumnText.time(p.createdAt), p.url,
             ColumnText.integer(p.metrics.likes), ColumnText.integer(p.metrics.reposts), ColumnText.integer(p.metrics.replies),
             ColumnText.integer(p.metrics.quotes), ColumnText.integer(p.metrics.impressions), ColumnText.integer(p.metrics.bookmarks),
         ])
@@ -229,7 +232,7 @@ private struct EventFold {
         try row(CollectedTables.socialProfiles, [
             p.platform.rawValue, p.userId, p.username, p.displayName, p.description,
             ColumnText.integer(p.followers), ColumnText.integer(p.following), ColumnText.integer(p.posts),
-            ColumnText.bool(p.verified), ColumnText.time(p.createdAt),
+            ColumnText.bool(p.verified), try ColumnText.time(p.createdAt),
         ])
     }
 
@@ -243,21 +246,21 @@ private struct EventFold {
     mutating func cryptoMarket() throws {
         let m = try payload(CryptoMarket.self)
         try row(CollectedTables.cryptoMarkets, [
-            m.coinId, m.vsCurrency, m.symbol, m.name, m.currentPrice.text, ColumnText.decimal(m.marketCap),
-            ColumnText.integer(m.marketCapRank), ColumnText.decimal(m.totalVolume), ColumnText.decimal(m.high24h),
-            ColumnText.decimal(m.low24h), ColumnText.decimal(m.priceChange24h), ColumnText.decimal(m.priceChangePercentage24h),
-            ColumnText.decimal(m.circulatingSupply), ColumnText.decimal(m.totalSupply), ColumnText.decimal(m.maxSupply),
-            ColumnText.time(m.lastUpdated),
+            m.coinId, m.vsCurrency, m.symbol, m.name, try ColumnText.decimal(m.currentPrice), try ColumnText.decimal(m.marketCap),
+            ColumnText.integer(m.marketCapRank), try ColumnText.decimal(m.totalVolume), try ColumnText.decimal(m.high24h),
+            try ColumnText.decimal(m.low24h), try ColumnText.decimal(m.priceChange24h), try ColumnText.decimal(m.priceChangePercentage24h),
+            try ColumnText.decimal(m.circulatingSupply), try ColumnText.decimal(m.totalSupply), try ColumnText.decimal(m.maxSupply),
+            try ColumnText.time(m.lastUpdated),
         ])
     }
 
     mutating func cryptoTicker() throws {
         let t = try payload(CryptoTicker.self)
         try row(CollectedTables.cryptoTickers, [
-            t.venue.rawValue, t.market, t.base, t.quote, t.lastPrice.text, ColumnText.decimal(t.openPrice),
-            ColumnText.decimal(t.highPrice), ColumnText.decimal(t.lowPrice), ColumnText.decimal(t.prevClosePrice),
-            ColumnText.decimal(t.volume24h), ColumnText.decimal(t.quoteVolume24h), ColumnText.decimal(t.changePrice24h),
-            ColumnText.decimal(t.changeRate24h), String(t.timestampMs),
+            t.venue.rawValue, t.market, t.base, t.quote, try ColumnText.decimal(t.lastPrice), try ColumnText.decimal(t.openPrice),
+            try ColumnText.decimal(t.highPrice), try ColumnText.decimal(t.lowPrice), try ColumnText.decimal(t.prevClosePrice),
+            try ColumnText.decimal(t.volume24h), try ColumnText.decimal(t.quoteVolume24h), try ColumnText.decimal(t.changePrice24h),
+            try ColumnText.decimal(t.changeRate24h), String(t.timestampMs),
         ])
         key(CollectedKeys.latestCrypto(venue: t.venue.rawValue, market: t.market), [
             ("base", .string(t.base)), ("change_price", t.changePrice24h.map { .string($0.text) }),
@@ -269,12 +272,14 @@ private struct EventFold {
 
     mutating func macroObservation() throws {
         let o = try payload(MacroObservation.self)
-        try row(CollectedTables.macroObservations, [o.seriesId, o.date.description, o.decimalValue?.text, o.value])
+        try row(CollectedTables.macroObservations, [o.seriesId, try ColumnText.date(o.date), try ColumnText.decimal(o.decimalValue), o.value])
     }
 
     mutating func trade() throws {
         let t = try payload(Trade.self)
-        try row(CollectedTables.trades, [event.subject, String(t.timestampMs), t.price.text, t.size.text, ColumnText.array(t.conditions)])
+        try row(CollectedTables.trades, [
+            event.subject, String(t.timestampMs), try ColumnText.decimal(t.price), try ColumnText.decimal(t.size), ColumnText.array(t.conditions),
+        ])
         key(CollectedKeys.latestStock(event.subject), [
             ("price", .string(t.price.text)), ("source", .string(event.source)), ("symbol", .string(event.subject)),
             ("timestamp", .integer(t.timestampMs)), ("volume", .string(t.size.text)),

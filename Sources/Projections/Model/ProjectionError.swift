@@ -21,8 +21,9 @@ extension ProjectionError.Code {
     public static let redis = Self(name: "redis")
     /// The caller passed something unusable (an event without seq, an unknown projection).
     public static let invalidArgument = Self(name: "invalidArgument")
+    /// A committed checkpoint is past the end of its source (another log, or a log restored
+    /// from an older copy): the projection holds events the source lacks.
+    public static let checkpointPastSource = Self(name: "checkpointPastSource")
     /// A replay swapped in another version of a projection this process runs.
     public static let projectionVersionChanged = Self(name: "projectionVersionChanged")
-    /// The checkpoint is past the end of the source: not the log the schema was built from.
-    public static let sourceBehindCheckpoint = Self(name: "sourceBehindCheckpoint")
 }

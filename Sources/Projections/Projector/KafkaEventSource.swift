@@ -188,12 +188,29 @@ public final class KafkaEventSource: ProjectorSource, @unchecked Sendable {
         try assign(positions)
     }
 
+    /// A partition that ends before the checkpointed position was written again from
+    /// offset 0 (the broker lost it, e.g. an in-memory broker restarted, and the relay
+    /// re-published it) or belongs to another broker. Reading on from the checkpoint would
+    /// pass over every message until the new offsets reach it while reporting the partition
+    /// caught up (Tansu answers a fetch past the end with nothing, not out-of-range).
+    private func checkNotPastEnd(_ partition: KafkaTopicPartition, next offset: Int64) throws {
+        guard let high = reader.fetchedHighWatermark(partition), offset > high else { return }
+        throw ProjectionError(.checkpointPastSource, operation: "read Kafka", message:
+            "partition \(partition) ends at offset \(high), before the checkpointed offset \(offset - 1): the broker lost it and the relay "
+            + "published it again (offsets start over), or this is another broker; reading on would pass over its messages. Delete "
+            + "the projection's checkpoints of the \(options.naming.prefix).* topics from the schema's projection_checkpoints and run "
+            + "again: re-reading from offset 0 is harmless, rows and keys keep the highest seq")
+    }
+
     /// Whether every assigned partition not stopped is read to its end: librdkafka reported
     /// its end, or (for a partition it stays silent about) reads came back empty three times
     /// in a row and the partition's high watermark is not beyond the next offset.
+    /// Throws when a partition's end (as fetched) lies before the next offset: see
+    /// `checkNotPastEnd`.
     private func isAtEnd() throws -> Bool {
         let ends = reader.partitionsAtEnd
         for (partition, offset) in next where !stopped.contains(partition) {
+            try checkNotPastEnd(partition, next: offset)
             if let end = ends[partition], offset >= end { continue }
             guard emptyPolls >= 3 else { return false }
             let high = try admin.watermarks(topic: partition.topic, partition: partition.partition, timeoutMs: options.requestTimeoutMs).high

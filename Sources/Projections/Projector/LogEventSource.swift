@@ -19,19 +19,21 @@ public final class LogEventSource: ProjectorSource, @unchecked Sendable {
         self.log = log
     }
 
-    /// Resumes after the checkpoint. A checkpoint past the log's end means the rows came from
-    /// events this log does not hold (another log, or an older copy of this one): following
-    /// it would wait for seqs that, when they come, are other events. That is refused.
+    /// Refuses a checkpoint past the log's last seq: the events it covers were read from
+    /// another log (or this one before it was restored from an older copy), and reading on
+    /// from there would pass over this log's events up to it, reported as caught up.
     public func start(after committed: [CheckpointKey: Int64]) throws {
-        let checkpoint = UInt64(max(committed[Self.checkpointKey] ?? 0, 0))
-        let last = try log.lastSeq()
-        guard checkpoint <= last else {
-            throw ProjectionError(.sourceBehindCheckpoint, operation: "start reading the log",
-                message: "the checkpoint is at seq \(checkpoint) but the log at \(log.directory) ends at seq \(last): the schema was projected "
-                    + "from another log, or this log was restored from an older copy. Point --log at the log the schema was built from, "
+        let position = UInt64(max(committed[Self.checkpointKey] ?? 0, 0))
+        if position > 0 {
+            let last = try log.lastSeq()
+            guard position <= last else {
+                throw ProjectionError(.checkpointPastSource, operation: "start reading the log", message:
+                    "the checkpoint \(Self.checkpointKey) = \(position) is past the last seq \(last) of the log at \(log.directory): "
+                    + "another log, or one restored from an older copy; point --log at the log the projection was built from, "
                     + "or rebuild it from this log with `tickfold replay --from 1`")
+            }
         }
-        next = checkpoint + 1
+        next = position + 1
     }
 
     public func read(max: Int, stopAfter: UInt64?) throws -> SourceBatch {

@@ -159,12 +159,17 @@ public enum RedisLayout {
 
     /// KEYS = the namespace pointer, then one hash per field; ARGV = the namespace check's
     /// two prefixes, then per field its name, value and channel ('' = none). Sets each field
-    /// whose value differs and announces it; returns how many it set.
+    /// whose value differs and announces it; returns how many it set. A key of another type
+    /// is refused with an error naming it (Redis's own WRONGTYPE names neither key nor fix).
     static let derivedScript = namespaceCheck + """
         local changed = 0
         for i = 2, #KEYS do
           local field, value, channel = ARGV[3 * i - 3], ARGV[3 * i - 2], ARGV[3 * i - 1]
-          if redis.call('HGET', KEYS[i], field) ~= value then
+          local current = redis.pcall('HGET', KEYS[i], field)
+          if type(current) == 'table' and current['err'] then
+            return redis.error_reply('key ' .. KEYS[i] .. ' holds a ' .. redis.call('TYPE', KEYS[i])['ok'] .. ', not the hash Tickfold derives: delete it or rebuild the keys with `tickfold replay --from 1`')
+          end
+          if current ~= value then
             redis.call('HSET', KEYS[i], field, value)
             if channel ~= '' then redis.call('PUBLISH', channel, field) end
             changed = changed + 1

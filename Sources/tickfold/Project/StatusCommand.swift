@@ -84,6 +84,10 @@ extension ProjectCommand {
                 for (key, position) in checkpoints[projection.name] ?? [] {
                     if key == LogEventSource.checkpointKey {
                         positions.append(log.status(position))
+                        if let last = log.lastSeq, position > Int64(clamping: last) {
+                            notes.append("\(projection.name): the checkpoint \(key) = \(position) is past the log's last seq \(last): "
+                                + "another log, or one restored from an older copy (`project run` refuses it; rebuild with `tickfold replay --from 1`)")
+                        }
                     } else {
                         kafkaPositions[key] = position
                     }
