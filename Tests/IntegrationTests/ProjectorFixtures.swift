@@ -257,7 +257,7 @@ enum ProjectorKafka {
 
     /// Sends `events` in the given order to `PREFIX.<family>` topics of `partitions`
     /// partitions (created here) and waits for every acknowledgement.
-    static func publish(_ events: [Event], prefix: String, partitions: Int32) throws {
+    static func publish(_ events: [Event], prefix: String, partitions: Int32, config: KafkaConfig = ProjectorKafka.config) throws {
         let admin = try KafkaAdmin(config: config)
         let producer = try KafkaProducer(config: config, idempotent: true)
         let naming = TopicNaming(prefix: prefix)

@@ -474,3 +474,37 @@ struct ProjectorTests {
         #expect(try target.redisDump(keys) == reference.redisDump(keys))
     }
 }
+
+@Suite("projector service: Kafka outages", .serialized, .timeLimit(.minutes(2)),
+       .enabled(if: TestServices.hasPostgres && TestServices.hasRedis && PrivateBroker.binary != nil && TickfoldBinary.isAvailable))
+struct ProjectorKafkaOutageTests {
+    @Test("project run --source kafka --follow waits out a dead broker (retrying, logged) and stops on SIGTERM within seconds, exit 0, what it applied checkpointed")
+    func waitsOutDeadBroker() async throws {
+        let broker = try await PrivateBroker.start()
+        defer { broker.kill() }
+        let target = try ProjectorTarget()
+        defer { target.cleanUp() }
+        let prefix = TestServices.uniqueName("projkdown")
+        let events = try ProjectorEvents.sequenced(count: 400)
+        target.track(try ProjectorTarget.keys(of: events))
+        try await onThread { try ProjectorKafka.publish(events, prefix: prefix, partitions: 2, config: KafkaConfig(bootstrapServers: broker.address)) }
+        let child = try TickfoldChild(["project", "run", "--source", "kafka", "--follow", "--kafka", broker.address] + target.cliArguments,
+                                      environment: ["TICKFOLD_TOPIC_PREFIX": prefix])
+        let messages = Int64(events.count)
+        #expect(try await eventually { try target.checkpoints().values.reduce(0) { $0 + $1 + 1 } == messages }, "the projector read every message")
+        let applied = try target.checkpoints()
+
+        broker.kill()
+        // Past a topic refresh (every 10 s) and its 10 s metadata request, which ended the run.
+        try await Task.sleep(for: .seconds(25))
+        #expect(child.process.isRunning, "the projector gave up during the outage")
+        let signalled = ContinuousClock.now
+        child.signal(SIGTERM)
+        let result = try await onThread { try child.finish() }
+        let took = ContinuousClock.now - signalled
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(took < .seconds(5), "SIGTERM took \(took)")
+        #expect(result.stderr.contains("kafka source unavailable; retrying"), "\(result.stderr)")
+        #expect(try target.checkpoints() == applied)
+    }
+}

@@ -24,12 +24,17 @@ public final class KafkaEventSource: ProjectorSource, @unchecked Sendable {
         public var topicRefreshIntervalMs: Int
         /// Timeout of metadata and watermark requests.
         public var requestTimeoutMs: Int32
+        /// Set when the service stops: broker requests waiting on a dead broker end at once
+        /// (`KafkaError.interrupted`) instead of sitting out `requestTimeoutMs`.
+        public var interruption: RetryInterruption?
 
-        public init(naming: TopicNaming = TopicNaming(), pollTimeoutMs: Int32 = 200, topicRefreshIntervalMs: Int = 10_000, requestTimeoutMs: Int32 = 10_000) {
+        public init(naming: TopicNaming = TopicNaming(), pollTimeoutMs: Int32 = 200, topicRefreshIntervalMs: Int = 10_000, requestTimeoutMs: Int32 = 10_000,
+                    interruption: RetryInterruption? = nil) {
             self.naming = naming
             self.pollTimeoutMs = pollTimeoutMs
             self.topicRefreshIntervalMs = topicRefreshIntervalMs
             self.requestTimeoutMs = requestTimeoutMs
+            self.interruption = interruption
         }
     }
 
@@ -136,6 +141,13 @@ public final class KafkaEventSource: ProjectorSource, @unchecked Sendable {
         return SourceBatch(events: events, positions: positions, invalidMessages: invalid, status: status)
     }
 
+    /// An unreachable or unanswering broker, or a topic it does not serve yet (a restarted
+    /// broker before the relay re-creates it), is an outage; a stop request ends the wait.
+    public func isOutage(_ error: any Error) -> Bool {
+        guard let error = error as? KafkaError else { return false }
+        return [.brokerUnreachable, .timedOut, .unknownTopicOrPartition, .interrupted].contains(error.code)
+    }
+
     /// Kafka reads wait inside `read` (a bounded librdkafka poll), so there is nothing to
     /// wait for here.
     public func waitForEvents() async throws {
@@ -146,16 +158,41 @@ public final class KafkaEventSource: ProjectorSource, @unchecked Sendable {
     public func backlog() throws -> Int64? {
         var total: Int64 = 0
         for (partition, offset) in next where !stopped.contains(partition) {
-            let high = try admin.watermarks(topic: partition.topic, partition: partition.partition, timeoutMs: options.requestTimeoutMs).high
+            let high = try highWatermark(partition)
             total += max(high - offset, 0)
         }
         return total
     }
 
+    private var isInterrupted: Bool { options.interruption?.isInterrupted ?? false }
+
+    /// The partition's high watermark, asked in requests of at most a second so that a stop
+    /// (`Options.interruption`) is seen while the broker does not answer.
+    private func highWatermark(_ partition: KafkaTopicPartition) throws -> Int64 {
+        let deadline = ContinuousClock.now + .milliseconds(Int64(options.requestTimeoutMs))
+        while true {
+            let answer: Result<(low: Int64, high: Int64), KafkaError>
+            do {
+                answer = .success(try admin.watermarks(topic: partition.topic, partition: partition.partition, timeoutMs: min(options.requestTimeoutMs, 1_000)))
+            } catch {
+                answer = .failure(error)
+            }
+            switch answer {
+            case .success(let marks):
+                return marks.high
+            case .failure(let error):
+                guard error.code == .timedOut, ContinuousClock.now < deadline else { throw error }
+                if isInterrupted {
+                    throw KafkaError(code: .interrupted, operation: "watermarks \(partition)", message: "stopped while waiting for the broker")
+                }
+            }
+        }
+    }
+
     /// Every partition of the topics named with the prefix.
     private func discoverPartitions() throws -> [KafkaTopicPartition] {
         let prefix = options.naming.prefix + "."
-        let metadata = try admin.metadata(timeoutMs: options.requestTimeoutMs)
+        let metadata = try admin.metadata(timeoutMs: options.requestTimeoutMs, interrupted: { self.isInterrupted })
         var partitions: [KafkaTopicPartition] = []
         for topic in metadata.topics where topic.name.hasPrefix(prefix) && topic.error == nil {
             for partition in 0..<Int32(topic.partitionCount) {
@@ -213,7 +250,7 @@ public final class KafkaEventSource: ProjectorSource, @unchecked Sendable {
             try checkNotPastEnd(partition, next: offset)
             if let end = ends[partition], offset >= end { continue }
             guard emptyPolls >= 3 else { return false }
-            let high = try admin.watermarks(topic: partition.topic, partition: partition.partition, timeoutMs: options.requestTimeoutMs).high
+            let high = try highWatermark(partition)
             if offset < high { return false }
         }
         return true

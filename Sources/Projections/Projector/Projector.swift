@@ -38,6 +38,11 @@ public final class Projector: Sendable {
         public var progressInterval: Duration
         /// Called after every applied batch and at the end, from the task running `run()`.
         public var onProgress: (@Sendable (ProjectorProgress) -> Void)?
+        /// How `start` and `read` are retried when the source reports an outage
+        /// (`ProjectorSource.isOutage`: a Kafka broker gone). `.none` fails at once; a
+        /// following service passes `.unbounded`, whose interruption its shutdown sets: then
+        /// the run ends as stopped, with everything written so far checkpointed.
+        public var sourceRetry: RetryPolicy = .none
 
         public init(
             follow: Bool = false, stopAfter: UInt64? = nil, startAfter: [CheckpointKey: Int64] = [:],
@@ -127,10 +132,16 @@ public final class Projector: Sendable {
     private func loop() async throws -> ProjectorRun {
         let clock = ContinuousClock()
         let started = clock.now
-        let start = try await blocking(on: readQueue) { [self] in
-            let positions = try startPositions()
-            try source.start(after: positions)
-            return positions
+        let start: [CheckpointKey: Int64]
+        do {
+            start = try await blocking(on: readQueue) { [self] in
+                let positions = try startPositions()
+                try retryingOutages("start reading") { try source.start(after: positions) }
+                return positions
+            }
+        } catch where stop.isRequested && source.isOutage(error) {
+            logger.warning("projector stopped before its source answered", metadata: ["error": "\(error)"])
+            return ProjectorRun(reason: .stopRequested, progress: ProjectorProgress(source: source.kind, positions: [:]))
         }
         var progress = ProjectorProgress(source: source.kind, positions: start)
         var sizing = options.batch
@@ -148,11 +159,18 @@ public final class Projector: Sendable {
                     break
                 }
                 let prepared: Prepared
-                if let next = ahead {
-                    prepared = try await next.value()
-                    ahead = nil
-                } else {
-                    prepared = try await prepare(size: sizing.current)
+                do {
+                    if let next = ahead {
+                        ahead = nil
+                        prepared = try await next.value()
+                    } else {
+                        prepared = try await prepare(size: sizing.current)
+                    }
+                } catch where stop.isRequested && source.isOutage(error) {
+                    // Stopped while the source was out: what was written is checkpointed.
+                    logger.warning("projector stopped while its source was unreachable", metadata: ["error": "\(error)"])
+                    reason = .stopRequested
+                    break
                 }
                 let batch = prepared.batch
                 sizing.adjust(read: batch.events + batch.invalidMessages, status: batch.status)
@@ -206,9 +224,27 @@ public final class Projector: Sendable {
     /// Starts reading and folding up to `size` events on the read queue.
     private func prepareAhead(size: Int) -> QueuedWork<Prepared> {
         let stopAfter = options.stopAfter
-        return QueuedWork(on: readQueue) { [source, engine] in
-            let batch = try source.read(max: size, stopAfter: stopAfter)
+        return QueuedWork(on: readQueue) { [self, source, engine] in
+            let batch = try retryingOutages("read") { try source.read(max: size, stopAfter: stopAfter) }
             return Prepared(batch: ReadSummary(batch), changes: try ParallelFold.fold(batch.events, projections: engine.projections))
+        }
+    }
+
+    /// Runs `body` (a source call, on the read queue), waiting out outages by
+    /// `Options.sourceRetry`: each retried failure is logged and told to the policy's observer.
+    private func retryingOutages<T>(_ operation: String, _ body: () throws -> T) throws -> T {
+        var failures = 0
+        while true {
+            do {
+                return try body()
+            } catch where source.isOutage(error) && options.sourceRetry.allowsAttempt(afterFailure: failures + 1) && !stop.isRequested {
+                failures += 1
+                let delay = options.sourceRetry.delay(afterFailure: failures)
+                logger.warning("\(source.kind) source unavailable; retrying", metadata: [
+                    "operation": "\(operation)", "attempt": "\(failures)", "error": "\(error)", "retryInMs": "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)",
+                ])
+                options.sourceRetry.retrying("\(source.kind) \(operation)", afterFailure: failures, error: error)
+            }
         }
     }
 

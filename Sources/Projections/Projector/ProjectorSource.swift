@@ -27,6 +27,15 @@ public protocol ProjectorSource: AnyObject, Sendable {
     /// How many events are available but not yet read, if the source can tell cheaply enough
     /// for a progress line (nil otherwise). Blocking.
     func backlog() throws -> Int64?
+
+    /// Whether `error`, thrown by `start` or `read`, means the source's server is unreachable
+    /// for now: a following projector waits and tries again (`Projector.Options.sourceRetry`).
+    func isOutage(_ error: any Error) -> Bool
+}
+
+extension ProjectorSource {
+    /// A local source (the log) has no outages: every error is final.
+    public func isOutage(_ error: any Error) -> Bool { false }
 }
 
 /// One `ProjectorSource.read`.

@@ -78,7 +78,7 @@ extension ProjectCommand {
             } catch {
                 throw ValidationError("\(error)")
             }
-            // A following projector is a service: it waits out a PostgreSQL or Redis outage
+            // A following projector is a service: it waits out a PostgreSQL, Redis or Kafka outage
             // (retrying with backoff, logging each attempt) until the server is back or it
             // is asked to stop. A one-shot run gives up after the standard retries.
             let telemetry = try ServiceTelemetry(telemetryOptions, logger: logger)
@@ -94,12 +94,14 @@ extension ProjectCommand {
             guard let engine = try await Self.waitingForStop(shutdown, interruption, logger: logger, {
                 try ProjectCommand.engine(connections: connections, projections: selected, schema: schema, namespace: namespace, retry: sinkRetry)
             }) else { return }
-            let eventSource = try makeSource(logger: logger)
+            let eventSource = try makeSource(interruption: interruption, logger: logger)
             var options = Projector.Options(
                 follow: follow, stopAfter: to,
                 batch: BatchSizing(minimum: minBatch, maximum: maxBatch, initial: minBatch),
                 progressInterval: .milliseconds(Int64(progressEvery * 1000)))
             options.onProgress = ProjectorMetrics(telemetry, source: eventSource).record
+            // The Kafka source's broker is waited out like the sinks' servers.
+            options.sourceRetry = retry
             let projector = Projector(engine: engine, source: eventSource, options: options, logger: logger)
             let result: ProjectorRun
             do {
@@ -152,7 +154,7 @@ extension ProjectCommand {
             }
         }
 
-        private func makeSource(logger: Logger) throws -> any ProjectorSource {
+        private func makeSource(interruption: RetryInterruption, logger: Logger) throws -> any ProjectorSource {
             switch source {
             case .log:
                 return LogEventSource(log: try connections.openLog(.readOnly))
@@ -162,7 +164,7 @@ extension ProjectCommand {
                 do {
                     return try KafkaEventSource(
                         kafka: KafkaConfig(bootstrapServers: servers.value),
-                        options: KafkaEventSource.Options(naming: TopicNaming(prefix: prefix)), logger: logger)
+                        options: KafkaEventSource.Options(naming: TopicNaming(prefix: prefix), interruption: interruption), logger: logger)
                 } catch {
                     throw CLIError("Kafka at \(servers): \(error)")
                 }
