@@ -37,13 +37,11 @@ public final class EventLog: Sendable {
 
     deinit { close() }
 
-    /// How long a reader waits for a log that another process is creating.
-    static let creationWait: Duration = .seconds(2)
-
     /// Opens the store; a reader that arrives while another process creates the log (its
     /// files exist, its databases are not committed yet) tries again every 10 ms, blocking,
-    /// for up to `creationWait` before it reports `.beingCreated`.
+    /// for up to `options.creationWait` before it reports `.beingCreated`.
     private static func openStore(directory: String, options: EventLogOptions) throws -> LogStore {
+        let creationWait = options.creationWait
         let deadline = ContinuousClock.now + creationWait
         while true {
             do {

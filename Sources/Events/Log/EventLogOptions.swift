@@ -43,6 +43,10 @@ public struct EventLogOptions: Sendable {
     /// writer's memory) before they are merged into it in key order, at least; a quarter of
     /// the indexed events once that is more, up to 8 times this (see `UnindexedTail`).
     public var indexMergeRun: Int
+    /// How long an open waits for a log another process is creating (its files exist, its
+    /// databases are not committed yet) before it reports `.beingCreated`: the creator's
+    /// first commit is fsync'ed, which a busy disk can hold for seconds.
+    public var creationWait: Duration
 
     public init(
         access: Access = .writer,
@@ -53,7 +57,8 @@ public struct EventLogOptions: Sendable {
         dictionaryTrainingThreshold: Int? = 10_000,
         maximumBatchRecords: Int = 65_536,
         maxReaders: Int = 256,
-        indexMergeRun: Int = 65_536
+        indexMergeRun: Int = 65_536,
+        creationWait: Duration = .seconds(5)
     ) {
         self.access = access
         self.durability = durability
@@ -64,6 +69,7 @@ public struct EventLogOptions: Sendable {
         self.maximumBatchRecords = maximumBatchRecords
         self.maxReaders = maxReaders
         self.indexMergeRun = indexMergeRun
+        self.creationWait = creationWait
     }
 
     /// Read-only access with default settings.
