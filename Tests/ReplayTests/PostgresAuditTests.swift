@@ -30,6 +30,21 @@ struct PostgresAuditTests {
         #expect(diff.comparisons.map(\.status) == [.equal])
     }
 
+    @Test("the digest lists checkpoints sorted by every column in its own type's order, whatever order they were written in",
+          .enabled(if: TestServices.hasPostgres))
+    func checkpointsSorted() throws {
+        let pair = try SchemaPair("ckpt")
+        try pair.connection.execute("""
+            CREATE TABLE \(pair.a).\(AuditOptions.checkpointTable) (projection text, source text, partition int, position bigint,
+                PRIMARY KEY (projection, source, partition));
+            INSERT INTO \(pair.a).\(AuditOptions.checkpointTable) VALUES
+                ('collected', 'tickfold.trade', 10, 5), ('collected', 'tickfold.bar', 2, 7), ('collected', 'tickfold.trade', 2, 9), ('collected', 'log', 0, 40);
+            """)
+        let digest = try Audit.digest(pair.source(pair.a))
+        let order = (digest.checkpoints ?? []).map { "\(($0["source"] ?? nil) ?? "")/\(($0["partition"] ?? nil) ?? "")" }
+        #expect(order == ["log/0", "tickfold.bar/2", "tickfold.trade/2", "tickfold.trade/10"])
+    }
+
     @Test("one changed row: the diff reports exactly that row with both writers, fetching only its leaf",
           .enabled(if: TestServices.hasPostgres))
     func oneChangedRow() throws {

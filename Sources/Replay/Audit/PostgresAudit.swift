@@ -207,7 +207,9 @@ final class PostgresAuditSession: Sendable {
                 "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
                 [schema, table])
             guard exists.rowCount == 1 else { return nil }
-            return try connection.query("SELECT * FROM \(source) ORDER BY 1")
+            // Every column in the sort, in its own type's order: equal states print equal text.
+            let columns = try connection.query("SELECT * FROM \(source) LIMIT 0").columns.count
+            return try connection.query("SELECT * FROM \(source) ORDER BY \((1...max(columns, 1)).map(String.init).joined(separator: ", "))")
         }
         guard let result else { return nil }
         return (0..<result.rowCount).map { row in
