@@ -176,8 +176,24 @@ public final class PostgresConnection: @unchecked Sendable {
     static func connectError(_ connection: OpaquePointer, endpoint: String, secrets: ConnectionSecrets, operation: String) -> PostgresError {
         let message = singleLine(String(cString: PQerrorMessage(connection)))
         let needsPassword = PQconnectionNeedsPassword(connection) == 1
-        let code: PostgresError.Code = needsPassword || message.contains("authentication failed") ? .authenticationFailed : .connectionFailed
+        let code: PostgresError.Code
+        if needsPassword || message.contains("authentication failed") {
+            code = .authenticationFailed
+        } else if isOptionValueError(message) {
+            // A value libpq refuses only when it connects (`port=abc`): no retry can cure it.
+            code = .invalidArgument
+        } else {
+            code = .connectionFailed
+        }
         return PostgresError(code, operation: operation, message: secrets.redact("\(endpoint): \(message)"))
+    }
+
+    /// libpq's refusals of an option's value, which `PQconninfoParse` lets through:
+    /// `invalid integer value "abc" for connection option "port"`, `invalid port number: "99999"`,
+    /// `invalid sslmode value: "x"`.
+    static func isOptionValueError(_ message: String) -> Bool {
+        message.contains("for connection option") || message.contains("invalid port number")
+            || message.range(of: #"invalid [a-z_]+ value: ""#, options: .regularExpression) != nil
     }
 
     static func endpoint(of connection: OpaquePointer) -> String {

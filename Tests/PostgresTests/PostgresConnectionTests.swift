@@ -56,6 +56,17 @@ struct PostgresConnectionTests {
         }
     }
 
+    @Test("an option value libpq refuses only at connect (a port that is no number) is invalidArgument, not a connection failure to retry")
+    func invalidOptionValues() throws {
+        for conninfo in ["host=127.0.0.1 port=abc dbname=x", "host=127.0.0.1 port=99999 dbname=x", "host=127.0.0.1 port=5432 sslmode=sometimes dbname=x"] {
+            let error = try #require(throws: PostgresError.self) { try PostgresConnection(conninfo) }
+            #expect(error.code == .invalidArgument, "\(conninfo): \(error)")
+        }
+        // An unreachable server stays a connection failure (retried by services).
+        let error = try #require(throws: PostgresError.self) { try PostgresConnection("host=127.0.0.1 port=\(try closedLocalPort()) dbname=x connect_timeout=2") }
+        #expect(error.code == .connectionFailed, "\(error)")
+    }
+
     @Test("a NUL byte in a parameter is refused instead of silently truncated")
     func nulParameter() throws {
         let connection = try PostgresConnection(try #require(TestServices.postgres))
@@ -366,7 +377,7 @@ struct PostgresFailureTests {
         let error = try #require(throws: PostgresError.self) {
             try PostgresConnection("postgresql://tickfold:Hush%2Dhush@127.0.0.1:notaport/tickfold")
         }
-        #expect(error.code == .connectionFailed)
+        #expect(error.code == .invalidArgument, "a port that is no number is a setting to fix, not an outage")
         #expect(!error.description.contains("Hush"))
         let secrets = ConnectionSecrets(conninfo: "user=a password = 'p w' host=x")
         #expect(secrets.redact("saw p w here") == "saw ******** here")
