@@ -130,9 +130,16 @@ struct ReplayCommandTests {
         let shadow = try #require(shadowLine()?.split(separator: " ").last.map(String.init))
         #expect(try fixture.schemas().contains(shadow), "a killed replay leaves its shadow")
         let id = String(shadow.dropFirst(fixture.schema.count + 2))
+        // project status names it, and how to drop it.
+        let status = try await TickfoldBinary.run(["project", "status", "--schema", fixture.schema, "--log", fixture.directory.file("events")])
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(status.stdout.contains("schema \(shadow) is a replay copy beside live"), "\(status.stdout)")
+        #expect(status.stdout.contains("`tickfold replay --discard \(id)` drops it"), "\(status.stdout)")
         let discarded = try await TickfoldBinary.run(["replay", "--discard", id, "--log", fixture.directory.file("events"), "--schema", fixture.schema, "--namespace", fixture.namespace])
         #expect(discarded.status == 0, "\(discarded.stderr)")
         #expect(try fixture.schemas() == [fixture.schema])
+        let after = try await TickfoldBinary.run(["project", "status", "--schema", fixture.schema, "--log", fixture.directory.file("events")])
+        #expect(!after.stdout.contains("replay copy"), "\(after.stdout)")
     }
 
     @Test("--from kafka:TOPIC:PARTITION:OFFSET starts at the seq in that message's header", .enabled(if: TestServices.hasKafka))

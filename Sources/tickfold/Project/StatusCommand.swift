@@ -106,7 +106,30 @@ extension ProjectCommand {
             for name in checkpoints.keys where ProjectionRegistry.standard.projection(named: name) == nil {
                 notes.append("checkpoints of an unknown projection \(name) (another tickfold version?)")
             }
+            notes += try replayCopies(connection)
             return StatusReport(schema: schema, logLastSeq: log.lastSeq, notes: notes, projections: projections)
+        }
+
+        /// Schemas a replay left beside live: `SCHEMA_r<id>` (a `--to` copy kept for an audit,
+        /// or the shadow of a replay that was killed) and `SCHEMA_old_<id>` (a retired copy a
+        /// failed clean-up left). Nothing else lists them, and each holds a full copy.
+        private func replayCopies(_ connection: PostgresConnection) throws -> [String] {
+            let escaped = schema.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "_", with: "\\_").replacingOccurrences(of: "%", with: "\\%")
+            let rows = try connection.query(
+                // Only schemas holding Tickfold's checkpoint table: a user's `tickfold_reports` is not one.
+                """
+                SELECT n.nspname FROM pg_namespace n
+                WHERE (n.nspname LIKE $1 OR n.nspname LIKE $2)
+                  AND EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = n.oid AND c.relname = 'projection_checkpoints')
+                ORDER BY 1
+                """,
+                [escaped + "\\_r%", escaped + "\\_old\\_%"]).rows
+            return rows.compactMap { $0[0] }.compactMap { name in
+                let rest = name.dropFirst(schema.count + 1)
+                let (kind, id) = rest.hasPrefix("old_") ? ("a retired copy a failed clean-up left", rest.dropFirst(4)) : ("a replay copy beside live (kept by --to, or left by a replay that was killed)", rest.dropFirst())
+                guard !id.isEmpty, id.allSatisfy({ $0.isLowercase || $0.isNumber }) else { return nil }
+                return "schema \(name) is \(kind): `tickfold replay --discard \(id)` drops it and its keys"
+            }
         }
 
         private func render(_ report: StatusReport) -> String {
