@@ -239,10 +239,7 @@ public final class Projector: Sendable {
                 return try body()
             } catch where source.isOutage(error) && options.sourceRetry.allowsAttempt(afterFailure: failures + 1) && !stop.isRequested {
                 failures += 1
-                let delay = options.sourceRetry.delay(afterFailure: failures)
-                logger.warning("\(source.kind) source unavailable; retrying", metadata: [
-                    "operation": "\(operation)", "attempt": "\(failures)", "error": "\(error)", "retryInMs": "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)",
-                ])
+                logger.warning("\(source.kind) source unavailable; retrying", metadata: ["operation": "\(operation)", "error": "\(error)", "attempt": "\(failures)"])
                 options.sourceRetry.retrying("\(source.kind) \(operation)", afterFailure: failures, error: error)
             }
         }

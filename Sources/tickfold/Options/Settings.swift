@@ -1,5 +1,6 @@
 import Foundation
 import Ingest
+import Synchronization
 
 /// Where a setting's value came from, so errors can say which knob to turn.
 enum SettingOrigin: CustomStringConvertible {
@@ -34,12 +35,19 @@ struct ConfigurationFile {
         let path = explicitPath ?? environment["TICKFOLD_CONFIG"]
             ?? (FileManager.default.fileExists(atPath: "tickfold.json") ? "tickfold.json" : nil)
         guard let path else { return ConfigurationFile(path: nil, document: nil) }
+        if let document = loaded.withLock({ $0[path] }) { return ConfigurationFile(path: path, document: document) }
         do {
-            return ConfigurationFile(path: path, document: try ConfigurationDocument.load(fromFile: path))
+            let document = try ConfigurationDocument.load(fromFile: path)
+            loaded.withLock { $0[path] = document }
+            return ConfigurationFile(path: path, document: document)
         } catch {
             throw CLIError(error.description)
         }
     }
+
+    /// Files read by this process: every setting a command resolves (log, kafka, pg, redis,
+    /// prefix) asks for the file, which is read and parsed once.
+    private static let loaded = Mutex<[String: ConfigurationDocument]>([:])
 
     /// The section at top-level `key` decoded strictly, or nil when absent (or no file).
     func section<T: Decodable>(_ key: String, as type: T.Type) throws -> T? {
