@@ -318,10 +318,7 @@ struct KafkaRelayTests {
         // The first event's topic is being created: that request waits up to 10 s (+1 s) for the broker.
         try await Task.sleep(for: .seconds(2))
         #expect(relay.process.isRunning, "the relay exited while the broker was unreachable")
-        let signalled = ContinuousClock.now
-        relay.signal(SIGTERM)
-        let result = try await onThread { try relay.finish() }
-        let took = ContinuousClock.now - signalled
+        let (result, took) = try await relay.terminate()
         #expect(took < .milliseconds(1_500), "SIGTERM took \(took) to honour")
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("relayed 0 events; checkpoint 0"), "\(result.stdout)")
@@ -344,10 +341,7 @@ struct KafkaRelayTests {
         let relay = try TickfoldChild(["relay", "--log", logPath, "--kafka", "127.0.0.1:\(port)"], environment: environment)
         try await Task.sleep(for: .seconds(2))
         #expect(relay.process.isRunning, "the relay exited while the broker was unreachable")
-        let signalled = ContinuousClock.now
-        relay.signal(SIGTERM)
-        let result = try await onThread { try relay.finish() }
-        let took = ContinuousClock.now - signalled
+        let (result, took) = try await relay.terminate()
         #expect(took < .milliseconds(1_500), "SIGTERM took \(took) to honour")
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("relayed 0 events; checkpoint 3"), "\(result.stdout)")
@@ -375,10 +369,7 @@ struct KafkaRelayTests {
         _ = try await log.append(events: try RelayFixtures.events(300..<350))
         // The relay sends the new events; nothing can acknowledge them now.
         try await Task.sleep(for: .seconds(1))
-        let signalled = ContinuousClock.now
-        relay.signal(SIGTERM)
-        let result = try await onThread { try relay.finish() }
-        let took = ContinuousClock.now - signalled
+        let (result, took) = try await relay.terminate()
         #expect(took < .seconds(5), "SIGTERM took \(took) to honour")
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("checkpoint 300"), "\(result.stdout)")

@@ -102,6 +102,29 @@ final class ProjectorTarget {
     }
 }
 
+/// A fresh directory with a log of `count` mixed events (`ProjectorEvents.mixed`), and a
+/// migrated target tracking their keys: the setup most projector tests start from.
+final class LoggedTarget {
+    let directory: TemporaryDirectory
+    let logPath: String
+    let log: EventLog
+    let logged: [Event]
+    let target: ProjectorTarget
+
+    init(_ label: String, events count: Int) throws {
+        directory = try TemporaryDirectory(label)
+        logPath = directory.file("log")
+        (log, logged) = try ProjectorEvents.log(try ProjectorEvents.mixed(count: count), in: logPath)
+        target = try ProjectorTarget()
+        target.track(try ProjectorTarget.keys(of: logged))
+    }
+
+    func cleanUp() {
+        log.close()
+        target.cleanUp()
+    }
+}
+
 /// Deterministic mixed events of every collected family, with revisions (same natural key,
 /// new content), repeats (identical events, which the log stores once) and poison events.
 enum ProjectorEvents {
@@ -229,6 +252,15 @@ final class TickfoldChild: @unchecked Sendable {  // the process and pipes are o
 
     func signal(_ number: Int32) {
         kill(process.processIdentifier, number)
+    }
+
+    /// Sends SIGTERM and waits for the exit on a thread of its own; returns the result and how
+    /// long the child took to honour the signal.
+    func terminate() async throws -> (result: TickfoldBinary.Result, took: Duration) {
+        let signalled = ContinuousClock.now
+        signal(SIGTERM)
+        let result = try await onThread { try self.finish() }
+        return (result, ContinuousClock.now - signalled)
     }
 
     /// Waits for exit (reading the pipes so the child never blocks on them). The pipes only

@@ -44,12 +44,9 @@ struct ProjectorTests {
 
     @Test("a replay range: start after one seq, stop after another, into its own schema")
     func range() async throws {
-        let directory = try TemporaryDirectory("projector-range")
-        let (log, logged) = try ProjectorEvents.log(try ProjectorEvents.mixed(count: 3_000), in: directory.file("log"))
-        defer { log.close() }
-        let target = try ProjectorTarget()
-        defer { target.cleanUp() }
-        target.track(try ProjectorTarget.keys(of: logged))
+        let fixture = try LoggedTarget("projector-range", events: 3_000)
+        defer { fixture.cleanUp() }
+        let (log, logged, target) = (fixture.log, fixture.logged, fixture.target)
         let options = Projector.Options(stopAfter: 2_000, startAfter: [LogEventSource.checkpointKey: 1_000], batch: BatchSizing(minimum: 64, maximum: 256))
         let run = try await Projector(engine: target.engine(), source: LogEventSource(log: log), options: options).run()
         #expect(run.reason == .reachedStop)
@@ -66,12 +63,9 @@ struct ProjectorTests {
 
     @Test("follow mode: events appended while following become visible; a stop request or cancellation ends the run cleanly")
     func follow() async throws {
-        let directory = try TemporaryDirectory("projector-follow")
-        let (log, logged) = try ProjectorEvents.log(try ProjectorEvents.mixed(count: 500), in: directory.file("log"))
-        defer { log.close() }
-        let target = try ProjectorTarget()
-        defer { target.cleanUp() }
-        target.track(try ProjectorTarget.keys(of: logged))
+        let fixture = try LoggedTarget("projector-follow", events: 500)
+        defer { fixture.cleanUp() }
+        let (log, target) = (fixture.log, fixture.target)
         let projector = Projector(engine: try target.engine(), source: LogEventSource(log: log), options: .init(follow: true, batch: BatchSizing(minimum: 16, maximum: 1_000)))
         let running = Task { try await projector.run() }
         #expect(try await eventually { try target.checkpoints()["log/0"] == 500 })
@@ -298,13 +292,9 @@ struct ProjectorTests {
     @Test("tickfold project run and status: caught up, positions, lag after appends, row counts, JSON; precise errors")
     func runAndStatusCLI() async throws {
         try #require(TickfoldBinary.path != nil, "build the tickfold binary first")
-        let directory = try TemporaryDirectory("projector-cli")
-        let logPath = directory.file("log")
-        let (log, logged) = try ProjectorEvents.log(try ProjectorEvents.mixed(count: 3_000), in: logPath)
-        defer { log.close() }
-        let target = try ProjectorTarget()
-        defer { target.cleanUp() }
-        target.track(try ProjectorTarget.keys(of: logged))
+        let fixture = try LoggedTarget("projector-cli", events: 3_000)
+        defer { fixture.cleanUp() }
+        let (directory, logPath, log, logged, target) = (fixture.directory, fixture.logPath, fixture.log, fixture.logged, fixture.target)
         let run = try await TickfoldBinary.run(["project", "run", "--log", logPath] + target.cliArguments + ["--json"])
         #expect(run.status == 0, "\(run.stderr)")
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
@@ -370,13 +360,9 @@ struct ProjectorTests {
     @Test("tickfold project run --follow: appended events become visible; SIGTERM drains, checkpoints and exits 0")
     func followCLI() async throws {
         try #require(TickfoldBinary.path != nil, "build the tickfold binary first")
-        let directory = try TemporaryDirectory("projector-follow-cli")
-        let logPath = directory.file("log")
-        let (log, logged) = try ProjectorEvents.log(try ProjectorEvents.mixed(count: 200), in: logPath)
-        defer { log.close() }
-        let target = try ProjectorTarget()
-        defer { target.cleanUp() }
-        target.track(try ProjectorTarget.keys(of: logged))
+        let fixture = try LoggedTarget("projector-follow-cli", events: 200)
+        defer { fixture.cleanUp() }
+        let (logPath, log, target) = (fixture.logPath, fixture.log, fixture.target)
         let metricsPort = try closedLocalPort()
         let child = try TickfoldChild(["project", "run", "--follow", "--log", logPath, "--progress-every", "0.5",
                                        "--metrics-address", "127.0.0.1:\(metricsPort)"] + target.cliArguments)
@@ -405,13 +391,9 @@ struct ProjectorTests {
           .enabled(if: TestServices.hasPython))
     func followWaitsForPostgres() async throws {
         try #require(TickfoldBinary.path != nil, "build the tickfold binary first")
-        let directory = try TemporaryDirectory("projector-outage")
-        let logPath = directory.file("log")
-        let (log, logged) = try ProjectorEvents.log(try ProjectorEvents.mixed(count: 200), in: logPath)
-        defer { log.close() }
-        let target = try ProjectorTarget()
-        defer { target.cleanUp() }
-        target.track(try ProjectorTarget.keys(of: logged))
+        let fixture = try LoggedTarget("projector-outage", events: 200)
+        defer { fixture.cleanUp() }
+        let (logPath, target) = (fixture.logPath, fixture.target)
         let server = try #require(URLComponents(string: target.conninfo))
         let forwarder = try TCPForwarder(to: server.host ?? "127.0.0.1", port: try #require(server.port))
         defer { forwarder.stop() }
@@ -498,10 +480,7 @@ struct ProjectorKafkaOutageTests {
         // Past a topic refresh (every 10 s) and its 10 s metadata request, which ended the run.
         try await Task.sleep(for: .seconds(25))
         #expect(child.process.isRunning, "the projector gave up during the outage")
-        let signalled = ContinuousClock.now
-        child.signal(SIGTERM)
-        let result = try await onThread { try child.finish() }
-        let took = ContinuousClock.now - signalled
+        let (result, took) = try await child.terminate()
         #expect(result.status == 0, "\(result.stderr)")
         #expect(took < .seconds(5), "SIGTERM took \(took)")
         #expect(result.stderr.contains("kafka source unavailable; retrying"), "\(result.stderr)")
