@@ -155,7 +155,7 @@ public final class EventLog: Sendable {
     /// in the seqs fails the read: a projection must not checkpoint past events it never saw.
     /// The events are held in memory together: keep `limit` to a batch.
     public func events(from seq: UInt64, through end: UInt64 = .max, limit: Int,
-                       verification: IDVerification = .trustStored, parts: Int = EventLog.decodeParts) throws -> [Event] {
+                       verification: IDVerification = .trustLog, parts: Int = EventLog.decodeParts) throws -> [Event] {
         try store().decodedEvents(from: seq, through: end, limit: limit, verification: verification, parts: parts)
     }
 

@@ -173,6 +173,7 @@ private final class DecodeJob: @unchecked Sendable {
             for slice in slices[range] {
                 let last = slice.from + UInt64(slice.count) - 1
                 try records.decode(first: slice.first, value: slice.value, reading: slice.from, dictionaries: .cacheOnly) { decoded in
+                    let verification = verification.forStored(decoded.stored)
                     _ = try decoded.forEach(from: slice.from) { view in
                         guard view.seq <= last else { return false }
                         var event: Event
@@ -215,5 +216,14 @@ private final class DecodeJob: @unchecked Sendable {
         }
         guard case .failure(let error) = results[failed] else { preconditionFailure("part \(failed) failed") }
         throw error
+    }
+}
+
+extension IDVerification {
+    /// The verification for records of `stored`: `.trustLog` trusts the payload because zstd's
+    /// checksum guards the stored bytes, so an uncompressed value falls back to `.trustStored`.
+    func forStored(_ stored: StoredValue) -> IDVerification {
+        if case .trustLog = self, stored.format.compression == .none { return .trustStored }
+        return self
     }
 }

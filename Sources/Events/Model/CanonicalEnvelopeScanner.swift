@@ -38,7 +38,12 @@ struct CanonicalEnvelopeScanner {
         let identityHeadStart = position + 1
         guard expect(",\"occurredAt\":\""), let occurredAt = timestamp(), expect(",\"payload\":") else { return nil }
         let payloadStart = position
-        guard position < bytes.count, bytes[position] == UInt8(ascii: "{"), skipObject(depth: 1) else { return nil }
+        guard position < bytes.count, bytes[position] == UInt8(ascii: "{") else { return nil }
+        if case .trustLog = verification {
+            guard skipTrustedPayload() else { return nil }
+        } else {
+            guard skipObject(depth: 1) else { return nil }
+        }
         let payloadEnd = position
 
         var provenance: Provenance?
@@ -244,6 +249,68 @@ struct CanonicalEnvelopeScanner {
             i += 1
         }
         return true
+    }
+
+    // MARK: trusted payload
+
+    /// Skips the payload of an envelope read from the log, which validated its canonical form on
+    /// append and checksums the stored blocks: only strings and brackets are followed. On bytes
+    /// that are not valid JSON it can only end in the wrong place, and the envelope members
+    /// expected after the payload then fail to match (the general path names the problem).
+    private mutating func skipTrustedPayload() -> Bool {
+        var depth = 0
+        let count = bytes.count
+        while position < count {
+            switch bytes[position] {
+            case UInt8(ascii: "\""):
+                guard skipTrustedString() else { return false }
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+                position += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                depth -= 1
+                position += 1
+                if depth == 0 { return true }
+            default:
+                position += 1
+            }
+        }
+        return false
+    }
+
+    /// Skips a string whose content is taken as valid; the position is on the opening quote.
+    @inline(__always)
+    private mutating func skipTrustedString() -> Bool {
+        let count = bytes.count
+        var i = position + 1
+        while true {
+            while count - i >= 8 {
+                let flags = Self.quoteOrBackslash(bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+                // The lowest flag is always a real match (borrows only flag bytes above one).
+                if flags != 0 {
+                    i += flags.trailingZeroBitCount >> 3
+                    break
+                }
+                i += 8
+            }
+            while i < count, bytes[i] != UInt8(ascii: "\""), bytes[i] != UInt8(ascii: "\\") { i += 1 }
+            guard i < count else { return false }
+            if bytes[i] == UInt8(ascii: "\"") {
+                position = i + 1
+                return true
+            }
+            i += 2  // an escape: its second byte is never the closing quote
+        }
+    }
+
+    /// The high bit of each byte of `word` that may be a quote or a backslash; the lowest set
+    /// one is exact.
+    @inline(__always)
+    static func quoteOrBackslash(_ word: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let quotes = word ^ (ones &* 0x22)
+        let backslashes = word ^ (ones &* 0x5c)
+        return ((quotes &- ones) & ~quotes | (backslashes &- ones) & ~backslashes) & (ones &* 0x80)
     }
 
     // MARK: payload validation

@@ -4,6 +4,11 @@ public enum IDVerification: Sendable {
     case recompute
     /// Take the stored id on trust (the log already verified it on append and checksums its pages).
     case trustStored
+    /// Bytes this log wrote: take the stored id and the payload's canonical form on trust (both
+    /// were verified on append, and zstd checksums every stored block). The envelope's members
+    /// are still read and checked; the payload is only delimited. `tickfold log verify`
+    /// re-checks everything.
+    case trustLog
 }
 
 extension Event {
@@ -19,7 +24,8 @@ extension Event {
 ///
 /// Canonical envelopes (what the log stores and Kafka carries) take a fast path that checks
 /// them in place and keeps the payload as bytes; any other input goes through the general JSON
-/// parser with the same rules and precise errors. Both accept exactly the same envelopes.
+/// parser with the same rules and precise errors. Both accept exactly the same envelopes
+/// (except that with `.trustLog` the fast path takes the payload's canonical form on trust).
 public struct EventDecoder: Sendable {
     private var writer = CanonicalJSONWriter(capacity: 0)
 

@@ -128,6 +128,43 @@ struct EventLogDecodedReadTests {
         _ = temporary
     }
 
+    @Test("a payload damaged in place fails the read: zstd's checksum catches it in a compressed value, and an uncompressed one is not taken on trust",
+          arguments: [nil, 1] as [Int?])
+    func damagedPayload(compressionLevel: Int?) throws {
+        let (temporary, path) = try LogFixtures.directory()
+        let events = try EventCodecBenchmark.sampleEvents(count: 3_000, seed: 9)
+        do {
+            let log = try EventLog(directory: path, options: EventLogOptions(durability: .noSync, compressionLevel: compressionLevel,
+                                                                               dictionaryTrainingThreshold: nil))
+            _ = try log.appendBlocking(events: events)
+            #expect(try log.events(from: 1, limit: .max).count == events.count)
+            log.close()
+        }
+        let damagedSeq: UInt64 = try LogFixtures.withStorage(path) { txn, database, _ in
+            let first = try #require(try LogFixtures.valueKeys(txn, database).last { $0 <= 2_000 })
+            var value = try #require(try txn.get(LogFixtures.key(first), in: database))
+            if compressionLevel == nil {
+                // A payload member's colon becomes a semicolon: the brackets and strings a
+                // trusting skip follows are intact, the JSON is not.
+                let marker = Array(#""payload":{""#.utf8)
+                let at = try #require(value.firstRange(of: marker)).upperBound
+                let colon = try #require(value[at...].firstIndex(of: UInt8(ascii: ":")))
+                value[colon] = UInt8(ascii: ";")
+            } else {
+                value[value.count - 40] ^= 0x20
+            }
+            try txn.put(value, for: LogFixtures.key(first), in: database)
+            return first
+        }
+        let log = try EventLog(directory: path, options: .readOnly)
+        defer { log.close() }
+        for parts in [1, 3] {
+            let error = #expect(throws: EventLogError.self) { _ = try log.events(from: 1, limit: .max, parts: parts) }
+            #expect(error?.code == .corrupted && error?.operation == "read event \(damagedSeq)", "\(parts) threads: \(String(describing: error))")
+        }
+        _ = temporary
+    }
+
     @Test("a dictionary another process stored after the reader opened the log is loaded before helper threads decode with it")
     func dictionaryStoredLater() throws {
         let (temporary, source) = try LogFixtures.directory()

@@ -110,6 +110,67 @@ struct FastPathAgreementTests {
         #expect(accepted > 0)
     }
 
+    @Test("With .trustLog, canonical envelopes of every type, edge strings and deep payloads decode as on the strict path")
+    func trustLogAgrees() throws {
+        var samples = EventSamples(seed: 0x7a11)
+        var events = try samples.events(EventSamples.kinds * 100)
+        let t = Timestamp(millisecondsSinceEpoch: 0)
+        // Quotes and backslashes at every offset of a word, before and at a string's end.
+        for length in 0..<18 {
+            for special in ["\"", "\\", "\u{1}", "é"] {
+                for at in 0...length {
+                    let text = String(repeating: "a", count: at) + special + String(repeating: "b", count: length - at)
+                    events.append(try Event.make(type: "test.edge", version: 1, source: "s", subject: "x", occurredAt: t,
+                                                 payload: ["k": .string(text), "l": [.string(text), ["m": .string(text)]]]))
+                }
+            }
+        }
+        // Deeper than the validating scanner follows (it leaves those to the strict path).
+        var nested: JSONValue = ["leaf": "}]\"{[", "n": [1, [2, ["}"]]]]
+        for level in 0..<50 { nested = level % 2 == 0 ? ["d": nested] : [nested, "]"] }
+        events.append(try Event.make(type: "test.edge", version: 1, source: "s", subject: "x", occurredAt: t, payload: ["p": nested]))
+        for (index, event) in events.enumerated() {
+            var stored = event
+            stored.seq = UInt64(index + 1)
+            for bytes in [try event.canonicalBytes(), try stored.canonicalBytes(includingSeq: true)] {
+                let fast = try #require(Self.fast(bytes, .trustLog), "declined \(String(decoding: bytes, as: UTF8.self))")
+                #expect(fast == (try Event.decode(bytes)), "\(String(decoding: bytes, as: UTF8.self))")
+            }
+        }
+    }
+
+    /// What `.trustLog` promises for damaged bytes is only that damage outside the payload is
+    /// still caught: a damaged payload is caught by the block checksum (compressed values) or by
+    /// reading with `.trustStored` (uncompressed ones, `EventLogDecodedReadTests`).
+    @Test("With .trustLog, a damaged envelope member is refused or read as the strict path reads it")
+    func trustLogMutations() throws {
+        var samples = EventSamples(seed: 0xdad)
+        let events = try samples.events(EventSamples.kinds * 12)
+        var rng = SplitMix64(seed: 77)
+        var accepted = 0
+        for (index, event) in events.enumerated() {
+            var stored = event
+            stored.seq = index % 2 == 0 ? UInt64(index + 1) : nil
+            let original = try stored.canonicalBytes(includingSeq: stored.seq != nil)
+            let payload = try #require(original.firstRange(of: Array(#","payload":"#.utf8))).upperBound
+            let outside = Array(0..<payload) + Array((payload + event.payloadBytes.count)..<original.count)
+            for _ in 0..<80 {
+                var bytes = original
+                bytes[outside[Int.random(in: 0..<outside.count, using: &rng)]] = UInt8.random(in: 0...0xff, using: &rng)
+                guard let fast = Self.fast(bytes, .trustLog) else { continue }
+                accepted += 1
+                switch Self.strict(bytes, .trustStored) {
+                case .success(let strict): #expect(fast == strict, "\(String(decoding: bytes, as: UTF8.self))")
+                case .failure(let error): Issue.record("accepted what the strict path rejects (\(error)): \(String(decoding: bytes, as: UTF8.self))")
+                }
+            }
+            for cut in stride(from: 0, to: original.count, by: 5) {
+                #expect(Self.fast(Array(original[..<cut]), .trustLog) == nil)
+            }
+        }
+        #expect(accepted > 0)
+    }
+
     @Test("Non-canonical spellings are left to the strict path, which decodes them to the canonical event", arguments: [
         ("{", "{ "),                                         // whitespace
         (#""version":2}"#, #""version":2.0}"#),              // non-canonical number
