@@ -42,8 +42,8 @@ public struct StoredEventView {
     /// The canonical JSON bytes (decompressed into a buffer the iteration reuses).
     public let canonicalJSON: UnsafeRawBufferPointer
 
-    /// The id as a value (allocates; read `idBytes` on hot paths).
-    public var id: EventID { EventID(bytes: Array(idBytes))! }
+    /// The id as a value.
+    public var id: EventID { EventID(digest: idBytes) }
 
     /// Copies the event out.
     public func copy() -> StoredEvent {

@@ -249,7 +249,7 @@ final class LogStore: Sendable {
 
     /// Where the event `id` is: through the index, else among the events after `indexedThrough`.
     func seq(of id: EventID, _ txn: LMDBReadTransaction) throws -> UInt64? {
-        try id.bytes.withUnsafeBytes { bytes in
+        try id.withUnsafeBytes { bytes in
             if let indexed = try indexedSeq(of: bytes, txn) { return indexed }
             return try tailSeq(of: IDKey(bytes), txn)
         }

@@ -66,7 +66,7 @@ final class PendingAppend: @unchecked Sendable {
 
     init(_ records: [LogRecord], partSize: Int) {
         self.records = records
-        ids = records.map { $0.id.bytes.withUnsafeBytes { IDKey($0) } }
+        ids = records.map { $0.id.withUnsafeBytes { IDKey($0) } }
         self.partSize = partSize
         parts = Array(repeating: nil, count: (records.count + partSize - 1) / partSize)
     }
@@ -172,7 +172,7 @@ final class RecordEncoder: @unchecked Sendable {
         var lengthAt = LogFormat.blockHeaderSize + records.count * LogFormat.idSize
         var size = 0
         for record in records {
-            record.id.bytes.withUnsafeBytes { id in
+            record.id.withUnsafeBytes { id in
                 UnsafeMutableRawBufferPointer(rebasing: output[idAt..<idAt + LogFormat.idSize]).copyMemory(from: id)
             }
             output.storeBytes(of: UInt32(record.canonicalJSON.count).bigEndian, toByteOffset: lengthAt, as: UInt32.self)

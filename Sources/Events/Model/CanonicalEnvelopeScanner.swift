@@ -84,7 +84,7 @@ struct CanonicalEnvelopeScanner {
                 UnsafeMutableRawBufferPointer(rebasing: identity[(1 + head.count)...]).copyMemory(from: tail)
                 identity[identity.count - 1] = UInt8(ascii: "}")
                 return SHA256.hash(data: UnsafeRawBufferPointer(identity)).withUnsafeBytes { digest in
-                    id.bytes.withUnsafeBytes { Self.equal(digest, $0) }
+                    id.withUnsafeBytes { Self.equal(digest, $0) }
                 }
             }
             guard matches else { return nil }
@@ -128,8 +128,7 @@ struct CanonicalEnvelopeScanner {
     private mutating func hexID() -> EventID? {
         guard bytes.count - position >= 64 else { return nil }
         var valid = true
-        let raw = [UInt8](unsafeUninitializedCapacity: 32) { buffer, initialized in
-            let output = UnsafeMutableRawBufferPointer(buffer)
+        let id = withUnsafeTemporaryAllocation(byteCount: 32, alignment: 8) { output in
             for word in 0..<8 {
                 let x = bytes.loadUnaligned(fromByteOffset: position + 8 * word, as: UInt64.self)
                 valid = valid && Self.isLowercaseHex(x)
@@ -140,11 +139,11 @@ struct CanonicalEnvelopeScanner {
                 packed = (packed | (packed >> 16)) & 0xffff_ffff
                 output.storeBytes(of: UInt32(truncatingIfNeeded: packed).littleEndian, toByteOffset: 4 * word, as: UInt32.self)
             }
-            initialized = 32
+            return EventID(digest: UnsafeRawBufferPointer(output))
         }
         guard valid else { return nil }
         position += 64
-        return EventID(bytes: raw)
+        return id
     }
 
     /// Whether all eight bytes are in '0'...'9' or 'a'...'f'.

@@ -283,9 +283,11 @@ public struct CanonicalJSONWriter: Sendable {
     /// Appends an event id as a JSON string of lowercase hex.
     public mutating func writeEventID(_ id: EventID) {
         bytes.append(UInt8(ascii: "\""))
-        for b in id.bytes {
-            bytes.append(Self.hexDigits[Int(b >> 4)])
-            bytes.append(Self.hexDigits[Int(b & 0x0f)])
+        id.withUnsafeBytes { digest in
+            for b in digest {
+                bytes.append(Self.hexDigits[Int(b >> 4)])
+                bytes.append(Self.hexDigits[Int(b & 0x0f)])
+            }
         }
         bytes.append(UInt8(ascii: "\""))
     }

@@ -243,10 +243,6 @@ extension JSONValue {
 extension EventID {
     /// The SHA-256 of `bytes`.
     init(sha256Of bytes: [UInt8]) {
-        let digest = SHA256.hash(data: bytes)
-        var raw = [UInt8]()
-        raw.reserveCapacity(32)
-        digest.withUnsafeBytes { raw.append(contentsOf: $0) }
-        self.init(bytes: raw)!
+        self = SHA256.hash(data: bytes).withUnsafeBytes { EventID(digest: $0) }
     }
 }

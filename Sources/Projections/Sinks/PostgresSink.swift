@@ -477,9 +477,11 @@ public final class PostgresSink {
         }
         out[digits + 1] = UInt8(ascii: "\t")
         let start = digits + 2
-        for (index, byte) in id.bytes.enumerated() {
-            out[start + 2 * index] = hexDigits[Int(byte >> 4)]
-            out[start + 2 * index + 1] = hexDigits[Int(byte & 0x0f)]
+        id.withUnsafeBytes { digest in
+            for (index, byte) in digest.enumerated() {
+                out[start + 2 * index] = hexDigits[Int(byte >> 4)]
+                out[start + 2 * index + 1] = hexDigits[Int(byte & 0x0f)]
+            }
         }
         return start + 64
     }
