@@ -57,13 +57,13 @@ struct LogCommand: ParsableCommand {
             let name = file == "-" ? "<stdin>" : file
             var output = AppendReport(json: json)
             if let commitEvery {
-                var batch: [Event] = []
+                var batch: [LogRecord] = []
                 var lineNumber = 0
                 var committed = 0
                 while let line = try input.nextLine() {
                     lineNumber += 1
                     guard !line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0d }) else { continue }
-                    do { batch.append(try EventSubmission.event(fromLine: line)) } catch {
+                    do { batch.append(try Self.record(fromLine: line)) } catch {
                         // Malformed input, as in whole-file mode (exit 1); what came before stays.
                         try Self.commit(batch, to: log, output: &output)
                         output.reject("\(name):\(lineNumber): \(error)")
@@ -81,12 +81,14 @@ struct LogCommand: ParsableCommand {
                 try output.finish(log)
                 return
             }
-            var events: [Event] = []
+            // Records, not events, are held until the one commit: a record is the canonical
+            // bytes and the id, about half of what a decoded event keeps.
+            var records: [LogRecord] = []
             var lineNumber = 0
             while let line = try input.nextLine() {
                 lineNumber += 1
                 guard !line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0d }) else { continue }
-                do { events.append(try EventSubmission.event(fromLine: line)) } catch {
+                do { records.append(try Self.record(fromLine: line)) } catch {
                     output.reject("\(name):\(lineNumber): \(error)")
                 }
             }
@@ -95,13 +97,18 @@ struct LogCommand: ParsableCommand {
                 try output.finish(log)
                 throw ExitCode(1)
             }
-            try Self.commit(events, to: log, output: &output)
+            try Self.commit(records, to: log, output: &output)
             try output.finish(log)
         }
 
-        private static func commit(_ events: [Event], to log: EventLog, output: inout AppendReport) throws {
-            guard !events.isEmpty else { return }
-            output.record(events, try log.appendBlocking(events: events))
+        /// The log record of one input line: the event it holds, in canonical form.
+        private static func record(fromLine line: some Collection<UInt8>) throws -> LogRecord {
+            try EventLog.record(for: try EventSubmission.event(fromLine: line))
+        }
+
+        private static func commit(_ records: [LogRecord], to log: EventLog, output: inout AppendReport) throws {
+            guard !records.isEmpty else { return }
+            output.record(records, try log.appendBlocking(records))
         }
     }
 
@@ -124,8 +131,8 @@ struct LogCommand: ParsableCommand {
 
         init(json: Bool) { self.json = json }
 
-        mutating func record(_ events: [Event], _ outcomes: [AppendOutcome]) {
-            for (event, outcome) in zip(events, outcomes) {
+        mutating func record(_ records: [LogRecord], _ outcomes: [AppendOutcome]) {
+            for (event, outcome) in zip(records, outcomes) {
                 switch outcome {
                 case .appended(let seq):
                     appended += 1
