@@ -115,12 +115,12 @@ struct BenchLogCommand: ParsableCommand {
         report.describe("log_events", "\(stats.count) (nosync log, read back and relayed)")
         report.describe("envelope_bytes_mean", String(stats.rawBytes / UInt64(max(stats.count, 1))))
 
-        let read = try readDecode(log, parts: EventLog.decodeParts)
-        report.record("read_decode_events_per_s", read.rate, unit: "events/s",
-                      note: "\(read.events) events, \(Self.format(read.seconds)) s, \(Self.format(read.cpuMicrosecondsPerEvent)) µs CPU/event, reads of \(Self.readBatch) on \(EventLog.decodeParts) threads")
-        let oneThread = try readDecode(log, parts: 1)
-        report.record("read_decode_one_thread_events_per_s", oneThread.rate, unit: "events/s",
-                      note: "\(oneThread.events) events, \(Self.format(oneThread.seconds)) s, \(Self.format(oneThread.cpuMicrosecondsPerEvent)) µs CPU/event")
+        let read = try bestOf(Self.readRounds) { try readDecode(log, parts: EventLog.decodeParts) }
+        report.record("read_decode_events_per_s", read.best.rate, unit: "events/s",
+                      note: "\(read.best.events) events, \(Self.format(read.best.seconds)) s, \(Self.format(read.best.cpuMicrosecondsPerEvent)) µs CPU/event, reads of \(Self.readBatch) on \(EventLog.decodeParts) threads; \(read.summary)")
+        let oneThread = try bestOf(Self.readRounds) { try readDecode(log, parts: 1) }
+        report.record("read_decode_one_thread_events_per_s", oneThread.best.rate, unit: "events/s",
+                      note: "\(oneThread.best.events) events, \(Self.format(oneThread.best.seconds)) s, \(Self.format(oneThread.best.cpuMicrosecondsPerEvent)) µs CPU/event; \(oneThread.summary)")
 
         let random = try randomReads(log, count: min(stats.count, 10_000))
         report.record("random_read_events_per_s", random.rate, unit: "events/s",
@@ -201,6 +201,20 @@ struct BenchLogCommand: ParsableCommand {
 
     /// Events per read in the read + decode measurement: the projector's largest batch.
     static let readBatch = 50_000
+
+    /// Passes of each read + decode measurement. One pass over the log takes well under a
+    /// second, short enough for a neighbour's burst on this shared VM to halve it: the best of
+    /// three is reported, every pass in the note.
+    static let readRounds = 3
+
+    /// Runs `measure` `rounds` times: the fastest run, and every run's rate and CPU per event.
+    private func bestOf(_ rounds: Int, _ measure: () throws -> Run) rethrows -> (best: Run, summary: String) {
+        var runs: [Run] = []
+        for _ in 0..<rounds { runs.append(try measure()) }
+        let best = runs.max { $0.rate < $1.rate }!
+        let each = runs.map { "\(Self.format($0.rate / 1_000)) k/s (\(Self.format($0.cpuMicrosecondsPerEvent)) µs)" }
+        return (best, "best of \(rounds): " + each.joined(separator: ", "))
+    }
 
     /// Reads the whole log through `EventLog.events`, as the projector does, on `parts` threads.
     private func readDecode(_ log: EventLog, parts: Int) throws -> Run {
