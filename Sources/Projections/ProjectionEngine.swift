@@ -29,6 +29,12 @@ public struct ApplySummary: Sendable, Hashable {
 /// Redis writes whose checkpoint already committed. Derived hashes (`sp500_market_data`) are
 /// computed inside the transaction, from the merged rows, and go out with the keys.
 ///
+/// Lost keys: every batch also sets each projection's marker key in Redis (`RedisKeysState`),
+/// and once a marker is known written (checked by `verifyRedisKeys()` at start, or written by
+/// a batch) a batch that finds it gone fails with `redisKeysLost` instead of writing only the
+/// new events' keys into a Redis that restarted empty or was flushed. The check runs in the
+/// batch's own round trip, so a reconnect to a restarted server is noticed by its first batch.
+///
 /// `@unchecked Sendable`: the sinks are used only under `lock`, one batch at a time, so the
 /// projector service may own the engine from any (dedicated, blocking) thread.
 public final class ProjectionEngine: @unchecked Sendable {
@@ -38,12 +44,79 @@ public final class ProjectionEngine: @unchecked Sendable {
     public let redis: RedisSink?
     private let lock = NSLock()
     private let logger: Logger
+    /// Projections whose marker is known written under the sink's prefix: their next batch
+    /// requires it to be there.
+    private var markersWritten = Set<String>()
 
     public init(projections: [any Projection], postgres: PostgresSink, redis: RedisSink?, logger: Logger = Logger(label: "tickfold.projections.engine")) {
         self.projections = projections
         self.postgres = postgres
         self.redis = redis
         self.logger = logger
+    }
+
+    /// Checks, for every projection with a committed checkpoint, that Redis still holds its
+    /// keys (the projector calls it before its first batch); throws `redisKeysLost` naming the
+    /// replay that rebuilds them when it does not. A projection without a checkpoint is new,
+    /// not an error; keys written before markers existed get their marker now.
+    public func verifyRedisKeys() throws {
+        guard let redis else { return }
+        try lock.withLock {
+            for projection in projections {
+                let checkpoint = try postgres.checkpoint(projection: projection.name)
+                switch try redis.keysState(projection: projection, hasCheckpoint: !checkpoint.isEmpty) {
+                case .fresh:
+                    markersWritten.remove(projection.name)
+                case .present:
+                    markersWritten.insert(projection.name)
+                case .unmarked:
+                    logger.notice("Redis keys without a marker (written before markers existed); writing it", metadata: [
+                        "projection": "\(projection.name)", "marker": "\(redis.markerKey(projection: projection.name))",
+                    ])
+                    _ = try redis.write([], derived: [], markers: [RedisMarker(projection: projection.name, value: projection.label, mustExist: false)])
+                    markersWritten.insert(projection.name)
+                case .lost:
+                    throw keysLost(projection.name, checkpoint: checkpoint, redis: redis)
+                }
+            }
+        }
+    }
+
+    /// Between batches (a following projector with nothing to do): checks that the markers
+    /// known written are still there, as a batch would, without writing anything else; throws
+    /// `redisKeysLost` when one is gone. Without it an idle projector would learn of a Redis
+    /// restart only with its next event, which may be days away (a weekend, a closed market).
+    public func checkRedisKeys() throws {
+        guard let redis else { return }
+        try lock.withLock {
+            let markers = nextMarkers().filter(\.mustExist)
+            guard !markers.isEmpty else { return }
+            do {
+                _ = try redis.write([], derived: [], markers: markers)
+            } catch let missing as RedisMarkerMissing {
+                throw keysLost(missing, redis: redis)
+            }
+        }
+    }
+
+    /// Every projection's marker for the next batch (called under `lock`).
+    private func nextMarkers() -> [RedisMarker] {
+        projections.map { RedisMarker(projection: $0.name, value: $0.label, mustExist: markersWritten.contains($0.name)) }
+    }
+
+    /// The `redisKeysLost` error for the projection whose marker `missing` names (called
+    /// under `lock`, after the batch's transaction rolled back).
+    private func keysLost(_ missing: RedisMarkerMissing, redis: RedisSink) -> ProjectionError {
+        let projection = projections.first { redis.markerKey(projection: $0.name) == missing.key }?.name ?? missing.key
+        return keysLost(projection, checkpoint: (try? postgres.checkpoint(projection: projection)) ?? [:], redis: redis)
+    }
+
+    /// The `redisKeysLost` error for `projection`, naming its remedy.
+    private func keysLost(_ projection: String, checkpoint: [CheckpointKey: Int64], redis: RedisSink) -> ProjectionError {
+        let at = checkpoint.isEmpty ? "its last batch" : checkpoint.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+        return ProjectionError(.redisKeysLost, operation: "check Redis keys", message: RedisKeysLoss.message(
+            projection: projection, markerKey: redis.markerKey(projection: projection), checkpoint: at,
+            schema: postgres.schema, namespace: redis.namespace))
     }
 
     /// The changes the projections' folds make for `batch`, events in order. Every event must
@@ -89,6 +162,7 @@ public final class ProjectionEngine: @unchecked Sendable {
             var checkpoints: [String: [CheckpointPosition]] = [:]
             for projection in projections { checkpoints[projection.name] = positions }
             let derived = redis == nil ? [] : projections.flatMap { $0.derivedHashes }
+            let markers = redis == nil ? [] : nextMarkers()
             // A lost Redis connection fails the transaction at once (it holds the swap lock and
             // row locks); the backoff happens here, outside it, and the batch runs again.
             var redisFailures = 0
@@ -101,10 +175,15 @@ public final class ProjectionEngine: @unchecked Sendable {
                         // Under the swap lock, after the version check, before COMMIT: see the
                         // type's documentation. One round trip for keys and derived fields.
                         guard let redis else { return }
-                        (summary.redisKeys, summary.derivedFields) = try redis.write(changes.keys, derived: values, retry: RetryPolicy.none)
+                        (summary.redisKeys, summary.derivedFields) = try redis.write(changes.keys, derived: values, markers: markers, retry: RetryPolicy.none)
                     }
                     summary.redisKeys.retries += redisFailures
+                    if redis != nil { markersWritten.formUnion(projections.map(\.name)) }
                     return summary
+                } catch let missing as RedisMarkerMissing {
+                    // Rolled back: nothing of this batch is committed.
+                    guard let redis else { throw missing }
+                    throw keysLost(missing, redis: redis)
                 } catch let error as ProjectionError where error.isLostRedisConnection {
                     guard let redis, redis.retry.allowsAttempt(afterFailure: redisFailures + 1) else { throw error }
                     redisFailures += 1

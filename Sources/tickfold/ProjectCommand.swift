@@ -11,6 +11,10 @@ struct ProjectCommand: AsyncParsableCommand {
         subcommands: [Migrate.self, Run.self, Status.self]
     )
 
+    /// `project run`'s exit status when Redis lost a projection's keys (`redisKeysLost`): the
+    /// remedy is a replay, which a supervisor restarting the projector would never run.
+    static let keysLostStatus: Int32 = 3
+
     /// `tickfold project migrate [--schema NAME]`.
     struct Migrate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -1,4 +1,5 @@
 import Foundation
+import Projections
 import Testing
 import TickfoldTesting
 
@@ -18,6 +19,10 @@ struct KafkaSourceWarningTests {
         #expect(empty.stderr.contains("no Kafka topics named \(prefix).* on the broker"), "\(empty.stderr)")
 
         try target.admin.execute("INSERT INTO \(target.schema).projection_checkpoints (projection, source, partition, position) VALUES ('collected', '\(prefix).bar', 0, 41)")
+        // A projection that has written has its Redis marker too (else the run refuses, as its keys are lost).
+        let marker = RedisLayout.markerKey(projection: "collected")
+        target.track([marker])
+        _ = try target.redis.command("SET", target.namespace + marker, "collected@v4")
         let missing = try await TickfoldBinary.run(arguments, environment: environment)
         #expect(missing.status == 0, "\(missing.stderr)")
         #expect(missing.stderr.contains("checkpointed Kafka topics are not on the broker"), "\(missing.stderr)")

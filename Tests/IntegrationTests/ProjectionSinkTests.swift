@@ -312,7 +312,9 @@ struct ProjectionSinkTests {
         try ordered.engine(stagingMinimumRows: 0).apply(batch: log.events, positions: [CheckpointPosition(source: "log", partition: 0, position: log.lastSeq)])
         let expected = try ordered.dump()
         let expectedKeys = try ordered.redisDump()
-        #expect(expectedKeys.count == 5, "\(expectedKeys.keys.sorted())")
+        // The projection's keys and its marker (`tickfold:projected:collected`).
+        #expect(expectedKeys.count == 6, "\(expectedKeys.keys.sorted())")
+        #expect(expectedKeys[RedisLayout.markerKey(projection: "collected")] == ["collected@v4"])
 
         for seed in [1, 2, 3, 4, 5, 6] as [UInt64] {
             let shuffled = try SinkFixture()
@@ -779,7 +781,7 @@ struct ProjectionSinkTests {
             try plain.apply(batch: batch, positions: [CheckpointPosition(source: "log", partition: 0, position: Int64((index + 1) * 100))])
         }
         #expect(try fixture.redisDump() == reference.redisDump())
-        #expect(try fixture.redisDump().count == 41, "40 latest:stocks:sp500 keys and the derived hash")
+        #expect(try fixture.redisDump().count == 42, "40 latest:stocks:sp500 keys, the derived hash and the marker")
         #expect(try fixture.dump() == reference.dump())
         #expect(try fixture.rows("SELECT position FROM $schema.projection_checkpoints") == [["3000"]])
     }

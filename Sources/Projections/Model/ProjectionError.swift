@@ -24,6 +24,9 @@ extension ProjectionError.Code {
     /// A committed checkpoint is past the end of its source (another log, or a log restored
     /// from an older copy): the projection holds events the source lacks.
     public static let checkpointPastSource = Self(name: "checkpointPastSource")
+    /// Redis lost a projection's keys (restarted without persistence, flushed) while its
+    /// checkpoint says they were written: the marker is gone (`RedisKeysState.lost`).
+    public static let redisKeysLost = Self(name: "redisKeysLost")
     /// A replay swapped in another version of a projection this process runs.
     public static let projectionVersionChanged = Self(name: "projectionVersionChanged")
 }

@@ -43,6 +43,9 @@ public final class Projector: Sendable {
         /// following service passes `.unbounded`, whose interruption its shutdown sets: then
         /// the run ends as stopped, with everything written so far checkpointed.
         public var sourceRetry: RetryPolicy = .none
+        /// How often a following projector with nothing to do checks that Redis still holds
+        /// the keys (`ProjectionEngine.checkRedisKeys`); batches check it themselves.
+        public var redisCheckInterval: Duration = .seconds(5)
 
         public init(
             follow: Bool = false, stopAfter: UInt64? = nil, startAfter: [CheckpointKey: Int64] = [:],
@@ -136,6 +139,8 @@ public final class Projector: Sendable {
         do {
             start = try await blocking(on: readQueue) { [self] in
                 let positions = try startPositions()
+                // Before anything is written: a Redis that lost the keys is refused here.
+                try engine.verifyRedisKeys()
                 try retryingOutages("start reading") { try source.start(after: positions) }
                 return positions
             }
@@ -146,6 +151,7 @@ public final class Projector: Sendable {
         var progress = ProjectorProgress(source: source.kind, positions: start)
         var sizing = options.batch
         var lastLog = started
+        var lastRedisCheck = started
         logger.info("projector started", metadata: [
             "source": "\(source.kind)", "projections": "\(engine.projections.map(\.label).joined(separator: ","))",
             "from": "\(Self.describe(start))", "follow": "\(options.follow)",
@@ -187,7 +193,8 @@ public final class Projector: Sendable {
                 progress.caughtUp = batch.status != .more
                 progress.elapsed = clock.now - started
                 if !batch.isEmpty { options.onProgress?(progress) }
-                if clock.now - lastLog >= options.progressInterval {
+                // An idle wake-up (the Redis check's) reads nothing and logs nothing.
+                if !batch.isEmpty || batch.status == .more, clock.now - lastLog >= options.progressInterval {
                     lastLog = clock.now
                     await logProgress(progress)
                 }
@@ -199,7 +206,13 @@ public final class Projector: Sendable {
                 case .caughtUp where !options.follow:
                     reason = .caughtUp
                 case .caughtUp:
-                    try await waitForEventsOrStop()
+                    if !batch.isEmpty {
+                        lastRedisCheck = clock.now
+                    } else if clock.now - lastRedisCheck >= options.redisCheckInterval {
+                        lastRedisCheck = clock.now
+                        try await blocking(on: writeQueue) { [engine] in try engine.checkRedisKeys() }
+                    }
+                    try await waitForEventsOrStop(atMost: options.redisCheckInterval)
                     continue
                 }
                 break
@@ -245,13 +258,14 @@ public final class Projector: Sendable {
         }
     }
 
-    /// Sleeps until the source may have more, or a stop is requested.
-    private func waitForEventsOrStop() async throws {
+    /// Sleeps until the source may have more, a stop is requested, or `limit` has passed.
+    private func waitForEventsOrStop(atMost limit: Duration) async throws {
         let source = source
         let stop = stop
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await source.waitForEvents() }
             group.addTask { await stop.wait() }
+            group.addTask { try await Task.sleep(for: limit) }
             defer { group.cancelAll() }
             do {
                 try await group.next()

@@ -8,6 +8,24 @@ public enum RedisLayout {
     public static let eventIDMember = "_event_id"
     public static let seqMember = "_seq"
 
+    /// Glob patterns (after the prefix) of the seq-guarded key families.
+    public static let keyFamilies = ["latest:*"]
+
+    /// A projection's marker key, after the active prefix: written with every batch, so a
+    /// checkpoint without it means Redis lost the keys (`RedisKeysState`). Never a prefix of a
+    /// key family, like the namespace pointer beside it.
+    public static func markerKey(projection: String) -> String { "tickfold:projected:" + projection }
+
+    /// `text` with glob metacharacters escaped, so a prefix matches only itself in SCAN MATCH.
+    public static func escapedGlob(_ text: String) -> String {
+        var escaped = ""
+        for character in text {
+            if "*?[]\\".contains(character) { escaped.append("\\") }
+            escaped.append(character)
+        }
+        return escaped
+    }
+
     /// The largest integer a JSON number carries exactly (I-JSON), for seqs and integer members.
     public static let maximumExactInteger: UInt64 = 9_007_199_254_740_991
 
@@ -155,6 +173,32 @@ public enum RedisLayout {
           for j = 1, #writes, 2 do redis.call('PUBLISH', channel, writes[j]) end
         end
         return #writes / 2
+        """
+
+    /// The error code the marker script answers with when a marker that must exist is gone.
+    static let lostCode = "TICKFOLD_LOST"
+    /// The value a marker found gone is set to: the batch that found it wrote its keys into
+    /// the emptied Redis (the calls before the marker's in its pipeline), and those must not
+    /// pass for keys written before markers existed (`RedisKeysState.unmarked`) at the next start.
+    public static let lostMarkerValue = "lost"
+
+    /// KEYS = the namespace pointer, then one marker key per projection; ARGV = the namespace
+    /// check's two prefixes, then per marker `1` when it must already exist (else `0`) and its
+    /// value. Checks every marker before writing any: one that must exist and is gone (or
+    /// already marked lost) is set to `lostMarkerValue` and the call answers `lostCode` with its
+    /// key; else it sets them all and returns 0.
+    static let markerScript = namespaceCheck + """
+        for i = 2, #KEYS do
+          if ARGV[2 * i - 1] == '1' then
+            local current = redis.call('GET', KEYS[i])
+            if not current or current == '\(lostMarkerValue)' then
+              redis.call('SET', KEYS[i], '\(lostMarkerValue)')
+              return redis.error_reply('\(lostCode) ' .. KEYS[i])
+            end
+          end
+        end
+        for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[2 * i]) end
+        return 0
         """
 
     /// KEYS = the namespace pointer, then one hash per field; ARGV = the namespace check's

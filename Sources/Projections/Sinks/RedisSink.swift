@@ -56,6 +56,7 @@ public final class RedisSink {
     private let logger: Logger
     private let keyScriptSHA: String
     private let derivedScriptSHA: String
+    private let markerScriptSHA: String
 
     /// The channel announcing changed `latest:*` keys (message: the full key name).
     public var keyChannel: String { namespace + RedisLayout.keyChannel }
@@ -78,7 +79,7 @@ public final class RedisSink {
             try RedisConnection(url: url, clientName: clientName)
         }.value
         let connection = connection
-        (keyScriptSHA, derivedScriptSHA) = try Self.withRetry(operation: "load scripts", retry: retry, logger: logger) {
+        (keyScriptSHA, derivedScriptSHA, markerScriptSHA) = try Self.withRetry(operation: "load scripts", retry: retry, logger: logger) {
             try Self.loadScripts(connection)
         }.value
         try resolveNamespace()
@@ -109,9 +110,13 @@ public final class RedisSink {
     /// follows the pointer and sends the batch again under the new prefix. A caller holding
     /// the swap lock (`ProjectionEngine`) therefore never writes into a retired namespace.
     ///
+    /// `markers` go out in the first round trip, after its keys (`RedisKeysState`): each is
+    /// set, and one that `mustExist` but is gone (Redis lost the keys since it was written)
+    /// fails the call with `RedisMarkerMissing` before any marker is written.
+    ///
     /// `retry` replaces the sink's policy for lost connections (`RetryPolicy.none` lets a caller that
     /// holds locks retry after releasing them, as `ProjectionEngine` does).
-    public func write(_ batch: [KeyWrite], derived values: [DerivedValue], retry: RetryPolicy? = nil) throws -> (keys: RedisWriteSummary, derived: RedisWriteSummary) {
+    public func write(_ batch: [KeyWrite], derived values: [DerivedValue], markers: [RedisMarker] = [], retry: RetryPolicy? = nil) throws -> (keys: RedisWriteSummary, derived: RedisWriteSummary) {
         // Only each key's highest seq can win; a stream of trades rewrites the same few
         // hundred `latest:*` keys, so this usually removes most of the work.
         let newest = Self.newestPerKey(batch)
@@ -123,7 +128,7 @@ public final class RedisSink {
             keys.superseded = batch.count - writes.count
             var derived = RedisWriteSummary()
             do {
-                try writeCalls(writes, derived: values, retry: retry ?? self.retry, keys: &keys, derivedSummary: &derived)
+                try writeCalls(writes, derived: values, markers: markers, retry: retry ?? self.retry, keys: &keys, derivedSummary: &derived)
                 return (keys, derived)
             } catch let moved as NamespaceMoved {
                 // Every call of a pipeline checks the pointer before writing, so a moved
@@ -138,8 +143,8 @@ public final class RedisSink {
     }
 
     /// Sends the key and derived-field calls, `pipelineDepth` keys or fields a round trip.
-    private func writeCalls(_ writes: [KeyWrite], derived values: [DerivedValue], retry: RetryPolicy, keys: inout RedisWriteSummary, derivedSummary: inout RedisWriteSummary) throws {
-        guard !writes.isEmpty || !values.isEmpty else { return }
+    private func writeCalls(_ writes: [KeyWrite], derived values: [DerivedValue], markers: [RedisMarker], retry: RetryPolicy, keys: inout RedisWriteSummary, derivedSummary: inout RedisWriteSummary) throws {
+        guard !writes.isEmpty || !values.isEmpty || !markers.isEmpty else { return }
         let channel = notifications ? keyChannel : ""
         let prefix = KeyPrefix(keyPrefix)
         let pointerKey = pointer.key
@@ -174,8 +179,26 @@ public final class RedisSink {
                 }
                 commands.append(command)
             }
+            let markerCall = keyStart == 0 && derivedStart == 0 && !markers.isEmpty
+            if markerCall {
+                var command: [any RedisArgument] = ["EVALSHA", markerScriptSHA, markers.count + 1, pointerKey]
+                for marker in markers { command.append(PrefixedKey(prefix: prefix, key: RedisLayout.markerKey(projection: marker.projection))) }
+                command += [prefix.text, namespace]
+                for marker in markers { command += [marker.mustExist ? "1" : "0", marker.value] }
+                commands.append(command)
+            }
             let (replies, retries) = try send(commands, operation: "write keys", retry: retry)
             keys.retries += retries
+            if markerCall, let last = replies.last {
+                switch last {
+                case .error(let message) where message.hasPrefix(RedisLayout.lostCode):
+                    throw RedisMarkerMissing(key: String(message.dropFirst(RedisLayout.lostCode.count + 1)))
+                case .error(let message):
+                    throw ProjectionError(.redis, operation: "write markers", message: "server refused a write: \(message)")
+                default:
+                    break
+                }
+            }
             for (reply, call) in zip(replies, keyCalls) { try Self.count(reply, size: call.count, into: &keys, operation: "write keys") }
             for (reply, call) in zip(replies.dropFirst(keyCalls.count), derivedCalls) {
                 try Self.count(reply, size: call.count, into: &derivedSummary, operation: "write derived fields")
@@ -271,10 +294,11 @@ public final class RedisSink {
         }
     }
 
-    /// Loads both scripts; returns their SHAs (key script, derived script).
-    private static func loadScripts(_ connection: RedisConnection) throws -> (String, String) {
+    /// Loads the scripts; returns their SHAs (key script, derived script, marker script).
+    private static func loadScripts(_ connection: RedisConnection) throws -> (String, String, String) {
         (try connection.command("SCRIPT", "LOAD", RedisLayout.keyScript).string ?? "",
-         try connection.command("SCRIPT", "LOAD", RedisLayout.derivedScript).string ?? "")
+         try connection.command("SCRIPT", "LOAD", RedisLayout.derivedScript).string ?? "",
+         try connection.command("SCRIPT", "LOAD", RedisLayout.markerScript).string ?? "")
     }
 
     func withRetry<T>(operation: String, _ body: () throws -> T) throws -> (value: T, retries: Int) {

@@ -1,5 +1,6 @@
 import Crypto
 import Events
+import Projections
 import Redis
 
 /// One Redis value in canonical form, with what the audit shows of it.
@@ -49,7 +50,7 @@ struct RedisAuditSession: Sendable {
 
     /// Every key of `family` (relative names, each once), in SCAN order.
     func keys(of family: String) throws(AuditError) -> [[UInt8]] {
-        let pattern = Array(Self.escapedGlob(prefix).utf8) + Array(family.utf8)
+        let pattern = Array(RedisLayout.escapedGlob(prefix).utf8) + Array(family.utf8)
         let prefixLength = prefix.utf8.count
         return try run("scan \(prefix)\(family)") {
             var seen = Set<[UInt8]>()
@@ -244,15 +245,5 @@ struct RedisAuditSession: Sendable {
             for index in offset..<offset + 8 { value = value << 8 | UInt64(bytes[index]) }
             return Int64(bitPattern: value)
         }
-    }
-
-    /// `text` with glob metacharacters escaped, so a prefix matches only itself in SCAN MATCH.
-    static func escapedGlob(_ text: String) -> String {
-        var escaped = ""
-        for character in text {
-            if "*?[]\\".contains(character) { escaped.append("\\") }
-            escaped.append(character)
-        }
-        return escaped
     }
 }

@@ -90,6 +90,8 @@ public final class Replayer {
                 try ProjectionSwap.schemaComment(admin, schema: live)
             })
         }
+        let pointer = RedisNamespacePointer(namespace: options.namespace)
+        let liveKeyPrefix = try redis.map { connection in try Self.wrap(.redis, "resolve namespace pointer") { try pointer.resolve(connection) } }
         var notes: [String] = []
         var foldFrom = from
         var copyBelow: UInt64?
@@ -100,6 +102,12 @@ public final class Replayer {
                     notes.append("the live projection is at seq \(checkpoint): refolding from \(foldFrom), not \(from), so no event is missed")
                 }
                 copyBelow = foldFrom
+                if let lost = try lostKeys(prefix: liveKeyPrefix) {
+                    // Copying keys below N from a Redis that lost them would leave them missing.
+                    foldFrom = 1
+                    copyBelow = nil
+                    notes.append("the live Redis keys of \(lost) are lost (no marker under \"\(liveKeyPrefix ?? "")\"): nothing to copy, refolding from 1")
+                }
             } else {
                 foldFrom = 1
                 notes.append("the live projection has no log checkpoint (never projected from the log, or fed from Kafka): nothing to copy, refolding from 1")
@@ -110,8 +118,6 @@ public final class Replayer {
                 notes.append("live holds \(projection.name)@v\(version); this replay deploys \(projection.label) (the projector must run a build with v\(projection.version) after the swap)")
             }
         }
-        let pointer = RedisNamespacePointer(namespace: options.namespace)
-        let liveKeyPrefix = try redis.map { connection in try Self.wrap(.redis, "resolve namespace pointer") { try pointer.resolve(connection) } }
         return ReplayPlan(
             requestedFrom: from, foldFrom: foldFrom, through: through, head: head, copyBelow: copyBelow,
             liveCheckpoint: liveCheckpoint, liveSchema: live, liveSchemaExists: exists,
@@ -119,6 +125,15 @@ public final class Replayer {
             liveKeyPrefix: liveKeyPrefix, shadowKeyPrefix: redis == nil ? nil : pointer.shadowPrefix(id: options.id),
             pointerKey: redis == nil ? nil : pointer.key, projections: options.projections.map(\.label).sorted(),
             liveVersions: liveVersions, notes: notes)
+    }
+
+    /// The first replayed projection whose live keys under `prefix` are lost
+    /// (`RedisKeysState.lost`, asked only of a live projection with a checkpoint), if any.
+    func lostKeys(prefix: String?) throws -> String? {
+        guard let redis, let prefix else { return nil }
+        return try Self.wrap(.redis, "check the live markers") {
+            try options.projections.first { try RedisKeysProbe.state(redis, prefix: prefix, projection: $0, hasCheckpoint: true) == .lost }?.name
+        }
     }
 
     /// The smallest log checkpoint among the replayed projections (nil if one has none).
@@ -375,6 +390,11 @@ public final class Replayer {
             for key in Set(options.projections.flatMap(\.derivedHashes).map(\.key)).sorted() {
                 copied += Int(try redis.command("COPY", live + key, shadow + key, "REPLACE").integer ?? 0)
             }
+            // The markers say the copied keys are there (they are not counted as keys).
+            for projection in options.projections {
+                let marker = RedisLayout.markerKey(projection: projection.name)
+                _ = try redis.command("COPY", live + marker, shadow + marker, "REPLACE")
+            }
             return copied
         }
     }
@@ -399,7 +419,7 @@ public final class Replayer {
 
     /// Lends every key matching `prefix` (escaped) + `family` to `body`, a SCAN page at a time.
     func scanKeys(_ redis: RedisConnection, prefix: String, family: String, _ body: ([String]) throws -> Void) throws {
-        let pattern = RedisAuditSession.escapedGlob(prefix) + family
+        let pattern = RedisLayout.escapedGlob(prefix) + family
         var cursor = "0"
         repeat {
             let reply = try redis.command("SCAN", cursor, "MATCH", pattern, "COUNT", "1000").array ?? []
@@ -497,6 +517,8 @@ public final class Replayer {
         }
         let derived = Set(options.projections.flatMap(\.derivedHashes).map { prefix + $0.key }).sorted()
         if !derived.isEmpty { dropped += Int(try redis.command(["UNLINK"] + derived.map { $0 as any RedisArgument }).integer ?? 0) }
+        // The markers go with the keys.
+        dropped += Int(try redis.command(["UNLINK"] + options.projections.map { prefix + RedisLayout.markerKey(projection: $0.name) as any RedisArgument }).integer ?? 0)
         return dropped
     }
 

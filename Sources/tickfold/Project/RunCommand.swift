@@ -18,7 +18,9 @@ extension ProjectCommand {
             checkpointed offsets). Each batch's rows, rejects and checkpoint commit in one \
             PostgreSQL transaction. Without --follow it stops once caught up. SIGTERM or SIGINT: \
             finish the batch in hand, checkpoint, exit 0. Progress goes to standard error as \
-            structured log lines.
+            structured log lines. When Redis lost the keys a checkpoint says were written (a \
+            restart without persistence, FLUSHDB; checked at start and with every batch) it \
+            stops with exit status 3 and names the `tickfold replay --from 1` that rebuilds them.
             """
         )
 
@@ -126,6 +128,11 @@ extension ProjectCommand {
                     logger.warning("projector stopped while retrying", metadata: ["error": "\(error)"])
                     print("projector stopped while retrying (\(error)); resumes from the committed checkpoint")
                     return
+                }
+                if error.code == .redisKeysLost {
+                    // Its own exit status, so a supervisor can tell "rebuild the keys" apart.
+                    printError("error: \(error)")
+                    throw ExitCode(ProjectCommand.keysLostStatus)
                 }
                 throw CLIError("\(error)")
             }

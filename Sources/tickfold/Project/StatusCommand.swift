@@ -4,6 +4,7 @@ import Foundation
 import Kafka
 import Postgres
 import Projections
+import Redis
 
 extension ProjectCommand {
     /// `tickfold project status`: where each projection stands.
@@ -16,7 +17,9 @@ extension ProjectCommand {
             after the checkpointed offset up to the broker's high watermark; its event-time lag \
             is not shown. A projection read from Kafka also lists the partitions of its topics \
             (every PREFIX.* topic) that it never checkpointed: position none (-1 in JSON), their \
-            whole content as lag.
+            whole content as lag. The Redis line says whether the keys a checkpoint covers are \
+            still there (the marker each batch writes under the active key prefix): LOST when \
+            Redis restarted empty or was flushed, with the replay that rebuilds them.
             """
         )
 
@@ -25,6 +28,9 @@ extension ProjectCommand {
 
         @Option(help: "PostgreSQL schema of the tables and checkpoints.")
         var schema: String = "tickfold"
+
+        @Option(help: "The projector's logical Redis namespace (as given to project run).")
+        var namespace: String = ""
 
         @Flag(help: "Print the status as JSON.")
         var json = false
@@ -61,7 +67,8 @@ extension ProjectCommand {
             }
             let log = LogView(connections: connections)
             let kafka = KafkaView(connections: connections, needed: checkpoints.values.contains { $0.contains { $0.0.source != LogEventSource.checkpointKey.source } })
-            var notes = [log.note].compactMap { $0 }
+            let redis = RedisView(connections: connections, namespace: namespace)
+            var notes = [log.note, redis.note].compactMap { $0 }
             var projections: [ProjectionStatus] = []
             let recorded = ProjectionSwap.versions(inComment: try ProjectionSwap.schemaComment(connection, schema: schema))
             for projection in ProjectionRegistry.standard.projections {
@@ -99,8 +106,14 @@ extension ProjectCommand {
                 for (key, position) in kafkaPositions.sorted(by: { ($0.key.source, $0.key.partition) < ($1.key.source, $1.key.partition) }) {
                     positions.append(kafka.status(key, position))
                 }
+                let keys = redis.status(projection, hasCheckpoint: !(checkpoints[projection.name] ?? []).isEmpty, schema: schema)
+                if keys.state == "lost" {
+                    let at = (checkpoints[projection.name] ?? []).map { "\($0.0)=\($0.1)" }.joined(separator: ",")
+                    notes.append(RedisKeysLoss.message(projection: projection.name, markerKey: keys.marker, checkpoint: at, schema: schema, namespace: namespace))
+                }
                 projections.append(ProjectionStatus(
-                    name: projection.name, version: projection.version, positions: positions, rejects: rejects[projection.name] ?? 0, tables: rows))
+                    name: projection.name, version: projection.version, positions: positions, rejects: rejects[projection.name] ?? 0, tables: rows,
+                    redis: keys))
             }
             if let note = kafka.note { notes.append(note) }
             for name in checkpoints.keys where ProjectionRegistry.standard.projection(named: name) == nil {
@@ -143,6 +156,7 @@ extension ProjectCommand {
                     let at = position.position == KafkaView.noCheckpoint ? "none" : "\(position.position)"
                     lines.append("  position   \(position.source)/\(position.partition) = \(at)   \(lag)")
                 }
+                lines.append("  redis      " + projection.redis.line)
                 lines.append("  rejects    \(projection.rejects)")
                 let width = projection.tables.map(\.table.count).max() ?? 0
                 for (index, table) in projection.tables.enumerated() {
@@ -174,6 +188,81 @@ struct ProjectionStatus: Encodable {
     let positions: [PositionStatus]
     let rejects: Int
     let tables: [TableCount]
+    let redis: RedisKeysStatus
+}
+
+/// Whether Redis still holds a projection's keys (`RedisKeysState`, or `unknown` when Redis
+/// did not answer).
+struct RedisKeysStatus: Encodable {
+    /// `fresh`, `present`, `unmarked`, `lost` or `unknown`.
+    let state: String
+    /// The active key prefix (the namespace when Redis did not answer).
+    let keyPrefix: String
+    /// The full marker key.
+    let marker: String
+    /// The command that rebuilds lost keys; nil unless `lost`.
+    let remedy: String?
+
+    /// Every key present, `remedy` as null when there is none (like the other reports).
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(state, forKey: .state)
+        try container.encode(keyPrefix, forKey: .keyPrefix)
+        try container.encode(marker, forKey: .marker)
+        try container.encode(remedy, forKey: .remedy)
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case state, keyPrefix, marker, remedy
+    }
+
+    /// The text report's line.
+    var line: String {
+        switch state {
+        case "fresh": "no keys expected yet (never run)"
+        case "present": "keys present under \"\(keyPrefix)\" (marker \(marker))"
+        case "unmarked": "keys present under \"\(keyPrefix)\", marker \(marker) not written yet (the next project run writes it)"
+        case "lost": "LOST: marker \(marker) gone, no keys under \"\(keyPrefix)\"; rebuild with `\(remedy ?? "")`"
+        default: "unknown (Redis did not answer)"
+        }
+    }
+}
+
+/// Redis as the status command sees it: the active key prefix of the namespace, and each
+/// projection's marker. After one failed request the rest are not tried.
+private final class RedisView {
+    let namespace: String
+    private let connection: RedisConnection?
+    private var prefix: String?
+    private(set) var note: String?
+
+    init(connections: ConnectionOptions, namespace: String) {
+        self.namespace = namespace
+        do {
+            let url = try connections.redisURL()
+            let connection = try RedisConnection(url: url.value, clientName: "tickfold-status")
+            prefix = try RedisNamespacePointer(namespace: namespace).resolve(connection)
+            self.connection = connection
+        } catch {
+            connection = nil
+            note = "Redis keys unknown: \(error)"
+        }
+    }
+
+    func status(_ projection: any Projection, hasCheckpoint: Bool, schema: String) -> RedisKeysStatus {
+        let marker = RedisLayout.markerKey(projection: projection.name)
+        guard let connection, let prefix, note == nil else {
+            return RedisKeysStatus(state: "unknown", keyPrefix: namespace, marker: namespace + marker, remedy: nil)
+        }
+        do {
+            let state = try RedisKeysProbe.state(connection, prefix: prefix, projection: projection, hasCheckpoint: hasCheckpoint)
+            return RedisKeysStatus(state: state.rawValue, keyPrefix: prefix, marker: prefix + marker,
+                                   remedy: state == .lost ? RedisKeysLoss.remedy(schema: schema, namespace: namespace) : nil)
+        } catch {
+            note = "Redis keys unknown: \(error)"
+            return RedisKeysStatus(state: "unknown", keyPrefix: prefix, marker: prefix + marker, remedy: nil)
+        }
+    }
 }
 
 struct PositionStatus: Encodable {

@@ -1,0 +1,47 @@
+import Foundation
+@testable import Projections
+import Testing
+
+@Suite("lost Redis keys: state and remedy")
+struct RedisKeysStateTests {
+    @Test("no checkpoint is a new projection whatever Redis holds; a checkpoint needs the marker, else keys (adopted), else the keys are lost; a marker set to lost stays lost")
+    func assess() throws {
+        #expect(RedisKeysState.assess(hasCheckpoint: false, marker: { nil }, keysExist: { false }) == .fresh)
+        #expect(RedisKeysState.assess(hasCheckpoint: false, marker: { "lost" }, keysExist: { true }) == .fresh)
+        #expect(RedisKeysState.assess(hasCheckpoint: true, marker: { "collected@v4" }, keysExist: { false }) == .present)
+        #expect(RedisKeysState.assess(hasCheckpoint: true, marker: { nil }, keysExist: { true }) == .unmarked)
+        #expect(RedisKeysState.assess(hasCheckpoint: true, marker: { nil }, keysExist: { false }) == .lost)
+        #expect(RedisKeysState.assess(hasCheckpoint: true, marker: { RedisLayout.lostMarkerValue }, keysExist: { true }) == .lost)
+    }
+
+    @Test("the scan for keys runs only for a checkpoint without its marker")
+    func lazyLookups() throws {
+        var scans = 0
+        var markerLookups = 0
+        _ = RedisKeysState.assess(hasCheckpoint: false, marker: { markerLookups += 1; return nil }, keysExist: { scans += 1; return false })
+        _ = RedisKeysState.assess(hasCheckpoint: true, marker: { markerLookups += 1; return "collected@v4" }, keysExist: { scans += 1; return false })
+        #expect(markerLookups == 1 && scans == 0)
+        _ = RedisKeysState.assess(hasCheckpoint: true, marker: { nil }, keysExist: { scans += 1; return false })
+        #expect(scans == 1)
+    }
+
+    @Test("the remedy is the replay from 1 of the same schema and namespace, quoted for a shell only when needed")
+    func remedy() {
+        #expect(RedisKeysLoss.remedy(schema: "tickfold", namespace: "") == "tickfold replay --from 1")
+        #expect(RedisKeysLoss.remedy(schema: "prod_2", namespace: "eu:") == "tickfold replay --from 1 --schema prod_2 --namespace eu:")
+        #expect(RedisKeysLoss.remedy(schema: "tickfold", namespace: "a b'") == "tickfold replay --from 1 --namespace 'a b'\\'''")
+        let message = RedisKeysLoss.message(projection: "collected", markerKey: "eu:tickfold:projected:collected", checkpoint: "log/0=42", schema: "prod_2", namespace: "eu:")
+        #expect(message.contains("log/0=42") && message.contains("eu:tickfold:projected:collected"))
+        #expect(message.hasSuffix("`tickfold replay --from 1 --schema prod_2 --namespace eu:`"))
+    }
+
+    @Test("the marker sits beside the namespace pointer, outside every key family, and globs escape prefixes")
+    func layout() {
+        let marker = RedisLayout.markerKey(projection: "collected")
+        #expect(marker == "tickfold:projected:collected")
+        for family in RedisLayout.keyFamilies {
+            #expect(!marker.hasPrefix(String(family.prefix { $0 != "*" })))
+        }
+        #expect(RedisLayout.escapedGlob("a*b?[c]\\") == #"a\*b\?\[c\]\\"#)
+    }
+}
