@@ -87,4 +87,53 @@ struct KafkaRewriteTests {
         let idle = try await Projector(engine: setup.target.engine(), source: source()).run()
         #expect(idle.reason == .caughtUp && idle.progress.events == 0, "\(idle.progress)")
     }
+
+    @Test("a following Kafka projector across the broker's restart, re-publication and new events: the partitions are read again, not resumed at the old offsets; equal to the log-fed projection")
+    func followingAcrossRestart() async throws {
+        var broker = try await PrivateBroker.start()
+        defer { broker.kill() }
+        let setup = try LoggedTarget("kafka-rewrite-follow", events: 1_200)
+        defer { setup.cleanUp() }
+        let config = KafkaConfig(bootstrapServers: broker.address)
+        let naming = TopicNaming(prefix: TestServices.uniqueName("rewritef"))
+        let log = setup.log
+        func relay() async throws -> KafkaRelay.Report {
+            try await onThread { try KafkaRelay(log: log, kafka: config, options: .init(naming: naming)).runOnce() }
+        }
+        let firstLast = try #require(setup.logged.last?.seq)
+        #expect(try await relay().checkpoint == firstLast)
+        let again = Array(setup.logged[1_100..<1_200])
+        try await onThread { try ProjectorKafka.publish(again, prefix: naming.prefix, partitions: 6, config: config) }
+
+        // No topic refresh during the test: the restart must be noticed by the lost connection
+        // or the partitions' ends.
+        let interruption = RetryInterruption()
+        let source = try KafkaEventSource(kafka: config, options: .init(naming: naming, topicRefreshIntervalMs: 600_000, interruption: interruption))
+        var options = Projector.Options(follow: true)
+        options.sourceRetry = .unbounded(interruption: interruption)
+        let projector = Projector(engine: try setup.target.engine(), source: source, options: options)
+        let running = Task { try await projector.run() }
+        let messages = Int64(setup.logged.count + again.count)
+        #expect(try await eventually { try setup.target.checkpoints().values.reduce(0) { $0 + $1 + 1 } == messages })
+
+        broker.kill()
+        broker = try await PrivateBroker.start(port: broker.port)
+        _ = try await setup.log.append(events: try ProjectorEvents.mixed(count: 1_000, seed: 91_000))
+        let later = try setup.log.events(from: firstLast + 1, limit: 10_000)
+        setup.target.track(try ProjectorTarget.keys(of: later))
+        let republished = try await relay()
+        #expect(!republished.lostTopics.isEmpty && republished.checkpoint == later.last?.seq, "\(republished)")
+
+        let keys = try ProjectorTarget.keys(of: setup.logged + later)
+        let reference = try await Self.reference(setup.log, keys: keys)
+        defer { reference.target.cleanUp() }
+        let converged = try await eventually(timeout: .seconds(60)) { try setup.target.dump() == reference.tables }
+        interruption.interrupt()
+        projector.requestStop()
+        let run = try await running.value
+        #expect(converged, "the following projector reaches the log-fed tables")
+        #expect(run.reason == .stopRequested)
+        #expect(try setup.target.dump() == reference.tables)
+        #expect(try setup.target.redisDump(keys) == reference.keys)
+    }
 }
