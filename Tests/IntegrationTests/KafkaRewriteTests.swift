@@ -75,6 +75,11 @@ struct KafkaRewriteTests {
             if KafkaEventReader.seqHeader(record) != UInt64(row[3] ?? "") { rewritten += 1 }
         }
         try #require(rewritten > 0, "re-published partitions longer than their checkpoints hold other events at the checkpointed offsets")
+        // project status names them.
+        let status = try await TickfoldBinary.run(["project", "status", "--schema", setup.target.schema, "--pg", setup.target.conninfo,
+                                                   "--kafka", broker.address, "--log", setup.logPath])
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(status.stdout.components(separatedBy: "was written again since it was read").count - 1 >= rewritten, "\(status.stdout)")
 
         let resumed = try await Projector(engine: setup.target.engine(), source: source()).run()
         #expect(resumed.reason == .caughtUp)
