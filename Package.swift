@@ -68,7 +68,7 @@ let package = Package(
         .testTarget(name: "ZstdTests", dependencies: ["Zstd", "Events"]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "LMDB", "TickfoldTesting"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "TickfoldTesting", logging]),
-        .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "TickfoldTesting"]),
+        .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "Kafka", "TickfoldTesting"]),
         .testTarget(name: "ReplayTests", dependencies: ["Replay", "Events", "Postgres", "Redis", "TickfoldTesting"]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "Events", "Projections", "Replay", "Kafka", "Postgres", "Redis", "LMDB", "TickfoldTesting",

@@ -61,6 +61,16 @@ public struct KafkaRecord: Sendable {
     /// Milliseconds since the Unix epoch (producer create time or broker append time), if known.
     public var timestamp: Int64?
 
+    public init(topic: String, partition: Int32, offset: Int64, key: [UInt8]? = nil, value: [UInt8], headers: [(String, [UInt8])] = [], timestamp: Int64? = nil) {
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.key = key
+        self.value = value
+        self.headers = headers
+        self.timestamp = timestamp
+    }
+
     /// The value of the first header called `name`.
     public func header(_ name: String) -> [UInt8]? { headers.first { $0.0 == name }?.1 }
 }
@@ -124,6 +134,11 @@ public final class KafkaConsumer: @unchecked Sendable {  // librdkafka's consume
     /// Partitions whose end the consumer has reached and nothing newer read since, with
     /// the end offset. Filled only when `enable.partition.eof=true`.
     public var partitionsAtEnd: [KafkaTopicPartition: Int64] { lock.withLock { endOffsets } }
+
+    /// How many client errors (a lost or refused broker connection, all brokers down …)
+    /// librdkafka has reported so far; they are served while polling. A rise means the
+    /// broker may have restarted in between.
+    public var reportedErrors: Int { handle.context.errorCount }
 
     /// The partition's high watermark as the last fetch response gave it (no request; nil
     /// before any fetch answered). Unlike `KafkaAdmin.watermarks`, this is the true end on

@@ -10,6 +10,7 @@ final class KafkaCallbackContext: @unchecked Sendable {  // all mutable state is
     private var deliveryReports: [DeliveryReport] = []
     private var topicNames: [OpaquePointer: String] = [:]
     private var lastClientError: String?
+    private var clientErrors = 0
 
     init(logger: Logger) {
         self.logger = logger
@@ -18,8 +19,14 @@ final class KafkaCallbackContext: @unchecked Sendable {  // all mutable state is
     /// The most recent error librdkafka reported through `error_cb`, e.g. a refused connection.
     var lastError: String? { lock.withLock { lastClientError } }
 
+    /// How many errors librdkafka reported through `error_cb` so far.
+    var errorCount: Int { lock.withLock { clientErrors } }
+
     func recordError(_ text: String) {
-        lock.withLock { lastClientError = text }
+        lock.withLock {
+            lastClientError = text
+            clientErrors += 1
+        }
     }
 
     private var lastLogLine = ""

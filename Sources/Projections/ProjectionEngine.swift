@@ -152,9 +152,10 @@ public final class ProjectionEngine: @unchecked Sendable {
 
     /// Writes `changes` that `fold(_:projections:)` made from `events` events with this
     /// engine's projections, as `apply(batch:positions:)` does; lets a caller fold the next
-    /// batch on another thread while this one is written (rebuilds).
+    /// batch on another thread while this one is written (rebuilds). The checkpoints of the
+    /// `resetting` partitions are dropped first, in the same transaction (`SourceBatch.resets`).
     @discardableResult
-    public func apply(changes: ProjectionChanges, events: Int, positions: [CheckpointPosition]) throws -> ApplySummary {
+    public func apply(changes: ProjectionChanges, events: Int, positions: [CheckpointPosition], resetting: [CheckpointKey] = []) throws -> ApplySummary {
         try lock.withLock {
             var summary = ApplySummary()
             summary.events = events
@@ -169,7 +170,7 @@ public final class ProjectionEngine: @unchecked Sendable {
             while true {
                 do {
                     summary.postgres = try postgres.apply(
-                        rows: changes.rows, rejects: changes.rejects, checkpoints: checkpoints, derived: derived,
+                        rows: changes.rows, rejects: changes.rejects, checkpoints: checkpoints, resetting: resetting, derived: derived,
                         versionsOf: projections
                     ) { values in
                         // Under the swap lock, after the version check, before COMMIT: see the
@@ -197,5 +198,10 @@ public final class ProjectionEngine: @unchecked Sendable {
     /// The committed checkpoint of `projection` (position per source partition).
     public func checkpoint(projection: String) throws -> [CheckpointKey: Int64] {
         try lock.withLock { try postgres.checkpoint(projection: projection) }
+    }
+
+    /// The committed checkpoint of `projection` with each position's seq.
+    public func committedPositions(projection: String) throws -> [CheckpointKey: CheckpointPosition] {
+        try lock.withLock { try postgres.committedPositions(projection: projection) }
     }
 }

@@ -999,10 +999,42 @@ struct ProjectionSinkTests {
               ('MSFT', 5, 1, 7, '{}', 4, 'd')
             """)
         let report = try Migrator().migrate(fixture.admin, schema: fixture.schema)
-        #expect(report.applied.map(\.version) == [3])
+        #expect(report.applied.map(\.version) == Migration.all.map(\.version).filter { $0 >= 3 })
         #expect(try fixture.rows("SELECT subject, last_time, total FROM $schema.collected_trade_volume_24h ORDER BY 1") == [
             ["AAPL", "86402000", "5.5"], ["MSFT", "5", "7"],
         ])
+    }
+
+    @Test("migration 4 adds a nullable seq to the checkpoints; checkpoints keep the seq of their furthest position, move forward only, and go back only by a reset in a batch")
+    func checkpointSeqs() throws {
+        let fixture = try SinkFixture(migrate: false)
+        defer { fixture.cleanUp() }
+        _ = try Migrator(migrations: Migration.all.filter { $0.version < 4 }).migrate(fixture.admin, schema: fixture.schema)
+        try fixture.admin.execute("INSERT INTO \(fixture.schema).projection_checkpoints VALUES ('collected', 'tickfold.bar', 0, 41)")
+        #expect(try Migrator().migrate(fixture.admin, schema: fixture.schema).applied.map(\.version) == [4])
+        let engine = try fixture.engine(redis: false)
+        #expect(try engine.committedPositions(projection: "collected") == [
+            CheckpointKey(source: "tickfold.bar", partition: 0): CheckpointPosition(source: "tickfold.bar", partition: 0, position: 41),
+        ])
+        func apply(_ positions: [CheckpointPosition], resetting: [CheckpointKey] = []) throws {
+            try engine.apply(changes: ProjectionChanges(), events: 0, positions: positions, resetting: resetting)
+        }
+        func stored() throws -> [[String?]] {
+            try fixture.rows("SELECT source, partition, position, seq FROM $schema.projection_checkpoints ORDER BY 1, 2")
+        }
+        try apply([
+            CheckpointPosition(source: "tickfold.bar", partition: 0, position: 50, seq: 700),
+            CheckpointPosition(source: "tickfold.bar", partition: 0, position: 45, seq: 650),
+            CheckpointPosition(source: "tickfold.bar", partition: 1, position: 3, seq: nil),
+            CheckpointPosition(source: "log", partition: 0, position: 9),
+        ])
+        #expect(try stored() == [["log", "0", "9", nil], ["tickfold.bar", "0", "50", "700"], ["tickfold.bar", "1", "3", nil]])
+        try apply([CheckpointPosition(source: "tickfold.bar", partition: 0, position: 7, seq: 12)])
+        #expect(try stored()[1] == ["tickfold.bar", "0", "50", "700"], "a lower position is not written")
+        // A reset drops the partition's checkpoint before the batch's own positions.
+        try apply([CheckpointPosition(source: "tickfold.bar", partition: 0, position: 7, seq: 12)], resetting: [CheckpointKey(source: "tickfold.bar", partition: 0)])
+        try apply([], resetting: [CheckpointKey(source: "tickfold.bar", partition: 1)])
+        #expect(try stored() == [["log", "0", "9", nil], ["tickfold.bar", "0", "7", "12"]])
     }
 
     @Test("the running 24 h volume equals a fresh sum of every window after shuffled, revised, duplicated deliveries on every path")

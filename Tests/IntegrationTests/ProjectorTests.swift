@@ -174,12 +174,13 @@ struct ProjectorTests {
         #expect(human.stdout.contains("\(news)/0 = none   lag 2 events"), "\(human.stdout)")
     }
 
-    @Test("Kafka source: a partition written again from offset 0 (the broker lost it, the relay re-published) is refused, not read past as caught up")
+    @Test("Kafka source: a partition written again from offset 0 and now shorter than the checkpoint is read again from 0 (its checkpoint goes back); a checkpoint without seq past the end is refused with the remedy")
     func kafkaPartitionRewritten() async throws {
         try #require(TestServices.hasKafka)
         let prefix = TestServices.uniqueName("projkrewrite")
         defer { ProjectorKafka.deleteTopics(prefix: prefix) }
-        let events = try ProjectorEvents.sequenced(count: 400)
+        var events = try ProjectorEvents.mixed(count: 400)
+        for index in events.indices { events[index].seq = UInt64(index + 1) }
         let bars = events.filter { $0.type == DailyBar.type }
         try #require(bars.count >= 40)
         try ProjectorKafka.publish(bars, prefix: prefix, partitions: 1)
@@ -197,20 +198,24 @@ struct ProjectorTests {
         for index in later.indices { later[index].seq = UInt64(events.count + index + 1) }
         target.track(try ProjectorTarget.keys(of: later))
         try ProjectorKafka.publish(Array(bars.prefix(10)) + later, prefix: prefix, partitions: 1)
-        let error = await #expect(throws: ProjectionError.self) {
-            try await Projector(engine: target.engine(), source: source(), options: .init()).run()
-        }
-        #expect(error?.code == .checkpointPastSource)
-        #expect(error?.description.contains("partition \(topic)") == true && error?.description.contains("before the checkpointed offset \(bars.count - 1)") == true,
-                "\(String(describing: error))")
-        // The remedy the message gives: without the checkpoints, the topic is read again from
-        // offset 0 and the new events land.
-        _ = try target.rows("DELETE FROM $schema.projection_checkpoints WHERE source = $1", [topic])
+        try #require(10 + later.count < bars.count)
+        // The checkpoint names the seq read last; the broker has no message at its offset now,
+        // so the partition is read again from offset 0 and its checkpoint goes back.
         let again = try await Projector(engine: target.engine(), source: source(), options: .init()).run()
         #expect(again.reason == .caughtUp && again.progress.events == 10 + later.count)
         for bar in later {
             #expect(try target.rows("SELECT count(*) FROM $schema.collected_daily_bars WHERE event_id = $1", [bar.id.hex]) == [["1"]])
         }
+        #expect(try target.checkpoints() == ["\(topic)/0": Int64(10 + later.count - 1)])
+        // A checkpoint without seq (written before migration 4) is trusted by offset: one past
+        // the partition's end is refused, with the remedy.
+        _ = try target.rows("UPDATE $schema.projection_checkpoints SET position = position + 1000, seq = NULL WHERE source = $1", [topic])
+        let error = await #expect(throws: ProjectionError.self) {
+            try await Projector(engine: target.engine(), source: source(), options: .init()).run()
+        }
+        #expect(error?.code == .checkpointPastSource)
+        #expect(error?.description.contains("partition \(topic)") == true && error?.description.contains("before the checkpointed offset \(10 + later.count - 1 + 1_000)") == true,
+                "\(String(describing: error))")
     }
 
     @Test("Kafka source, following: messages published later, also to a topic created later, become visible; a stop request ends it")

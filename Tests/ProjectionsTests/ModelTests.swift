@@ -20,6 +20,7 @@ struct ModelTests {
     func arrays() {
         #expect(ColumnText.array([]) == "{}")
         #expect(ColumnText.array(["a", "b c", "d,e", #"q"uote"#, #"back\slash"#, "{}"]) == #"{"a","b c","d,e","q\"uote","back\\slash","{}"}"#)
+        #expect(ColumnText.nullableArray(["7", nil, "NULL"]) == #"{"7",NULL,"NULL"}"#)
     }
 
     @Test("retry delays double up to the cap")

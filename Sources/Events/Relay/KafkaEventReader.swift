@@ -11,6 +11,8 @@ public final class KafkaEventReader: Sendable {
         public let topic: String
         public let partition: Int32
         public let offset: Int64
+        /// The `seq` header, when it holds a number (a rejected message may have one too).
+        public let seq: UInt64?
         public let outcome: Outcome
     }
 
@@ -41,10 +43,19 @@ public final class KafkaEventReader: Sendable {
     /// See `KafkaConsumer.fetchedHighWatermark`.
     public func fetchedHighWatermark(_ partition: KafkaTopicPartition) -> Int64? { consumer.fetchedHighWatermark(partition) }
 
+    /// The record's `seq` header as a number, nil when it has none or another text.
+    public static func seqHeader(_ record: KafkaRecord) -> UInt64? {
+        record.header("seq").flatMap { UInt64(String(decoding: $0, as: UTF8.self)) }
+    }
+
+    /// See `KafkaConsumer.reportedErrors`.
+    public var reportedErrors: Int { consumer.reportedErrors }
+
     /// Verifies one Kafka record against its headers.
     public static func check(_ record: KafkaRecord) -> Message {
+        let seqHeader = seqHeader(record)
         func message(_ outcome: Outcome) -> Message {
-            Message(topic: record.topic, partition: record.partition, offset: record.offset, outcome: outcome)
+            Message(topic: record.topic, partition: record.partition, offset: record.offset, seq: seqHeader, outcome: outcome)
         }
         let event: Event
         do { event = try Event.decode(record.value, verification: .recompute) } catch {
@@ -56,7 +67,7 @@ public final class KafkaEventReader: Sendable {
         guard idHeader == event.id.hex else {
             return message(.rejected(reason: "id header \(idHeader) does not match the content's id \(event.id.hex)"))
         }
-        guard let seqHeader = record.header("seq").flatMap({ UInt64(String(decoding: $0, as: UTF8.self)) }), seqHeader == event.seq else {
+        guard let seqHeader, seqHeader == event.seq else {
             return message(.rejected(reason: "seq header does not match the envelope's seq \(event.seq.map(String.init) ?? "(none)")"))
         }
         return message(.event(event))

@@ -510,29 +510,12 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
             }
             toFetch[partition] = mark
         }
-        if !toFetch.isEmpty {
-            var consumerConfig = config
-            consumerConfig["enable.partition.eof"] = "true"
-            let consumer = try KafkaConsumer(config: consumerConfig, logger: logger)
-            try consumer.assign(toFetch.map { KafkaTopicPartitionOffset(topic: $0.key.topic, partition: $0.key.partition, offset: .at($0.value.offset)) })
-            var pending = toFetch
-            let stopped = stopWhileWaiting()
-            let deadline = DispatchTime.now().uptimeNanoseconds + 10_000_000_000
-            while !pending.isEmpty, DispatchTime.now().uptimeNanoseconds < deadline {
-                // Unchecked partitions are not lost ones: a stop ends the pass before any verdict.
-                if stopped() { throw KafkaError(code: .interrupted, operation: "check acknowledged messages", message: "stopped while waiting for the broker") }
-                for record in try consumer.poll(max: 1000, timeoutMs: 100) {
-                    let key = KafkaTopicPartition(topic: record.topic, partition: record.partition)
-                    guard let mark = pending[key], record.offset == mark.offset else { continue }
-                    if record.header("seq").map({ String(decoding: $0, as: UTF8.self) }) != String(mark.seq) { lost.insert(key.topic) }
-                    pending[key] = nil
-                }
-                for (key, end) in consumer.partitionsAtEnd where pending[key] != nil && end <= pending[key]!.offset {
-                    lost.insert(key.topic)
-                    pending[key] = nil
-                }
-            }
-            for key in pending.keys { lost.insert(key.topic) }
+        // Unchecked partitions are not lost ones: a stop ends the pass before any verdict. A
+        // message gone, another message there, or no answer within 10 s counts as lost.
+        let found = try KafkaConsumer.probe(toFetch.mapValues(\.offset), config: config, timeoutMs: 10_000, logger: logger, interrupted: stopWhileWaiting())
+        for (key, mark) in toFetch {
+            if case .message(let record) = found[key], KafkaEventReader.seqHeader(record) == mark.seq { continue }
+            lost.insert(key.topic)
         }
         if !lost.isEmpty {
             for key in marks.keys where lost.contains(key.topic) {

@@ -64,9 +64,18 @@ enum ColumnText {
     /// A `text[]` / `numeric[]` literal: `{"a","b \"c\""}`; every element quoted, so commas,
     /// braces and spaces inside elements survive.
     static func array(_ elements: [String]) -> String {
+        nullableArray(elements.map(Optional.some))
+    }
+
+    /// `array` with a bare NULL element for each nil.
+    static func nullableArray(_ elements: [String?]) -> String {
         var out = "{"
         for (index, element) in elements.enumerated() {
             if index > 0 { out += "," }
+            guard let element else {
+                out += "NULL"
+                continue
+            }
             out += "\""
             for character in element.unicodeScalars {
                 if character == "\"" || character == "\\" { out += "\\" }

@@ -64,16 +64,22 @@ public struct ProjectionRegistry: Sendable {
 
 /// How far a projection got in one source partition: the next batch starts after `position`.
 /// For the LMDB log `source` is `log` and `partition` 0, `position` the last applied seq;
-/// for Kafka, the topic, its partition and the last applied offset.
+/// for Kafka, the topic, its partition and the last applied offset, with `seq` the event seq
+/// of the message at that offset (its `seq` header), by which a resuming projector recognises
+/// a partition the broker lost and the relay wrote again (`KafkaEventSource`).
 public struct CheckpointPosition: Sendable, Hashable {
     public let source: String
     public let partition: Int
     public let position: Int64
+    /// The seq of the event at `position` in a Kafka partition; nil for the log (the position
+    /// is the seq) and for a message without a readable `seq` header.
+    public let seq: UInt64?
 
-    public init(source: String, partition: Int, position: Int64) {
+    public init(source: String, partition: Int, position: Int64, seq: UInt64? = nil) {
         self.source = source
         self.partition = partition
         self.position = position
+        self.seq = seq
     }
 
     public var key: CheckpointKey { CheckpointKey(source: source, partition: partition) }

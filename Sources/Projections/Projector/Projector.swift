@@ -96,14 +96,20 @@ public final class Projector: Sendable {
     /// checkpoint among the engine's projections (re-applying to one that is ahead is
     /// idempotent), else `Options.startAfter`.
     public func startPositions() throws -> [CheckpointKey: Int64] {
-        let committed = try engine.projections.map { try engine.checkpoint(projection: $0.name) }
+        try startCheckpoints().mapValues(\.position)
+    }
+
+    /// `startPositions()` with the seq each chosen position was committed with (from the
+    /// projection whose checkpoint it is; nil from `Options.startAfter`).
+    func startCheckpoints() throws -> [CheckpointKey: CheckpointPosition] {
+        let committed = try engine.projections.map { try engine.committedPositions(projection: $0.name) }
         var keys = Set(options.startAfter.keys)
         for checkpoint in committed { keys.formUnion(checkpoint.keys) }
-        var positions: [CheckpointKey: Int64] = [:]
+        var positions: [CheckpointKey: CheckpointPosition] = [:]
         for key in keys {
-            let each = committed.map { $0[key] ?? options.startAfter[key] }
+            let each = committed.map { $0[key] ?? options.startAfter[key].map { CheckpointPosition(source: key.source, partition: key.partition, position: $0) } }
             guard !each.isEmpty, each.allSatisfy({ $0 != nil }) else { continue }
-            positions[key] = each.compactMap { $0 }.min()
+            positions[key] = each.compactMap { $0 }.min { $0.position < $1.position }
         }
         return positions
     }
@@ -138,10 +144,11 @@ public final class Projector: Sendable {
         let start: [CheckpointKey: Int64]
         do {
             start = try await blocking(on: readQueue) { [self] in
-                let positions = try startPositions()
+                let checkpoints = try startCheckpoints()
+                let positions = checkpoints.mapValues(\.position)
                 // Before anything is written: a Redis that lost the keys is refused here.
                 try engine.verifyRedisKeys()
-                try retryingOutages("start reading") { try source.start(after: positions) }
+                try retryingOutages("start reading") { try source.start(after: positions, seqs: checkpoints.compactMapValues(\.seq)) }
                 return positions
             }
         } catch where stop.isRequested && source.isOutage(error) {
@@ -185,7 +192,7 @@ public final class Projector: Sendable {
                 }
                 if !batch.isEmpty {
                     let summary = try await blocking(on: writeQueue) { [engine] in
-                        try engine.apply(changes: prepared.changes, events: batch.events, positions: batch.positions)
+                        try engine.apply(changes: prepared.changes, events: batch.events, positions: batch.positions, resetting: batch.resets)
                     }
                     progress.record(batch, summary)
                 }
@@ -329,6 +336,7 @@ public struct ProjectorProgress: Sendable, Hashable {
         rowsWritten += summary.postgres.rowsWritten
         keysChanged += summary.redisKeys.changed
         rejects += summary.rejects
+        for key in batch.resets { positions[key] = nil }
         for position in batch.positions { positions[position.key] = position.position }
         if let last = batch.lastSeq, last > lastSeq ?? 0 { lastSeq = last }
     }
@@ -349,6 +357,7 @@ struct ReadSummary: Sendable {
     let events: Int
     let invalidMessages: Int
     let positions: [CheckpointPosition]
+    let resets: [CheckpointKey]
     let status: SourceBatch.Status
     /// The highest seq among the events.
     let lastSeq: UInt64?
@@ -357,12 +366,13 @@ struct ReadSummary: Sendable {
         events = batch.events.count
         invalidMessages = batch.invalidMessages
         positions = batch.positions
+        resets = batch.resets
         status = batch.status
         lastSeq = batch.events.lazy.compactMap(\.seq).max()
     }
 
-    /// Whether the read produced anything to apply (events or advanced positions).
-    var isEmpty: Bool { events == 0 && positions.isEmpty }
+    /// Whether the read produced anything to apply (events, advanced positions or resets).
+    var isEmpty: Bool { events == 0 && positions.isEmpty && resets.isEmpty }
 }
 
 /// How a `Projector.run()` ended.

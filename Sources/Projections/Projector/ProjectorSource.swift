@@ -15,6 +15,12 @@ public protocol ProjectorSource: AnyObject, Sendable {
     /// beginning. Called once, before the first `read`.
     func start(after committed: [CheckpointKey: Int64]) throws
 
+    /// `start(after:)` knowing, for checkpoints that carry one, the seq of the event at the
+    /// committed position (`CheckpointPosition.seq`): a source whose positions can come to
+    /// name other events (a Kafka partition written again) checks them. The projector calls
+    /// this one.
+    func start(after committed: [CheckpointKey: Int64], seqs: [CheckpointKey: UInt64]) throws
+
     /// Up to `max` events in this source's delivery order, each with its `seq`, and where the
     /// read ended in every partition it advanced. Events whose seq is above `stopAfter` are
     /// neither returned nor passed (a partition stops there). Waits at most briefly.
@@ -36,6 +42,11 @@ public protocol ProjectorSource: AnyObject, Sendable {
 extension ProjectorSource {
     /// A local source (the log) has no outages: every error is final.
     public func isOutage(_ error: any Error) -> Bool { false }
+
+    /// A source whose positions always name the same events (the log) needs no seqs.
+    public func start(after committed: [CheckpointKey: Int64], seqs: [CheckpointKey: UInt64]) throws {
+        try start(after: committed)
+    }
 }
 
 /// One `ProjectorSource.read`.
@@ -47,6 +58,10 @@ public struct SourceBatch: Sendable {
     public var positions: [CheckpointPosition]
     /// Messages skipped because they are not valid events (Kafka only; logged by the source).
     public var invalidMessages: Int
+    /// Source partitions whose committed checkpoints must be dropped before `positions` are
+    /// committed: the source found them written again and reads them from the start (Kafka
+    /// only, see `KafkaEventSource`).
+    public var resets: [CheckpointKey]
     public var status: Status
 
     /// What the source knows after the read.
@@ -59,13 +74,14 @@ public struct SourceBatch: Sendable {
         case reachedStop
     }
 
-    public init(events: [Event], positions: [CheckpointPosition], invalidMessages: Int = 0, status: Status) {
+    public init(events: [Event], positions: [CheckpointPosition], invalidMessages: Int = 0, resets: [CheckpointKey] = [], status: Status) {
         self.events = events
         self.positions = positions
         self.invalidMessages = invalidMessages
+        self.resets = resets
         self.status = status
     }
 
-    /// Whether the read produced anything to apply (events or advanced positions).
-    public var isEmpty: Bool { events.isEmpty && positions.isEmpty }
+    /// Whether the read produced anything to apply (events, advanced positions or resets).
+    public var isEmpty: Bool { events.isEmpty && positions.isEmpty && resets.isEmpty }
 }

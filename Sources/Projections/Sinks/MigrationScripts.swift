@@ -384,5 +384,14 @@ JOIN (SELECT symbol, max(timestamp_ms) AS last_time FROM collected_trades GROUP 
 WHERE t.timestamp_ms > l.last_time - 86400000
 GROUP BY 1, 2;
 """#),
+        Migration(version: 4, name: "checkpoint_seq", sql: #"""
+-- The event seq of the message at a Kafka checkpoint's position (its `seq` header), written
+-- with the position. A Kafka projector resuming after that offset first checks the broker
+-- still holds the same event there: a broker that lost a partition and had it re-published
+-- by the relay gives the offsets to other events, and resuming by offset alone would pass
+-- over the events now below the checkpoint. NULL for the log's checkpoints (the position is
+-- the seq) and for rows written before this column existed (checked by offset only).
+ALTER TABLE projection_checkpoints ADD COLUMN seq bigint;
+"""#),
     ]
 }

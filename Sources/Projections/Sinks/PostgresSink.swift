@@ -130,7 +130,8 @@ public final class PostgresSink {
         }
     }
 
-    /// Merges `rows`, records `rejects`, advances each projection's checkpoints, checks that
+    /// Merges `rows`, records `rejects`, deletes the checkpoints of the `checkpoints`
+    /// projections in the `resetting` partitions, advances each projection's checkpoints, checks that
     /// the schema still records `versionsOf`'s versions, computes `derived` hashes for the
     /// subjects the rows touched and hands them to `beforeCommit` (the engine writes them to
     /// Redis there); all in one transaction, retried as a whole after a lost connection.
@@ -141,7 +142,7 @@ public final class PostgresSink {
     /// for `finishBulkLoad`.
     @discardableResult
     public func apply(
-        rows: [RowUpsert], rejects: [Reject], checkpoints: [String: [CheckpointPosition]],
+        rows: [RowUpsert], rejects: [Reject], checkpoints: [String: [CheckpointPosition]], resetting: [CheckpointKey] = [],
         derived: [DerivedHash] = [], versionsOf projections: [any Projection] = [],
         beforeCommit: ([DerivedValue]) throws -> Void = { _ in }
     ) throws -> PostgresApplySummary {
@@ -186,6 +187,7 @@ public final class PostgresSink {
         // After them: rejects, checkpoints, the recorded versions, the derived hashes.
         var after: [PostgresStatement] = []
         let rejectsStatement = rejectsStatement(rejects).map { statement in after.append(statement); return after.count - 1 }
+        if let reset = checkpointResetStatement(resetting, projections: Array(checkpoints.keys)) { after.append(reset) }
         if let checkpoint = checkpointStatement(checkpoints) { after.append(checkpoint) }
         let versionsStatement = projections.isEmpty ? nil : { () -> Int in
             after.append(PostgresStatement(ProjectionSwap.schemaCommentQuery, [schema]))
@@ -273,13 +275,19 @@ public final class PostgresSink {
     /// The committed checkpoint of `projection`: the last applied position per source
     /// partition. A projector resumes after these positions.
     public func checkpoint(projection: String) throws -> [CheckpointKey: Int64] {
+        try committedPositions(projection: projection).mapValues(\.position)
+    }
+
+    /// `checkpoint(projection:)` with each position's seq (`CheckpointPosition.seq`).
+    public func committedPositions(projection: String) throws -> [CheckpointKey: CheckpointPosition] {
         try withRetry(operation: "read checkpoint") {
             let result = try connection.query(
-                "SELECT source, partition, position FROM \(quotedSchema).projection_checkpoints WHERE projection = $1", [projection])
-            var positions: [CheckpointKey: Int64] = [:]
+                "SELECT source, partition, position, seq FROM \(quotedSchema).projection_checkpoints WHERE projection = $1", [projection])
+            var positions: [CheckpointKey: CheckpointPosition] = [:]
             for row in result.rows {
                 guard let source = row[0], let partition = row[1].flatMap(Int.init), let position = row[2].flatMap(Int64.init) else { continue }
-                positions[CheckpointKey(source: source, partition: partition)] = position
+                let key = CheckpointKey(source: source, partition: partition)
+                positions[key] = CheckpointPosition(source: source, partition: partition, position: position, seq: row[3].flatMap(UInt64.init))
             }
             return positions
         }.value
@@ -420,31 +428,47 @@ public final class PostgresSink {
     }
 
     private func checkpointStatement(_ checkpoints: [String: [CheckpointPosition]]) -> PostgresStatement? {
-        // One row per (projection, source, partition): the furthest position given.
-        var furthest: [String: [CheckpointKey: Int64]] = [:]
+        // One row per (projection, source, partition): the furthest position given, with its seq.
+        var furthest: [String: [CheckpointKey: CheckpointPosition]] = [:]
         for (projection, positions) in checkpoints {
-            for position in positions {
-                furthest[projection, default: [:]][position.key] = max(furthest[projection]?[position.key] ?? .min, position.position)
+            for position in positions where position.position > furthest[projection]?[position.key]?.position ?? .min {
+                furthest[projection, default: [:]][position.key] = position
             }
         }
-        var projections: [String] = [], sources: [String] = [], partitions: [String] = [], values: [String] = []
+        var projections: [String] = [], sources: [String] = [], partitions: [String] = [], values: [String] = [], seqs: [String?] = []
         for projection in furthest.keys.sorted() {
             for (key, position) in furthest[projection]!.sorted(by: { $0.key < $1.key }) {
                 projections.append(projection)
                 sources.append(key.source)
                 partitions.append(String(key.partition))
-                values.append(String(position))
+                values.append(String(position.position))
+                seqs.append(position.seq.map(String.init))
             }
         }
         guard !projections.isEmpty else { return nil }
         return PostgresStatement(
             """
-            INSERT INTO \(quotedSchema).projection_checkpoints AS c (projection, source, partition, position)
-            SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[])
-            ON CONFLICT (projection, source, partition) DO UPDATE SET position = EXCLUDED.position
+            INSERT INTO \(quotedSchema).projection_checkpoints AS c (projection, source, partition, position, seq)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::bigint[])
+            ON CONFLICT (projection, source, partition) DO UPDATE SET position = EXCLUDED.position, seq = EXCLUDED.seq
             WHERE c.position < EXCLUDED.position
             """,
-            [ColumnText.array(projections), ColumnText.array(sources), ColumnText.array(partitions), ColumnText.array(values)])
+            [ColumnText.array(projections), ColumnText.array(sources), ColumnText.array(partitions), ColumnText.array(values), ColumnText.nullableArray(seqs)])
+    }
+
+    /// Deletes the checkpoints of `projections` in the partitions `keys` (a Kafka partition
+    /// written again from offset 0, see `KafkaEventSource`): the one way a checkpoint goes
+    /// back. Runs in a batch transaction, so under the swap lock and before the batch's own
+    /// checkpoints, which then start the partition over.
+    private func checkpointResetStatement(_ keys: [CheckpointKey], projections: [String]) -> PostgresStatement? {
+        guard !keys.isEmpty, !projections.isEmpty else { return nil }
+        let sorted = keys.sorted()
+        return PostgresStatement(
+            """
+            DELETE FROM \(quotedSchema).projection_checkpoints
+            WHERE projection = ANY($1::text[]) AND (source, partition) IN (SELECT * FROM unnest($2::text[], $3::int[]))
+            """,
+            [ColumnText.array(projections.sorted()), ColumnText.array(sorted.map(\.source)), ColumnText.array(sorted.map { String($0.partition) })])
     }
 
     /// For each derived hash, the sorted distinct subjects of the rows of its trigger tables

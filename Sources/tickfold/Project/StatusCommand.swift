@@ -2,6 +2,7 @@ import ArgumentParser
 import Events
 import Foundation
 import Kafka
+import Logging
 import Postgres
 import Projections
 import Redis
@@ -17,7 +18,10 @@ extension ProjectCommand {
             after the checkpointed offset up to the broker's high watermark; its event-time lag \
             is not shown. A projection read from Kafka also lists the partitions of its topics \
             (every PREFIX.* topic) that it never checkpointed: position none (-1 in JSON), their \
-            whole content as lag. The Redis line says whether the keys a checkpoint covers are \
+            whole content as lag. A Kafka checkpoint whose message (by its seq) is no longer at \
+            its offset is named in a note: the broker lost the partition and the relay published \
+            it again, and the next `project run --source kafka` reads it again from offset 0. \
+            The Redis line says whether the keys a checkpoint covers are \
             still there (the marker each batch writes under the active key prefix): LOST when \
             Redis restarted empty or was flushed, with the replay that rebuilds them.
             """
@@ -57,9 +61,14 @@ extension ProjectCommand {
         private func collect(_ connection: PostgresConnection) throws -> StatusReport {
             let quoted = try PostgresConnection.quoteIdentifier(schema)
             var checkpoints: [String: [(CheckpointKey, Int64)]] = [:]
-            for row in try connection.query("SELECT projection, source, partition, position FROM \(quoted).projection_checkpoints ORDER BY 1, 2, 3").rows {
+            var anchors: [String: [CheckpointKey: KafkaPartitionAnchor]] = [:]
+            for row in try connection.query("SELECT projection, source, partition, position, seq FROM \(quoted).projection_checkpoints ORDER BY 1, 2, 3").rows {
                 guard let name = row[0], let source = row[1], let partition = row[2].flatMap(Int.init), let position = row[3].flatMap(Int64.init) else { continue }
-                checkpoints[name, default: []].append((CheckpointKey(source: source, partition: partition), position))
+                let key = CheckpointKey(source: source, partition: partition)
+                checkpoints[name, default: []].append((key, position))
+                if let seq = row[4].flatMap(UInt64.init), key != LogEventSource.checkpointKey {
+                    anchors[name, default: [:]][key] = KafkaPartitionAnchor(offset: position, seq: seq)
+                }
             }
             var rejects: [String: Int] = [:]
             for row in try connection.query("SELECT projection, count(*) FROM \(quoted).projection_rejects GROUP BY 1").rows {
@@ -105,6 +114,11 @@ extension ProjectCommand {
                 }
                 for (key, position) in kafkaPositions.sorted(by: { ($0.key.source, $0.key.partition) < ($1.key.source, $1.key.partition) }) {
                     positions.append(kafka.status(key, position))
+                }
+                for (key, found) in kafka.rewritten(anchors[projection.name] ?? [:]) {
+                    let anchor = anchors[projection.name]![key]!
+                    notes.append("\(projection.name): Kafka partition \(key) was written again since it was read (offset \(anchor.offset) held seq \(anchor.seq), "
+                        + "the broker has \(found) there; its lag counts from the old offset): the next `project run --source kafka` reads it again from offset 0")
                 }
                 let keys = redis.status(projection, hasCheckpoint: !(checkpoints[projection.name] ?? []).isEmpty, schema: schema)
                 if keys.state == "lost" {
@@ -319,6 +333,8 @@ private final class KafkaView {
     static let noCheckpoint: Int64 = -1
 
     let admin: KafkaAdmin?
+    /// The client settings, for the consumer that reads checkpointed messages.
+    private let config: KafkaConfig?
     private(set) var note: String?
     /// Topic → partition count, read once.
     private var topics: [String: Int]?
@@ -326,14 +342,40 @@ private final class KafkaView {
     init(connections: ConnectionOptions, needed: Bool) {
         guard needed else {
             admin = nil
+            config = nil
             return
         }
         do {
             let servers = try connections.kafkaServers()
-            admin = try KafkaAdmin(config: KafkaConfig(bootstrapServers: servers.value))
+            let config = KafkaConfig(bootstrapServers: servers.value)
+            admin = try KafkaAdmin(config: config)
+            self.config = config
         } catch {
             admin = nil
+            config = nil
             note = "Kafka lag unknown: \(error)"
+        }
+    }
+
+    /// The checkpointed partitions whose message read last is no longer at its offset, in
+    /// order, with what the broker holds there (see `KafkaPartitionAnchor`). Partitions the
+    /// broker does not serve are left out: the source warns about missing topics itself.
+    func rewritten(_ anchors: [CheckpointKey: KafkaPartitionAnchor]) -> [(CheckpointKey, String)] {
+        guard !anchors.isEmpty, let config, note == nil else { return [] }
+        var served: [KafkaTopicPartition: KafkaPartitionAnchor] = [:]
+        for (key, anchor) in anchors where (topics?[key.source] ?? 0) > key.partition {
+            served[KafkaTopicPartition(topic: key.source, partition: Int32(key.partition))] = anchor
+        }
+        let found: [KafkaTopicPartition: KafkaOffsetProbe]
+        do {
+            found = try KafkaConsumer.probe(served.mapValues(\.offset), config: config, timeoutMs: 3_000, logger: Logger(label: "tickfold.status"))
+        } catch {
+            note = "Kafka checkpoints not checked: \(error)"
+            return []
+        }
+        return served.sorted { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }.compactMap { partition, anchor in
+            guard case .rewritten(let what) = anchor.verdict(found[partition] ?? .unanswered) else { return nil }
+            return (CheckpointKey(source: partition.topic, partition: Int(partition.partition)), what)
         }
     }
 

@@ -1,0 +1,144 @@
+import Events
+import Foundation
+import Kafka
+import Projections
+import Testing
+import TickfoldTesting
+
+/// A broker restarted empty (an in-memory Tansu) and filled again by the relay's
+/// re-publication holds each event once, where the lost partitions also held events sent twice
+/// (a relay killed between the broker's acknowledgement and its checkpoint sends them again).
+/// The offsets a Kafka projector checkpointed then name other, later events, and the
+/// partitions, with new events, are longer than the checkpoints: resuming at the old offsets
+/// would pass over new events. The projector must read such a partition again.
+@Suite("Kafka projector: partitions the broker lost and the relay wrote again", .serialized, .timeLimit(.minutes(3)),
+       .enabled(if: TestServices.hasPostgres && TestServices.hasRedis && PrivateBroker.binary != nil))
+struct KafkaRewriteTests {
+    /// The log-fed projection of `log` in a target of its own: what every path must equal.
+    static func reference(_ log: EventLog, keys: [String]) async throws -> (tables: [String: String], keys: [String: [String]], target: ProjectorTarget) {
+        let reference = try ProjectorTarget()
+        reference.track(keys)
+        let run = try await Projector(engine: reference.engine(), source: LogEventSource(log: log)).run()
+        #expect(run.reason == .caughtUp)
+        return (try reference.dump(), try reference.redisDump(keys), reference)
+    }
+
+    /// What the partition holds at `offset` (the broker's true end: Tansu 0.6.0's watermark
+    /// requests answer the last batch's base offset + 1).
+    static func probe(_ partition: KafkaTopicPartition, at offset: Int64, config: KafkaConfig) throws -> KafkaOffsetProbe {
+        try KafkaConsumer.probe([partition: offset], config: config, timeoutMs: 10_000, logger: .init(label: "test"))[partition] ?? .unanswered
+    }
+
+    @Test("relay (some events sent twice), Kafka projector, broker restarted empty, re-publication and new events: the restarted projector reads the partitions again and equals the log-fed projection")
+    func rewrittenLongerPartitions() async throws {
+        var broker = try await PrivateBroker.start()
+        defer { broker.kill() }
+        let setup = try LoggedTarget("kafka-rewrite", events: 1_200)
+        defer { setup.cleanUp() }
+        let config = KafkaConfig(bootstrapServers: broker.address)
+        let naming = TopicNaming(prefix: TestServices.uniqueName("rewrite"))
+        let log = setup.log
+        func relay() async throws -> KafkaRelay.Report {
+            try await onThread { try KafkaRelay(log: log, kafka: config, options: .init(naming: naming)).runOnce() }
+        }
+        let firstLast = try #require(setup.logged.last?.seq)
+        #expect(try await relay().checkpoint == firstLast)
+        // Events 1101…1200 once more, into the same partitions (keyed by subject like the relay's
+        // messages): what a relay killed before checkpointing them sends again when restarted.
+        let again = Array(setup.logged[1_100..<1_200])
+        try await onThread { try ProjectorKafka.publish(again, prefix: naming.prefix, partitions: 6, config: config) }
+
+        func source() throws -> KafkaEventSource { try KafkaEventSource(kafka: config, options: .init(naming: naming)) }
+        let first = try await Projector(engine: setup.target.engine(), source: source()).run()
+        #expect(first.reason == .caughtUp && first.progress.events == setup.logged.count + again.count)
+        let checkpointed = try setup.target.rows("SELECT source, partition, position, seq FROM $schema.projection_checkpoints ORDER BY 1, 2")
+        #expect(!checkpointed.isEmpty && checkpointed.allSatisfy { $0[3] != nil }, "every Kafka checkpoint carries its seq: \(checkpointed)")
+
+        // The broker dies and comes back empty; new events are logged; a relay pass finds its
+        // acknowledged messages gone, publishes their topics again (each event once), then the
+        // new events.
+        broker.kill()
+        broker = try await PrivateBroker.start(port: broker.port)
+        _ = try await setup.log.append(events: try ProjectorEvents.mixed(count: 1_000, seed: 91_000))
+        let later = try setup.log.events(from: firstLast + 1, limit: 10_000)
+        setup.target.track(try ProjectorTarget.keys(of: later))
+        let republished = try await relay()
+        #expect(!republished.lostTopics.isEmpty && republished.republished > 0 && republished.checkpoint == later.last?.seq, "\(republished)")
+
+        // Partitions longer than their checkpoints, with other events at the checkpointed offsets.
+        var rewritten = 0
+        for row in checkpointed {
+            let partition = KafkaTopicPartition(topic: row[0] ?? "", partition: Int32(row[1] ?? "") ?? -1)
+            let position = try #require(Int64(row[2] ?? ""))
+            guard case .message = try Self.probe(partition, at: position + 1, config: config),
+                  case .message(let record) = try Self.probe(partition, at: position, config: config) else { continue }
+            if KafkaEventReader.seqHeader(record) != UInt64(row[3] ?? "") { rewritten += 1 }
+        }
+        try #require(rewritten > 0, "re-published partitions longer than their checkpoints hold other events at the checkpointed offsets")
+        // project status names them.
+        let status = try await TickfoldBinary.run(["project", "status", "--schema", setup.target.schema, "--pg", setup.target.conninfo,
+                                                   "--kafka", broker.address, "--log", setup.logPath])
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(status.stdout.components(separatedBy: "was written again since it was read").count - 1 >= rewritten, "\(status.stdout)")
+
+        let resumed = try await Projector(engine: setup.target.engine(), source: source()).run()
+        #expect(resumed.reason == .caughtUp)
+        let keys = try ProjectorTarget.keys(of: setup.logged + later)
+        let reference = try await Self.reference(setup.log, keys: keys)
+        defer { reference.target.cleanUp() }
+        #expect(try setup.target.dump() == reference.tables)
+        #expect(try setup.target.redisDump(keys) == reference.keys)
+        // The checkpoints now name the new partitions' messages: a further run reads nothing.
+        let idle = try await Projector(engine: setup.target.engine(), source: source()).run()
+        #expect(idle.reason == .caughtUp && idle.progress.events == 0, "\(idle.progress)")
+    }
+
+    @Test("a following Kafka projector across the broker's restart, re-publication and new events: the partitions are read again, not resumed at the old offsets; equal to the log-fed projection")
+    func followingAcrossRestart() async throws {
+        var broker = try await PrivateBroker.start()
+        defer { broker.kill() }
+        let setup = try LoggedTarget("kafka-rewrite-follow", events: 1_200)
+        defer { setup.cleanUp() }
+        let config = KafkaConfig(bootstrapServers: broker.address)
+        let naming = TopicNaming(prefix: TestServices.uniqueName("rewritef"))
+        let log = setup.log
+        func relay() async throws -> KafkaRelay.Report {
+            try await onThread { try KafkaRelay(log: log, kafka: config, options: .init(naming: naming)).runOnce() }
+        }
+        let firstLast = try #require(setup.logged.last?.seq)
+        #expect(try await relay().checkpoint == firstLast)
+        let again = Array(setup.logged[1_100..<1_200])
+        try await onThread { try ProjectorKafka.publish(again, prefix: naming.prefix, partitions: 6, config: config) }
+
+        // No topic refresh during the test: the restart must be noticed by the lost connection
+        // or the partitions' ends.
+        let interruption = RetryInterruption()
+        let source = try KafkaEventSource(kafka: config, options: .init(naming: naming, topicRefreshIntervalMs: 600_000, interruption: interruption))
+        var options = Projector.Options(follow: true)
+        options.sourceRetry = .unbounded(interruption: interruption)
+        let projector = Projector(engine: try setup.target.engine(), source: source, options: options)
+        let running = Task { try await projector.run() }
+        let messages = Int64(setup.logged.count + again.count)
+        #expect(try await eventually { try setup.target.checkpoints().values.reduce(0) { $0 + $1 + 1 } == messages })
+
+        broker.kill()
+        broker = try await PrivateBroker.start(port: broker.port)
+        _ = try await setup.log.append(events: try ProjectorEvents.mixed(count: 1_000, seed: 91_000))
+        let later = try setup.log.events(from: firstLast + 1, limit: 10_000)
+        setup.target.track(try ProjectorTarget.keys(of: later))
+        let republished = try await relay()
+        #expect(!republished.lostTopics.isEmpty && republished.checkpoint == later.last?.seq, "\(republished)")
+
+        let keys = try ProjectorTarget.keys(of: setup.logged + later)
+        let reference = try await Self.reference(setup.log, keys: keys)
+        defer { reference.target.cleanUp() }
+        let converged = try await eventually(timeout: .seconds(60)) { try setup.target.dump() == reference.tables }
+        interruption.interrupt()
+        projector.requestStop()
+        let run = try await running.value
+        #expect(converged, "the following projector reaches the log-fed tables")
+        #expect(run.reason == .stopRequested)
+        #expect(try setup.target.dump() == reference.tables)
+        #expect(try setup.target.redisDump(keys) == reference.keys)
+    }
+}
