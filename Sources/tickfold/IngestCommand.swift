@@ -142,7 +142,7 @@ private struct LogTarget {
             let present = try events.filter { try log.seq(of: $0.id) != nil }.count
             return (events.count - present, present)
         }
-        let records = try events.map { LogRecord(id: $0.id, canonicalJSON: try $0.canonicalBytes()) }
+        let records = try events.map(EventLog.record(for:))
         let outcomes = try log!.appendBlocking(records)
         let appended = outcomes.filter { if case .appended = $0 { return true } else { return false } }.count
         return (appended, outcomes.count - appended)

@@ -132,14 +132,14 @@ struct LogCommand: ParsableCommand {
         init(json: Bool) { self.json = json }
 
         mutating func record(_ records: [LogRecord], _ outcomes: [AppendOutcome]) {
-            for (event, outcome) in zip(records, outcomes) {
+            for (record, outcome) in zip(records, outcomes) {
                 switch outcome {
                 case .appended(let seq):
                     appended += 1
-                    if !json { output.write("\(seq) \(event.id.hex)\n") }
+                    if !json { output.write("\(seq) \(record.id.hex)\n") }
                 case .duplicate(let seq):
                     duplicates += 1
-                    if !json { output.write("duplicate \(seq) \(event.id.hex)\n") }
+                    if !json { output.write("duplicate \(seq) \(record.id.hex)\n") }
                 }
             }
             output.flush()

@@ -24,7 +24,7 @@ struct AuditTraceTests {
         let otherSymbol = try Self.bar("2024-01-02", close: "401.00", subject: "QQQ", day: 0)
         let revised = try Self.bar("2024-01-02", close: "470.15", day: 0)
         let outcomes = try log.appendBlocking(try [first, otherDay, otherSymbol, revised].map {
-            LogRecord(id: $0.id, canonicalJSON: try $0.canonicalBytes())
+            try EventLog.record(for: $0)
         })
         #expect(outcomes.map(\.seq) == [1, 2, 3, 4])
 

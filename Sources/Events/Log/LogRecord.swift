@@ -1,11 +1,13 @@
 /// One event as handed to the log: its identity and its canonical JSON envelope bytes.
 ///
-/// The log treats `canonicalJSON` as opaque and returns exactly these bytes on every read.
+/// The log returns exactly these bytes on every read. Outside this module records are made
+/// from events only (`EventLog.record(for:)`): readers take a stored record's id and payload
+/// form on trust (`IDVerification`), so arbitrary bytes must not get in.
 public struct LogRecord: Sendable, Hashable {
     public let id: EventID
     public let canonicalJSON: [UInt8]
 
-    public init(id: EventID, canonicalJSON: [UInt8]) {
+    init(id: EventID, canonicalJSON: [UInt8]) {
         self.id = id
         self.canonicalJSON = canonicalJSON
     }

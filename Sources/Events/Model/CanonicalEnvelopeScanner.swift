@@ -4,7 +4,8 @@ import Crypto
 /// minimal escapes, shortest numbers) in one pass, without building a JSON tree; the payload
 /// is validated in place and kept as bytes.
 ///
-/// It only says yes to input it proves canonical and valid. For anything else (whitespace,
+/// It only says yes to input it proves canonical and valid (with `.trustLog`, a payload is only
+/// delimited: see `IDVerification`). For anything else (whitespace,
 /// another member order, non-canonical escapes or numbers, deep nesting, escaped or
 /// ambiguous-order payload keys, an id mismatch) it says nil and `EventDecoder` takes the
 /// general path, which accepts or names the problem. Because the input is canonical, the
@@ -265,6 +266,8 @@ struct CanonicalEnvelopeScanner {
                 guard skipTrustedString() else { return false }
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 depth += 1
+                // Deeper payloads take the general path, which enforces the parser's limit.
+                guard depth <= Self.maximumPayloadDepth else { return false }
                 position += 1
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
                 depth -= 1
@@ -284,7 +287,7 @@ struct CanonicalEnvelopeScanner {
         var i = position + 1
         while true {
             while count - i >= 8 {
-                let flags = Self.quoteOrBackslash(bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+                let flags = Self.quoteOrBackslash(UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)))
                 // The lowest flag is always a real match (borrows only flag bytes above one).
                 if flags != 0 {
                     i += flags.trailingZeroBitCount >> 3

@@ -86,6 +86,11 @@ public struct Event: Hashable, Sendable {
         guard case .object(let object) = payload else {
             throw EventError(code: .invalidField, field: "payload", detail: "expected an object, found \(payload.kindDescription)")
         }
+        // What the log stores must decode: the parser counts the envelope as one level.
+        guard payload.nests(atMost: JSONValue.defaultMaximumDepth - 1) else {
+            throw EventError(code: .notCanonicalizable, field: "payload",
+                             detail: "nesting deeper than \(JSONValue.defaultMaximumDepth - 1) levels (a decoder refuses it)")
+        }
         var writer = CanonicalJSONWriter()
         let payloadStart = try writeIdentityHead(into: &writer, occurredAt: occurredAt, payload: object)
         let payloadBytes = Array(writer.bytes[payloadStart...])

@@ -2,12 +2,15 @@
 public enum IDVerification: Sendable {
     /// Recompute the id from the content and reject a mismatch (anything read from outside).
     case recompute
-    /// Take the stored id on trust (the log already verified it on append and checksums its pages).
+    /// Take the stored id on trust: every record the log holds was made from an `Event`, whose
+    /// id was computed from its content (`tickfold log verify` recomputes them all).
     case trustStored
-    /// Bytes this log wrote: take the stored id and the payload's canonical form on trust (both
-    /// were verified on append, and zstd checksums every stored block). The envelope's members
-    /// are still read and checked; the payload is only delimited. `tickfold log verify`
-    /// re-checks everything.
+    /// Bytes a log's checksummed (zstd) value holds: take the stored id and the payload's
+    /// canonical form on trust. Records are made from `Event`s only (`EventLog.record(for:)`),
+    /// whose payloads are canonical by construction and within the parser's depth, and the
+    /// frame's checksum catches later damage. The envelope's members are still read and
+    /// checked; the payload is only delimited. `EventLog.events(from:)` chooses it per stored
+    /// value; `tickfold log verify` re-checks everything.
     case trustLog
 }
 

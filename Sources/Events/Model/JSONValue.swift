@@ -155,3 +155,14 @@ extension JSONValue: CustomStringConvertible {
         }
     }
 }
+
+extension JSONValue {
+    /// Whether arrays and objects nest at most `levels` deep (a scalar is 0 levels deep).
+    func nests(atMost levels: Int) -> Bool {
+        switch self {
+        case .array(let elements): levels >= 1 && elements.allSatisfy { $0.nests(atMost: levels - 1) }
+        case .object(let object): levels >= 1 && object.members.allSatisfy { $0.value.nests(atMost: levels - 1) }
+        case .null, .bool, .number, .string: true
+        }
+    }
+}

@@ -3,6 +3,7 @@ import Foundation
 import LMDB
 import Testing
 import TickfoldTesting
+import Zstd
 
 @Suite("EventLog decoded reads on several threads")
 struct EventLogDecodedReadTests {
@@ -161,6 +162,9 @@ struct EventLogDecodedReadTests {
         for parts in [1, 3] {
             let error = #expect(throws: EventLogError.self) { _ = try log.events(from: 1, limit: .max, parts: parts) }
             #expect(error?.code == .corrupted && error?.operation == "read event \(damagedSeq)", "\(parts) threads: \(String(describing: error))")
+            if compressionLevel != nil {
+                #expect((error?.underlying as? ZstdError)?.code == .checksumMismatch, "\(String(describing: error))")
+            }
         }
         _ = temporary
     }

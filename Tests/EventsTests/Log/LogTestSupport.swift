@@ -1,5 +1,5 @@
 import Crypto
-import Events
+@testable import Events
 import Foundation
 import LMDB
 import TickfoldTesting

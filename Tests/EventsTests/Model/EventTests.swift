@@ -15,6 +15,27 @@ struct EventTests {
             provenance: Provenance(request: "yahoo:chart:SPY:1d", causation: "stage-1"))
     }
 
+    @Test("Event ids order, compare and print as their 32 bytes do")
+    func idOrder() throws {
+        var rng = SplitMix64(seed: 0x1d)
+        var ids: [(EventID, [UInt8])] = []
+        for _ in 0..<2_000 {
+            // Shared prefixes make later words decide.
+            var bytes = (0..<32).map { _ in UInt8.random(in: 0...3, using: &rng) }
+            bytes[Int.random(in: 0..<32, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+            ids.append((try #require(EventID(bytes: bytes)), bytes))
+        }
+        for (a, b) in Array(zip(ids, ids.dropFirst())) + Array(zip(ids, ids)) {
+            #expect((a.0 < b.0) == a.1.lexicographicallyPrecedes(b.1))
+            #expect((a.0 == b.0) == (a.1 == b.1))
+        }
+        for (id, bytes) in ids {
+            #expect(id.bytes == bytes)
+            #expect(EventID(hex: id.hex) == id)
+            #expect(id.withUnsafeBytes { Array($0) } == bytes)
+        }
+    }
+
     @Test("The id is SHA-256 of the canonical identity object, independent of observedAt, provenance and seq")
     func identity() throws {
         let event = try Self.bar()

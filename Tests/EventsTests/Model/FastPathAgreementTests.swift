@@ -125,9 +125,9 @@ struct FastPathAgreementTests {
                 }
             }
         }
-        // Deeper than the validating scanner follows (it leaves those to the strict path).
+        // As deep as the scanners follow, with brackets inside strings.
         var nested: JSONValue = ["leaf": "}]\"{[", "n": [1, [2, ["}"]]]]
-        for level in 0..<50 { nested = level % 2 == 0 ? ["d": nested] : [nested, "]"] }
+        for level in 0..<26 { nested = level % 2 == 0 ? ["d": nested] : [nested, "]"] }
         events.append(try Event.make(type: "test.edge", version: 1, source: "s", subject: "x", occurredAt: t, payload: ["p": nested]))
         for (index, event) in events.enumerated() {
             var stored = event
@@ -137,6 +137,27 @@ struct FastPathAgreementTests {
                 #expect(fast == (try Event.decode(bytes)), "\(String(decoding: bytes, as: UTF8.self))")
             }
         }
+        // Deeper payloads are left to the strict path, which reads them up to its limit.
+        for levels in [33, 63] {
+            var deep: JSONValue = 1
+            for _ in 0..<(levels - 1) { deep = ["d": deep] }
+            let event = try Event.make(type: "test.edge", version: 1, source: "s", subject: "x", occurredAt: t, payload: ["p": deep])
+            let bytes = try event.canonicalBytes()
+            #expect(Self.fast(bytes, .trustLog) == nil)
+            #expect(try Event.decode(bytes, verification: .trustLog) == event)
+        }
+    }
+
+    @Test("Event.make refuses a payload nested deeper than a decoder reads back")
+    func makeRefusesTooDeep() throws {
+        var deep: JSONValue = 1
+        for _ in 0..<62 { deep = [deep] }
+        let fits = try Event.make(type: "test.edge", version: 1, source: "s", subject: "x", occurredAt: Timestamp(millisecondsSinceEpoch: 0), payload: ["p": deep])
+        #expect(try Event.decode(try fits.canonicalBytes(includingSeq: true)) == fits)
+        let error = #expect(throws: EventError.self) {
+            try Event.make(type: "test.edge", version: 1, source: "s", subject: "x", occurredAt: Timestamp(millisecondsSinceEpoch: 0), payload: ["p": [deep]])
+        }
+        #expect(error?.code == .notCanonicalizable && error?.field == "payload", "\(String(describing: error))")
     }
 
     /// What `.trustLog` promises for damaged bytes is only that damage outside the payload is

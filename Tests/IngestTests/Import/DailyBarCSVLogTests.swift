@@ -156,5 +156,5 @@ struct DailyBarCSVLogTests {
 }
 
 private func records(_ events: [Event]) throws -> [LogRecord] {
-    try events.map { LogRecord(id: $0.id, canonicalJSON: try $0.canonicalBytes()) }
+    try events.map(EventLog.record(for:))
 }
