@@ -14,6 +14,13 @@ public enum Zstd {
         return id == 0 ? nil : id
     }
 
+    /// Whether a zstd frame carries a content checksum (its header descriptor's bit 2, RFC 8878
+    /// §3.1.1.1.1.3); false for anything that is not a zstd frame.
+    public static func hasContentChecksum(frame: UnsafeRawBufferPointer) -> Bool {
+        guard frame.count >= 5, frame.loadUnaligned(as: UInt32.self).littleEndian == 0xFD2F_B528 else { return false }
+        return frame[4] & 0x04 != 0
+    }
+
     /// Trains a dictionary of at most `capacity` bytes from typical small records
     /// (`ZDICT_trainFromBuffer`). Needs a few hundred samples or more to succeed.
     public static func trainDictionary(samples: [[UInt8]], capacity: Int = 16 * 1024) throws -> [UInt8] {

@@ -90,5 +90,16 @@ struct ZstdTests {
         let tooFew = #expect(throws: ZstdError.self) { _ = try Zstd.trainDictionary(samples: [[1, 2, 3]], capacity: 4096) }
         #expect(tooFew?.code == .trainingFailed)
     }
-}
 
+    @Test("a frame says whether it carries a content checksum; other bytes do not")
+    func contentChecksumFlag() throws {
+        let record = Array(#"{"id":"x","payload":{"close":"603.55"}}"#.utf8)
+        for checksum in [true, false] {
+            let frame = try ZstdCompressor(level: 1, checksum: checksum).compress(record)
+            #expect(frame.withUnsafeBytes { Zstd.hasContentChecksum(frame: $0) } == checksum)
+        }
+        for bytes: [UInt8] in [[], [0x28, 0xb5, 0x2f, 0xfd], record, [0x28, 0xb5, 0x2f, 0xfe, 0x04]] {
+            #expect(!bytes.withUnsafeBytes { Zstd.hasContentChecksum(frame: $0) })
+        }
+    }
+}

@@ -221,9 +221,10 @@ private final class DecodeJob: @unchecked Sendable {
 
 extension IDVerification {
     /// The verification for records of `stored`: `.trustLog` trusts the payload because zstd's
-    /// checksum guards the stored bytes, so an uncompressed value falls back to `.trustStored`.
+    /// checksum guards the stored bytes, so a value without one (uncompressed, or a frame
+    /// written without the checksum flag) falls back to `.trustStored`.
     func forStored(_ stored: StoredValue) -> IDVerification {
-        if case .trustLog = self, stored.format.compression == .none { return .trustStored }
-        return self
+        guard case .trustLog = self else { return self }
+        return stored.format.compression != .none && Zstd.hasContentChecksum(frame: stored.payload) ? self : .trustStored
     }
 }

@@ -129,9 +129,25 @@ struct EventLogDecodedReadTests {
         _ = temporary
     }
 
-    @Test("a payload damaged in place fails the read: zstd's checksum catches it in a compressed value, and an uncompressed one is not taken on trust",
-          arguments: [nil, 1] as [Int?])
-    func damagedPayload(compressionLevel: Int?) throws {
+    /// How a stored value is damaged: in the raw bytes of an uncompressed value, in a compressed
+    /// frame's bytes, or in the JSON of a frame then written again without a checksum.
+    enum PayloadDamage: String, CaseIterable, CustomTestStringConvertible {
+        case uncompressed, compressedFrame, frameWithoutChecksum
+        var testDescription: String { rawValue }
+    }
+
+    /// A payload member's colon becomes a semicolon: the brackets and strings a trusting skip
+    /// follows are intact, the JSON is not.
+    static func breakFirstPayload(_ json: inout [UInt8]) throws {
+        let at = try #require(json.firstRange(of: Array(#""payload":{""#.utf8))).upperBound
+        let colon = try #require(json[at...].firstIndex(of: UInt8(ascii: ":")))
+        json[colon] = UInt8(ascii: ";")
+    }
+
+    @Test("a payload damaged in place fails the read: zstd's checksum catches it in a compressed value; an uncompressed value or a frame without a checksum is not taken on trust",
+          arguments: PayloadDamage.allCases)
+    func damagedPayload(damage: PayloadDamage) throws {
+        let compressionLevel: Int? = damage == .uncompressed ? nil : 1
         let (temporary, path) = try LogFixtures.directory()
         let events = try EventCodecBenchmark.sampleEvents(count: 3_000, seed: 9)
         do {
@@ -144,15 +160,17 @@ struct EventLogDecodedReadTests {
         let damagedSeq: UInt64 = try LogFixtures.withStorage(path) { txn, database, _ in
             let first = try #require(try LogFixtures.valueKeys(txn, database).last { $0 <= 2_000 })
             var value = try #require(try txn.get(LogFixtures.key(first), in: database))
-            if compressionLevel == nil {
-                // A payload member's colon becomes a semicolon: the brackets and strings a
-                // trusting skip follows are intact, the JSON is not.
-                let marker = Array(#""payload":{""#.utf8)
-                let at = try #require(value.firstRange(of: marker)).upperBound
-                let colon = try #require(value[at...].firstIndex(of: UInt8(ascii: ":")))
-                value[colon] = UInt8(ascii: ";")
-            } else {
+            switch damage {
+            case .uncompressed:
+                try Self.breakFirstPayload(&value)
+            case .compressedFrame:
                 value[value.count - 40] ^= 0x20
+            case .frameWithoutChecksum:
+                let count = Int(value[1]) << 8 | Int(value[2])
+                let frameStart = LogFormat.blockHeaderSize + count * (LogFormat.idSize + 4)
+                var json = try ZstdDecompressor().decompress(Array(value[frameStart...]))
+                try Self.breakFirstPayload(&json)
+                value = Array(value[..<frameStart]) + (try ZstdCompressor(level: 1, checksum: false).compress(json))
             }
             try txn.put(value, for: LogFixtures.key(first), in: database)
             return first
@@ -162,8 +180,9 @@ struct EventLogDecodedReadTests {
         for parts in [1, 3] {
             let error = #expect(throws: EventLogError.self) { _ = try log.events(from: 1, limit: .max, parts: parts) }
             #expect(error?.code == .corrupted && error?.operation == "read event \(damagedSeq)", "\(parts) threads: \(String(describing: error))")
-            if compressionLevel != nil {
-                #expect((error?.underlying as? ZstdError)?.code == .checksumMismatch, "\(String(describing: error))")
+            switch damage {
+            case .compressedFrame: #expect((error?.underlying as? ZstdError)?.code == .checksumMismatch, "\(String(describing: error))")
+            case .uncompressed, .frameWithoutChecksum: #expect(error?.underlying is EventError, "\(String(describing: error))")
             }
         }
         _ = temporary
