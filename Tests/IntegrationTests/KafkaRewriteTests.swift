@@ -29,24 +29,68 @@ struct KafkaRewriteTests {
         try KafkaConsumer.probe([partition: offset], config: config, timeoutMs: 10_000, logger: .init(label: "test"))[partition] ?? .unanswered
     }
 
-    @Test("relay (some events sent twice), Kafka projector, broker restarted empty, re-publication and new events: the restarted projector reads the partitions again and equals the log-fed projection")
-    func rewrittenLongerPartitions() async throws {
-        var broker = try await PrivateBroker.start()
-        defer { broker.kill() }
-        let setup = try LoggedTarget("kafka-rewrite", events: 1_200)
-        defer { setup.cleanUp() }
-        let config = KafkaConfig(bootstrapServers: broker.address)
-        let naming = TopicNaming(prefix: TestServices.uniqueName("rewrite"))
-        let log = setup.log
-        func relay() async throws -> KafkaRelay.Report {
+    /// A logged target of 1,200 events relayed to a private broker, where events 1101…1200
+    /// then went once more into the same partitions (keyed by subject like the relay's
+    /// messages): what a relay killed before checkpointing them sends again when restarted.
+    struct RelayedTwice {
+        var broker: PrivateBroker
+        let setup: LoggedTarget
+        let config: KafkaConfig
+        let naming: TopicNaming
+        /// The seq of the last event relayed first.
+        let firstLast: UInt64
+        /// The events sent twice.
+        let again: [Event]
+        /// The first relay pass's report.
+        let firstRelay: KafkaRelay.Report
+
+        init(_ name: String, prefix: String) async throws {
+            broker = try await PrivateBroker.start()
+            do {
+                setup = try LoggedTarget(name, events: 1_200)
+            } catch {
+                broker.kill()
+                throw error
+            }
+            config = KafkaConfig(bootstrapServers: broker.address)
+            naming = TopicNaming(prefix: TestServices.uniqueName(prefix))
+            firstLast = try #require(setup.logged.last?.seq)
+            again = Array(setup.logged[1_100..<1_200])
+            firstRelay = try await Self.relay(setup.log, config, naming)
+            let (again, naming, config) = (again, naming, config)
+            try await onThread { try ProjectorKafka.publish(again, prefix: naming.prefix, partitions: 6, config: config) }
+        }
+
+        static func relay(_ log: EventLog, _ config: KafkaConfig, _ naming: TopicNaming) async throws -> KafkaRelay.Report {
             try await onThread { try KafkaRelay(log: log, kafka: config, options: .init(naming: naming)).runOnce() }
         }
-        let firstLast = try #require(setup.logged.last?.seq)
-        #expect(try await relay().checkpoint == firstLast)
-        // Events 1101…1200 once more, into the same partitions (keyed by subject like the relay's
-        // messages): what a relay killed before checkpointing them sends again when restarted.
-        let again = Array(setup.logged[1_100..<1_200])
-        try await onThread { try ProjectorKafka.publish(again, prefix: naming.prefix, partitions: 6, config: config) }
+
+        /// One relay pass.
+        func relay() async throws -> KafkaRelay.Report { try await Self.relay(setup.log, config, naming) }
+
+        /// The broker dies and comes back empty on its port; 1,000 new events are logged
+        /// (their keys tracked) and returned.
+        mutating func restartEmptyWithNewEvents() async throws -> [Event] {
+            broker.kill()
+            broker = try await PrivateBroker.start(port: broker.port)
+            _ = try await setup.log.append(events: try ProjectorEvents.mixed(count: 1_000, seed: 91_000))
+            let later = try setup.log.events(from: firstLast + 1, limit: 10_000)
+            setup.target.track(try ProjectorTarget.keys(of: later))
+            return later
+        }
+
+        func cleanUp() {
+            setup.cleanUp()
+            broker.kill()
+        }
+    }
+
+    @Test("relay (some events sent twice), Kafka projector, broker restarted empty, re-publication and new events: the restarted projector reads the partitions again and equals the log-fed projection")
+    func rewrittenLongerPartitions() async throws {
+        var scenario = try await RelayedTwice("kafka-rewrite", prefix: "rewrite")
+        defer { scenario.cleanUp() }
+        let (setup, config, naming, again) = (scenario.setup, scenario.config, scenario.naming, scenario.again)
+        #expect(scenario.firstRelay.checkpoint == scenario.firstLast)
 
         func source() throws -> KafkaEventSource { try KafkaEventSource(kafka: config, options: .init(naming: naming)) }
         let first = try await Projector(engine: setup.target.engine(), source: source()).run()
@@ -57,12 +101,8 @@ struct KafkaRewriteTests {
         // The broker dies and comes back empty; new events are logged; a relay pass finds its
         // acknowledged messages gone, publishes their topics again (each event once), then the
         // new events.
-        broker.kill()
-        broker = try await PrivateBroker.start(port: broker.port)
-        _ = try await setup.log.append(events: try ProjectorEvents.mixed(count: 1_000, seed: 91_000))
-        let later = try setup.log.events(from: firstLast + 1, limit: 10_000)
-        setup.target.track(try ProjectorTarget.keys(of: later))
-        let republished = try await relay()
+        let later = try await scenario.restartEmptyWithNewEvents()
+        let republished = try await scenario.relay()
         #expect(!republished.lostTopics.isEmpty && republished.republished > 0 && republished.checkpoint == later.last?.seq, "\(republished)")
 
         // Partitions longer than their checkpoints, with other events at the checkpointed offsets.
@@ -77,7 +117,7 @@ struct KafkaRewriteTests {
         try #require(rewritten > 0, "re-published partitions longer than their checkpoints hold other events at the checkpointed offsets")
         // project status names them.
         let status = try await TickfoldBinary.run(["project", "status", "--schema", setup.target.schema, "--pg", setup.target.conninfo,
-                                                   "--kafka", broker.address, "--log", setup.logPath])
+                                                   "--kafka", scenario.broker.address, "--log", setup.logPath])
         #expect(status.status == 0, "\(status.stderr)")
         #expect(status.stdout.components(separatedBy: "was written again since it was read").count - 1 >= rewritten, "\(status.stdout)")
 
@@ -95,20 +135,10 @@ struct KafkaRewriteTests {
 
     @Test("a following Kafka projector across the broker's restart, re-publication and new events: the partitions are read again, not resumed at the old offsets; equal to the log-fed projection")
     func followingAcrossRestart() async throws {
-        var broker = try await PrivateBroker.start()
-        defer { broker.kill() }
-        let setup = try LoggedTarget("kafka-rewrite-follow", events: 1_200)
-        defer { setup.cleanUp() }
-        let config = KafkaConfig(bootstrapServers: broker.address)
-        let naming = TopicNaming(prefix: TestServices.uniqueName("rewritef"))
-        let log = setup.log
-        func relay() async throws -> KafkaRelay.Report {
-            try await onThread { try KafkaRelay(log: log, kafka: config, options: .init(naming: naming)).runOnce() }
-        }
-        let firstLast = try #require(setup.logged.last?.seq)
-        #expect(try await relay().checkpoint == firstLast)
-        let again = Array(setup.logged[1_100..<1_200])
-        try await onThread { try ProjectorKafka.publish(again, prefix: naming.prefix, partitions: 6, config: config) }
+        var scenario = try await RelayedTwice("kafka-rewrite-follow", prefix: "rewritef")
+        defer { scenario.cleanUp() }
+        let (setup, config, naming, again) = (scenario.setup, scenario.config, scenario.naming, scenario.again)
+        #expect(scenario.firstRelay.checkpoint == scenario.firstLast)
 
         // No topic refresh during the test: the restart must be noticed by the lost connection
         // or the partitions' ends.
@@ -121,12 +151,8 @@ struct KafkaRewriteTests {
         let messages = Int64(setup.logged.count + again.count)
         #expect(try await eventually { try setup.target.checkpoints().values.reduce(0) { $0 + $1 + 1 } == messages })
 
-        broker.kill()
-        broker = try await PrivateBroker.start(port: broker.port)
-        _ = try await setup.log.append(events: try ProjectorEvents.mixed(count: 1_000, seed: 91_000))
-        let later = try setup.log.events(from: firstLast + 1, limit: 10_000)
-        setup.target.track(try ProjectorTarget.keys(of: later))
-        let republished = try await relay()
+        let later = try await scenario.restartEmptyWithNewEvents()
+        let republished = try await scenario.relay()
         #expect(!republished.lostTopics.isEmpty && republished.checkpoint == later.last?.seq, "\(republished)")
 
         let keys = try ProjectorTarget.keys(of: setup.logged + later)
