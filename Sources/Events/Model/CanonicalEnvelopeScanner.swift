@@ -378,12 +378,8 @@ struct CanonicalEnvelopeScanner {
     @inline(__always)
     static func needsAttention(_ word: UInt64) -> Bool {
         let ones: UInt64 = 0x0101_0101_0101_0101
-        let quotes = word ^ (ones &* 0x22)
-        let backslashes = word ^ (ones &* 0x5c)
-        let hasQuote = (quotes &- ones) & ~quotes
-        let hasBackslash = (backslashes &- ones) & ~backslashes
         let hasControl = (word &- ones &* 0x20) & ~word
-        return (hasQuote | hasBackslash | hasControl | word) & (ones &* 0x80) != 0
+        return quoteOrBackslash(word) | (hasControl | word) & (ones &* 0x80) != 0
     }
 
     /// One multi-byte UTF-8 sequence: no overlongs, no surrogates, at most U+10FFFF.
