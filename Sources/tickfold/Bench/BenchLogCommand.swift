@@ -21,7 +21,9 @@ struct BenchLogCommand: ParsableCommand {
             --scale-events events, where the id index is large. \
             Read + decode streams the nosync log through Event decoding (stored id trusted); random \
             reads fetch 10,000 events by seq one at a time; the relay publishes the nosync log to \
-            topics under a unique prefix, deleted afterwards. \
+            topics under a unique prefix, deleted afterwards; then the same messages, built in \
+            memory first, go through one producer alone (relay_producer_only_events_per_s): the \
+            client's and broker's own limit, which the relay cannot beat. \
             Rates are wall-clock events/s; figures move with other load on the machine.
             """)
 
@@ -130,6 +132,11 @@ struct BenchLogCommand: ParsableCommand {
             let relay = try relayRun(log, broker)
             report.record("relay_events_per_s", relay.rate, unit: "events/s",
                           note: "\(relay.events) events end to end incl. topic creation and acknowledgements, \(Self.format(relay.seconds)) s, \(Self.format(relay.cpuMicrosecondsPerEvent)) µs CPU/event")
+            let producer = try producerOnlyRun(log, broker)
+            report.record("relay_producer_only_events_per_s", producer.rate, unit: "events/s",
+                          note: "the relay's messages (topic, key, value, four headers), built in memory beforehand, sent by one KafkaProducer with the relay's settings to topics created beforehand, until acknowledged: the client and broker's own limit for these messages, \(Self.format(producer.seconds)) s, \(Self.format(producer.cpuMicrosecondsPerEvent)) µs CPU/event")
+            report.record("relay_vs_producer_ratio", relay.rate / producer.rate, unit: "",
+                          note: "relay_events_per_s over relay_producer_only_events_per_s, the same run")
         }
         report.describe("load_average_end", Self.loadAverage())
         return report
@@ -294,6 +301,57 @@ struct BenchLogCommand: ParsableCommand {
         let expected = try log.count()
         guard published == expected else { throw CLIError("the relay published \(published) of \(expected) events") }
         run.events = published
+        return run
+    }
+
+    /// One message as the relay sends it.
+    private struct Message {
+        let topic: String
+        let key: [UInt8]
+        let value: [UInt8]
+        let headers: [(String, [UInt8])]
+        let seq: UInt64
+    }
+
+    /// Sends the relay's messages for the whole log, built in memory first (untimed), through
+    /// one idempotent `KafkaProducer` with the relay's settings, to topics under a unique
+    /// prefix created first (untimed), and waits for every acknowledgement: what the client and
+    /// the broker do with these messages when nothing else runs in the sending process.
+    private func producerOnlyRun(_ log: EventLog, _ broker: Broker) throws -> Run {
+        let naming = TopicNaming(prefix: "bench-\(UUID().uuidString.prefix(8).lowercased())")
+        var messages: [Message] = []
+        var next: UInt64 = 1
+        while case let events = try log.events(from: next, limit: Self.readBatch), let last = events.last?.seq {
+            for event in events {
+                let seq = event.seq ?? 0
+                messages.append(Message(
+                    topic: naming.topic(forType: event.type), key: Array(event.subject.utf8), value: try event.canonicalBytes(includingSeq: true),
+                    headers: [("id", Array(event.id.hex.utf8)), ("type", Array(event.type.utf8)), ("version", Array(String(event.version).utf8)),
+                              ("seq", Array(String(seq).utf8))],
+                    seq: seq))
+            }
+            next = last + 1
+        }
+        let topics = Set(messages.map(\.topic)).sorted()
+        defer { for topic in topics { try? broker.admin.deleteTopic(topic) } }
+        var run = Run()
+        var acknowledged = 0
+        do {
+            for topic in topics { _ = try broker.admin.createTopic(topic, partitions: Int32(KafkaRelay.Options().partitions)) }
+            let producer = try KafkaProducer(config: broker.config, idempotent: true, logger: broker.logger)
+            try run.time {
+                for (index, message) in messages.enumerated() {
+                    try producer.send(topic: message.topic, key: message.key, value: message.value, headers: message.headers, tag: message.seq)
+                    if index % 1_024 == 1_023 { acknowledged += producer.poll().count { $0.error == nil } }
+                }
+                while producer.outstandingMessages > 0 { acknowledged += try producer.flush(timeoutMs: 60_000).count { $0.error == nil } }
+                acknowledged += producer.poll().count { $0.error == nil }
+            }
+        } catch {
+            throw CLIError("producer-only run against Kafka at \(broker.servers): \(error)")
+        }
+        guard acknowledged == messages.count else { throw CLIError("the producer-only run had \(acknowledged) of \(messages.count) messages acknowledged") }
+        run.events = acknowledged
         return run
     }
 
