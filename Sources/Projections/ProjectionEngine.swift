@@ -34,6 +34,11 @@ public struct ApplySummary: Sendable, Hashable {
 /// a batch) a batch that finds it gone fails with `redisKeysLost` instead of writing only the
 /// new events' keys into a Redis that restarted empty or was flushed. The check runs in the
 /// batch's own round trip, so a reconnect to a restarted server is noticed by its first batch.
+/// The marker carries the projection's batch count, advanced in the batch's transaction
+/// (`projection_batches`); a batch whose marker holds a count below PostgreSQL's committed one
+/// (a Redis restored from an older snapshot) fails with `redisKeysLost` as well. The count
+/// advances only in transactions that write Redis (a replay without Redis carries the live
+/// count over at its swap instead, see `Replayer.swap`).
 ///
 /// `@unchecked Sendable`: the sinks are used only under `lock`, one batch at a time, so the
 /// projector service may own the engine from any (dedicated, blocking) thread.
@@ -57,14 +62,16 @@ public final class ProjectionEngine: @unchecked Sendable {
 
     /// Checks, for every projection with a committed checkpoint, that Redis still holds its
     /// keys (the projector calls it before its first batch); throws `redisKeysLost` naming the
-    /// replay that rebuilds them when it does not. A projection without a checkpoint is new,
-    /// not an error; keys written before markers existed get their marker now.
+    /// replay that rebuilds them when it does not, or when they are older than the checkpoint
+    /// (`RedisKeysState.stale`). A projection without a checkpoint is new, not an error; keys
+    /// written before markers existed get their marker now.
     public func verifyRedisKeys() throws {
         guard let redis else { return }
         try lock.withLock {
             for projection in projections {
                 let checkpoint = try postgres.checkpoint(projection: projection.name)
-                switch try redis.keysState(projection: projection, hasCheckpoint: !checkpoint.isEmpty) {
+                let batches = try postgres.batchCount(projection: projection.name)
+                switch try redis.keysState(projection: projection, hasCheckpoint: !checkpoint.isEmpty, batches: batches) {
                 case .fresh:
                     markersWritten.remove(projection.name)
                 case .present:
@@ -73,10 +80,13 @@ public final class ProjectionEngine: @unchecked Sendable {
                     logger.notice("Redis keys without a marker (written before markers existed); writing it", metadata: [
                         "projection": "\(projection.name)", "marker": "\(redis.markerKey(projection: projection.name))",
                     ])
-                    _ = try redis.write([], derived: [], markers: [RedisMarker(projection: projection.name, value: projection.label, mustExist: false)])
+                    let value = RedisLayout.markerValue(label: projection.label, batch: batches > 0 ? batches : nil)
+                    _ = try redis.write([], derived: [], markers: [RedisMarker(projection: projection.name, value: value, mustExist: false)])
                     markersWritten.insert(projection.name)
                 case .lost:
                     throw keysLost(projection.name, checkpoint: checkpoint, redis: redis)
+                case .stale:
+                    throw keysStale(projection.name, markerBatch: try redis.markerBatch(projection: projection.name), redis: redis)
                 }
             }
         }
@@ -86,10 +96,16 @@ public final class ProjectionEngine: @unchecked Sendable {
     /// known written are still there, as a batch would, without writing anything else; throws
     /// `redisKeysLost` when one is gone. Without it an idle projector would learn of a Redis
     /// restart only with its next event, which may be days away (a weekend, a closed market).
+    /// It checks that the markers exist, not their batch counts: a replay may swap in another
+    /// schema and prefix (with counts of their own) between two checks, while a batch reads
+    /// the count in the transaction that holds the swap lock. A Redis restored from an older
+    /// snapshot is therefore noticed by the next batch, or the next start.
     public func checkRedisKeys() throws {
         guard let redis else { return }
         try lock.withLock {
-            let markers = nextMarkers().filter(\.mustExist)
+            let markers = projections.filter { markersWritten.contains($0.name) }.map {
+                RedisMarker(projection: $0.name, value: nil, mustExist: true)
+            }
             guard !markers.isEmpty else { return }
             do {
                 _ = try redis.write([], derived: [], markers: markers)
@@ -99,9 +115,17 @@ public final class ProjectionEngine: @unchecked Sendable {
         }
     }
 
-    /// Every projection's marker for the next batch (called under `lock`).
-    private func nextMarkers() -> [RedisMarker] {
-        projections.map { RedisMarker(projection: $0.name, value: $0.label, mustExist: markersWritten.contains($0.name)) }
+    /// Every projection's marker for a batch whose transaction advanced the batch counts to
+    /// `batches` (called under `lock`): a marker known written must hold at least the count
+    /// committed before (one less; the batch's own when it was written before a COMMIT that
+    /// did not happen).
+    private func markers(batches: [String: Int64]) -> [RedisMarker] {
+        projections.map { projection in
+            let batch = batches[projection.name]
+            return RedisMarker(
+                projection: projection.name, value: RedisLayout.markerValue(label: projection.label, batch: batch),
+                mustExist: markersWritten.contains(projection.name), minimumBatch: batch.map { $0 - 1 })
+        }
     }
 
     /// The `redisKeysLost` error for the projection whose marker `missing` names (called
@@ -109,6 +133,16 @@ public final class ProjectionEngine: @unchecked Sendable {
     private func keysLost(_ missing: RedisMarkerMissing, redis: RedisSink) -> ProjectionError {
         let projection = projections.first { redis.markerKey(projection: $0.name) == missing.key }?.name ?? missing.key
         return keysLost(projection, checkpoint: (try? postgres.checkpoint(projection: projection)) ?? [:], redis: redis)
+    }
+
+    /// The `redisKeysLost` error for a marker holding the batch count `markerBatch`, below
+    /// PostgreSQL's (called under `lock`, after any batch transaction rolled back).
+    private func keysStale(_ projection: String, markerBatch: Int64?, redis: RedisSink) -> ProjectionError {
+        let checkpoint = (try? postgres.checkpoint(projection: projection)) ?? [:]
+        let at = checkpoint.isEmpty ? "its last batch" : checkpoint.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+        return ProjectionError(.redisKeysLost, operation: "check Redis keys", message: RedisKeysLoss.staleMessage(
+            projection: projection, markerKey: redis.markerKey(projection: projection), markerBatch: markerBatch,
+            batches: (try? postgres.batchCount(projection: projection)) ?? 0, checkpoint: at, schema: postgres.schema, namespace: redis.namespace))
     }
 
     /// The `redisKeysLost` error for `projection`, naming its remedy.
@@ -163,7 +197,6 @@ public final class ProjectionEngine: @unchecked Sendable {
             var checkpoints: [String: [CheckpointPosition]] = [:]
             for projection in projections { checkpoints[projection.name] = positions }
             let derived = redis == nil ? [] : projections.flatMap { $0.derivedHashes }
-            let markers = redis == nil ? [] : nextMarkers()
             // A lost Redis connection fails the transaction at once (it holds the swap lock and
             // row locks); the backoff happens here, outside it, and the batch runs again.
             var redisFailures = 0
@@ -171,12 +204,13 @@ public final class ProjectionEngine: @unchecked Sendable {
                 do {
                     summary.postgres = try postgres.apply(
                         rows: changes.rows, rejects: changes.rejects, checkpoints: checkpoints, resetting: resetting, derived: derived,
-                        versionsOf: projections
-                    ) { values in
+                        versionsOf: projections, countingBatches: redis == nil ? [] : projections.map(\.name)
+                    ) { values, batches in
                         // Under the swap lock, after the version check, before COMMIT: see the
                         // type's documentation. One round trip for keys and derived fields.
                         guard let redis else { return }
-                        (summary.redisKeys, summary.derivedFields) = try redis.write(changes.keys, derived: values, markers: markers, retry: RetryPolicy.none)
+                        (summary.redisKeys, summary.derivedFields) = try redis.write(
+                            changes.keys, derived: values, markers: markers(batches: batches), retry: RetryPolicy.none)
                     }
                     summary.redisKeys.retries += redisFailures
                     if redis != nil { markersWritten.formUnion(projections.map(\.name)) }
@@ -185,6 +219,10 @@ public final class ProjectionEngine: @unchecked Sendable {
                     // Rolled back: nothing of this batch is committed.
                     guard let redis else { throw missing }
                     throw keysLost(missing, redis: redis)
+                } catch let stale as RedisMarkerStale {
+                    guard let redis else { throw stale }
+                    let projection = projections.first { redis.markerKey(projection: $0.name) == stale.key }?.name ?? stale.key
+                    throw keysStale(projection, markerBatch: stale.batch, redis: redis)
                 } catch let error as ProjectionError where error.isLostRedisConnection {
                     guard let redis, redis.retry.allowsAttempt(afterFailure: redisFailures + 1) else { throw error }
                     redisFailures += 1

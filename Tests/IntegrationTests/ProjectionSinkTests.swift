@@ -72,7 +72,11 @@ private final class SinkFixture {
         guard let redis else { return [:] }
         var out: [String: [String]] = [:]
         for key in try keys() {
-            out[String(key.dropFirst(namespace.count))] = try RedisDump.value(redis, key)
+            let name = String(key.dropFirst(namespace.count))
+            // A marker's batch count depends on how the events were batched, not on them.
+            out[name] = try RedisDump.value(redis, key).map { value in
+                name.hasPrefix(RedisLayout.markerKey(projection: "")) ? value.map { $0.split(separator: " ").first.map(String.init) ?? $0 } : value
+            }
         }
         return out
     }
@@ -1011,7 +1015,7 @@ struct ProjectionSinkTests {
         defer { fixture.cleanUp() }
         _ = try Migrator(migrations: Migration.all.filter { $0.version < 4 }).migrate(fixture.admin, schema: fixture.schema)
         try fixture.admin.execute("INSERT INTO \(fixture.schema).projection_checkpoints VALUES ('collected', 'tickfold.bar', 0, 41)")
-        #expect(try Migrator().migrate(fixture.admin, schema: fixture.schema).applied.map(\.version) == [4])
+        #expect(try Migrator().migrate(fixture.admin, schema: fixture.schema).applied.map(\.version) == Array(4...Migration.latestVersion))
         let engine = try fixture.engine(redis: false)
         #expect(try engine.committedPositions(projection: "collected") == [
             CheckpointKey(source: "tickfold.bar", partition: 0): CheckpointPosition(source: "tickfold.bar", partition: 0, position: 41),

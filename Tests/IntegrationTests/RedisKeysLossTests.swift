@@ -14,7 +14,7 @@ struct RedisKeysLossTests {
     @Test("after FLUSHDB, project status flags the keys as lost and project run refuses with exit 3 naming the replay; that replay rebuilds the same keys")
     func flushedThenRun() async throws {
         let (redis, fixture, arguments) = try await Self.logged("keys-lost", events: 1_000)
-        defer { redis.kill(); fixture.cleanUp() }
+        defer { redis.remove(); fixture.cleanUp() }
         let target = fixture.target
 
         let first = try await TickfoldBinary.run(["project", "run"] + arguments)
@@ -74,7 +74,7 @@ struct RedisKeysLossTests {
     @Test("a following projector whose Redis restarts empty notices on reconnect: exit 3 naming the replay, nothing committed after the restart")
     func restartedUnderFollower() async throws {
         let (redis, fixture, arguments) = try await Self.logged("keys-restart", events: 500)
-        defer { redis.kill(); fixture.cleanUp() }
+        defer { redis.remove(); fixture.cleanUp() }
         let target = fixture.target
         let child = try TickfoldChild(["project", "run", "--follow", "--progress-every", "0.5"] + arguments)
         #expect(try await eventually { try target.checkpoints()["log/0"] == 500 })
@@ -90,7 +90,7 @@ struct RedisKeysLossTests {
     @Test("an idle following projector (no new events) notices a Redis restart within seconds: exit 3 naming the replay")
     func restartedUnderIdleFollower() async throws {
         let (redis, fixture, arguments) = try await Self.logged("keys-idle", events: 300)
-        defer { redis.kill(); fixture.cleanUp() }
+        defer { redis.remove(); fixture.cleanUp() }
         let target = fixture.target
         let child = try TickfoldChild(["project", "run", "--follow"] + arguments)
         #expect(try await eventually { try target.checkpoints()["log/0"] == 300 })
@@ -107,23 +107,18 @@ struct RedisKeysLossTests {
     @Test("an engine notices a FLUSHDB between two batches on one connection; a new projection is no error; keys written before markers are adopted")
     func engineBetweenBatches() async throws {
         let redis = try await PrivateRedis.start()
-        defer { redis.kill() }
+        defer { redis.remove() }
         let target = try ProjectorTarget()
         defer { target.cleanUp() }
         let events = try ProjectorEvents.sequenced(count: 400)
-        func engine() throws -> ProjectionEngine {
-            ProjectionEngine(
-                projections: [CollectedProjection()],
-                postgres: try PostgresSink(conninfo: target.conninfo, schema: target.schema, tables: CollectedTables.all),
-                redis: try RedisSink(url: redis.url, namespace: target.namespace))
-        }
+        func engine() throws -> ProjectionEngine { try Self.engine(target, redis) }
         let connection = try redis.connect()
         let marker = target.namespace + RedisLayout.markerKey(projection: "collected")
 
         let live = try engine()
         try live.verifyRedisKeys()  // no checkpoint: a new projection
         try live.apply(batch: Array(events[..<200]), positions: [CheckpointPosition(source: "log", partition: 0, position: 200)])
-        #expect(try connection.command("GET", marker).string == CollectedProjection().label)
+        #expect(try connection.command("GET", marker).string == CollectedProjection().label + " 1")
 
         _ = try connection.command("FLUSHDB")
         #expect {
@@ -152,13 +147,21 @@ struct RedisKeysLossTests {
         #expect(try target.checkpoints()["log/0"] == 400)
     }
 
+    /// An engine projecting `collected` into `target`'s schema and `redis` under its namespace.
+    static func engine(_ target: ProjectorTarget, _ redis: PrivateRedis) throws -> ProjectionEngine {
+        ProjectionEngine(
+            projections: [CollectedProjection()],
+            postgres: try PostgresSink(conninfo: target.conninfo, schema: target.schema, tables: CollectedTables.all),
+            redis: try RedisSink(url: redis.url, namespace: target.namespace))
+    }
+
     /// A private Redis, a log of `count` events with a target schema, and the `project run`
     /// arguments that join them.
     static func logged(_ label: String, events count: Int) async throws -> (PrivateRedis, LoggedTarget, [String]) {
         let redis = try await PrivateRedis.start()
         let fixture: LoggedTarget
         do { fixture = try LoggedTarget(label, events: count) } catch {
-            redis.kill()
+            redis.remove()
             throw error
         }
         let target = fixture.target

@@ -14,6 +14,38 @@ struct RedisKeysStateTests {
         #expect(RedisKeysState.assess(hasCheckpoint: true, marker: { RedisLayout.lostMarkerValue }, keysExist: { true }) == .lost)
     }
 
+    @Test("a marker's batch count below PostgreSQL's is stale; equal, one ahead (a batch written without its COMMIT) or further ahead is present; a marker without a count passes")
+    func assessCounts() throws {
+        func state(_ marker: String?, batches: Int64, hasCheckpoint: Bool = true) -> RedisKeysState {
+            RedisKeysState.assess(hasCheckpoint: hasCheckpoint, batches: batches, marker: { marker }, keysExist: { true })
+        }
+        #expect(state("collected@v4 17", batches: 17) == .present)
+        #expect(state("collected@v4 18", batches: 17) == .present)
+        #expect(state("collected@v4 40", batches: 17) == .present)
+        #expect(state("collected@v4 16", batches: 17) == .stale)
+        #expect(state("collected@v4 0", batches: 1) == .stale)
+        #expect(state("collected@v4", batches: 17) == .present)
+        #expect(state(RedisLayout.lostMarkerValue, batches: 17) == .lost)
+        #expect(state("collected@v4 3", batches: 17, hasCheckpoint: false) == .fresh)
+        #expect(state(nil, batches: 17) == .unmarked)
+    }
+
+    @Test("a marker's value is the label and the batch count; a value without a count reads as none")
+    func markerValues() {
+        #expect(RedisLayout.markerValue(label: "collected@v4", batch: 17) == "collected@v4 17")
+        #expect(RedisLayout.markerValue(label: "collected@v4", batch: nil) == "collected@v4")
+        #expect(RedisLayout.markerBatch("collected@v4 17") == 17)
+        #expect(RedisLayout.markerBatch("collected@v4 9007199254740991") == 9_007_199_254_740_991)
+        #expect(RedisLayout.markerBatch("collected@v4") == nil)
+        #expect(RedisLayout.markerBatch("collected@v4 ") == nil)
+        #expect(RedisLayout.markerBatch("collected@v4 1x") == nil)
+        #expect(RedisLayout.markerBatch(RedisLayout.lostMarkerValue) == nil)
+        let message = RedisKeysLoss.staleMessage(
+            projection: "collected", markerKey: "eu:tickfold:projected:collected", markerBatch: 12, batches: 15, checkpoint: "log/0=42", schema: "prod_2", namespace: "eu:")
+        #expect(message.contains("as of batch 12") && message.contains("at batch 15") && message.contains("log/0=42"))
+        #expect(message.hasSuffix("`tickfold replay --from 1 --schema prod_2 --namespace eu:`"))
+    }
+
     @Test("the scan for keys runs only for a checkpoint without its marker")
     func lazyLookups() throws {
         var scans = 0

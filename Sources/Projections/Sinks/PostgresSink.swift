@@ -134,7 +134,8 @@ public final class PostgresSink {
     /// projections in the `resetting` partitions, advances each projection's checkpoints, checks that
     /// the schema still records `versionsOf`'s versions, computes `derived` hashes for the
     /// subjects the rows touched and hands them to `beforeCommit` (the engine writes them to
-    /// Redis there); all in one transaction, retried as a whole after a lost connection.
+    /// Redis there) with the batch counts of the `countingBatches` projections, advanced by one
+    /// (`projection_batches`); all in one transaction, retried as a whole after a lost connection.
     /// Every statement but a COPY goes through libpq pipelines: one round trip for all of
     /// them when every table's rows merge from parameter arrays (a continuous projector's
     /// small batches), else one before and one after the COPYs. During a bulk load
@@ -143,8 +144,8 @@ public final class PostgresSink {
     @discardableResult
     public func apply(
         rows: [RowUpsert], rejects: [Reject], checkpoints: [String: [CheckpointPosition]], resetting: [CheckpointKey] = [],
-        derived: [DerivedHash] = [], versionsOf projections: [any Projection] = [],
-        beforeCommit: ([DerivedValue]) throws -> Void = { _ in }
+        derived: [DerivedHash] = [], versionsOf projections: [any Projection] = [], countingBatches: [String] = [],
+        beforeCommit: (_ derived: [DerivedValue], _ batches: [String: Int64]) throws -> Void = { _, _ in }
     ) throws -> PostgresApplySummary {
         var byTable: [String: [Int]] = [:]
         for (index, row) in rows.enumerated() {
@@ -189,6 +190,7 @@ public final class PostgresSink {
         let rejectsStatement = rejectsStatement(rejects).map { statement in after.append(statement); return after.count - 1 }
         if let reset = checkpointResetStatement(resetting, projections: Array(checkpoints.keys)) { after.append(reset) }
         if let checkpoint = checkpointStatement(checkpoints) { after.append(checkpoint) }
+        let batchesStatement = batchCountStatement(countingBatches).map { statement in after.append(statement); return after.count - 1 }
         let versionsStatement = projections.isEmpty ? nil : { () -> Int in
             after.append(PostgresStatement(ProjectionSwap.schemaCommentQuery, [schema]))
             return after.count - 1
@@ -228,7 +230,7 @@ public final class PostgresSink {
                 for (hash, position) in derivedStatements {
                     values += Self.derivedValues(hash, results.after[position])
                 }
-                try beforeCommit(values)
+                try beforeCommit(values, batchesStatement.map { Self.batchCounts(results.after[$0]) } ?? [:])
             }
         }.retries
         if bulkLoading {

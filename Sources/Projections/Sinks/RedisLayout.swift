@@ -177,27 +177,57 @@ public enum RedisLayout {
 
     /// The error code the marker script answers with when a marker that must exist is gone.
     static let lostCode = "TICKFOLD_LOST"
+    /// The error code the marker script answers with when a marker holds an older batch count
+    /// than the batch allows (a Redis restored from an older snapshot), followed by that count
+    /// and the key.
+    static let staleCode = "TICKFOLD_STALE"
     /// The value a marker found gone is set to: the batch that found it wrote its keys into
     /// the emptied Redis (the calls before the marker's in its pipeline), and those must not
     /// pass for keys written before markers existed (`RedisKeysState.unmarked`) at the next start.
     public static let lostMarkerValue = "lost"
 
+    /// A marker's value: the projection's label, then the batch count its batch committed in
+    /// PostgreSQL (`projection_batches`), as in `collected@v4 17`; the label alone without a count.
+    public static func markerValue(label: String, batch: Int64?) -> String {
+        batch.map { label + " " + String($0) } ?? label
+    }
+
+    /// The batch count a marker's value carries; nil for a value without one (a label written
+    /// by a build from before the count, or `lostMarkerValue`).
+    public static func markerBatch(_ value: String) -> Int64? {
+        guard let space = value.lastIndex(of: " ") else { return nil }
+        let digits = value[value.index(after: space)...]
+        guard !digits.isEmpty, digits.allSatisfy({ ("0"..."9").contains($0) }) else { return nil }
+        return Int64(digits)
+    }
+
     /// KEYS = the namespace pointer, then one marker key per projection; ARGV = the namespace
-    /// check's two prefixes, then per marker `1` when it must already exist (else `0`) and its
-    /// value. Checks every marker before writing any: one that must exist and is gone (or
-    /// already marked lost) is set to `lostMarkerValue` and the call answers `lostCode` with its
-    /// key; else it sets them all and returns 0.
+    /// check's two prefixes, then per marker `1` when it must already exist (else `0`), the
+    /// lowest batch count it may hold ('' = any) and its value ('' = leave it as it is).
+    /// Checks every marker before writing any: one that must exist and is gone (or already
+    /// marked lost) is set to `lostMarkerValue` and the call answers `lostCode` with its key;
+    /// one that must exist and holds a lower count answers `staleCode` with the count and key,
+    /// and is left as it is (its count stays older than PostgreSQL's, so the next start
+    /// refuses too); a value without a count passes (written before counts). Else it sets them
+    /// all and returns 0.
     static let markerScript = namespaceCheck + """
         for i = 2, #KEYS do
-          if ARGV[2 * i - 1] == '1' then
+          if ARGV[3 * i - 3] == '1' then
             local current = redis.call('GET', KEYS[i])
             if not current or current == '\(lostMarkerValue)' then
               redis.call('SET', KEYS[i], '\(lostMarkerValue)')
               return redis.error_reply('\(lostCode) ' .. KEYS[i])
             end
+            local minimum = tonumber(ARGV[3 * i - 2])
+            local batch = tonumber(string.match(current, ' (%d+)$'))
+            if minimum and batch and batch < minimum then
+              return redis.error_reply('\(staleCode) ' .. string.format('%d', batch) .. ' ' .. KEYS[i])
+            end
           end
         end
-        for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[2 * i]) end
+        for i = 2, #KEYS do
+          if ARGV[3 * i - 1] ~= '' then redis.call('SET', KEYS[i], ARGV[3 * i - 1]) end
+        end
         return 0
         """
 

@@ -110,9 +110,11 @@ public final class RedisSink {
     /// follows the pointer and sends the batch again under the new prefix. A caller holding
     /// the swap lock (`ProjectionEngine`) therefore never writes into a retired namespace.
     ///
-    /// `markers` go out in the first round trip, after its keys (`RedisKeysState`): each is
-    /// set, and one that `mustExist` but is gone (Redis lost the keys since it was written)
-    /// fails the call with `RedisMarkerMissing` before any marker is written.
+    /// `markers` go out in the last round trip, after every key (`RedisKeysState`): each is
+    /// set (unless its value is nil), and one that `mustExist` but is gone (Redis lost the keys
+    /// since it was written) fails the call with `RedisMarkerMissing`, one holding a batch
+    /// count below its `minimumBatch` (Redis restored from an older snapshot) with
+    /// `RedisMarkerStale`, before any marker is written.
     ///
     /// `retry` replaces the sink's policy for lost connections (`RetryPolicy.none` lets a caller that
     /// holds locks retry after releasing them, as `ProjectionEngine` does).
@@ -179,12 +181,14 @@ public final class RedisSink {
                 }
                 commands.append(command)
             }
-            let markerCall = keyStart == 0 && derivedStart == 0 && !markers.isEmpty
+            // The markers go last, after every key of the batch: a snapshot taken between two
+            // calls then holds the batch's new count only with all of its keys.
+            let markerCall = keyStart + trip.count >= writes.count && derivedStart + derivedTrip.count >= values.count && !markers.isEmpty
             if markerCall {
                 var command: [any RedisArgument] = ["EVALSHA", markerScriptSHA, markers.count + 1, pointerKey]
                 for marker in markers { command.append(PrefixedKey(prefix: prefix, key: RedisLayout.markerKey(projection: marker.projection))) }
                 command += [prefix.text, namespace]
-                for marker in markers { command += [marker.mustExist ? "1" : "0", marker.value] }
+                for marker in markers { command += [marker.mustExist ? "1" : "0", marker.minimumBatch.map(String.init) ?? "", marker.value ?? ""] }
                 commands.append(command)
             }
             let (replies, retries) = try send(commands, operation: "write keys", retry: retry)
@@ -193,6 +197,10 @@ public final class RedisSink {
                 switch last {
                 case .error(let message) where message.hasPrefix(RedisLayout.lostCode):
                     throw RedisMarkerMissing(key: String(message.dropFirst(RedisLayout.lostCode.count + 1)))
+                case .error(let message) where message.hasPrefix(RedisLayout.staleCode + " "):
+                    let rest = message.dropFirst(RedisLayout.staleCode.count + 1)
+                    let batch = rest.prefix { $0 != " " }
+                    throw RedisMarkerStale(key: String(rest.dropFirst(batch.count + 1)), batch: Int64(batch) ?? 0)
                 case .error(let message):
                     throw ProjectionError(.redis, operation: "write markers", message: "server refused a write: \(message)")
                 default:

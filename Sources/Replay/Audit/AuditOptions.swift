@@ -7,6 +7,7 @@ public struct AuditOptions: Sendable {
     public var excludedFields: Set<String>
     /// Tables that are not projections of events and are not digested; the first one found
     /// among them that is named `projection_checkpoints` is reported as the covered position.
+    /// `projection_batches` counts batches, which two correct rebuilds cut differently.
     public var excludedTables: Set<String>
     /// Only these tables, when set (names relative to the schema).
     public var tables: [String]?
@@ -30,7 +31,7 @@ public struct AuditOptions: Sendable {
     public init(
         excludedColumns: Set<String> = ["applied_at", "updated_at", "ttl"],
         excludedFields: Set<String> = ["applied_at", "updated_at", "ttl", "_applied_at", "_updated_at", "_ttl"],
-        excludedTables: Set<String> = [AuditOptions.checkpointTable],
+        excludedTables: Set<String> = [AuditOptions.checkpointTable, AuditOptions.batchCountTable],
         tables: [String]? = nil,
         families: [String] = AuditOptions.defaultFamilies,
         leafBits: Int = 12,
@@ -55,6 +56,9 @@ public struct AuditOptions: Sendable {
 
     /// The projector's checkpoint table: positions it covers, reported, never digested.
     public static let checkpointTable = "projection_checkpoints"
+    /// The projector's batch counts (`schemas/redis.md`, "Marker keys"): bookkeeping that
+    /// depends on how events were batched, never digested.
+    public static let batchCountTable = "projection_batches"
 
     /// The Redis key families of SPEC §2.1.
     public static let defaultFamilies = [

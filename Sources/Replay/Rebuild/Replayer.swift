@@ -106,7 +106,7 @@ public final class Replayer {
                     // Copying keys below N from a Redis that lost them would leave them missing.
                     foldFrom = 1
                     copyBelow = nil
-                    notes.append("the live Redis keys of \(lost) are lost (no marker under \"\(liveKeyPrefix ?? "")\"): nothing to copy, refolding from 1")
+                    notes.append("the live Redis keys of \(lost) are lost (no marker under \"\(liveKeyPrefix ?? "")\", or one older than the checkpoint): nothing to copy, refolding from 1")
                 }
             } else {
                 foldFrom = 1
@@ -127,12 +127,18 @@ public final class Replayer {
             liveVersions: liveVersions, notes: notes)
     }
 
-    /// The first replayed projection whose live keys under `prefix` are lost
-    /// (`RedisKeysState.lost`, asked only of a live projection with a checkpoint), if any.
+    /// The first replayed projection whose live keys under `prefix` are lost or stale
+    /// (`RedisKeysState.lost`, `.stale`; asked only of a live projection with a checkpoint), if any.
     func lostKeys(prefix: String?) throws -> String? {
         guard let redis, let prefix else { return nil }
+        let batches = try Self.wrap(.postgres, "read live batch counts") {
+            try PostgresSink.batchCounts(admin, schema: try quoted(options.schema), projections: options.projections.map(\.name))
+        }
         return try Self.wrap(.redis, "check the live markers") {
-            try options.projections.first { try RedisKeysProbe.state(redis, prefix: prefix, projection: $0, hasCheckpoint: true) == .lost }?.name
+            try options.projections.first {
+                let state = try RedisKeysProbe.state(redis, prefix: prefix, projection: $0, hasCheckpoint: true, batches: batches[$0.name] ?? 0)
+                return state == .lost || state == .stale
+            }?.name
         }
     }
 
@@ -471,6 +477,17 @@ public final class Replayer {
                         SELECT * FROM \(live).projection_checkpoints WHERE projection = ANY($1::text[]) AND NOT (source = 'log' AND partition = 0)
                         ON CONFLICT (projection, source, partition) DO UPDATE SET position = GREATEST(c.position, EXCLUDED.position)
                         """, [Self.textArray(options.projections.map(\.name))])
+                    if redis == nil {
+                        // The live keys and their markers stay: so do their batch counts (a
+                        // shadow without Redis counts none), or a Redis restored from a snapshot
+                        // older than the swap would pass for current.
+                        let names = Self.textArray(options.projections.map(\.name))
+                        let counts = try PostgresSink.batchCounts(connection, schema: live, projections: options.projections.map(\.name))
+                        if !counts.isEmpty {
+                            try connection.query(
+                                "INSERT INTO \(shadow).projection_batches SELECT * FROM \(live).projection_batches WHERE projection = ANY($1::text[])", [names])
+                        }
+                    }
                     try connection.execute("ALTER SCHEMA \(live) RENAME TO \(try quoted(plan.retiredSchema))")
                 }
                 try connection.execute("ALTER SCHEMA \(shadow) RENAME TO \(live)")

@@ -77,6 +77,7 @@ extension ProjectCommand {
             let log = LogView(connections: connections)
             let kafka = KafkaView(connections: connections, needed: checkpoints.values.contains { $0.contains { $0.0.source != LogEventSource.checkpointKey.source } })
             let redis = RedisView(connections: connections, namespace: namespace)
+            let batches = try PostgresSink.batchCounts(connection, schema: quoted, projections: ProjectionRegistry.standard.projections.map(\.name))
             var notes = [log.note, redis.note].compactMap { $0 }
             var projections: [ProjectionStatus] = []
             let recorded = ProjectionSwap.versions(inComment: try ProjectionSwap.schemaComment(connection, schema: schema))
@@ -120,10 +121,15 @@ extension ProjectCommand {
                     notes.append("\(projection.name): Kafka partition \(key) was written again since it was read (offset \(anchor.offset) held seq \(anchor.seq), "
                         + "the broker has \(found) there; its lag counts from the old offset): the next `project run --source kafka` reads it again from offset 0")
                 }
-                let keys = redis.status(projection, hasCheckpoint: !(checkpoints[projection.name] ?? []).isEmpty, schema: schema)
-                if keys.state == "lost" {
-                    let at = (checkpoints[projection.name] ?? []).map { "\($0.0)=\($0.1)" }.joined(separator: ",")
+                let keys = redis.status(
+                    projection, hasCheckpoint: !(checkpoints[projection.name] ?? []).isEmpty, batches: batches[projection.name] ?? 0, schema: schema)
+                let at = (checkpoints[projection.name] ?? []).map { "\($0.0)=\($0.1)" }.joined(separator: ",")
+                if keys.state == RedisKeysState.lost.rawValue {
                     notes.append(RedisKeysLoss.message(projection: projection.name, markerKey: keys.marker, checkpoint: at, schema: schema, namespace: namespace))
+                } else if keys.state == RedisKeysState.stale.rawValue {
+                    notes.append(RedisKeysLoss.staleMessage(
+                        projection: projection.name, markerKey: keys.marker, markerBatch: keys.markerBatch, batches: keys.batches,
+                        checkpoint: at, schema: schema, namespace: namespace))
                 }
                 projections.append(ProjectionStatus(
                     name: projection.name, version: projection.version, positions: positions, rejects: rejects[projection.name] ?? 0, tables: rows,
@@ -208,14 +214,18 @@ struct ProjectionStatus: Encodable {
 /// Whether Redis still holds a projection's keys (`RedisKeysState`, or `unknown` when Redis
 /// did not answer).
 struct RedisKeysStatus: Encodable {
-    /// `fresh`, `present`, `unmarked`, `lost` or `unknown`.
+    /// `fresh`, `present`, `unmarked`, `lost`, `stale` or `unknown`.
     let state: String
     /// The active key prefix (the namespace when Redis did not answer).
     let keyPrefix: String
     /// The full marker key.
     let marker: String
-    /// The command that rebuilds lost keys; nil unless `lost`.
+    /// The command that rebuilds lost keys; nil unless `lost` or `stale`.
     let remedy: String?
+    /// The batch count the marker holds; nil without one (absent, or written before counts).
+    var markerBatch: Int64? = nil
+    /// PostgreSQL's batch count of the projection (`projection_batches`).
+    var batches: Int64 = 0
 
     /// Every key present, `remedy` as null when there is none (like the other reports).
     func encode(to encoder: any Encoder) throws {
@@ -224,10 +234,12 @@ struct RedisKeysStatus: Encodable {
         try container.encode(keyPrefix, forKey: .keyPrefix)
         try container.encode(marker, forKey: .marker)
         try container.encode(remedy, forKey: .remedy)
+        try container.encode(markerBatch, forKey: .markerBatch)
+        try container.encode(batches, forKey: .batches)
     }
 
     private enum CodingKeys: String, CodingKey {
-        case state, keyPrefix, marker, remedy
+        case state, keyPrefix, marker, remedy, markerBatch, batches
     }
 
     /// The text report's line.
@@ -237,6 +249,8 @@ struct RedisKeysStatus: Encodable {
         case "present": "keys present under \"\(keyPrefix)\" (marker \(marker))"
         case "unmarked": "keys present under \"\(keyPrefix)\", marker \(marker) not written yet (the next project run writes it)"
         case "lost": "LOST: marker \(marker) gone, no keys under \"\(keyPrefix)\"; rebuild with `\(remedy ?? "")`"
+        case "stale": "STALE: marker \(marker) holds batch \(markerBatch.map(String.init) ?? "?"), the checkpoint is at batch \(batches) "
+            + "(Redis restored from an older snapshot); rebuild with `\(remedy ?? "")`"
         default: "unknown (Redis did not answer)"
         }
     }
@@ -263,18 +277,20 @@ private final class RedisView {
         }
     }
 
-    func status(_ projection: any Projection, hasCheckpoint: Bool, schema: String) -> RedisKeysStatus {
+    func status(_ projection: any Projection, hasCheckpoint: Bool, batches: Int64, schema: String) -> RedisKeysStatus {
         let marker = RedisLayout.markerKey(projection: projection.name)
         guard let connection, let prefix, note == nil else {
-            return RedisKeysStatus(state: "unknown", keyPrefix: namespace, marker: namespace + marker, remedy: nil)
+            return RedisKeysStatus(state: "unknown", keyPrefix: namespace, marker: namespace + marker, remedy: nil, batches: batches)
         }
         do {
-            let state = try RedisKeysProbe.state(connection, prefix: prefix, projection: projection, hasCheckpoint: hasCheckpoint)
+            let state = try RedisKeysProbe.state(connection, prefix: prefix, projection: projection, hasCheckpoint: hasCheckpoint, batches: batches)
+            let held = try RedisKeysProbe.markerValue(connection, prefix: prefix, projection: projection.name).flatMap(RedisLayout.markerBatch)
             return RedisKeysStatus(state: state.rawValue, keyPrefix: prefix, marker: prefix + marker,
-                                   remedy: state == .lost ? RedisKeysLoss.remedy(schema: schema, namespace: namespace) : nil)
+                                   remedy: state == .lost || state == .stale ? RedisKeysLoss.remedy(schema: schema, namespace: namespace) : nil,
+                                   markerBatch: held, batches: batches)
         } catch {
             note = "Redis keys unknown: \(error)"
-            return RedisKeysStatus(state: "unknown", keyPrefix: prefix, marker: prefix + marker, remedy: nil)
+            return RedisKeysStatus(state: "unknown", keyPrefix: prefix, marker: prefix + marker, remedy: nil, batches: batches)
         }
     }
 }
