@@ -255,12 +255,14 @@ final class TickfoldChild: @unchecked Sendable {  // the process and pipes are o
     }
 
     /// Sends SIGTERM and waits for the exit on a thread of its own; returns the result and how
-    /// long the child took to honour the signal.
+    /// long the child took to honour the signal. The time is taken on that thread once the
+    /// child has exited, not when this task resumes: what is measured is the child, not how
+    /// long a full parallel suite keeps this task waiting for a thread of the pool.
     func terminate() async throws -> (result: TickfoldBinary.Result, took: Duration) {
         let signalled = ContinuousClock.now
         signal(SIGTERM)
-        let result = try await onThread { try self.finish() }
-        return (result, ContinuousClock.now - signalled)
+        let (result, exited) = try await onThread { (try self.finish(), ContinuousClock.now) }
+        return (result, exited - signalled)
     }
 
     /// Waits for exit (reading the pipes so the child never blocks on them). The pipes only
