@@ -12,6 +12,8 @@ public final class PostgresConnection: @unchecked Sendable {
     let connection: OpaquePointer
     let lock = NSRecursiveLock()
     let secrets: ConnectionSecrets
+    /// This session's named prepared statements by SQL (`pipeline`); guarded by `lock`.
+    var preparedNames: [String: String] = [:]
 
     /// `host:port` of the server, for messages and logs.
     public let endpoint: String
@@ -61,6 +63,8 @@ public final class PostgresConnection: @unchecked Sendable {
     /// connection. Throws `connectionFailed`/`authenticationFailed` if the server is still away.
     public func reset() throws {
         try withConnection { connection in
+            // A new session: the server holds none of the old one's prepared statements.
+            preparedNames = [:]
             PQreset(connection)
             guard PQstatus(connection) == CONNECTION_OK else {
                 throw Self.connectError(connection, endpoint: endpoint, secrets: secrets, operation: "reset")
