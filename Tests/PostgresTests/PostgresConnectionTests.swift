@@ -371,6 +371,34 @@ struct PostgresBulkTests {
         }
     }
 
+    @Test("a transaction can begin in a pipeline: its results come without BEGIN's, a failure among them or in the body rolls it all back")
+    func pipelinedTransaction() throws {
+        try withSchema { connection, schema in
+            try connection.execute("CREATE TABLE \(schema).t (id int PRIMARY KEY)")
+            let insert = { (id: Int) in PostgresStatement("INSERT INTO \(schema).t VALUES ($1)", [String(id)], prepared: true) }
+            let count = { try connection.query("SELECT count(*) FROM \(schema).t").value(0, 0) }
+            let (affected, inside) = try connection.withTransaction(pipelining: [insert(1), insert(2)]) { connection, results throws -> ([Int], String?) in
+                (results.map(\.affectedRows), try connection.query("SELECT count(*) FROM \(schema).t").value(0, 0))
+            }
+            #expect(affected == [1, 1])
+            #expect(inside == "2", "inside the transaction")
+            #expect(try count() == "2")
+            // A failing statement among the first: nothing of them stays, the body never runs.
+            let duplicate = try #require(throws: PostgresError.self) {
+                try connection.withTransaction(pipelining: [insert(3), insert(1)]) { _, _ in Issue.record("the body ran") }
+            }
+            #expect(duplicate.sqlState == "23505")
+            #expect(try count() == "2")
+            // The body fails: the pipelined statements are rolled back with it.
+            struct Undo: Error {}
+            #expect(throws: Undo.self) {
+                try connection.withTransaction(pipelining: [insert(4)]) { _, _ in throw Undo() }
+            }
+            #expect(try count() == "2")
+            #expect(try connection.query("SELECT 1").value(0, 0) == "1", "the connection is idle and usable")
+        }
+    }
+
     @Test("a failing statement fails the pipeline as a unit, naming the statement; the connection stays usable")
     func pipelineFailure() throws {
         try withSchema { connection, schema in
