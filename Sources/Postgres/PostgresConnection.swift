@@ -12,6 +12,8 @@ public final class PostgresConnection: @unchecked Sendable {
     let connection: OpaquePointer
     let lock = NSRecursiveLock()
     let secrets: ConnectionSecrets
+    /// This session's named prepared statements by SQL (`pipeline`); guarded by `lock`.
+    var preparedNames: [String: String] = [:]
 
     /// `host:port` of the server, for messages and logs.
     public let endpoint: String
@@ -61,6 +63,8 @@ public final class PostgresConnection: @unchecked Sendable {
     /// connection. Throws `connectionFailed`/`authenticationFailed` if the server is still away.
     public func reset() throws {
         try withConnection { connection in
+            // A new session: the server holds none of the old one's prepared statements.
+            preparedNames = [:]
             PQreset(connection)
             guard PQstatus(connection) == CONNECTION_OK else {
                 throw Self.connectError(connection, endpoint: endpoint, secrets: secrets, operation: "reset")
@@ -92,18 +96,32 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Runs `body` inside `BEGIN` ... `COMMIT`, rolling back if `body` throws. The connection
     /// is held for the whole body, so other threads cannot slip statements into it.
     public func withTransaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        try withTransaction(pipelining: []) { connection, _ in try body(connection) }
+    }
+
+    /// `withTransaction(_:)` whose `BEGIN` travels with `first` in one pipeline, so a
+    /// transaction that starts with statements costs no round trip of its own; `body` gets
+    /// their results. A failure among them rolls the transaction back and throws.
+    public func withTransaction<T>(pipelining first: [PostgresStatement], _ body: (PostgresConnection, [PostgresResult]) throws -> T) throws -> T {
         try withConnection { connection in
             guard PQtransactionStatus(connection) == PQTRANS_IDLE else {
                 throw PostgresError(.invalidArgument, operation: "begin", message: "a transaction is already open on \(endpoint)")
             }
-            try execute("BEGIN")
             let value: T
             do {
-                value = try body(self)
+                let results: [PostgresResult]
+                if first.isEmpty {
+                    try execute("BEGIN")
+                    results = []
+                } else {
+                    results = Array(try pipeline([PostgresStatement("BEGIN")] + first).dropFirst())
+                }
+                value = try body(self, results)
             } catch {
                 // The body's error is the one to report. ROLLBACK can only fail when the
-                // connection is gone, and then the server has rolled back on its own.
-                _ = try? execute("ROLLBACK")
+                // connection is gone, and then the server has rolled back on its own; after a
+                // failed BEGIN it is a harmless warning.
+                if PQtransactionStatus(connection) != PQTRANS_IDLE { _ = try? execute("ROLLBACK") }
                 throw error
             }
             let commit = try execute("COMMIT")

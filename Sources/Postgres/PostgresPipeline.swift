@@ -4,10 +4,15 @@ import CLibPQ
 public struct PostgresStatement: Sendable {
     public var sql: String
     public var parameters: [String?]
+    /// Whether the connection keeps this SQL as a named prepared statement, parsed (and,
+    /// once the server settles on a generic plan, planned) once per session instead of at
+    /// every run. For fixed statements run again and again; see `pipeline`.
+    public var prepared: Bool
 
-    public init(_ sql: String, _ parameters: [String?] = []) {
+    public init(_ sql: String, _ parameters: [String?] = [], prepared: Bool = false) {
         self.sql = sql
         self.parameters = parameters
+        self.prepared = prepared
     }
 }
 
@@ -20,6 +25,11 @@ extension PostgresConnection {
     ///
     /// Blocking mode is safe here: while libpq waits to send it also reads what the server
     /// has answered, so neither side can stall on a full socket buffer.
+    ///
+    /// A `prepared` statement runs as a named statement of this session, sent (Parse) in the
+    /// same pipeline the first time its SQL is seen and reused afterwards; `reset()` starts
+    /// a new session and forgets them. The server re-parses a cached statement by itself
+    /// when a table it names changes or the `search_path` differs.
     public func pipeline(_ statements: [PostgresStatement]) throws -> [PostgresResult] {
         try withConnection { connection in
             guard !statements.isEmpty else { return [] }
@@ -31,9 +41,31 @@ extension PostgresConnection {
             guard PQenterPipelineMode(connection) == 1 else { throw connectionError(operation: "pipeline") }
             var sent = 0
             var sendError: PostgresError?
-            for statement in statements {
+            // Prepared statements first seen here are parsed in this pipeline, just before
+            // their first run: (index of the statement, name) of each such Parse sent.
+            var preparing: [(index: Int, name: String)] = []
+            var preparingNames: [String: String] = [:]
+            for (index, statement) in statements.enumerated() {
+                var name: String?
+                if statement.prepared {
+                    name = preparedNames[statement.sql] ?? preparingNames[statement.sql]
+                    if name == nil {
+                        let fresh = "tickfold_\(preparedNames.count + preparingNames.count + 1)"
+                        guard PQsendPrepare(connection, fresh, statement.sql, Int32(statement.parameters.count), nil) == 1 else {
+                            sendError = connectionError(operation: "pipeline")
+                            break
+                        }
+                        preparing.append((index, fresh))
+                        preparingNames[statement.sql] = fresh
+                        name = fresh
+                    }
+                }
                 let queued = try Self.withParameterValues(statement.parameters, operation: "pipeline") { values in
-                    PQsendQueryParams(connection, statement.sql, Int32(statement.parameters.count), nil, values, nil, nil, 0)
+                    if let name {
+                        PQsendQueryPrepared(connection, name, Int32(statement.parameters.count), values, nil, nil, 0)
+                    } else {
+                        PQsendQueryParams(connection, statement.sql, Int32(statement.parameters.count), nil, values, nil, nil, 0)
+                    }
                 }
                 guard queued == 1 else {
                     sendError = connectionError(operation: "pipeline")
@@ -46,7 +78,31 @@ extension PostgresConnection {
             var results: [PostgresResult] = []
             results.reserveCapacity(sent)
             var firstError: PostgresError?
+            var nextPrepare = 0
             for index in 0..<sent {
+                if nextPrepare < preparing.count, preparing[nextPrepare].index == index {
+                    // The Parse's own result comes first. A named statement outlives the
+                    // transaction it was made in, so it counts once the server accepted it.
+                    let name = preparing[nextPrepare].name
+                    nextPrepare += 1
+                    guard let result = PQgetResult(connection) else {
+                        firstError = firstError ?? connectionError(operation: "pipeline")
+                        break
+                    }
+                    let status = PQresultStatus(result)
+                    if status == PGRES_COMMAND_OK {
+                        preparedNames[statements[index].sql] = name
+                    } else if status == PGRES_FATAL_ERROR || status == PGRES_NONFATAL_ERROR || status == PGRES_BAD_RESPONSE {
+                        let failure = error(from: result, operation: "pipeline", failure: .queryFailed)
+                        firstError = firstError ?? PostgresError(
+                            failure.code, operation: "pipeline",
+                            message: "statement \(index + 1) of \(statements.count) (prepare): \(failure.message)",
+                            sqlState: failure.sqlState)
+                    }
+                    PQclear(result)
+                    while let extra = PQgetResult(connection) { PQclear(extra) }
+                    if PQstatus(connection) == CONNECTION_BAD { break }
+                }
                 guard let result = PQgetResult(connection) else {
                     firstError = firstError ?? connectionError(operation: "pipeline")
                     break

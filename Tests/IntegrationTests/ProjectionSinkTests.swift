@@ -958,8 +958,8 @@ struct ProjectionSinkTests {
         let engine = try fixture.engine()
         let hour: Int64 = 3_600_000, start: Int64 = 1_741_960_800_000
         var log = EventLog()
-        func volume() throws -> String? {
-            let field = try #require(try fixture.hash("sp500_market_data")["AAPL"])
+        func volume(_ symbol: String = "AAPL") throws -> String? {
+            let field = try #require(try fixture.hash("sp500_market_data")[symbol])
             let json = try #require(try JSONSerialization.jsonObject(with: Data(field.utf8)) as? [String: Any])
             return json["volume_24h"] as? String
         }
@@ -990,6 +990,26 @@ struct ProjectionSinkTests {
         try engine.apply(batch: [log.events[3]], positions: [])
         #expect(try volume() == "4.125")
         #expect(try fixture.rows("SELECT subject, last_time, total FROM $schema.collected_trade_volume_24h") == [["AAPL", String(start + 25 * hour), "4.125"]])
+        // A symbol's first batch (no state row yet) spanning more than the window, newest
+        // first: only the trades of the 24 h before its last count.
+        try deliver { log in
+            try log.trade("MSFT", "400.00", "8", ms: start + 30 * hour)
+            try log.trade("MSFT", "400.00", "0.5", ms: start + 6 * hour + 1)
+            try log.trade("MSFT", "400.00", "16", ms: start + 6 * hour)
+        }
+        #expect(try volume("MSFT") == "8.5")
+        // In one batch: the last trade revised (higher seq), a trade pushing the window on
+        // past a stored one, and a late trade that is outside the new window on arrival.
+        try deliver { log in
+            try log.trade("MSFT", "401.00", "2", ms: start + 30 * hour)
+            try log.trade("MSFT", "401.00", "1", ms: start + 30 * hour + 2)
+            try log.trade("MSFT", "401.00", "32", ms: start + 6 * hour + 2)
+        }
+        #expect(try volume("MSFT") == "3", "the revised 2 + the new 1; the 0.5 left the window, the late 32 never entered it")
+        #expect(try volume() == "4.125", "AAPL untouched")
+        #expect(try fixture.rows("SELECT subject, last_time, trim_scale(total)::text FROM $schema.collected_trade_volume_24h ORDER BY 1") == [
+            ["AAPL", String(start + 25 * hour), "4.125"], ["MSFT", String(start + 30 * hour + 2), "3"],
+        ])
     }
 
     @Test("migration 3 backfills the running 24 h volume of a schema that already holds trades")

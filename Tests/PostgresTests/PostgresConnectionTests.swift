@@ -313,6 +313,92 @@ struct PostgresBulkTests {
         }
     }
 
+    @Test("prepared statements are parsed once per session, survive a rolled-back transaction, follow a recreated table and a reset, and fail like any other")
+    func preparedPipeline() throws {
+        try withSchema { connection, schema in
+            try connection.execute("CREATE TABLE \(schema).t (id int PRIMARY KEY, name text)")
+            let insert = "INSERT INTO \(schema).t (id, name) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET name = excluded.name"
+            let count = "SELECT count(*), max(name) FROM \(schema).t"
+            func run(_ from: Int) throws -> [PostgresResult] {
+                try connection.pipeline([
+                    PostgresStatement(insert, [String(from), "a\(from)"], prepared: true),
+                    PostgresStatement(insert, [String(from + 1), "b\(from)"], prepared: true),
+                    PostgresStatement(count, prepared: true),
+                ])
+            }
+            func prepared() throws -> [String?] {
+                try connection.query("SELECT statement FROM pg_prepared_statements ORDER BY name").rows.map { $0[0] }
+            }
+            #expect(try run(0).last?.value(0, 0) == "2")
+            #expect(try prepared() == [insert, count], "one named statement per SQL, made in the pipeline that first ran it")
+            // Named statements outlive a rolled-back transaction, and run again in the next.
+            struct Undo: Error {}
+            #expect(throws: Undo.self) {
+                try connection.withTransaction { _ in
+                    #expect(try run(10).last?.value(0, 0) == "4")
+                    throw Undo()
+                }
+            }
+            #expect(try run(20).last?.value(0, 0) == "4")
+            #expect(try prepared().count == 2)
+            // A table dropped and made again with another shape: the server re-parses.
+            try connection.execute("DROP TABLE \(schema).t; CREATE TABLE \(schema).t (id bigint PRIMARY KEY, extra int, name text)")
+            let again = try run(30)
+            #expect(again.last?.value(0, 0) == "2")
+            #expect(again.last?.value(0, 1) == "b30")
+            // A failing prepared statement fails its pipeline; a statement whose parse failed
+            // is not remembered and fails again when asked for again.
+            let duplicate = try #require(throws: PostgresError.self) {
+                try connection.pipeline([PostgresStatement("INSERT INTO \(schema).t (id, name) VALUES ($1, 'x')", ["1"], prepared: true)] + [
+                    PostgresStatement("INSERT INTO \(schema).t (id, name) VALUES ($1, 'x')", ["1"], prepared: true),
+                ])
+            }
+            #expect(duplicate.sqlState == "23505")
+            #expect(duplicate.message.contains("statement 2 of 2"))
+            for _ in 0..<2 {
+                let missing = try #require(throws: PostgresError.self) {
+                    try connection.pipeline([PostgresStatement("SELECT nope FROM \(schema).t", prepared: true)])
+                }
+                #expect(missing.sqlState == "42703")
+                #expect(missing.message.contains("statement 1 of 1 (prepare)"))
+            }
+            #expect(try prepared().count == 3)
+            // A new session holds none of them: they are made again.
+            try connection.reset()
+            #expect(try prepared().isEmpty)
+            #expect(try run(40).last?.value(0, 0) == "4")
+            #expect(try prepared().count == 2)
+        }
+    }
+
+    @Test("a transaction can begin in a pipeline: its results come without BEGIN's, a failure among them or in the body rolls it all back")
+    func pipelinedTransaction() throws {
+        try withSchema { connection, schema in
+            try connection.execute("CREATE TABLE \(schema).t (id int PRIMARY KEY)")
+            let insert = { (id: Int) in PostgresStatement("INSERT INTO \(schema).t VALUES ($1)", [String(id)], prepared: true) }
+            let count = { try connection.query("SELECT count(*) FROM \(schema).t").value(0, 0) }
+            let (affected, inside) = try connection.withTransaction(pipelining: [insert(1), insert(2)]) { connection, results throws -> ([Int], String?) in
+                (results.map(\.affectedRows), try connection.query("SELECT count(*) FROM \(schema).t").value(0, 0))
+            }
+            #expect(affected == [1, 1])
+            #expect(inside == "2", "inside the transaction")
+            #expect(try count() == "2")
+            // A failing statement among the first: nothing of them stays, the body never runs.
+            let duplicate = try #require(throws: PostgresError.self) {
+                try connection.withTransaction(pipelining: [insert(3), insert(1)]) { _, _ in Issue.record("the body ran") }
+            }
+            #expect(duplicate.sqlState == "23505")
+            #expect(try count() == "2")
+            // The body fails: the pipelined statements are rolled back with it.
+            struct Undo: Error {}
+            #expect(throws: Undo.self) {
+                try connection.withTransaction(pipelining: [insert(4)]) { _, _ in throw Undo() }
+            }
+            #expect(try count() == "2")
+            #expect(try connection.query("SELECT 1").value(0, 0) == "1", "the connection is idle and usable")
+        }
+    }
+
     @Test("a failing statement fails the pipeline as a unit, naming the statement; the connection stays usable")
     func pipelineFailure() throws {
         try withSchema { connection, schema in

@@ -64,6 +64,9 @@ struct BenchProjectCommand: ParsableCommand {
     @Option(name: .long, help: "Duration of the continuous-mode measurement (0 skips it).")
     var latencySeconds: Double = 5
 
+    @Option(name: .long, help: "Milliseconds between the continuous mode's fsync'ed appends (each carries rate × tick events); a slow disk keeps 1 ms ticks below the offered rate.")
+    var appendTickMs: Int = 1
+
     @Option(name: .long, help: "PostgresSink stagingMinimumRows: smaller per-table batches merge from parameter arrays (0 = always staging tables).")
     var stagingMinimumRows: Int = 500
 
@@ -73,6 +76,7 @@ struct BenchProjectCommand: ParsableCommand {
     func validate() throws {
         guard events >= 1000 else { throw ValidationError("--events must be at least 1000") }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+        guard appendTickMs >= 1 else { throw ValidationError("--append-tick-ms must be at least 1") }
         guard mergeEvents >= 0, mergeEvents <= events else { throw ValidationError("--merge-events must be between 0 and --events") }
         guard seedEvents >= 0, seedEvents <= events else { throw ValidationError("--seed-events must be between 0 and --events") }
         guard redisKeys >= 0 else { throw ValidationError("--redis-keys must not be negative") }
@@ -308,8 +312,8 @@ struct BenchProjectCommand: ParsableCommand {
             logger: BenchEnvironment.quietLogger("tickfold.bench.projector"))
         let run = BlockingTask { try await projector.run() }
         let total = Int(Double(rate) * latencySeconds)
-        // Appends every tick carry rate/1000 events (at least one): 1 ms ticks.
-        let perTick = max(1, rate / 1000)
+        // Appends every tick carry rate × tick events (at least one).
+        let perTick = max(1, rate * appendTickMs / 1000)
         let tick = Duration.seconds(Double(perTick) / Double(rate))
         let clock = ContinuousClock()
         var next = clock.now
