@@ -14,7 +14,7 @@ extension PostgresSink {
             ON CONFLICT (projection) DO UPDATE SET batches = b.batches + 1
             RETURNING projection, batches
             """,
-            [ColumnText.array(projections.sorted())])
+            [ColumnText.array(projections.sorted())], prepared: true)
     }
 
     /// The counts in the result of `batchCountStatement`.
