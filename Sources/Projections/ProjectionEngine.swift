@@ -131,25 +131,33 @@ public final class ProjectionEngine: @unchecked Sendable {
     /// The `redisKeysLost` error for the projection whose marker `missing` names (called
     /// under `lock`, after the batch's transaction rolled back).
     private func keysLost(_ missing: RedisMarkerMissing, redis: RedisSink) -> ProjectionError {
-        let projection = projections.first { redis.markerKey(projection: $0.name) == missing.key }?.name ?? missing.key
+        let projection = projection(markerKey: missing.key, redis: redis)
         return keysLost(projection, checkpoint: (try? postgres.checkpoint(projection: projection)) ?? [:], redis: redis)
+    }
+
+    /// The projection whose marker is `key` (the key itself when none is).
+    private func projection(markerKey key: String, redis: RedisSink) -> String {
+        projections.first { redis.markerKey(projection: $0.name) == key }?.name ?? key
+    }
+
+    /// A checkpoint as the loss messages name it.
+    private static func describe(_ checkpoint: [CheckpointKey: Int64]) -> String {
+        checkpoint.isEmpty ? "its last batch" : checkpoint.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
     }
 
     /// The `redisKeysLost` error for a marker holding the batch count `markerBatch`, below
     /// PostgreSQL's (called under `lock`, after any batch transaction rolled back).
     private func keysStale(_ projection: String, markerBatch: Int64?, redis: RedisSink) -> ProjectionError {
-        let checkpoint = (try? postgres.checkpoint(projection: projection)) ?? [:]
-        let at = checkpoint.isEmpty ? "its last batch" : checkpoint.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-        return ProjectionError(.redisKeysLost, operation: "check Redis keys", message: RedisKeysLoss.staleMessage(
+        ProjectionError(.redisKeysLost, operation: "check Redis keys", message: RedisKeysLoss.staleMessage(
             projection: projection, markerKey: redis.markerKey(projection: projection), markerBatch: markerBatch,
-            batches: (try? postgres.batchCount(projection: projection)) ?? 0, checkpoint: at, schema: postgres.schema, namespace: redis.namespace))
+            batches: (try? postgres.batchCount(projection: projection)) ?? 0,
+            checkpoint: Self.describe((try? postgres.checkpoint(projection: projection)) ?? [:]), schema: postgres.schema, namespace: redis.namespace))
     }
 
     /// The `redisKeysLost` error for `projection`, naming its remedy.
     private func keysLost(_ projection: String, checkpoint: [CheckpointKey: Int64], redis: RedisSink) -> ProjectionError {
-        let at = checkpoint.isEmpty ? "its last batch" : checkpoint.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-        return ProjectionError(.redisKeysLost, operation: "check Redis keys", message: RedisKeysLoss.message(
-            projection: projection, markerKey: redis.markerKey(projection: projection), checkpoint: at,
+        ProjectionError(.redisKeysLost, operation: "check Redis keys", message: RedisKeysLoss.message(
+            projection: projection, markerKey: redis.markerKey(projection: projection), checkpoint: Self.describe(checkpoint),
             schema: postgres.schema, namespace: redis.namespace))
     }
 
@@ -221,8 +229,7 @@ public final class ProjectionEngine: @unchecked Sendable {
                     throw keysLost(missing, redis: redis)
                 } catch let stale as RedisMarkerStale {
                     guard let redis else { throw stale }
-                    let projection = projections.first { redis.markerKey(projection: $0.name) == stale.key }?.name ?? stale.key
-                    throw keysStale(projection, markerBatch: stale.batch, redis: redis)
+                    throw keysStale(projection(markerKey: stale.key, redis: redis), markerBatch: stale.batch, redis: redis)
                 } catch let error as ProjectionError where error.isLostRedisConnection {
                     guard let redis, redis.retry.allowsAttempt(afterFailure: redisFailures + 1) else { throw error }
                     redisFailures += 1

@@ -37,8 +37,13 @@ extension PostgresSink {
     /// quoted); a projection without one is left out, and so is every one when the schema
     /// predates the counts (a live schema a replay upgrades).
     public static func batchCounts(_ connection: PostgresConnection, schema quotedSchema: String, projections: [String]) throws -> [String: Int64] {
-        guard try connection.query("SELECT to_regclass($1) IS NOT NULL", [quotedSchema + ".projection_batches"]).value(0, 0) == "t" else { return [:] }
+        guard try hasBatchCounts(connection, schema: quotedSchema) else { return [:] }
         return batchCounts(try connection.query(
             "SELECT projection, batches FROM \(quotedSchema).projection_batches WHERE projection = ANY($1::text[])", [ColumnText.array(projections)]))
+    }
+
+    /// Whether the schema `quotedSchema` (already quoted) has `projection_batches` (migration 5).
+    public static func hasBatchCounts(_ connection: PostgresConnection, schema quotedSchema: String) throws -> Bool {
+        try connection.query("SELECT to_regclass($1) IS NOT NULL", [quotedSchema + ".projection_batches"]).value(0, 0) == "t"
     }
 }

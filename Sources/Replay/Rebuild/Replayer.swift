@@ -481,11 +481,10 @@ public final class Replayer {
                         // The live keys and their markers stay: so do their batch counts (a
                         // shadow without Redis counts none), or a Redis restored from a snapshot
                         // older than the swap would pass for current.
-                        let names = Self.textArray(options.projections.map(\.name))
-                        let counts = try PostgresSink.batchCounts(connection, schema: live, projections: options.projections.map(\.name))
-                        if !counts.isEmpty {
+                        if try PostgresSink.hasBatchCounts(connection, schema: live) {
                             try connection.query(
-                                "INSERT INTO \(shadow).projection_batches SELECT * FROM \(live).projection_batches WHERE projection = ANY($1::text[])", [names])
+                                "INSERT INTO \(shadow).projection_batches SELECT * FROM \(live).projection_batches WHERE projection = ANY($1::text[])",
+                                [Self.textArray(options.projections.map(\.name))])
                         }
                     }
                     try connection.execute("ALTER SCHEMA \(live) RENAME TO \(try quoted(plan.retiredSchema))")

@@ -283,8 +283,12 @@ private final class RedisView {
             return RedisKeysStatus(state: "unknown", keyPrefix: namespace, marker: namespace + marker, remedy: nil, batches: batches)
         }
         do {
-            let state = try RedisKeysProbe.state(connection, prefix: prefix, projection: projection, hasCheckpoint: hasCheckpoint, batches: batches)
-            let held = try RedisKeysProbe.markerValue(connection, prefix: prefix, projection: projection.name).flatMap(RedisLayout.markerBatch)
+            // The marker is read once, for the state and for the count it holds.
+            let value = try RedisKeysProbe.markerValue(connection, prefix: prefix, projection: projection.name)
+            let state = try RedisKeysState.assess(hasCheckpoint: hasCheckpoint, batches: batches) { value } keysExist: {
+                try RedisKeysProbe.keysExist(connection, prefix: prefix, projection: projection)
+            }
+            let held = value.flatMap(RedisLayout.markerBatch)
             return RedisKeysStatus(state: state.rawValue, keyPrefix: prefix, marker: prefix + marker,
                                    remedy: state == .lost || state == .stale ? RedisKeysLoss.remedy(schema: schema, namespace: namespace) : nil,
                                    markerBatch: held, batches: batches)
