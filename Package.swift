@@ -59,7 +59,7 @@ let package = Package(
         ]),
 
         // Tests: one target per module, plus integration tests against real servers.
-        .target(name: "TickfoldTesting", path: "Tests/TickfoldTesting"),
+        .target(name: "TickfoldTesting", dependencies: [logging], path: "Tests/TickfoldTesting"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "TickfoldTesting"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "TickfoldTesting", logging]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TickfoldTesting"]),

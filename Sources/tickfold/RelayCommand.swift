@@ -40,6 +40,7 @@ struct RelayCommand: AsyncParsableCommand {
         let prefix = try connection.topicPrefix().value
         let logger = Logger(label: "tickfold.relay")
         let shutdown = ShutdownSignal()
+        defer { shutdown.logStop(logger) }  // first in, so it runs last
         let telemetry = try ServiceTelemetry(telemetryOptions, logger: logger)
         defer { telemetry.stop() }
         let checkpointName = "relay/\(prefix)"
@@ -87,7 +88,7 @@ struct RelayCommand: AsyncParsableCommand {
                 telemetry.health.update(.degraded(reason: "relay failed, retrying (attempt \(failures)): \(error)"))
                 let delay = RelayBackoff.delay(afterFailure: failures)
                 logger.warning("relay failed; retrying", metadata: [
-                    "error": "\(error)", "attempt": "\(failures)", "retryInMs": "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)",
+                    "error": "\(error)", "attempt": "\(failures)", "retryInMs": "\(delay.wholeMilliseconds)",
                 ])
                 try await shutdown.wait(atMost: delay)
                 if shutdown.isRequested {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TickfoldTesting
 @testable import Ingest
 
 @Suite("HTTP fetcher retries", .timeLimit(.minutes(3)))  // local servers: over a minute when the two cores are saturated

@@ -3,42 +3,6 @@ import Ingest
 import Logging
 import TickfoldTesting
 
-/// Every log line a logger wrote, rendered with its metadata, for assertions.
-final class LogCapture: @unchecked Sendable {
-    // @unchecked Sendable: `lines` is only touched while holding `lock`.
-    private let lock = NSLock()
-    private var lines: [String] = []
-
-    var all: [String] { lock.withLock { lines } }
-
-    func append(_ line: String) { lock.withLock { lines.append(line) } }
-
-    /// A logger at trace level writing into this capture.
-    func logger(_ label: String = "ingest-test") -> Logger {
-        var logger = Logger(label: label) { label in CapturingLogHandler(label: label, capture: self) }
-        logger.logLevel = .trace
-        return logger
-    }
-}
-
-struct CapturingLogHandler: LogHandler {
-    let label: String
-    let capture: LogCapture
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-        let rendered = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        capture.append("\(event.level) \(label): \(event.message) \(rendered)")
-    }
-}
-
 /// A fixture directory plus a running server over it; the server stops when the test drops it.
 final class FixtureHarness: @unchecked Sendable {
     // @unchecked Sendable: immutable after init; the server is itself thread-safe.

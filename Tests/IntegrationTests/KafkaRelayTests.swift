@@ -220,13 +220,17 @@ struct KafkaRelayTests {
         defer { try? admin.deleteTopic(barTopic); try? admin.deleteTopic(macroTopic) }
         var events = try RelayFixtures.events(0..<600)
         _ = try await log.append(events: events)
+        let logs = LogCapture()
         let relay = try KafkaRelay(log: log, kafka: RelayFixtures.kafkaConfig, options: KafkaRelay.Options(
-            naming: naming, partitions: 3, batchSize: 700, checkpointIntervalMs: 100, lossCheckIntervalMs: 300))
+            naming: naming, partitions: 3, batchSize: 700, checkpointIntervalMs: 100, lossCheckIntervalMs: 300),
+            logger: logs.logger("relay"))
         let stop = StopFlag()
         async let following = relay.run(following: true, until: { stop.isSet })
         #expect(try await eventually { try relay.checkpoint() == 600 })
         try admin.deleteTopic(barTopic)
-        try await Task.sleep(for: .milliseconds(800))  // past a loss check
+        // New events only once a loss check has seen the topic gone (a busy machine may take
+        // far longer than the 300 ms between checks).
+        #expect(try await eventually { logs.contains("broker lost acknowledged events") }, "\(logs.all)")
         let more = try RelayFixtures.events(600..<650)
         _ = try await log.append(events: more)
         events += more
@@ -304,7 +308,7 @@ struct KafkaRelayTests {
         try await checkBothTopics(events)
     }
 
-    @Test("tickfold relay (following) honours SIGTERM within a second while a topic creation waits on a dead broker; exit 0")
+    @Test("tickfold relay (following) honours SIGTERM at once, not after the 10-s request, while a topic creation waits on a dead broker; exit 0")
     func relayStopsDuringTopicCreation() async throws {
         try #require(TickfoldBinary.path != nil, "build the tickfold binary first")
         let directory = try TemporaryDirectory("relay-dead-broker")
@@ -319,12 +323,12 @@ struct KafkaRelayTests {
         try await Task.sleep(for: .seconds(2))
         #expect(relay.process.isRunning, "the relay exited while the broker was unreachable")
         let (result, took) = try await relay.terminate()
-        #expect(took < .milliseconds(1_500), "SIGTERM took \(took) to honour")
+        TickfoldChild.expectStopped(result, took: took, within: TickfoldChild.promptStop)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("relayed 0 events; checkpoint 0"), "\(result.stdout)")
     }
 
-    @Test("tickfold relay (following) honours SIGTERM within a second while its loss check asks a dead broker for metadata; exit 0, checkpoint kept")
+    @Test("tickfold relay (following) honours SIGTERM at once, not after the 10-s request, while its loss check asks a dead broker for metadata; exit 0, checkpoint kept")
     func relayStopsDuringLossCheck() async throws {
         try #require(TickfoldBinary.path != nil, "build the tickfold binary first")
         let directory = try TemporaryDirectory("relay-dead-broker-marks")
@@ -342,7 +346,7 @@ struct KafkaRelayTests {
         try await Task.sleep(for: .seconds(2))
         #expect(relay.process.isRunning, "the relay exited while the broker was unreachable")
         let (result, took) = try await relay.terminate()
-        #expect(took < .milliseconds(1_500), "SIGTERM took \(took) to honour")
+        TickfoldChild.expectStopped(result, took: took, within: TickfoldChild.promptStop)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("relayed 0 events; checkpoint 3"), "\(result.stdout)")
         #expect(try log.checkpoint(named: "relay/\(naming.prefix)") == 3)
@@ -370,7 +374,7 @@ struct KafkaRelayTests {
         // The relay sends the new events; nothing can acknowledge them now.
         try await Task.sleep(for: .seconds(1))
         let (result, took) = try await relay.terminate()
-        #expect(took < .seconds(5), "SIGTERM took \(took) to honour")
+        TickfoldChild.expectStopped(result, took: took, within: .seconds(5))
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("checkpoint 300"), "\(result.stdout)")
         #expect(result.stderr.contains("not acknowledged"), "\(result.stderr)")

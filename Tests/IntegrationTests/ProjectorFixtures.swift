@@ -255,14 +255,35 @@ final class TickfoldChild: @unchecked Sendable {  // the process and pipes are o
     }
 
     /// Sends SIGTERM and waits for the exit on a thread of its own; returns the result and how
-    /// long the child took to honour the signal. The time is taken on that thread once the
-    /// child has exited, not when this task resumes: what is measured is the child, not how
-    /// long a full parallel suite keeps this task waiting for a thread of the pool.
+    /// long the child took to exit, as seen from here. The time is taken on that thread once
+    /// the child has exited, not when this task resumes.
     func terminate() async throws -> (result: TickfoldBinary.Result, took: Duration) {
         let signalled = ContinuousClock.now
         signal(SIGTERM)
         let (result, exited) = try await onThread { (try self.finish(), ContinuousClock.now) }
         return (result, exited - signalled)
+    }
+
+    /// How soon a service must honour a stop while a broker request is outstanding. The relay
+    /// and the Kafka source check for a stop between request slices of at most 800 ms (well
+    /// under a second on a quiet machine), and the waits this guards against last 10 s; the
+    /// margin is for a full parallel run on two cores.
+    static let promptStop: Duration = .seconds(4)
+
+    /// Expects a child stopped by `terminate` to have honoured the signal within `limit` by
+    /// its own account (the `stop_ms` it logs, from handling the signal to its exit), which a
+    /// busy machine delaying the signal's delivery or this test's threads does not inflate,
+    /// and within `limit` plus 10 s as seen from here (a hang, whatever its cause).
+    static func expectStopped(_ result: TickfoldBinary.Result, took: Duration, within limit: Duration,
+                              sourceLocation: SourceLocation = #_sourceLocation) {
+        let logged = result.stderr.firstMatch(of: /stop_ms=(\d+)/).flatMap { Int64($0.1) }
+        guard let stopMs = logged else {
+            Issue.record("the child logged no stop_ms; its log:\n\(result.stderr.suffix(4_000))", sourceLocation: sourceLocation)
+            return
+        }
+        #expect(Duration.milliseconds(stopMs) < limit, "the child took \(stopMs) ms to stop; its log:\n\(result.stderr.suffix(4_000))",
+                sourceLocation: sourceLocation)
+        #expect(took < limit + .seconds(10), "the child exited \(took) after SIGTERM", sourceLocation: sourceLocation)
     }
 
     /// Waits for exit (reading the pipes so the child never blocks on them). The pipes only
@@ -322,8 +343,10 @@ enum ProjectorKafka {
 
 /// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
 /// Sleeps with `Task.sleep`, so the cooperative threads stay free for the projector tasks the
-/// test is waiting on (this machine has two of them).
-func eventually(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws -> Bool {
+/// test is waiting on (this machine has two of them). The default timeout is long because a
+/// full parallel run on two cores can hold a test back for tens of seconds; a condition that
+/// holds returns at once.
+func eventually(timeout: Duration = .seconds(90), _ condition: () async throws -> Bool) async throws -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try await condition() { return true }

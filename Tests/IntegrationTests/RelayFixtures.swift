@@ -35,39 +35,43 @@ enum RelayFixtures {
         return config
     }
 
-    /// Every record of `topic` (all `partitions`) from offset 0 to the partition ends.
-    static func readAll(_ topic: String, partitions: Int32) throws -> [KafkaRecord] {
+    /// Every record of `topic` (all `partitions`) from offset 0 to the partition ends. A busy
+    /// shared broker can be slow to answer, so it waits long; if the ends still were not
+    /// reached it throws saying how far it got, rather than hand back a partial read.
+    static func readAll(_ topic: String, partitions: Int32, patience: Duration = .seconds(120)) throws -> [KafkaRecord] {
         let consumer = try KafkaConsumer(config: eofConfig)
         try consumer.assign((0..<partitions).map { KafkaTopicPartitionOffset(topic: topic, partition: $0, offset: .beginning) })
         var records: [KafkaRecord] = []
         var perPartition: [Int32: Int64] = [:]
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline {
+        let started = ContinuousClock.now
+        while true {
             for record in try consumer.poll(max: 1_000, timeoutMs: 200) {
                 records.append(record)
                 perPartition[record.partition, default: 0] += 1
             }
             let ends = consumer.partitionsAtEnd.filter { $0.key.topic == topic }
-            if ends.count == Int(partitions), ends.allSatisfy({ perPartition[$0.key.partition, default: 0] >= $0.value }) { break }
+            if ends.count == Int(partitions), ends.allSatisfy({ perPartition[$0.key.partition, default: 0] >= $0.value }) {
+                return records
+            }
+            if ContinuousClock.now - started > patience {
+                let reached = ends.map { "\($0.key.partition): \(perPartition[$0.key.partition, default: 0]) of \($0.value)" }.sorted()
+                throw ReadIncomplete(topic: topic, waited: patience, records: records.count, endsReached: reached)
+            }
         }
-        return records
     }
 
-    /// Reads `topic` back through `KafkaEventReader` until every partition's end.
+    /// `readAll`, each record checked as `KafkaEventReader` checks it.
     static func readEvents(_ topic: String, partitions: Int32) throws -> [KafkaEventReader.Message] {
-        let reader = try KafkaEventReader(kafka: eofConfig)
-        try reader.assign((0..<partitions).map { KafkaTopicPartitionOffset(topic: topic, partition: $0, offset: .beginning) })
-        var messages: [KafkaEventReader.Message] = []
-        var perPartition: [Int32: Int64] = [:]
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline {
-            for message in try reader.poll(max: 1_000, timeoutMs: 200) {
-                messages.append(message)
-                perPartition[message.partition, default: 0] += 1
-            }
-            let ends = reader.partitionsAtEnd.filter { $0.key.topic == topic }
-            if ends.count == Int(partitions), ends.allSatisfy({ perPartition[$0.key.partition, default: 0] >= $0.value }) { break }
+        try readAll(topic, partitions: partitions).map(KafkaEventReader.check)
+    }
+
+    struct ReadIncomplete: Error, CustomStringConvertible {
+        let topic: String
+        let waited: Duration
+        let records: Int
+        let endsReached: [String]
+        var description: String {
+            "\(topic): \(records) records read in \(waited); partition ends reached (read of end): \(endsReached)"
         }
-        return messages
     }
 }

@@ -79,7 +79,7 @@ struct KafkaOfflineTests {
         #expect(error.code == .timedOut)
         #expect(error.message.contains(address))
         var reports: [DeliveryReport] = []
-        let deadline = ContinuousClock.now + .seconds(5)
+        let deadline = ContinuousClock.now + .seconds(30)
         while reports.isEmpty, ContinuousClock.now < deadline { reports += producer.poll(timeoutMs: 100) }
         let report = try #require(reports.first)
         #expect(report.tag == 42)
@@ -158,7 +158,7 @@ struct KafkaBrokerTests {
         let consumer = try KafkaConsumer(config: config.withProperty("enable.partition.eof", "true"))
         try consumer.assign((0..<3).map { KafkaTopicPartitionOffset(topic: topic, partition: $0, offset: .beginning) })
         var records: [KafkaRecord] = []
-        let deadline = ContinuousClock.now + .seconds(30)
+        let deadline = ContinuousClock.now + .seconds(90)
         while records.count < count || consumer.partitionsAtEnd.count < 3, ContinuousClock.now < deadline {
             records += try consumer.poll(max: 1_000, timeoutMs: 500)
         }
@@ -198,7 +198,7 @@ struct KafkaBrokerTests {
         let consumer = try KafkaConsumer(config: config)
         try consumer.assign([KafkaTopicPartitionOffset(topic: topic, partition: 0, offset: .at(13))])
         var records: [KafkaRecord] = []
-        let deadline = ContinuousClock.now + .seconds(15)
+        let deadline = ContinuousClock.now + .seconds(90)
         while records.count < 7, ContinuousClock.now < deadline {
             if let record = try consumer.poll(timeoutMs: 500) { records.append(record) }
         }
@@ -225,7 +225,7 @@ struct KafkaBrokerTests {
         try producer.send(topic: topic, partition: 0, key: nil, value: [99], tag: 99)
         _ = try producer.flush(timeoutMs: 10_000)
         var record: KafkaRecord?
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(90)
         while record == nil, ContinuousClock.now < deadline { record = try consumer.poll(timeoutMs: 500) }
         #expect(record?.offset == 5)
         #expect(record?.value == [99])

@@ -74,6 +74,7 @@ extension ProjectCommand {
             // Installed first, so a signal during start-up is also a graceful stop.
             let shutdown = ShutdownSignal()
             let logger = Logger(label: "tickfold.projector")
+            defer { shutdown.logStop(logger) }  // first in, so it runs last
             let selected: [any Projection]
             do {
                 selected = projections.isEmpty ? ProjectionRegistry.standard.projections : try ProjectionRegistry.standard.select(projections)
