@@ -32,15 +32,16 @@ struct RelayCommand: AsyncParsableCommand {
     var telemetryOptions: TelemetryOptions
 
     func run() async throws {
+        // Installed first, so a signal during start-up is also a graceful stop.
+        let shutdown = ShutdownSignal()
+        let logger = Logger(label: "tickfold.relay")
+        defer { shutdown.logStop(logger) }  // first in, so it runs last
         guard (1...Int(Int32.max)).contains(partitions) else {
             throw ValidationError("--partitions must be between 1 and \(Int32.max)")
         }
         let log = try connection.openLog(.checkpointer)
         let servers = try connection.kafkaServers()
         let prefix = try connection.topicPrefix().value
-        let logger = Logger(label: "tickfold.relay")
-        let shutdown = ShutdownSignal()
-        defer { shutdown.logStop(logger) }  // first in, so it runs last
         let telemetry = try ServiceTelemetry(telemetryOptions, logger: logger)
         defer { telemetry.stop() }
         let checkpointName = "relay/\(prefix)"

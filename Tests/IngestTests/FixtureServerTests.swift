@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Ingest
 
-@Suite("Fixture transport", .timeLimit(.minutes(3)))  // local servers: over a minute when the two cores are saturated
+@Suite("Fixture transport", .timeLimit(.minutes(5)))  // local servers: over a minute when the two cores are saturated
 struct FixtureServerTests {
     @Test("keys are canonical: query order and credential parameters do not matter")
     func canonicalKey() throws {

@@ -3,7 +3,7 @@ import Testing
 import TickfoldTesting
 @testable import Ingest
 
-@Suite("Secrets", .timeLimit(.minutes(3)))  // fixture servers and retries: over a minute when the two cores are saturated
+@Suite("Secrets", .timeLimit(.minutes(5)))  // fixture servers and retries: over a minute when the two cores are saturated
 struct SecretsTests {
     static let planted = "TFPLANTED5f3a9c1e7b"
 

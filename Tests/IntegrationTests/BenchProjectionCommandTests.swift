@@ -7,7 +7,7 @@ import TickfoldTesting
 @Suite("tickfold bench project / rebuild", .serialized,
        .enabled(if: TickfoldBinary.isAvailable && TestServices.hasPostgres && TestServices.hasRedis && TestServices.hasKafka && TestServices.hasPython,
                 "needs the tickfold binary, PostgreSQL, Redis, the broker and the Python environment (the seed's consumer)"),
-       .timeLimit(.minutes(3)))
+       .timeLimit(.minutes(5)))
 struct BenchProjectionCommandTests {
     func figures(_ arguments: [String]) async throws -> [String: Any] {
         let directory = try TemporaryDirectory("bench-projection")

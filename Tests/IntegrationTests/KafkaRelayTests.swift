@@ -5,7 +5,7 @@ import Synchronization
 import Testing
 import TickfoldTesting
 
-@Suite("Kafka relay against the Tansu broker", .serialized, .enabled(if: TestServices.hasKafka), .timeLimit(.minutes(3)))
+@Suite("Kafka relay against the Tansu broker", .serialized, .enabled(if: TestServices.hasKafka), .timeLimit(.minutes(5)))
 struct KafkaRelayTests {
     let admin: KafkaAdmin
     let naming = TopicNaming(prefix: TestServices.uniqueName("relay"))
@@ -317,8 +317,8 @@ struct KafkaRelayTests {
         defer { log.close() }
         _ = try await log.append(events: try RelayFixtures.events(0..<3))
         let port = try closedLocalPort()
-        let relay = try TickfoldChild(["relay", "--log", logPath, "--kafka", "127.0.0.1:\(port)"],
-                                      environment: ["TICKFOLD_TOPIC_PREFIX": TestServices.uniqueName("relaydead")])
+        let relay = try await TickfoldChild.service(["relay", "--log", logPath, "--kafka", "127.0.0.1:\(port)"],
+                                                    environment: ["TICKFOLD_TOPIC_PREFIX": TestServices.uniqueName("relaydead")])
         // The first event's topic is being created: that request waits up to 10 s (+1 s) for the broker.
         try await Task.sleep(for: .seconds(2))
         #expect(relay.process.isRunning, "the relay exited while the broker was unreachable")
@@ -342,7 +342,7 @@ struct KafkaRelayTests {
         let once = try await TickfoldBinary.run(["relay", "--once", "--log", logPath, "--kafka", try #require(TestServices.kafka)], environment: environment)
         #expect(once.status == 0 && once.stdout.contains("checkpoint 3"), "\(once.stderr)")
         let port = try closedLocalPort()
-        let relay = try TickfoldChild(["relay", "--log", logPath, "--kafka", "127.0.0.1:\(port)"], environment: environment)
+        let relay = try await TickfoldChild.service(["relay", "--log", logPath, "--kafka", "127.0.0.1:\(port)"], environment: environment)
         try await Task.sleep(for: .seconds(2))
         #expect(relay.process.isRunning, "the relay exited while the broker was unreachable")
         let (result, took) = try await relay.terminate()
@@ -365,8 +365,8 @@ struct KafkaRelayTests {
         let log = try EventLog(directory: logPath)
         defer { log.close() }
         _ = try await log.append(events: try RelayFixtures.events(0..<300))
-        let relay = try TickfoldChild(["relay", "--log", logPath, "--kafka", broker.address, "--partitions", "3"],
-                                      environment: ["TICKFOLD_TOPIC_PREFIX": naming.prefix])
+        let relay = try await TickfoldChild.service(["relay", "--log", logPath, "--kafka", broker.address, "--partitions", "3"],
+                                                    environment: ["TICKFOLD_TOPIC_PREFIX": naming.prefix])
         let checkpointName = "relay/\(naming.prefix)"
         #expect(try await eventually { try log.checkpoint(named: checkpointName) == 300 })
         broker.kill()

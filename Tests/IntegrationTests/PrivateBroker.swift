@@ -35,7 +35,7 @@ final class PrivateBroker: @unchecked Sendable {  // the process is only touched
     static func start(port: Int? = nil) async throws -> PrivateBroker {
         let broker = try PrivateBroker(port: try port ?? closedLocalPort())
         let admin = try KafkaAdmin(config: KafkaConfig(bootstrapServers: broker.address))
-        let ready = try await eventually(timeout: .seconds(10)) { (try? admin.metadata(timeoutMs: 200)) != nil }
+        let ready = try await eventually(timeout: .seconds(60)) { (try? admin.metadata(timeoutMs: 200)) != nil }
         guard ready else {
             broker.kill()
             throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "the private Tansu broker did not answer"])

@@ -58,7 +58,7 @@ final class PrivateRedis: @unchecked Sendable {  // the process is only touched 
     }
 
     private func waitReady() async throws {
-        let ready = try await eventually(timeout: .seconds(10)) {
+        let ready = try await eventually(timeout: .seconds(60)) {
             (try? RedisConnection(url: url).command("PING").string) == "PONG"
         }
         guard ready else {

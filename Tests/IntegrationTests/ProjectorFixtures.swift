@@ -250,6 +250,20 @@ final class TickfoldChild: @unchecked Sendable {  // the process and pipes are o
         output = OutputCollector(stdout: stdout, stderr: stderr)
     }
 
+    /// Starts a tickfold service (`relay`, `project run --follow`) with a metrics listener and
+    /// returns once it answers `/health`: its signal handlers are installed before that, so a
+    /// signal sent next meets them, not a process still loading on a busy machine.
+    static func service(_ arguments: [String], environment: [String: String] = [:]) async throws -> TickfoldChild {
+        let port = try closedLocalPort()
+        let child = try TickfoldChild(arguments + ["--metrics-address", "127.0.0.1:\(port)"], environment: environment)
+        let serving = try await eventually { await LocalHTTP.get(port: port, "/health")?.status == 200 }
+        if !serving {
+            let result = try await onThread { try child.finish(timeout: .seconds(1)) }
+            Issue.record("tickfold \(arguments.first ?? "") never answered /health; its log:\n\(result.stderr.suffix(4_000))")
+        }
+        return child
+    }
+
     func signal(_ number: Int32) {
         kill(process.processIdentifier, number)
     }

