@@ -24,7 +24,7 @@ struct BenchProjectionCommandTests {
         ])
         #expect(object["bench"] as? String == "project")
         for key in ["pg_rows_per_s", "redis_first_writes_per_s", "redis_updates_per_s", "redis_redelivery_per_s", "redis_raw_set_per_s", "redis_vs_set_ratio", "pg_vs_copy_ratio", "latency_p50_ms",
-                    "latency_p99_ms", "continuous_batches", "continuous_appended_events_per_s", "continuous_append_call_p99_ms", "seed_pattern_msgs_per_s", "seed_python_msgs_per_s", "vs_seed_ratio",
+                    "latency_p99_ms", "latency_from_arrival_p99_ms", "continuous_batches", "continuous_appended_events_per_s", "continuous_append_call_p99_ms", "seed_pattern_msgs_per_s", "seed_python_msgs_per_s", "vs_seed_ratio",
                     "vs_seed_pattern_ratio"] {
             let value = try #require(object[key] as? Double, "missing or not a number: \(key) in \(object)")
             #expect(value > 0, "\(key) is \(value)")
@@ -32,6 +32,9 @@ struct BenchProjectionCommandTests {
         #expect(object["redis_raw_hset_per_s"] == nil && object["redis_vs_hset_ratio"] == nil, "the raw comparison is SET now")
         let p50 = try #require(object["latency_p50_ms"] as? Double), p99 = try #require(object["latency_p99_ms"] as? Double)
         #expect(p50 <= p99)
+        // Every event arrived no later than its append call started.
+        let fromArrival = try #require(object["latency_from_arrival_p99_ms"] as? Double)
+        #expect(fromArrival >= p99, "from arrival \(fromArrival) ms, from the call \(p99) ms")
         // 500 events/s offered for 1 s: what was delivered is about that, never more.
         let delivered = try #require(object["continuous_appended_events_per_s"] as? Double)
         #expect(delivered <= 520, "delivered \(delivered) events/s of 500 offered")
