@@ -300,9 +300,20 @@ struct BenchProjectCommand: ParsableCommand {
     /// Appends trades at the offered rate while a real `Projector` follows the log (the
     /// `project run --follow` service, in this process), and times each event from its append
     /// call to the projector's report that its batch committed.
+    ///
+    /// First a warm-up: the log's first 10k events train its zstd dictionary, about a second
+    /// of CPU on a thread of its own that a live log spent long ago, and the projector folds
+    /// them, so the timed part sees a log and tables in their steady state.
     private func continuous(_ scratch: BenchScratch, into report: inout BenchReport) throws {
         let log = try scratch.openLog("continuous", durability: .fsync)
         defer { log.close() }
+        let warmUp = Self.continuousWarmUp
+        _ = try log.appendBlocking(events: (0..<warmUp).map { try BenchEvents.trade($0, symbols: 500) })
+        let trainingDeadline = ContinuousClock.now + .seconds(120)
+        while log.activeDictionaryID == nil {
+            guard ContinuousClock.now < trainingDeadline else { throw CLIError("the log trained no dictionary on its first \(warmUp) events within 120 s") }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
         let latencies = LatencyRecorder()
         let projector = Projector(
             engine: try scratch.engine(), source: LogEventSource(log: log),
@@ -311,6 +322,11 @@ struct BenchProjectCommand: ParsableCommand {
             },
             logger: BenchEnvironment.quietLogger("tickfold.bench.projector"))
         let run = BlockingTask { try await projector.run() }
+        guard latencies.waitUntilVisible(UInt64(warmUp), timeout: .seconds(120)) else {
+            projector.requestStop()
+            _ = try? run.value()
+            throw CLIError("the projector did not fold the \(warmUp) warm-up events within 120 s")
+        }
         let total = Int(Double(rate) * latencySeconds)
         // Event i arrives at i / rate seconds. Each append carries every event that has
         // arrived and is not yet appended, as an ingest with group commit does, so an fsync
@@ -332,7 +348,7 @@ struct BenchProjectCommand: ParsableCommand {
                     Thread.sleep(forTimeInterval: max(0, (arrival(appended) - clock.now).seconds))
                     continue
                 }
-                let chunk = try (appended..<arrived).map { try BenchEvents.trade($0, symbols: 500) }
+                let chunk = try (appended..<arrived).map { try BenchEvents.trade(warmUp + $0, symbols: 500) }
                 let started = clock.now
                 let outcomes = try log.appendBlocking(events: chunk)
                 appendCalls.append((clock.now - started).seconds)
@@ -370,6 +386,10 @@ struct BenchProjectCommand: ParsableCommand {
                       note: "one fsync'ed append (p50 \(String(format: "%.2f", Self.percentile(appendCalls, 0.5) * 1000)) ms), carrying \(Int(Self.percentile(callSizes, 0.5))) events at the median, \(Int(Self.percentile(callSizes, 1))) at most")
         report.describe("continuous_mode", "Projector(follow: true) over LogEventSource, in this process")
     }
+
+    /// Events appended and folded before the continuous mode's timed part: the log's
+    /// dictionary training threshold (`EventLogOptions`).
+    static let continuousWarmUp = EventLogOptions().dictionaryTrainingThreshold ?? 10_000
 
     /// The nearest-rank percentile of `values`, in their unit (`fraction` 1 is the maximum).
     static func percentile(_ values: [Double], _ fraction: Double) -> Double {
