@@ -55,11 +55,14 @@ final class ReplayFixture {
     /// Continuous projection from the log: `engine` applies everything after `from` in
     /// batches of `batch` events; returns the next seq.
     @discardableResult
-    func project(_ engine: ProjectionEngine, from: UInt64 = 1, batch: Int = 700) throws -> UInt64 {
-        try Self.project(log: log, engine: engine, from: from, batch: batch)
+    func project(_ engine: ProjectionEngine, from: UInt64 = 1, batch: Int = 700, kafkaTopic: String? = nil) throws -> UInt64 {
+        try Self.project(log: log, engine: engine, from: from, batch: batch, kafkaTopic: kafkaTopic)
     }
 
-    static func project(log: EventLog, engine: ProjectionEngine, from: UInt64, batch: Int) throws -> UInt64 {
+    /// Folds the log from `from` in batches, checkpointing each as the log source does, or,
+    /// with `kafkaTopic`, as a Kafka source reading a one-partition topic that holds the
+    /// log in order (seq N at offset N − 1).
+    static func project(log: EventLog, engine: ProjectionEngine, from: UInt64, batch: Int, kafkaTopic: String? = nil) throws -> UInt64 {
         var next = from
         let head = try log.lastSeq()
         while next <= head {
@@ -69,7 +72,9 @@ final class ReplayFixture {
                 return event
             }
             guard let last = events.last?.seq else { break }
-            try engine.apply(batch: events, positions: [CheckpointPosition(source: "log", partition: 0, position: Int64(last))])
+            let position = kafkaTopic.map { CheckpointPosition(source: $0, partition: 0, position: Int64(last) - 1) }
+                ?? CheckpointPosition(source: "log", partition: 0, position: Int64(last))
+            try engine.apply(batch: events, positions: [position])
             next = last + 1
         }
         return next

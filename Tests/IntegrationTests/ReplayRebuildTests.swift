@@ -73,6 +73,37 @@ struct ReplayRebuildTests {
         #expect(result.swappedAt == head)
     }
 
+    @Test("under a live projection fed from Kafka a replay keeps its offsets and leaves no log checkpoint (no false lag); a replay without Redis then swaps")
+    func kafkaFedLive() throws {
+        let fixture = try ReplayFixture(label: "kafkafed")
+        defer { fixture.cleanUp() }
+        try fixture.append(count: 600, seed: 41)
+        try fixture.migrateLive()
+        let topic = "\(fixture.schema).bar"
+        try fixture.project(try fixture.liveEngine(), kafkaTopic: topic)
+        func checkpoints() throws -> [[String?]] {
+            try fixture.admin.query(
+                "SELECT source, partition::text, position::text FROM \(fixture.schema).projection_checkpoints WHERE projection = 'collected' ORDER BY 1, 2").rows
+        }
+        #expect(try checkpoints() == [[topic, "0", "599"]])
+
+        let replayer = try fixture.replayer()
+        #expect(try replayer.run(try replayer.plan(from: 1, through: nil)).swappedAt == 600)
+        #expect(try checkpoints() == [[topic, "0", "599"]], "the offsets carry over; the rebuild's log checkpoint does not")
+
+        // Events the live projector has not read from Kafka yet: it writes their keys when it
+        // does, from its own offsets, so a replay without Redis may swap.
+        let head = try fixture.append(count: 300, seed: 42)
+        var options = fixture.options()
+        options.redisURL = nil
+        let withoutRedis = try fixture.replayer(options)
+        #expect(try withoutRedis.run(try withoutRedis.plan(from: 1, through: nil)).swappedAt == head)
+        #expect(try checkpoints() == [[topic, "0", "599"]])
+        let resumed = try fixture.project(try fixture.liveEngine(), from: 601, kafkaTopic: topic)
+        #expect(resumed == head + 1)
+        #expect(try checkpoints() == [[topic, "0", String(head - 1)]])
+    }
+
     @Test("--dry-run plans without changing anything; bad positions are refused")
     func dryRunChangesNothing() throws {
         let fixture = try ReplayFixture(label: "dry")

@@ -142,9 +142,23 @@ public final class Replayer {
         }
     }
 
-    /// The smallest log checkpoint among the replayed projections (nil if one has none).
-    func readLiveCheckpoint() throws -> UInt64? {
-        let names = options.projections.map(\.name)
+    /// The replayed projections whose live copy is fed from Kafka: checkpoints of other
+    /// sources, none of the log.
+    func kafkaFedLiveProjections() throws -> Set<String> {
+        let rows = try Self.wrap(.postgres, "read live checkpoint sources") {
+            try admin.query(
+                """
+                SELECT projection FROM \(quoted(options.schema)).projection_checkpoints WHERE projection = ANY($1::text[])
+                GROUP BY projection HAVING bool_and(NOT (source = 'log' AND partition = 0))
+                """, [Self.textArray(options.projections.map(\.name))]).rows
+        }
+        return Set(rows.compactMap { $0[0] })
+    }
+
+    /// The smallest log checkpoint among `names` (the replayed projections unless given; nil
+    /// if one has none).
+    func readLiveCheckpoint(of names: [String]? = nil) throws -> UInt64? {
+        let names = names ?? options.projections.map(\.name)
         let rows = try Self.wrap(.postgres, "read live checkpoints") {
             try admin.query(
                 "SELECT projection, position FROM \(quoted(options.schema)).projection_checkpoints WHERE source = 'log' AND partition = 0 AND projection = ANY($1::text[])",
@@ -448,11 +462,14 @@ public final class Replayer {
         defer { _ = try? control.query("SELECT pg_advisory_unlock($1)", [String(key)]) }
         // No live batch commits while the lock is held: fold the last events.
         let head = try Self.wrap(.log, "read log head") { try log.lastSeq() }
+        let kafkaFed = plan.liveSchemaExists ? try kafkaFedLiveProjections() : []
         if redis == nil, plan.liveSchemaExists {
-            // Without Redis the swap leaves the keys to the live projector, which resumes at
-            // the swapped-in checkpoint (the head): keys of events it has not applied yet
-            // would never be written.
-            let applied = try readLiveCheckpoint() ?? 0
+            // Without Redis the swap leaves the keys to the live projector. One fed from the
+            // log resumes at the swapped-in checkpoint (the head): keys of events it has not
+            // applied yet would never be written. One fed from Kafka resumes at its own
+            // offsets, carried over below, and writes the keys of what it reads from there.
+            let fromLog = options.projections.map(\.name).filter { !kafkaFed.contains($0) }
+            let applied = fromLog.isEmpty ? head : try readLiveCheckpoint(of: fromLog) ?? 0
             guard applied >= head else {
                 throw ReplayError(.swap, operation: "swap \(plan.shadowSchema) in without Redis", message:
                     "the live projection is at seq \(applied), behind the log head \(head): its Redis keys for seqs \(applied + 1)…\(head) "
@@ -477,6 +494,14 @@ public final class Replayer {
                         SELECT * FROM \(live).projection_checkpoints WHERE projection = ANY($1::text[]) AND NOT (source = 'log' AND partition = 0)
                         ON CONFLICT (projection, source, partition) DO UPDATE SET position = GREATEST(c.position, EXCLUDED.position)
                         """, [Self.textArray(options.projections.map(\.name))])
+                    if !kafkaFed.isEmpty {
+                        // A projection fed from Kafka goes on from its offsets alone: a log
+                        // checkpoint left at the swap's head would stand still while the log
+                        // grows (a false lag in project status) and hold later replays to it.
+                        try connection.query(
+                            "DELETE FROM \(shadow).projection_checkpoints WHERE source = 'log' AND partition = 0 AND projection = ANY($1::text[])",
+                            [Self.textArray(kafkaFed.sorted())])
+                    }
                     if redis == nil {
                         // The live keys and their markers stay: so do their batch counts (a
                         // shadow without Redis counts none), or a Redis restored from a snapshot
