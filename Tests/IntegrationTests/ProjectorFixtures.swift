@@ -242,7 +242,8 @@ final class TickfoldChild: @unchecked Sendable {  // the process and pipes are o
     init(_ arguments: [String], environment: [String: String] = [:]) throws {
         process.executableURL = URL(fileURLWithPath: try #require(TickfoldBinary.path))
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        // Info level at least: tests read the child's log (stop_ms, retries).
+        process.environment = ProcessInfo.processInfo.environment.merging(["TICKFOLD_LOG_LEVEL": "info"]) { $1 }.merging(environment) { $1 }
         process.standardOutput = stdout
         process.standardError = stderr
         process.standardInput = FileHandle.nullDevice
@@ -259,7 +260,7 @@ final class TickfoldChild: @unchecked Sendable {  // the process and pipes are o
         let serving = try await eventually { await LocalHTTP.get(port: port, "/health")?.status == 200 }
         if !serving {
             let result = try await onThread { try child.finish(timeout: .seconds(1)) }
-            Issue.record("tickfold \(arguments.first ?? "") never answered /health; its log:\n\(result.stderr.suffix(4_000))")
+            throw ServiceNotServing(command: arguments.first ?? "", log: String(result.stderr.suffix(4_000)))
         }
         return child
     }
@@ -284,8 +285,15 @@ final class TickfoldChild: @unchecked Sendable {  // the process and pipes are o
     /// margin is for a full parallel run on two cores.
     static let promptStop: Duration = .seconds(4)
 
+    struct ServiceNotServing: Error, CustomStringConvertible {
+        let command: String
+        let log: String
+        var description: String { "tickfold \(command) never answered /health; its log:\n\(log)" }
+    }
+
     /// Expects a child stopped by `terminate` to have honoured the signal within `limit` by
-    /// its own account (the `stop_ms` it logs, from handling the signal to its exit), which a
+    /// its own account (the `stop_ms` it logs, from handling the signal to the end of its
+    /// command, before the process tears down), which a
     /// busy machine delaying the signal's delivery or this test's threads does not inflate,
     /// and within `limit` plus 10 s as seen from here (a hang, whatever its cause).
     static func expectStopped(_ result: TickfoldBinary.Result, took: Duration, within limit: Duration,

@@ -72,7 +72,7 @@ final class ReplayFixture {
                 return event
             }
             guard let last = events.last?.seq else { break }
-            let position = kafkaTopic.map { CheckpointPosition(source: $0, partition: 0, position: Int64(last) - 1) }
+            let position = kafkaTopic.map { CheckpointPosition(source: $0, partition: 0, position: Int64(last) - 1, seq: last) }
                 ?? CheckpointPosition(source: "log", partition: 0, position: Int64(last))
             try engine.apply(batch: events, positions: [position])
             next = last + 1

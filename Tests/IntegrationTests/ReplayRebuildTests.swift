@@ -102,6 +102,22 @@ struct ReplayRebuildTests {
         let resumed = try fixture.project(try fixture.liveEngine(), from: 601, kafkaTopic: topic)
         #expect(resumed == head + 1)
         #expect(try checkpoints() == [[topic, "0", String(head - 1)]])
+
+        // A log checkpoint an earlier swap left behind, which the Kafka positions have passed,
+        // is dropped by the next swap; one they have not passed still holds a replay without
+        // Redis to the log head.
+        func leaveLogCheckpoint(at seq: UInt64) throws {
+            try fixture.admin.query(
+                "INSERT INTO \(fixture.schema).projection_checkpoints (projection, source, partition, position) VALUES ('collected', 'log', 0, $1)",
+                [String(seq)])
+        }
+        try leaveLogCheckpoint(at: 600)
+        #expect(try withoutRedis.run(try withoutRedis.plan(from: 1, through: nil)).swappedAt == head)
+        #expect(try checkpoints() == [[topic, "0", String(head - 1)]])
+        try leaveLogCheckpoint(at: head)
+        let ahead = try fixture.append(count: 10, seed: 43)
+        let refused = #expect(throws: ReplayError.self) { try withoutRedis.run(try withoutRedis.plan(from: 1, through: nil)) }
+        #expect(refused?.description.contains("at seq \(head), behind the log head \(ahead)") == true, "\(String(describing: refused))")
     }
 
     @Test("--dry-run plans without changing anything; bad positions are refused")

@@ -143,13 +143,18 @@ public final class Replayer {
     }
 
     /// The replayed projections whose live copy is fed from Kafka: checkpoints of other
-    /// sources, none of the log.
+    /// sources and either none of the log or one their seqs have passed (left at the head by
+    /// a swap before this rule). Kafka checkpoints without seqs leave it undecided: log-fed.
     func kafkaFedLiveProjections() throws -> Set<String> {
         let rows = try Self.wrap(.postgres, "read live checkpoint sources") {
             try admin.query(
                 """
-                SELECT projection FROM \(quoted(options.schema)).projection_checkpoints WHERE projection = ANY($1::text[])
-                GROUP BY projection HAVING bool_and(NOT (source = 'log' AND partition = 0))
+                SELECT projection FROM (
+                    SELECT projection, position, seq, source = 'log' AND partition = 0 AS logged
+                    FROM \(quoted(options.schema)).projection_checkpoints WHERE projection = ANY($1::text[])) c
+                GROUP BY projection
+                HAVING bool_or(NOT logged)
+                   AND (NOT bool_or(logged) OR max(seq) FILTER (WHERE NOT logged) > max(position) FILTER (WHERE logged))
                 """, [Self.textArray(options.projections.map(\.name))]).rows
         }
         return Set(rows.compactMap { $0[0] })
