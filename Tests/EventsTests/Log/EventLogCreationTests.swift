@@ -63,10 +63,19 @@ struct EventLogCreationTests {
     func readerProcessWaitsForCreator() async throws {
         let (temporary, path) = try Self.frozenCreation()
         let reader = Task { try await TickfoldBinary.run(["log", "stats", "--json", "--log", path]) }
-        try await Task.sleep(for: .milliseconds(400))
-        let writer = try EventLog(directory: path)
-        #expect(try await writer.append([LogFixtures.record(1)]) == [.appended(1)])
-        writer.close()
+        // The creator commits from a thread of its own: a full parallel run keeps the
+        // cooperative threads busy for seconds, longer than the reader's 5-s wait.
+        let outcomes = try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result {
+                    Thread.sleep(forTimeInterval: 0.4)
+                    let writer = try EventLog(directory: path)
+                    defer { writer.close() }
+                    return try writer.appendBlocking([LogFixtures.record(1)])
+                })
+            }
+        }
+        #expect(outcomes == [.appended(1)])
         let result = try await reader.value
         #expect(result.status == 0, "\(result.stderr)")
         #expect(!result.stderr.contains("database"), "\(result.stderr)")
