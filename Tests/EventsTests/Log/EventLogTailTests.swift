@@ -25,7 +25,7 @@ struct EventLogTailTests {
         #expect(seq == 4)
         // The writer resumes waiters when it commits, before it completes the append itself;
         // the bound is loose because parallel tests can hold the (2-thread) cooperative pool.
-        #expect(wokeAt - appendedAt < .seconds(1))
+        #expect(wokeAt - appendedAt < .seconds(5))
         _ = temporary
     }
 
