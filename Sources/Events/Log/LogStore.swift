@@ -47,7 +47,7 @@ final class LogStore: Sendable {
         self.directory = canonical
         self.options = options
 
-        writerLock = writable ? try WriterLock(path: "\(canonical)/\(LogFormat.writerLockFile)") : nil
+        writerLock = writable ? try WriterLock(path: "\(canonical)/\(LogFormat.writerLockFile)", directory: canonical) : nil
         registration = try OpenLogRegistry.shared.claim(canonical)
 
         let dataPath = "\(canonical)/\(LogFormat.dataFile)"

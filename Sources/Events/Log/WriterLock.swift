@@ -13,7 +13,31 @@ import Darwin
 final class WriterLock: Sendable {
     private let descriptor: Int32
 
-    init(path: String) throws {
+    /// Takes the lock of the log in `directory` (`path` is its `writer.lock`).
+    init(path: String, directory: String) throws {
+        descriptor = try Self.acquire(path: path, directory: directory)
+    }
+
+    /// How long a lock this process holds without having the log open is waited for.
+    static let ownLingeringLockWait: Duration = .seconds(2)
+
+    /// `tryAcquire`, waiting while this very process holds the lock but has no log open in
+    /// `directory`: a log it has just closed, whose descriptor a child being spawned on another
+    /// thread still shares (posix_spawn copies the descriptor table, and the copy lives until
+    /// the child's exec closes it, normally within milliseconds).
+    private static func acquire(path: String, directory: String) throws -> Int32 {
+        let deadline = ContinuousClock.now + ownLingeringLockWait
+        while true {
+            do {
+                return try tryAcquire(path)
+            } catch let error as EventLogError where error.code == .heldByOtherProcess(pid: getpid())
+                && !OpenLogRegistry.shared.isOpen(directory) && ContinuousClock.now < deadline {
+                usleep(10_000)
+            }
+        }
+    }
+
+    private static func tryAcquire(_ path: String) throws -> Int32 {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw EventLogError(.storage, operation: "open writer lock \(path)", message: String(cString: strerror(errno)))
@@ -34,7 +58,7 @@ final class WriterLock: Sendable {
             close(fd)
             throw EventLogError(.storage, operation: "record pid in \(path)", message: message)
         }
-        descriptor = fd
+        return fd
     }
 
     deinit { close(descriptor) }
@@ -53,6 +77,9 @@ final class OpenLogRegistry: Sendable {
     static let shared = OpenLogRegistry()
 
     private let paths = Mutex<Set<String>>([])
+
+    /// Whether a log of this process has `path` open.
+    func isOpen(_ path: String) -> Bool { paths.withLock { $0.contains(path) } }
 
     /// Claims `path`, or throws `.alreadyOpen`; the claim ends when the token is released.
     func claim(_ path: String) throws -> Token {

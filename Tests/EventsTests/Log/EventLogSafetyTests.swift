@@ -21,6 +21,35 @@ struct EventLogSafetyTests {
         _ = temporary
     }
 
+    @Test("after close, a lock this process still shares through a descriptor copy (a child being spawned) is waited for, not reported as held")
+    func lingeringOwnLock() throws {
+        let (temporary, path) = try LogFixtures.directory()
+        let log = try EventLog(directory: path)
+        // The copy a child keeps between posix_spawn's clone and its exec.
+        let original = try #require(Self.descriptor(of: log.directory + "/writer.lock"), "the lock file's descriptor in /proc/self/fd")
+        let copy = dup(original)
+        try #require(copy >= 0)
+        log.close()
+        let started = ContinuousClock.now
+        Thread.detachNewThread {
+            usleep(300_000)
+            close(copy)
+        }
+        let reopened = try EventLog(directory: path)
+        #expect(ContinuousClock.now - started >= .milliseconds(200), "opened while the copy still held the lock")
+        #expect(try reopened.appendBlocking([LogFixtures.record(1)]) == [.appended(1)])
+        reopened.close()
+        _ = temporary
+    }
+
+    /// The descriptor this process has open on `path`, found in /proc/self/fd.
+    private static func descriptor(of path: String) -> Int32? {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return entries.compactMap(Int32.init).first { fd in
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)")) == path
+        }
+    }
+
     @Test("a writer lock held by another process names that process; released, the log opens")
     func secondWriterProcess() throws {
         let (temporary, path) = try LogFixtures.directory()
