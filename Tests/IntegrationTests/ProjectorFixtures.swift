@@ -377,14 +377,6 @@ func eventually(timeout: Duration = .seconds(90), _ condition: () async throws -
     return try await condition()
 }
 
-/// Runs long blocking test work (generating and logging events, publishing, waiting for a
-/// child process) on a thread of its own instead of a cooperative thread.
-func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
-    }
-}
-
 /// Reads projected keys for comparisons, whatever their type.
 enum RedisDump {
     /// A string as its one value, a hash as its sorted `field=value` pairs; nil when `key`

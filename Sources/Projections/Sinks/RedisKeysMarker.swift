@@ -53,11 +53,16 @@ public enum RedisKeysLoss {
         return command
     }
 
+    /// The close of both messages: why the projector stops, and the replay that mends it.
+    private static func refusal(schema: String, namespace: String) -> String {
+        "The projector refuses to carry on writing only the keys of new events; rebuild them with `\(remedy(schema: schema, namespace: namespace))`"
+    }
+
     /// What happened, what was checked and the way out, for an error or a status note.
     public static func message(projection: String, markerKey: String, checkpoint: String, schema: String, namespace: String) -> String {
         "the Redis keys of projection \(projection) are lost: the checkpoint in schema \(schema) says they were written through \(checkpoint), "
             + "but Redis no longer holds the marker \(markerKey) that every batch writes (a Redis restarted without persistence, or FLUSHDB). "
-            + "The projector refuses to carry on writing only the keys of new events; rebuild them with `\(remedy(schema: schema, namespace: namespace))`"
+            + refusal(schema: schema, namespace: namespace)
     }
 
     /// What happened when Redis holds the keys as of an older batch than PostgreSQL's
@@ -66,7 +71,7 @@ public enum RedisKeysLoss {
         "the Redis keys of projection \(projection) are stale: Redis holds them as of batch \(markerBatch.map(String.init) ?? "?") (marker \(markerKey)), "
             + "the checkpoint in schema \(schema) is at batch \(batches) (\(checkpoint)): a Redis restored from an older snapshot (an RDB or AOF file "
             + "older than its last writes, or a machine restarted with both), so the keys written since are missing. "
-            + "The projector refuses to carry on writing only the keys of new events; rebuild them with `\(remedy(schema: schema, namespace: namespace))`"
+            + refusal(schema: schema, namespace: namespace)
     }
 
     /// `text` as one shell word (quoted only when it needs to be).

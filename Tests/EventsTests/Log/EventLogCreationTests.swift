@@ -65,15 +65,11 @@ struct EventLogCreationTests {
         let reader = Task { try await TickfoldBinary.run(["log", "stats", "--json", "--log", path]) }
         // The creator commits from a thread of its own: a full parallel run keeps the
         // cooperative threads busy for seconds, longer than the reader's 5-s wait.
-        let outcomes = try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(with: Result {
-                    Thread.sleep(forTimeInterval: 0.4)
-                    let writer = try EventLog(directory: path)
-                    defer { writer.close() }
-                    return try writer.appendBlocking([LogFixtures.record(1)])
-                })
-            }
+        let outcomes = try await onThread {
+            Thread.sleep(forTimeInterval: 0.4)
+            let writer = try EventLog(directory: path)
+            defer { writer.close() }
+            return try writer.appendBlocking([LogFixtures.record(1)])
         }
         #expect(outcomes == [.appended(1)])
         let result = try await reader.value
