@@ -145,33 +145,63 @@ struct ProjectorTests {
         let bars = TopicNaming(prefix: prefix).topic(forType: DailyBar.type)
         #expect(try target.checkpoints().keys.sorted() == ["\(bars)/0", "\(bars)/1"])
 
-        // A topic created after the run: 2 messages in partition 0, none in 1, 1 in 2. One
-        // flush per message, so that Tansu's high watermark counts each (see KafkaAdmin).
+        // A topic created after the run: 2 messages in partition 0, none in 1, 1 in 2, with
+        // event times first < second < third. One flush per message, so that Tansu's high
+        // watermark counts each (see KafkaAdmin).
+        let first = events[1]
+        let second = try #require(events.first { $0.occurredAt > first.occurredAt })
+        let third = try #require(events.first { $0.occurredAt > second.occurredAt })
         let news = prefix + ".news"
         #expect(try KafkaAdmin(config: ProjectorKafka.config).createTopic(news, partitions: 3) == .created)
         let producer = try KafkaProducer(config: ProjectorKafka.config, idempotent: false)
-        for (tag, partition) in [(1, Int32(0)), (2, 0), (3, 2)] {
-            try producer.send(topic: news, partition: partition, key: nil, value: try events[tag].canonicalBytes(includingSeq: true), tag: UInt64(tag))
-            #expect(try producer.flush(timeoutMs: 10_000).allSatisfy { $0.error == nil })
+        func send(_ sent: [(Event, Int32)]) throws {
+            for (tag, (event, partition)) in sent.enumerated() {
+                try producer.send(topic: news, partition: partition, key: nil, value: try event.canonicalBytes(includingSeq: true),
+                                  headers: [("id", Array(event.id.hex.utf8)), ("seq", Array(String(event.seq ?? 0).utf8))], tag: UInt64(tag))
+                #expect(try producer.flush(timeoutMs: 10_000).allSatisfy { $0.error == nil })
+            }
+        }
+        try send([(first, 0), (second, 0), (first, 2)])
+        func seconds(_ from: Event, _ to: Event) -> Double {
+            Double(to.occurredAt.millisecondsSinceEpoch - from.occurredAt.millisecondsSinceEpoch) / 1000
         }
 
-        let status = try await TickfoldBinary.run(["project", "status", "--schema", target.schema, "--pg", target.conninfo, "--kafka", TestServices.kafka ?? "", "--log", "/nonexistent", "--json"])
-        #expect(status.status == 0, "\(status.stderr)")
-        let report = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
-        let projections = try #require(report["projections"] as? [[String: Any]])
-        let collected = try #require(projections.first { $0["name"] as? String == "collected" })
-        let positions = try #require(collected["positions"] as? [[String: Any]])
-        let byPartition = Dictionary(uniqueKeysWithValues: positions.compactMap { position in
-            (position["source"] as? String).map { ("\($0)/\(position["partition"] as? Int ?? -9)", position) }
-        })
+        func positions() async throws -> [String: [String: Any]] {
+            let status = try await TickfoldBinary.run(["project", "status", "--schema", target.schema, "--pg", target.conninfo, "--kafka", TestServices.kafka ?? "", "--log", "/nonexistent", "--json"])
+            #expect(status.status == 0, "\(status.stderr)")
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+            let projections = try #require(report["projections"] as? [[String: Any]])
+            let collected = try #require(projections.first { $0["name"] as? String == "collected" })
+            let positions = try #require(collected["positions"] as? [[String: Any]])
+            return Dictionary(uniqueKeysWithValues: positions.compactMap { position in
+                (position["source"] as? String).map { ("\($0)/\(position["partition"] as? Int ?? -9)", position) }
+            })
+        }
+        let byPartition = try await positions()
         #expect(byPartition.keys.sorted() == ["\(bars)/0", "\(bars)/1", "\(news)/0", "\(news)/1", "\(news)/2"])
         #expect(byPartition["\(bars)/0"]?["lagEvents"] as? Int == 0 && byPartition["\(bars)/1"]?["lagEvents"] as? Int == 0)
-        for (partition, lag) in [(0, 2), (1, 0), (2, 1)] {
+        #expect(byPartition["\(bars)/0"]?["lagSeconds"] as? Double == 0)
+        // A partition never checkpointed: from its oldest message to its newest.
+        for (partition, lag, seconds) in [(0, 2, seconds(first, second)), (1, 0, 0), (2, 1, 0)] {
             #expect(byPartition["\(news)/\(partition)"]?["position"] as? Int == -1)
             #expect(byPartition["\(news)/\(partition)"]?["lagEvents"] as? Int == lag, "\(news)/\(partition)")
+            #expect(byPartition["\(news)/\(partition)"]?["lagSeconds"] as? Double == seconds, "\(news)/\(partition)")
         }
         let human = try await TickfoldBinary.run(["project", "status", "--schema", target.schema, "--pg", target.conninfo, "--kafka", TestServices.kafka ?? "", "--log", "/nonexistent"])
-        #expect(human.stdout.contains("\(news)/0 = none   lag 2 events"), "\(human.stdout)")
+        #expect(human.stdout.contains("\(news)/0 = none   lag 2 events, \(String(format: "%.3f", seconds(first, second))) s of event time"), "\(human.stdout)")
+
+        // Checkpointed at offset 1 (second), then an older and a newer event: the lag runs from
+        // the checkpointed message to the newest, whatever lies between.
+        let again = try KafkaEventSource(kafka: ProjectorKafka.config, options: .init(naming: TopicNaming(prefix: prefix)))
+        #expect(try await Projector(engine: target.engine(), source: again, options: .init()).run().reason == .caughtUp)
+        #expect(try target.checkpoints()["\(news)/0"] == 1)
+        try send([(first, 0), (third, 0)])
+        let later = try await positions()
+        #expect(later["\(news)/0"]?["lagEvents"] as? Int == 2)
+        #expect(later["\(news)/0"]?["lagSeconds"] as? Double == seconds(second, third))
+        // Newest older than the checkpointed message: no negative lag.
+        try send([(first, 0)])
+        #expect(try await positions()["\(news)/0"]?["lagSeconds"] as? Double == 0)
     }
 
     @Test("Kafka source: a partition written again from offset 0 and now shorter than the checkpoint is read again from 0 (its checkpoint goes back); a checkpoint without seq past the end is refused with the remedy")
@@ -321,7 +351,10 @@ struct ProjectorTests {
         #expect(positions.first?["source"] as? String == "log")
         #expect(positions.first?["position"] as? Int == 3_000)
         #expect(positions.first?["lagEvents"] as? Int == 250)
-        #expect(positions.first?["lagSeconds"] is Double)
+        // The event time between the checkpointed event (seq 3000) and the newest one.
+        let lagSeconds = Double(appended.last!.occurredAt.millisecondsSinceEpoch - logged.last!.occurredAt.millisecondsSinceEpoch) / 1000
+        try #require(lagSeconds > 0, "the fixture's newest event is later than the checkpointed one")
+        #expect(positions.first?["lagSeconds"] as? Double == lagSeconds)
         #expect(collected["rejects"] as? Int == 3)
         let tables = try #require(collected["tables"] as? [[String: Any]])
         #expect(tables.count == CollectedTables.all.count)
@@ -332,7 +365,7 @@ struct ProjectorTests {
 
         let human = try await TickfoldBinary.run(["project", "status", "--log", logPath, "--schema", target.schema, "--pg", target.conninfo])
         #expect(human.status == 0)
-        #expect(human.stdout.contains("log/0 = 3000   lag 250 events"))
+        #expect(human.stdout.contains("log/0 = 3000   lag 250 events, \(String(format: "%.3f", lagSeconds)) s of event time"), "\(human.stdout)")
         #expect(human.stdout.contains("collected_daily_bars"))
 
         let caughtUp = try await TickfoldBinary.run(["project", "run", "--log", logPath] + target.cliArguments)

@@ -15,10 +15,11 @@ extension ProjectCommand {
             discussion: """
             Lag of the log source: events after the checkpoint, and the event time between the \
             checkpointed event and the newest logged one. Lag of a Kafka partition: messages \
-            after the checkpointed offset up to the broker's high watermark; its event-time lag \
-            is not shown. A projection read from Kafka also lists the partitions of its topics \
-            (every PREFIX.* topic) that it never checkpointed: position none (-1 in JSON), their \
-            whole content as lag. A Kafka checkpoint whose message (by its seq) is no longer at \
+            after the checkpointed offset up to the broker's high watermark, and the event time \
+            between the checkpointed message and the newest one. A projection read from Kafka \
+            also lists the partitions of its topics (every PREFIX.* topic) that it never \
+            checkpointed: position none (-1 in JSON), their whole content as lag (event time \
+            from their oldest message). A Kafka checkpoint whose message (by its seq) is no longer at \
             its offset is named in a note: the broker lost the partition and the relay published \
             it again, and the next `project run --source kafka` reads it again from offset 0. \
             The Redis line says whether the keys a checkpoint covers are \
@@ -113,10 +114,14 @@ extension ProjectCommand {
                 for key in kafka.partitions(sharingPrefixWith: Array(kafkaPositions.keys)) where kafkaPositions[key] == nil {
                     kafkaPositions[key] = KafkaView.noCheckpoint
                 }
-                for (key, position) in kafkaPositions.sorted(by: { ($0.key.source, $0.key.partition) < ($1.key.source, $1.key.partition) }) {
-                    positions.append(kafka.status(key, position))
-                }
-                for (key, found) in kafka.rewritten(anchors[projection.name] ?? [:]) {
+                let kafkaStatus = kafkaPositions.sorted(by: { ($0.key.source, $0.key.partition) < ($1.key.source, $1.key.partition) }).map { kafka.status($0.key, $0.value) }
+                // One read of the checkpointed messages, for the anchors' check and the event time.
+                let reached = kafkaStatus.isEmpty ? [:] : kafka.probe(kafka.reachedOffsets(kafkaStatus)) ?? [:]
+                let rewritten = kafka.rewritten(anchors[projection.name] ?? [:], found: reached)
+                // A rewritten partition's checkpointed offset holds another event now: no event time from it.
+                let rewrittenKeys = Set(rewritten.map(\.0))
+                positions += kafka.withEventTimeLag(kafkaStatus, found: reached.filter { !rewrittenKeys.contains($0.key) })
+                for (key, found) in rewritten {
                     let anchor = anchors[projection.name]![key]!
                     notes.append("\(projection.name): Kafka partition \(key) was written again since it was read (offset \(anchor.offset) held seq \(anchor.seq), "
                         + "the broker has \(found) there; its lag counts from the old offset): the next `project run --source kafka` reads it again from offset 0")
@@ -306,7 +311,8 @@ struct PositionStatus: Encodable {
     let position: Int64
     /// Events (log) or messages (Kafka) not yet applied; nil when the source is unreachable.
     let lagEvents: Int64?
-    /// Event time between the checkpointed event and the newest one (log source only).
+    /// Event time between the checkpointed event (a Kafka partition never checkpointed: its
+    /// oldest message) and the newest one; nil when one of them cannot be read.
     let lagSeconds: Double?
 }
 
@@ -358,6 +364,11 @@ private final class KafkaView {
     private(set) var note: String?
     /// Topic → partition count, read once.
     private var topics: [String: Int]?
+    /// Each partition's watermarks, as `status` read them.
+    private var marks: [CheckpointKey: (low: Int64, high: Int64)] = [:]
+    /// The event time of each partition's newest message, read once for all projections
+    /// (nil inside: not an event, or gone).
+    private var newest: [CheckpointKey: Timestamp?] = [:]
 
     init(connections: ConnectionOptions, needed: Bool) {
         guard needed else {
@@ -377,26 +388,82 @@ private final class KafkaView {
         }
     }
 
-    /// The checkpointed partitions whose message read last is no longer at its offset, in
-    /// order, with what the broker holds there (see `KafkaPartitionAnchor`). Partitions the
-    /// broker does not serve are left out: the source warns about missing topics itself.
-    func rewritten(_ anchors: [CheckpointKey: KafkaPartitionAnchor]) -> [(CheckpointKey, String)] {
-        guard !anchors.isEmpty, let config, note == nil else { return [] }
-        var served: [KafkaTopicPartition: KafkaPartitionAnchor] = [:]
-        for (key, anchor) in anchors where (topics?[key.source] ?? 0) > key.partition {
-            served[KafkaTopicPartition(topic: key.source, partition: Int32(key.partition))] = anchor
+    /// What the broker holds at each offset asked, read by one short-lived consumer. Offsets
+    /// of partitions the broker does not serve are left out (the source warns about missing
+    /// topics itself); nil, with a note, when the broker did not answer.
+    func probe(_ offsets: [CheckpointKey: Int64]) -> [CheckpointKey: KafkaOffsetProbe]? {
+        guard let config, note == nil else { return nil }
+        var served: [KafkaTopicPartition: Int64] = [:]
+        for (key, offset) in offsets where (topics?[key.source] ?? 0) > key.partition {
+            served[KafkaTopicPartition(topic: key.source, partition: Int32(key.partition))] = offset
         }
-        let found: [KafkaTopicPartition: KafkaOffsetProbe]
+        guard !served.isEmpty else { return [:] }
         do {
-            found = try KafkaConsumer.probe(served.mapValues(\.offset), config: config, timeoutMs: 3_000, logger: Logger(label: "tickfold.status"))
+            let found = try KafkaConsumer.probe(served, config: config, timeoutMs: 3_000, logger: Logger(label: "tickfold.status"))
+            return Dictionary(uniqueKeysWithValues: served.keys.map { partition in
+                (CheckpointKey(source: partition.topic, partition: Int(partition.partition)), found[partition] ?? .unanswered)
+            })
         } catch {
-            note = "Kafka checkpoints not checked: \(error)"
-            return []
+            note = "Kafka messages not read: \(error)"
+            return nil
         }
-        return served.sorted { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }.compactMap { partition, anchor in
-            guard case .rewritten(let what) = anchor.verdict(found[partition] ?? .unanswered) else { return nil }
-            return (CheckpointKey(source: partition.topic, partition: Int(partition.partition)), what)
+    }
+
+    /// The checkpointed partitions whose message read last is no longer at its offset, in
+    /// order, with what the broker holds there (see `KafkaPartitionAnchor`); `found` is what a
+    /// `probe` of the checkpointed offsets read.
+    func rewritten(_ anchors: [CheckpointKey: KafkaPartitionAnchor], found: [CheckpointKey: KafkaOffsetProbe]) -> [(CheckpointKey, String)] {
+        anchors.sorted { ($0.key.source, $0.key.partition) < ($1.key.source, $1.key.partition) }.compactMap { key, anchor in
+            guard let probed = found[key], case .rewritten(let what) = anchor.verdict(probed) else { return nil }
+            return (key, what)
         }
+    }
+
+    /// `positions` (of one projection's Kafka partitions, from `status`) with their event-time
+    /// lag: the `occurredAt` of the partition's newest message (at the high watermark - 1, as
+    /// approximate as the watermark) minus that of the message at the checkpointed offset, or
+    /// of the oldest message held for a partition never checkpointed; never below 0 (event
+    /// time is not ordered by offset). `found` is what a `probe` of `reachedOffsets` read. Nil
+    /// when a message is gone or is not an event.
+    func withEventTimeLag(_ positions: [PositionStatus], found: [CheckpointKey: KafkaOffsetProbe]) -> [PositionStatus] {
+        let behind = positions.filter { ($0.lagEvents ?? 0) > 0 }.map { CheckpointKey(source: $0.source, partition: $0.partition) }
+        let unread = behind.filter { newest[$0] == nil }
+        if !unread.isEmpty, let probed = probe(Dictionary(uniqueKeysWithValues: unread.compactMap { key in marks[key].map { (key, $0.high - 1) } })) {
+            for key in unread { newest[key] = Self.occurredAt(probed[key]) }
+        }
+        return positions.map { position in
+            let key = CheckpointKey(source: position.source, partition: position.partition)
+            var seconds: Double?
+            switch position.lagEvents {
+            case nil: seconds = nil
+            case 0: seconds = 0
+            default:
+                if let newest = newest[key] ?? nil, let reached = Self.occurredAt(found[key]) {
+                    seconds = Double(max(0, newest.millisecondsSinceEpoch - reached.millisecondsSinceEpoch)) / 1000
+                }
+            }
+            return PositionStatus(source: position.source, partition: position.partition, position: position.position, lagEvents: position.lagEvents, lagSeconds: seconds)
+        }
+    }
+
+    /// The offsets whose messages `withEventTimeLag` measures from: each checkpointed offset,
+    /// and the oldest held for a partition never checkpointed.
+    func reachedOffsets(_ positions: [PositionStatus]) -> [CheckpointKey: Int64] {
+        var offsets: [CheckpointKey: Int64] = [:]
+        for position in positions {
+            let key = CheckpointKey(source: position.source, partition: position.partition)
+            if position.position != Self.noCheckpoint {
+                offsets[key] = position.position
+            } else if let low = marks[key]?.low {
+                offsets[key] = low
+            }
+        }
+        return offsets
+    }
+
+    private static func occurredAt(_ probed: KafkaOffsetProbe?) -> Timestamp? {
+        guard case .message(let record)? = probed else { return nil }
+        return try? Event.decode(record.value, verification: .trustStored).occurredAt
     }
 
     /// Every partition of the topics a Kafka source with these checkpoints reads: all topics
@@ -428,8 +495,9 @@ private final class KafkaView {
         var lag: Int64?
         if let admin, note == nil {
             do {
-                let marks = try admin.watermarks(topic: key.source, partition: Int32(key.partition), timeoutMs: 3_000)
-                lag = max(marks.high - max(marks.low, position + 1), 0)
+                let read = try marks[key] ?? admin.watermarks(topic: key.source, partition: Int32(key.partition), timeoutMs: 3_000)
+                marks[key] = read
+                lag = max(read.high - max(read.low, position + 1), 0)
             } catch {
                 note = "Kafka lag unknown: \(error)"
             }
