@@ -207,9 +207,11 @@ public final class ProjectionEngine: @unchecked Sendable {
             let derived = redis == nil ? [] : projections.flatMap { $0.derivedHashes }
             // A lost Redis connection fails the transaction at once (it holds the swap lock and
             // row locks); the backoff happens here, outside it, and the batch runs again.
-            var redisFailures = 0
-            while true {
-                do {
+            do {
+                let retries = try (redis?.retry ?? .none).run(
+                    "Redis write", logger: logger, warning: "Redis write failed, retrying the batch",
+                    isRetryable: { ($0 as? ProjectionError)?.isLostRedisConnection ?? false }
+                ) {
                     summary.postgres = try postgres.apply(
                         rows: changes.rows, rejects: changes.rejects, checkpoints: checkpoints, resetting: resetting, derived: derived,
                         versionsOf: projections, countingBatches: redis == nil ? [] : projections.map(\.name)
@@ -220,22 +222,17 @@ public final class ProjectionEngine: @unchecked Sendable {
                         (summary.redisKeys, summary.derivedFields) = try redis.write(
                             changes.keys, derived: values, markers: markers(batches: batches), retry: RetryPolicy.none)
                     }
-                    summary.redisKeys.retries += redisFailures
-                    if redis != nil { markersWritten.formUnion(projections.map(\.name)) }
-                    return summary
-                } catch let missing as RedisMarkerMissing {
-                    // Rolled back: nothing of this batch is committed.
-                    guard let redis else { throw missing }
-                    throw keysLost(missing, redis: redis)
-                } catch let stale as RedisMarkerStale {
-                    guard let redis else { throw stale }
-                    throw keysStale(projection(markerKey: stale.key, redis: redis), markerBatch: stale.batch, redis: redis)
-                } catch let error as ProjectionError where error.isLostRedisConnection {
-                    guard let redis, redis.retry.allowsAttempt(afterFailure: redisFailures + 1) else { throw error }
-                    redisFailures += 1
-                    logger.warning("Redis write failed, retrying the batch", metadata: ["error": "\(error)", "attempt": "\(redisFailures)"])
-                    redis.retry.retrying("Redis write", afterFailure: redisFailures, error: error)
-                }
+                }.retries
+                summary.redisKeys.retries += retries
+                if redis != nil { markersWritten.formUnion(projections.map(\.name)) }
+                return summary
+            } catch let missing as RedisMarkerMissing {
+                // Rolled back: nothing of this batch is committed.
+                guard let redis else { throw missing }
+                throw keysLost(missing, redis: redis)
+            } catch let stale as RedisMarkerStale {
+                guard let redis else { throw stale }
+                throw keysStale(projection(markerKey: stale.key, redis: redis), markerBatch: stale.batch, redis: redis)
             }
         }
     }

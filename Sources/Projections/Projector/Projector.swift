@@ -253,16 +253,9 @@ public final class Projector: Sendable {
     /// Runs `body` (a source call, on the read queue), waiting out outages by
     /// `Options.sourceRetry`: each retried failure is logged and told to the policy's observer.
     private func retryingOutages<T>(_ operation: String, _ body: () throws -> T) throws -> T {
-        var failures = 0
-        while true {
-            do {
-                return try body()
-            } catch where source.isOutage(error) && options.sourceRetry.allowsAttempt(afterFailure: failures + 1) && !stop.isRequested {
-                failures += 1
-                logger.warning("\(source.kind) source unavailable; retrying", metadata: ["operation": "\(operation)", "error": "\(error)", "attempt": "\(failures)"])
-                options.sourceRetry.retrying("\(source.kind) \(operation)", afterFailure: failures, error: error)
-            }
-        }
+        let (source, stop) = (source, stop)
+        return try options.sourceRetry.run("\(source.kind) \(operation)", logger: logger, warning: "\(source.kind) source unavailable; retrying",
+                                           metadata: ["operation": "\(operation)"], isRetryable: { source.isOutage($0) && !stop.isRequested }, body).value
     }
 
     /// Sleeps until the source may have more, a stop is requested, or `limit` has passed.

@@ -116,17 +116,13 @@ public final class PostgresSink {
     }
 
     private static func connect(_ conninfo: String, retry: RetryPolicy, logger: Logger) throws -> PostgresConnection {
-        var failures = 0
-        while true {
-            do {
-                return try PostgresConnection(conninfo)
-            } catch let error as PostgresError where error.code == .connectionFailed && retry.allowsAttempt(afterFailure: failures + 1) {
-                failures += 1
-                logger.warning("PostgreSQL unreachable, retrying", metadata: ["error": "\(error)", "attempt": "\(failures)"])
-                retry.retrying("PostgreSQL connect", afterFailure: failures, error: error)
-            } catch let error as PostgresError {
-                throw ProjectionError(.postgres, operation: "open PostgreSQL sink", message: "\(error)", underlying: error)
-            }
+        do {
+            return try retry.run("PostgreSQL connect", logger: logger, warning: "PostgreSQL unreachable, retrying",
+                                 isRetryable: { ($0 as? PostgresError)?.code == .connectionFailed }) {
+                try PostgresConnection(conninfo)
+            }.value
+        } catch let error as PostgresError {
+            throw ProjectionError(.postgres, operation: "open PostgreSQL sink", message: "\(error)", underlying: error)
         }
     }
 
@@ -300,9 +296,9 @@ public final class PostgresSink {
     /// Runs `body`, reconnecting and retrying it after failures that a new connection or a
     /// new attempt can cure; returns its value and how many retries it took.
     func withRetry<T>(operation: String, _ body: () throws -> T) throws -> (value: T, retries: Int) {
-        var failures = 0
-        while true {
-            do {
+        do {
+            return try retry.run("PostgreSQL \(operation)", logger: logger, warning: "PostgreSQL \(operation) failed, retrying",
+                                 isRetryable: { ($0 as? PostgresError).map(Self.isRetryable) ?? false }) {
                 if !connection.isHealthy {
                     sessionReady = false
                     try connection.reset()
@@ -315,14 +311,10 @@ public final class PostgresSink {
                     try connection.execute("SET temp_buffers = '256MB'")
                     sessionReady = true
                 }
-                return (try body(), failures)
-            } catch let error as PostgresError where Self.isRetryable(error) && retry.allowsAttempt(afterFailure: failures + 1) {
-                failures += 1
-                logger.warning("PostgreSQL \(operation) failed, retrying", metadata: ["error": "\(error)", "attempt": "\(failures)"])
-                retry.retrying("PostgreSQL \(operation)", afterFailure: failures, error: error)
-            } catch let error as PostgresError {
-                throw ProjectionError(.postgres, operation: operation, message: "schema \(schema): \(error)", underlying: error)
+                return try body()
             }
+        } catch let error as PostgresError {
+            throw ProjectionError(.postgres, operation: operation, message: "schema \(schema): \(error)", underlying: error)
         }
     }
 

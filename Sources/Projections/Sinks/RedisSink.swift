@@ -314,17 +314,11 @@ public final class RedisSink {
     }
 
     private static func withRetry<T>(operation: String, retry: RetryPolicy, logger: Logger, _ body: () throws -> T) throws -> (value: T, retries: Int) {
-        var failures = 0
-        while true {
-            do {
-                return (try body(), failures)
-            } catch let error as RedisError where (error.code == .connectionLost || error.code == .connectionFailed) && retry.allowsAttempt(afterFailure: failures + 1) {
-                failures += 1
-                logger.warning("Redis \(operation) failed, retrying", metadata: ["error": "\(error)", "attempt": "\(failures)"])
-                retry.retrying("Redis \(operation)", afterFailure: failures, error: error)
-            } catch let error as RedisError {
-                throw ProjectionError(.redis, operation: operation, message: "\(error)", underlying: error)
-            }
+        do {
+            return try retry.run("Redis \(operation)", logger: logger, warning: "Redis \(operation) failed, retrying",
+                                 isRetryable: { ($0 as? RedisError)?.isLostConnection ?? false }, body)
+        } catch let error as RedisError {
+            throw ProjectionError(.redis, operation: operation, message: "\(error)", underlying: error)
         }
     }
 }
@@ -334,8 +328,13 @@ extension ProjectionError {
     /// retrying later, unlike a refused write).
     var isLostRedisConnection: Bool {
         guard code == .redis, let redis = underlying as? RedisError else { return false }
-        return redis.code == .connectionLost || redis.code == .connectionFailed
+        return redis.isLostConnection
     }
+}
+
+extension RedisError {
+    /// The connection was lost or could not be made: worth retrying later, unlike a refused command.
+    var isLostConnection: Bool { code == .connectionLost || code == .connectionFailed }
 }
 
 /// A script found the namespace pointer moved (see `RedisSink.write(_:derived:)`).

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Synchronization
 
 /// Exponential backoff for sinks whose server went away: up to `attempts` tries in all,
@@ -45,10 +46,25 @@ public struct RetryPolicy: Sendable, Equatable {
         return min(delay, maxDelay)
     }
 
-    /// Tells the observer, then waits (see `wait`).
-    func retrying(_ operation: String, afterFailure failures: Int, error: any Error) {
-        observer?(operation, failures, "\(error)")
-        wait(afterFailure: failures)
+    /// Runs `body` until it returns, retrying after each error `isRetryable` accepts while the
+    /// policy allows another attempt: each retried failure is logged as `warning` (with the
+    /// error and the attempt) and told to the observer as `operation`, then waited out. Any
+    /// other error, or the last one, is thrown as it is. Returns the value and the retries.
+    func run<T>(
+        _ operation: String, logger: Logger, warning: @autoclosure () -> Logger.Message, metadata: Logger.Metadata = [:],
+        isRetryable: (any Error) -> Bool, _ body: () throws -> T
+    ) throws -> (value: T, retries: Int) {
+        var failures = 0
+        while true {
+            do {
+                return (try body(), failures)
+            } catch where isRetryable(error) && allowsAttempt(afterFailure: failures + 1) {
+                failures += 1
+                logger.warning(warning(), metadata: metadata.merging(["error": "\(error)", "attempt": "\(failures)"]) { $1 })
+                observer?(operation, failures, "\(error)")
+                wait(afterFailure: failures)
+            }
+        }
     }
 
     /// Blocks the calling thread (sinks are synchronous; async callers run them off the
