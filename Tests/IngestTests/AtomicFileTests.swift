@@ -3,7 +3,7 @@ import Testing
 import TickfoldTesting
 @testable import Ingest
 
-@Suite("AtomicFile")
+@Suite("AtomicFile", .onTestThreads)
 struct AtomicFileTests {
     @Test("replaces a file whole with the asked permissions and leaves nothing else in its directory")
     func replaces() throws {

@@ -3,7 +3,7 @@ import Testing
 import TickfoldTesting
 @testable import Ingest
 
-@Suite("HTTP fetcher retries", .timeLimit(.minutes(5)))  // local servers: over a minute when the two cores are saturated
+@Suite("HTTP fetcher retries", .onTestThreads, .timeLimit(.minutes(5)))  // local servers: over a minute when the two cores are saturated
 struct FetcherTests {
     @Test("500, 500, then 200: retried with jittered exponential backoff on the injected clock")
     func retriesServerErrors() async throws {

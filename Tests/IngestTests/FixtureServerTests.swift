@@ -1,8 +1,9 @@
 import Foundation
 import Testing
 @testable import Ingest
+import TickfoldTesting
 
-@Suite("Fixture transport", .timeLimit(.minutes(5)))  // local servers: over a minute when the two cores are saturated
+@Suite("Fixture transport", .onTestThreads, .timeLimit(.minutes(5)))  // local servers: over a minute when the two cores are saturated
 struct FixtureServerTests {
     @Test("keys are canonical: query order and credential parameters do not matter")
     func canonicalKey() throws {

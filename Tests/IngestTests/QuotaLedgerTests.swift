@@ -3,7 +3,7 @@ import Testing
 import TickfoldTesting
 @testable import Ingest
 
-@Suite("Quota ledger", .timeLimit(.minutes(5)))
+@Suite("Quota ledger", .onTestThreads, .timeLimit(.minutes(5)))
 struct QuotaLedgerTests {
     @Test("counts survive a restart and the new instance refuses to overspend")
     func survivesRestart() async throws {

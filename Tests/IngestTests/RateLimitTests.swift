@@ -3,7 +3,7 @@ import Testing
 import TickfoldTesting
 @testable import Ingest
 
-@Suite("Rate limits, key rotation, detection", .timeLimit(.minutes(5)))  // local servers: over a minute when the two cores are saturated
+@Suite("Rate limits, key rotation, detection", .onTestThreads, .timeLimit(.minutes(5)))  // local servers: over a minute when the two cores are saturated
 struct RateLimitTests {
     private func permit(_ decision: RateLimiter.Decision) throws -> RateLimiter.Permit {
         guard case .proceed(let permit) = decision else { throw FetchError(code: .transport, source: "test", request: "", detail: "stopped: \(decision)") }

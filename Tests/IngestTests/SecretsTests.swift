@@ -3,7 +3,7 @@ import Testing
 import TickfoldTesting
 @testable import Ingest
 
-@Suite("Secrets", .timeLimit(.minutes(5)))  // fixture servers and retries: over a minute when the two cores are saturated
+@Suite("Secrets", .onTestThreads, .timeLimit(.minutes(5)))  // fixture servers and retries: over a minute when the two cores are saturated
 struct SecretsTests {
     static let planted = "TFPLANTED5f3a9c1e7b"
 
@@ -113,7 +113,7 @@ struct SecretsTests {
     }
 }
 
-@Suite("Source endpoints")
+@Suite("Source endpoints", .onTestThreads)
 struct SourceEndpointsTests {
     @Test("defaults to the real hosts; fixtures URL, per-source variables and the config file override")
     func resolution() throws {

@@ -5,7 +5,7 @@ import Replay
 import Testing
 import TickfoldTesting
 
-@Suite("audit trace --history against projected rows and keys", .serialized, .timeLimit(.minutes(5)),
+@Suite("audit trace --history against projected rows and keys", .onTestThreads, .serialized, .timeLimit(.minutes(5)),
        .enabled(if: TestServices.hasPostgres && TestServices.hasRedis))
 struct AuditTraceHistoryTests {
     @Test("earlier writers of a latest:* key and of a mover row (dated by occurredAt) are found by folding them, and only those")

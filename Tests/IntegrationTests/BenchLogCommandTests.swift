@@ -4,7 +4,7 @@ import TickfoldTesting
 
 /// `tickfold bench log` run for real on tiny inputs: not timed, only checks that every figure
 /// tooling reads is there and positive, and that a broker failure is reported.
-@Suite("tickfold bench log", .serialized, .enabled(if: TickfoldBinary.path != nil && TestServices.hasKafka, "needs the tickfold binary and TICKFOLD_KAFKA"),
+@Suite("tickfold bench log", .onTestThreads, .serialized, .enabled(if: TickfoldBinary.path != nil && TestServices.hasKafka, "needs the tickfold binary and TICKFOLD_KAFKA"),
        .timeLimit(.minutes(5)))
 struct BenchLogCommandTests {
     static let requiredKeys = ["append_batched_events_per_s", "read_decode_events_per_s", "random_read_events_per_s", "relay_events_per_s"]

@@ -4,7 +4,7 @@ import TickfoldTesting
 
 /// `tickfold bench project` and `tickfold bench rebuild` run for real on tiny inputs: not
 /// timed, only checks that every figure tooling reads is there and sensible.
-@Suite("tickfold bench project / rebuild", .serialized,
+@Suite("tickfold bench project / rebuild", .onTestThreads, .serialized,
        .enabled(if: TickfoldBinary.isAvailable && TestServices.hasPostgres && TestServices.hasRedis && TestServices.hasKafka && TestServices.hasPython,
                 "needs the tickfold binary, PostgreSQL, Redis, the broker and the Python environment (the seed's consumer)"),
        .timeLimit(.minutes(5)))

@@ -9,7 +9,7 @@ import TickfoldTesting
 
 /// SPEC §2 convergence, end to end on the real servers: one set of over 100k mixed events
 /// delivered three ways must give identical PostgreSQL tables and Redis keys.
-@Suite("projection convergence", .serialized, .enabled(if: TestServices.hasPostgres && TestServices.hasRedis && TestServices.hasKafka), .timeLimit(.minutes(10)))
+@Suite("projection convergence", .onTestThreads, .serialized, .enabled(if: TestServices.hasPostgres && TestServices.hasRedis && TestServices.hasKafka), .timeLimit(.minutes(10)))
 struct ConvergenceTests {
     @Test("log order, the relay's 6 Kafka partitions, and a shuffled Kafka delivery with repeats, a SIGKILL and a restart converge")
     func threeDeliveries() async throws {

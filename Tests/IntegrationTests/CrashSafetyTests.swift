@@ -4,7 +4,7 @@ import Testing
 import TickfoldTesting
 
 
-@Suite("tickfold log append survives SIGKILL", .serialized, .enabled(if: TickfoldBinary.path != nil, "build the tickfold binary first: swift build"))
+@Suite("tickfold log append survives SIGKILL", .onTestThreads, .serialized, .enabled(if: TickfoldBinary.path != nil, "build the tickfold binary first: swift build"))
 struct CrashSafetyTests {
     @Test("killed at random moments while streaming: the log verifies and every acknowledged seq holds the acknowledged id", arguments: [20_261_123 as UInt64])
     func killWhileAppending(seed: UInt64) async throws {

@@ -10,7 +10,7 @@ import TickfoldTesting
 
 /// SPEC §2 and §5: every way of projecting the same log ends in the same state, and the audit
 /// finds a single tampered row or key among them.
-@Suite("Determinism matrix", .serialized, .timeLimit(.minutes(5)),
+@Suite("Determinism matrix", .onTestThreads, .serialized, .timeLimit(.minutes(5)),
        .enabled(if: TestServices.hasPostgres && TestServices.hasRedis && TestServices.hasKafka))
 struct DeterminismMatrixTests {
     /// One projection output: a schema and a logical key namespace beside the fixture's.

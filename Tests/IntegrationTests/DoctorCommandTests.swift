@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import TickfoldTesting
 
-@Suite("tickfold doctor", .timeLimit(.minutes(5)),
+@Suite("tickfold doctor", .onTestThreads, .timeLimit(.minutes(5)),
        .enabled(if: TickfoldBinary.isAvailable && TestServices.hasPostgres && TestServices.hasRedis && TestServices.hasKafka))
 struct DoctorCommandTests {
     @Test("every check makes its round trip against the ./dev servers; a dead Redis fails only its check, exit 1, naming the setting")

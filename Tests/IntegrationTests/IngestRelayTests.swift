@@ -36,7 +36,7 @@ private final class FixtureServerProcess {
     }
 }
 
-@Suite("Ingest → log → Kafka: every plan over the bundled fixtures, relayed", .serialized,
+@Suite("Ingest → log → Kafka: every plan over the bundled fixtures, relayed", .onTestThreads, .serialized,
        .enabled(if: TickfoldBinary.path != nil && TestServices.hasKafka, "needs the built binary and TICKFOLD_KAFKA"))
 struct IngestRelayTests {
     @Test("ingest run --plan all twice, relay --once: every appended event reaches Kafka, the reject and the cursor included")

@@ -5,7 +5,7 @@ import Synchronization
 import Testing
 import TickfoldTesting
 
-@Suite("Kafka relay against the Tansu broker", .serialized, .enabled(if: TestServices.hasKafka), .timeLimit(.minutes(5)))
+@Suite("Kafka relay against the Tansu broker", .onTestThreads, .serialized, .enabled(if: TestServices.hasKafka), .timeLimit(.minutes(5)))
 struct KafkaRelayTests {
     let admin: KafkaAdmin
     let naming = TopicNaming(prefix: TestServices.uniqueName("relay"))

@@ -11,7 +11,7 @@ import TickfoldTesting
 /// The offsets a Kafka projector checkpointed then name other, later events, and the
 /// partitions, with new events, are longer than the checkpoints: resuming at the old offsets
 /// would pass over new events. The projector must read such a partition again.
-@Suite("Kafka projector: partitions the broker lost and the relay wrote again", .serialized, .timeLimit(.minutes(5)),
+@Suite("Kafka projector: partitions the broker lost and the relay wrote again", .onTestThreads, .serialized, .timeLimit(.minutes(5)),
        .enabled(if: TestServices.hasPostgres && TestServices.hasRedis && PrivateBroker.binary != nil))
 struct KafkaRewriteTests {
     /// The log-fed projection of `log` in a target of its own: what every path must equal.

@@ -3,7 +3,7 @@ import Projections
 import Testing
 import TickfoldTesting
 
-@Suite("project run --source kafka warns when the broker has nothing it expects", .serialized, .timeLimit(.minutes(5)),
+@Suite("project run --source kafka warns when the broker has nothing it expects", .onTestThreads, .serialized, .timeLimit(.minutes(5)),
        .enabled(if: TestServices.hasPostgres && TestServices.hasRedis && TestServices.hasKafka && TickfoldBinary.isAvailable))
 struct KafkaSourceWarningTests {
     @Test("a prefix without topics, and checkpointed topics missing from the broker, are named on stderr; the run still ends caught up")

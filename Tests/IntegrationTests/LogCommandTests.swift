@@ -11,7 +11,7 @@ extension TickfoldBinary {
     }
 }
 
-@Suite("tickfold log CLI", .serialized, .enabled(if: TickfoldBinary.path != nil, "build the tickfold binary first: swift build"))
+@Suite("tickfold log CLI", .onTestThreads, .serialized, .enabled(if: TickfoldBinary.path != nil, "build the tickfold binary first: swift build"))
 struct LogCommandTests {
     @Test("append of input that cannot be read (a directory) fails naming it and appends nothing; a line longer than a read chunk is appended whole")
     func unreadableAndLongInput() async throws {

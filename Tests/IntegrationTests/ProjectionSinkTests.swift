@@ -185,7 +185,7 @@ private struct EventLog {
 }
 
 
-@Suite("projection sinks", .serialized, .enabled(if: TestServices.hasPostgres && TestServices.hasRedis), .timeLimit(.minutes(5)))
+@Suite("projection sinks", .onTestThreads, .serialized, .enabled(if: TestServices.hasPostgres && TestServices.hasRedis), .timeLimit(.minutes(5)))
 struct ProjectionSinkTests {
     @Test("migrate creates the schema, is idempotent, and the tables match the folds' shapes")
     func migrate() throws {

@@ -6,7 +6,7 @@ import Redis
 import Testing
 import TickfoldTesting
 
-@Suite("projector service", .serialized, .enabled(if: TestServices.hasPostgres && TestServices.hasRedis), .timeLimit(.minutes(5)))
+@Suite("projector service", .onTestThreads, .serialized, .enabled(if: TestServices.hasPostgres && TestServices.hasRedis), .timeLimit(.minutes(5)))
 struct ProjectorTests {
     @Test("poison events land in projection_rejects, the projection carries on, and the same events always give the same rejects")
     func poisonEvents() async throws {
@@ -495,7 +495,7 @@ struct ProjectorTests {
     }
 }
 
-@Suite("projector service: Kafka outages", .serialized, .timeLimit(.minutes(5)),
+@Suite("projector service: Kafka outages", .onTestThreads, .serialized, .timeLimit(.minutes(5)),
        .enabled(if: TestServices.hasPostgres && TestServices.hasRedis && PrivateBroker.binary != nil && TickfoldBinary.isAvailable))
 struct ProjectorKafkaOutageTests {
     @Test("project run --source kafka --follow waits out a dead broker (retrying, logged) and stops on SIGTERM within seconds, exit 0, what it applied checkpointed")

@@ -8,7 +8,7 @@ import TickfoldTesting
 /// A Redis that restarted without persistence, or was flushed, while PostgreSQL kept the
 /// checkpoint: the projector must not go on as if the keys were there (`RedisKeysState`).
 /// Each test runs a private redis-server, so flushing and restarting it touches no other suite.
-@Suite("Redis that lost the keys", .serialized, .timeLimit(.minutes(5)),
+@Suite("Redis that lost the keys", .onTestThreads, .serialized, .timeLimit(.minutes(5)),
        .enabled(if: TestServices.hasPostgres && PrivateRedis.isAvailable && TickfoldBinary.isAvailable))
 struct RedisKeysLossTests {
     @Test("after FLUSHDB, project status flags the keys as lost and project run refuses with exit 3 naming the replay; that replay rebuilds the same keys")

@@ -8,7 +8,7 @@ import TickfoldTesting
 /// A Redis restored from an older snapshot (an RDB file saved before the projector's last
 /// batches, or a machine restarted with both): the marker is there, the keys written since the
 /// snapshot are not. Its batch count, older than PostgreSQL's, tells (`RedisKeysState.stale`).
-@Suite("Redis restored from an older snapshot", .serialized, .timeLimit(.minutes(5)),
+@Suite("Redis restored from an older snapshot", .onTestThreads, .serialized, .timeLimit(.minutes(5)),
        .enabled(if: TestServices.hasPostgres && PrivateRedis.isAvailable && TickfoldBinary.isAvailable))
 struct RedisKeysStaleTests {
     @Test("Redis restarted from a snapshot older than the last run: project status says stale, project run refuses with exit 3 naming the replay, which rebuilds the keys")

@@ -7,7 +7,7 @@ import Replay
 import Testing
 import TickfoldTesting
 
-@Suite("tickfold replay", .serialized, .timeLimit(.minutes(5)),
+@Suite("tickfold replay", .onTestThreads, .serialized, .timeLimit(.minutes(5)),
        .enabled(if: TestServices.hasPostgres && TestServices.hasRedis && TickfoldBinary.isAvailable))
 struct ReplayCommandTests {
     @Test("dry run changes nothing; a replay prints progress lines, swaps, and audit diff finds live equal to a kept rebuild")

@@ -7,7 +7,7 @@ import Replay
 import Testing
 import TickfoldTesting
 
-@Suite("Replay: shadow rebuilds swapped in under a live projection", .serialized, .timeLimit(.minutes(5)),
+@Suite("Replay: shadow rebuilds swapped in under a live projection", .onTestThreads, .serialized, .timeLimit(.minutes(5)),
        .enabled(if: TestServices.hasPostgres && TestServices.hasRedis))
 struct ReplayRebuildTests {
     @Test("replay --from 1 rebuilds beside live, swaps schema and keys in, drops the old copy, and equals continuous projection")

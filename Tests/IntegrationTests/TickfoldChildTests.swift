@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import TickfoldTesting
 
-@Suite("test child processes", .enabled(if: TickfoldBinary.isAvailable, "build the tickfold binary first: swift build"), .timeLimit(.minutes(5)))
+@Suite("test child processes", .onTestThreads, .enabled(if: TickfoldBinary.isAvailable, "build the tickfold binary first: swift build"), .timeLimit(.minutes(5)))
 struct TickfoldChildTests {
     @Test("finish stops a child that outlives its timeout instead of waiting on its pipes forever")
     func finishTimesOut() throws {

@@ -5,7 +5,7 @@ import Testing
 import TickfoldTesting
 
 /// Checks that need no broker: they must pass with any reachable librdkafka build.
-@Suite("Kafka client without a broker")
+@Suite("Kafka client without a broker", .onTestThreads)
 struct KafkaOfflineTests {
     @Test("the loaded librdkafka is 2.16 or newer (Debian's 2.0.2 cannot talk to Tansu)")
     func runtimeVersion() {
@@ -95,7 +95,7 @@ struct KafkaOfflineTests {
     }
 }
 
-@Suite("Kafka client against the Tansu broker", .serialized, .enabled(if: TestServices.hasKafka), .timeLimit(.minutes(5)))
+@Suite("Kafka client against the Tansu broker", .onTestThreads, .serialized, .enabled(if: TestServices.hasKafka), .timeLimit(.minutes(5)))
 struct KafkaBrokerTests {
     let config = KafkaConfig(bootstrapServers: TestServices.kafka ?? "")
     let admin: KafkaAdmin

@@ -3,7 +3,7 @@ import LMDB
 import Testing
 import TickfoldTesting
 
-@Suite("LMDB environment")
+@Suite("LMDB environment", .onTestThreads)
 struct LMDBEnvironmentTests {
     let directory: TemporaryDirectory
 

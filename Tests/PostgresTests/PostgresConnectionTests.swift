@@ -20,7 +20,7 @@ private func conninfo(password: String) throws -> String {
     return try #require(components.string)
 }
 
-@Suite("PostgreSQL connection", .serialized, .enabled(if: TestServices.hasPostgres), .timeLimit(.minutes(5)))
+@Suite("PostgreSQL connection", .onTestThreads, .serialized, .enabled(if: TestServices.hasPostgres), .timeLimit(.minutes(5)))
 struct PostgresConnectionTests {
     @Test("bound parameters round-trip NULL, quotes, backslashes and unicode without injection")
     func boundParameters() throws {
@@ -185,7 +185,7 @@ struct PostgresConnectionTests {
     }
 }
 
-@Suite("PostgreSQL COPY and pipelines", .serialized, .enabled(if: TestServices.hasPostgres), .timeLimit(.minutes(5)))
+@Suite("PostgreSQL COPY and pipelines", .onTestThreads, .serialized, .enabled(if: TestServices.hasPostgres), .timeLimit(.minutes(5)))
 struct PostgresBulkTests {
     @Test("COPY IN of 100k rows stores every row with the right checksum")
     func copyInManyRows() throws {
@@ -427,7 +427,7 @@ struct PostgresBulkTests {
     }
 }
 
-@Suite("PostgreSQL failures", .serialized, .enabled(if: TestServices.hasPostgres), .timeLimit(.minutes(5)))
+@Suite("PostgreSQL failures", .onTestThreads, .serialized, .enabled(if: TestServices.hasPostgres), .timeLimit(.minutes(5)))
 struct PostgresFailureTests {
     @Test("a closed port fails with connectionFailed naming host:port and the refusal")
     func closedPort() throws {

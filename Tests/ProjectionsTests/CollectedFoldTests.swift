@@ -2,8 +2,9 @@ import Events
 import Foundation
 import Projections
 import Testing
+import TickfoldTesting
 
-@Suite("collected projection folds")
+@Suite("collected projection folds", .onTestThreads)
 struct CollectedFoldTests {
     let projection = CollectedProjection()
 

@@ -1,8 +1,9 @@
 import Kafka
 import Projections
 import Testing
+import TickfoldTesting
 
-@Suite("Kafka partition anchors")
+@Suite("Kafka partition anchors", .onTestThreads)
 struct KafkaPartitionAnchorTests {
     static let anchor = KafkaPartitionAnchor(offset: 41, seq: 907)
 

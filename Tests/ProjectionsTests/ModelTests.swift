@@ -1,8 +1,9 @@
 import Foundation
 @testable import Projections
 import Testing
+import TickfoldTesting
 
-@Suite("projection model")
+@Suite("projection model", .onTestThreads)
 struct ModelTests {
     @Test("the standard registry lists collected v3 and its tables")
     func registry() throws {

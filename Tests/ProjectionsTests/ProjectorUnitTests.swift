@@ -4,7 +4,7 @@ import Foundation
 import Testing
 import TickfoldTesting
 
-@Suite("projector without servers")
+@Suite("projector without servers")  // not .onTestThreads: a test here blocks the cooperative pool on purpose
 struct ProjectorUnitTests {
     @Test("batches double while reads come back full, halve when caught up, and stay within bounds")
     func batchSizing() {

@@ -1,8 +1,9 @@
 import Foundation
 @testable import Projections
 import Testing
+import TickfoldTesting
 
-@Suite("lost Redis keys: state and remedy")
+@Suite("lost Redis keys: state and remedy", .onTestThreads)
 struct RedisKeysStateTests {
     @Test("no checkpoint is a new projection whatever Redis holds; a checkpoint needs the marker, else keys (adopted), else the keys are lost; a marker set to lost stays lost")
     func assess() throws {

@@ -1,8 +1,9 @@
 import Events
 @testable import Projections
 import Testing
+import TickfoldTesting
 
-@Suite("sink encodings")
+@Suite("sink encodings", .onTestThreads)
 struct SinkEncodingTests {
     static let id = EventID(hex: "00ff10ab" + String(repeating: "5a", count: 28))!
 

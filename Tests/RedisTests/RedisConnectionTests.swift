@@ -16,7 +16,7 @@ private func withPrefix<T>(_ body: (RedisConnection, String) throws -> T) throws
     return try body(connection, prefix)
 }
 
-@Suite("Redis URLs")
+@Suite("Redis URLs", .onTestThreads)
 struct RedisURLTests {
     @Test("a full URL parses into its parts and prints without the password")
     func parses() throws {
@@ -48,7 +48,7 @@ struct RedisURLTests {
     }
 }
 
-@Suite("Redis connection", .serialized, .enabled(if: TestServices.hasRedis), .timeLimit(.minutes(5)))
+@Suite("Redis connection", .onTestThreads, .serialized, .enabled(if: TestServices.hasRedis), .timeLimit(.minutes(5)))
 struct RedisConnectionTests {
     @Test("values and keys are binary safe: NUL, CR and LF survive SET and GET")
     func binarySafe() throws {
@@ -138,7 +138,7 @@ struct RedisConnectionTests {
     }
 }
 
-@Suite("Redis pub/sub", .serialized, .enabled(if: TestServices.hasRedis), .timeLimit(.minutes(5)))
+@Suite("Redis pub/sub", .onTestThreads, .serialized, .enabled(if: TestServices.hasRedis), .timeLimit(.minutes(5)))
 struct RedisPubSubTests {
     @Test("published messages reach the subscriber; unsubscribed channels stop delivering")
     func roundTrip() throws {
@@ -173,7 +173,7 @@ struct RedisPubSubTests {
     }
 }
 
-@Suite("Redis failures", .serialized, .enabled(if: TestServices.hasRedis), .timeLimit(.minutes(5)))
+@Suite("Redis failures", .onTestThreads, .serialized, .enabled(if: TestServices.hasRedis), .timeLimit(.minutes(5)))
 struct RedisFailureTests {
     @Test("an unreachable port fails with connectionFailed naming host:port")
     func unreachable() throws {

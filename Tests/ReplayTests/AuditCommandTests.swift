@@ -3,7 +3,7 @@ import Replay
 import Testing
 import TickfoldTesting
 
-@Suite("tickfold audit exit codes", .serialized, .timeLimit(.minutes(5)))
+@Suite("tickfold audit exit codes", .onTestThreads, .serialized, .timeLimit(.minutes(5)))
 struct AuditCommandTests {
     @Test("diff exits 0 when equal, 1 when different, 2 on error; digest --json carries roots and max seq",
           .enabled(if: TestServices.hasPostgres && TickfoldBinary.isAvailable))

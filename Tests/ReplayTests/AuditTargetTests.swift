@@ -1,7 +1,8 @@
 import Replay
 import Testing
+import TickfoldTesting
 
-@Suite("Audit target syntax")
+@Suite("Audit target syntax", .onTestThreads)
 struct AuditTargetTests {
     @Test("pg:, redis: and combined parts parse; commas inside connection strings stay put")
     func parsing() throws {

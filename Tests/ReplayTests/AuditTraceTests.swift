@@ -5,7 +5,7 @@ import Replay
 import Testing
 import TickfoldTesting
 
-@Suite("Audit trace", .serialized, .timeLimit(.minutes(5)))
+@Suite("Audit trace", .onTestThreads, .serialized, .timeLimit(.minutes(5)))
 struct AuditTraceTests {
     static func bar(_ date: String, close: String, subject: String = "SPY", day: Int64) throws -> Event {
         try Event.make(

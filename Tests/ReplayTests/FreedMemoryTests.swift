@@ -1,7 +1,8 @@
 import Testing
 @testable import Replay
+import TickfoldTesting
 
-@Suite("Freed memory")
+@Suite("Freed memory", .onTestThreads)
 struct FreedMemoryTests {
     @Test("the resident set is read from /proc, and nothing is trimmed below the limit")
     func residentLimit() throws {

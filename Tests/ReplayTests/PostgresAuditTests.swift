@@ -4,7 +4,7 @@ import Replay
 import Testing
 import TickfoldTesting
 
-@Suite("Audit over PostgreSQL", .serialized, .timeLimit(.minutes(5)))
+@Suite("Audit over PostgreSQL", .onTestThreads, .serialized, .timeLimit(.minutes(5)))
 struct PostgresAuditTests {
     static let rows = 200_000
 

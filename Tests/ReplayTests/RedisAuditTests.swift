@@ -4,7 +4,7 @@ import Replay
 import Testing
 import TickfoldTesting
 
-@Suite("Audit over Redis", .serialized, .timeLimit(.minutes(5)))
+@Suite("Audit over Redis", .onTestThreads, .serialized, .timeLimit(.minutes(5)))
 struct RedisAuditTests {
     static let families = ["latest:crypto:*", "latest:stocks:sp500:*", "sp500_market_data"]
 

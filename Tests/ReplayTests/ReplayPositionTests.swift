@@ -5,7 +5,7 @@ import Replay
 import Testing
 import TickfoldTesting
 
-@Suite("Replay positions, swap bookkeeping and pointer targets")
+@Suite("Replay positions, swap bookkeeping and pointer targets", .onTestThreads)
 struct ReplayPositionTests {
     @Test("seqs, RFC 3339 times and kafka:TOPIC:PARTITION:OFFSET parse", arguments: [
         ("42", ReplayPosition.seq(42)),

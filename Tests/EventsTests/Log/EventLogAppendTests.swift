@@ -3,7 +3,7 @@ import Foundation
 import Testing
 import TickfoldTesting
 
-@Suite("EventLog appends and reads")
+@Suite("EventLog appends and reads", .onTestThreads)
 struct EventLogAppendTests {
     @Test("appended records read back byte-identical by range, stream, seq and id, also after reopening read-only")
     func roundTrip() throws {

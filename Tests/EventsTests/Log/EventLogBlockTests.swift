@@ -4,7 +4,7 @@ import LMDB
 import Testing
 import TickfoldTesting
 
-@Suite("EventLog record blocks")
+@Suite("EventLog record blocks", .onTestThreads)
 struct EventLogBlockTests {
     static let blockRecords = RecordEncoder.blockRecords
 

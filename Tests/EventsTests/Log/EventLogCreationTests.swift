@@ -7,7 +7,7 @@ import TickfoldTesting
 /// A reader (a relay, `log read`) may open a log while another process is creating it: the
 /// creator has made the directory, `writer.lock` and the data file, but not committed its
 /// databases yet. These tests freeze the log at those moments.
-@Suite("EventLog creation seen by a reader", .serialized)
+@Suite("EventLog creation seen by a reader", .onTestThreads, .serialized)
 struct EventLogCreationTests {
     /// The log directory as its creator leaves it between `mdb_env_open` and its first
     /// commit: `writer.lock`, and a data file of meta pages only (`emptyDataFile`: not even those).

@@ -5,7 +5,7 @@ import Testing
 import TickfoldTesting
 import Zstd
 
-@Suite("EventLog decoded reads on several threads")
+@Suite("EventLog decoded reads on several threads", .onTestThreads)
 struct EventLogDecodedReadTests {
     /// A log of `count` mixed sample events, appended in calls that end blocks early and late,
     /// with a dictionary trained half-way: raw, zstd and dictionary blocks.

@@ -6,7 +6,7 @@ import TickfoldTesting
 
 /// The id index is written late: new ids stay out of `ids` (found through their block headers
 /// and the writer's memory) until a run gathers, which is then merged a slice per append.
-@Suite("EventLog deferred id index")
+@Suite("EventLog deferred id index", .onTestThreads)
 struct EventLogIndexMergeTests {
     /// The index state of the closed log at `path`: entries in `ids`, and `indexedThrough`.
     private func indexState(_ path: String) throws -> (entries: Int, indexedThrough: UInt64?) {
@@ -217,7 +217,7 @@ struct EventLogIndexMergeTests {
     }
 }
 
-@Suite("IndexFilter")
+@Suite("IndexFilter", .onTestThreads)
 struct IndexFilterTests {
     private func key(_ random: inout SplitMix64) -> IDKey {
         let words = (0..<4).map { _ in random.next().bigEndian }

@@ -4,7 +4,7 @@ import LMDB
 import Testing
 import TickfoldTesting
 
-@Suite("EventLog safety")
+@Suite("EventLog safety", .onTestThreads)
 struct EventLogSafetyTests {
     @Test("a second writer in this process is refused with 'log is held by pid N'")
     func secondWriterInProcess() throws {

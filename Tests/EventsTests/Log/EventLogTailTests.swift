@@ -3,7 +3,7 @@ import Foundation
 import Testing
 import TickfoldTesting
 
-@Suite("EventLog tailing")
+@Suite("EventLog tailing", .onTestThreads)
 struct EventLogTailTests {
     @Test("a waiting tailer wakes as soon as an in-process append commits")
     func wakesOnAppend() async throws {

@@ -7,7 +7,7 @@ import TickfoldTesting
 
 /// A log written by the build before record blocks (format 1: one value per record) must
 /// read back byte-exact and keep taking appends.
-@Suite("EventLog format 1 compatibility")
+@Suite("EventLog format 1 compatibility", .onTestThreads)
 struct EventLogV1CompatibilityTests {
     /// `data.mdb` of a format-1 log (compacted with `mdb_copy -c`), written by the build of
     /// commit 4bb7ace (generator: `MakeV1Fixture.swift` in commit 26e7455) from `EventSamples(seed: 0x5eed_0001).events(300)`: 150 events in calls

@@ -1,7 +1,8 @@
 import Testing
 @testable import Events
+import TickfoldTesting
 
-@Suite("RFC 8785 canonical JSON")
+@Suite("RFC 8785 canonical JSON", .onTestThreads)
 struct CanonicalJSONTests {
     static let numberTable: [(UInt64, String)] = [
         (0x0000_0000_0000_0000, "0"),
@@ -124,7 +125,7 @@ struct CanonicalJSONTests {
     }
 }
 
-@Suite("JSON parser")
+@Suite("JSON parser", .onTestThreads)
 struct JSONParserTests {
     func parseError(_ text: String, depth: Int = JSONValue.defaultMaximumDepth) -> JSONParseError? {
         parseError(Array(text.utf8), depth: depth)

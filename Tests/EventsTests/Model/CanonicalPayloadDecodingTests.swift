@@ -1,11 +1,12 @@
 import Foundation
 import Testing
 @testable import Events
+import TickfoldTesting
 
 /// Payloads read in place from canonical bytes (`init(payloadBytes:)`, which the catalogue uses
 /// for events stored at the current version) against the same types read from the parsed
 /// `JSONValue` tree: the same value, or the same `PayloadError` (path, detail, event type).
-@Suite("Payloads read from canonical bytes agree with the JSONValue path")
+@Suite("Payloads read from canonical bytes agree with the JSONValue path", .onTestThreads)
 struct CanonicalPayloadDecodingTests {
     typealias Direct = DirectPayloadDecodingTests
 

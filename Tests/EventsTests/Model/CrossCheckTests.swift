@@ -20,7 +20,7 @@ func schemaDirectory() -> String {
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("schemas/events").path
 }
 
-@Suite("Cross-checks with Python (rfc8785, jsonschema)", .enabled(if: TestServices.hasPython))
+@Suite("Cross-checks with Python (rfc8785, jsonschema)", .onTestThreads, .enabled(if: TestServices.hasPython))
 struct CrossCheckTests {
     @Test("10,000 events of every type: ids and full canonical envelopes agree with Python rfc8785")
     func rfc8785Agreement() async throws {

@@ -1,7 +1,8 @@
 import Testing
 @testable import Events
+import TickfoldTesting
 
-@Suite("Decoder robustness")
+@Suite("Decoder robustness", .onTestThreads)
 struct DecoderRobustnessTests {
     @Test("Truncated and mutated canonical envelopes either decode or throw, never crash")
     func mutations() throws {

@@ -1,11 +1,12 @@
 import Testing
 @testable import Events
+import TickfoldTesting
 
 /// The direct decoders (`DirectlyDecodablePayload`) against the reference `Codable` decoder
 /// (`PayloadDecoding`): same value or same `PayloadError` (path and detail) for valid payloads,
 /// every single-field breakage and random combinations of breakages. Every comparison also
 /// reads the canonical bytes in place against their tree (`CanonicalPayloadDecodingTests`).
-@Suite("Direct payload decoding agrees with the Codable decoder")
+@Suite("Direct payload decoding agrees with the Codable decoder", .onTestThreads)
 struct DirectPayloadDecodingTests {
     /// The payload types with a direct decoder, and the `EventSamples` kind that generates each.
     static let directTypes: [(type: any DirectlyDecodablePayload.Type, sampleKind: Int)] = [

@@ -2,8 +2,9 @@ import Crypto
 import Foundation
 import Testing
 @testable import Events
+import TickfoldTesting
 
-@Suite("Event envelope and identity")
+@Suite("Event envelope and identity", .onTestThreads)
 struct EventTests {
     static let occurredAt = try! Timestamp(canonical: "2026-02-18T21:00:00.000Z")
 
@@ -146,7 +147,7 @@ struct EventTests {
     }
 }
 
-@Suite("Timestamps and dates")
+@Suite("Timestamps and dates", .onTestThreads)
 struct TimestampTests {
     @Test("Canonical form round-trips across the whole supported range")
     func roundTrip() throws {

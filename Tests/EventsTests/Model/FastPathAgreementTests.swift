@@ -1,10 +1,11 @@
 import Testing
 @testable import Events
+import TickfoldTesting
 
 /// The canonical-envelope scanner (fast path) against the general parser (strict path): the
 /// scanner may decline anything, but whatever it accepts the strict path must accept as the
 /// very same event.
-@Suite("Fast decode path agrees with the strict path")
+@Suite("Fast decode path agrees with the strict path", .onTestThreads)
 struct FastPathAgreementTests {
     /// The fast path alone: nil when it declines.
     static func fast(_ bytes: [UInt8], _ verification: IDVerification) -> Event? {

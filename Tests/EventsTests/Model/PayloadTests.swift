@@ -1,7 +1,8 @@
 import Testing
 @testable import Events
+import TickfoldTesting
 
-@Suite("Typed payloads and the catalogue")
+@Suite("Typed payloads and the catalogue", .onTestThreads)
 struct PayloadTests {
     @Test("Every generated event validates against the catalogue and round-trips through its typed payload")
     func everyType() throws {

@@ -1,7 +1,8 @@
 import Testing
 @testable import Events
+import TickfoldTesting
 
-@Suite("Envelope tail: the relay's allocation-free view of a stored envelope")
+@Suite("Envelope tail: the relay's allocation-free view of a stored envelope", .onTestThreads)
 struct EnvelopeTailTests {
     @Test("subject, type and version come out of the tail, escapes decoded, and buffers are overwritten, not appended to")
     func parsesTail() throws {

@@ -1,8 +1,9 @@
 import Events
 import Ingest
 import Testing
+import TickfoldTesting
 
-@Suite("CSV field normalization: decimals, volumes, dates")
+@Suite("CSV field normalization: decimals, volumes, dates", .onTestThreads)
 struct CSVFieldParsingTests {
     @Test("prices become plain decimal strings exactly as written", arguments: [
         ("187.35", "187.35"), ("210.0", "210.0"), ("236.9499969482422", "236.9499969482422"),

@@ -1,7 +1,8 @@
 import Ingest
 import Testing
+import TickfoldTesting
 
-@Suite("CSV reader (RFC 4180 over bytes)")
+@Suite("CSV reader (RFC 4180 over bytes)", .onTestThreads)
 struct CSVReaderTests {
     private func records(_ text: String) -> [Result<CSVRecord, CSVSyntaxError>] {
         var reader = CSVReader(bytes: Array(text.utf8))

@@ -1,8 +1,9 @@
 import Events
 import Ingest
 import Testing
+import TickfoldTesting
 
-@Suite("Daily bar CSV importer: real-world layouts")
+@Suite("Daily bar CSV importer: real-world layouts", .onTestThreads)
 struct DailyBarCSVImporterTests {
     let importer = try! DailyBarCSVImporter()
 

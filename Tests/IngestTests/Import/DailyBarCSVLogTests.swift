@@ -40,7 +40,7 @@ enum SharedOHLCV {
     static let skipMessage: Comment = "shared/data/ohlcv_daily is not next to this checkout"
 }
 
-@Suite("Daily bar CSV importer: the real files in shared/data/ohlcv_daily")
+@Suite("Daily bar CSV importer: the real files in shared/data/ohlcv_daily", .onTestThreads)
 struct DailyBarCSVSharedDataTests {
     let importer = try! DailyBarCSVImporter()
 
@@ -132,7 +132,7 @@ struct DailyBarCSVSharedDataTests {
     }
 }
 
-@Suite("Daily bar CSV importer: into the event log")
+@Suite("Daily bar CSV importer: into the event log", .onTestThreads)
 struct DailyBarCSVLogTests {
     @Test("accepted rows append once; the stored bytes are the event's canonical JSON; re-import is all duplicates")
     func appendAndReimport() throws {

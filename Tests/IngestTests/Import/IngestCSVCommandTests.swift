@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import TickfoldTesting
 
-@Suite("tickfold ingest csv (the built binary)", .enabled(if: TickfoldBinary.path != nil, "no .build/debug/tickfold; run swift build first"))
+@Suite("tickfold ingest csv (the built binary)", .onTestThreads, .enabled(if: TickfoldBinary.path != nil, "no .build/debug/tickfold; run swift build first"))
 struct IngestCSVCommandTests {
     let directory: TemporaryDirectory
 

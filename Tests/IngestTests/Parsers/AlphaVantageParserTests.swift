@@ -1,8 +1,9 @@
 import Events
 import Ingest
 import Testing
+import TickfoldTesting
 
-@Suite("Alpha Vantage parsers")
+@Suite("Alpha Vantage parsers", .onTestThreads)
 struct AlphaVantageParserTests {
     @Test("NEWS_SENTIMENT: 48 articles with topics, ticker sentiment and UTC publish times",
           .enabled(if: Samples.available, Samples.missingNote))

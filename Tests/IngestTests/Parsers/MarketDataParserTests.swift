@@ -1,8 +1,9 @@
 import Events
 import Ingest
 import Testing
+import TickfoldTesting
 
-@Suite("Finnhub, FRED, CoinGecko and Bithumb parsers")
+@Suite("Finnhub, FRED, CoinGecko and Bithumb parsers", .onTestThreads)
 struct MarketDataParserTests {
     @Test("Finnhub company-news: 249 AAPL articles with epoch publish times and the related ticker",
           .enabled(if: Samples.available, Samples.missingNote))

@@ -1,8 +1,9 @@
 import Events
 @testable import Ingest
 import Testing
+import TickfoldTesting
 
-@Suite("News canonical URL: the dedup key of news.article")
+@Suite("News canonical URL: the dedup key of news.article", .onTestThreads)
 struct NewsURLTests {
     @Test("one spelling per article", arguments: [
         // Scheme and host lower-cased; path and query keep their case.

@@ -2,6 +2,7 @@ import Events
 import Foundation
 import Ingest
 import Testing
+import TickfoldTesting
 
 /// One real sample per parser family with the context it needs.
 struct FamilySample: CustomTestStringConvertible, Sendable {
@@ -37,7 +38,7 @@ struct FamilySample: CustomTestStringConvertible, Sendable {
     ]
 }
 
-@Suite("Parser robustness: broken variants and mutation fuzzing", .enabled(if: Samples.available, Samples.missingNote))
+@Suite("Parser robustness: broken variants and mutation fuzzing", .onTestThreads, .enabled(if: Samples.available, Samples.missingNote))
 struct ParserRobustnessTests {
     @Test("a truncated body is a malformed-JSON error naming the byte and the truncation", arguments: FamilySample.all)
     func truncated(_ sample: FamilySample) throws {

@@ -1,8 +1,9 @@
 import Events
 import Ingest
 import Testing
+import TickfoldTesting
 
-@Suite("Parser tools: plain decimals, HTML text, catalog, error texts")
+@Suite("Parser tools: plain decimals, HTML text, catalog, error texts", .onTestThreads)
 struct ParserToolTests {
     @Test("doubles become their shortest round-trip digits in plain notation")
     func decimalsFromDoubles() {

@@ -1,8 +1,9 @@
 import Events
 import Ingest
 import Testing
+import TickfoldTesting
 
-@Suite("X, Truth Social, NewsAPI and S&P 500 list parsers")
+@Suite("X, Truth Social, NewsAPI and S&P 500 list parsers", .onTestThreads)
 struct SocialNewsParserTests {
     static let tweepy = "api_samples/x_twitter_api_v2/tweepy_cassettes/DERIVED_decoded_bodies/"
 

@@ -1,8 +1,9 @@
 import Events
 import Ingest
 import Testing
+import TickfoldTesting
 
-@Suite("Yahoo Finance parsers", .enabled(if: Samples.available, Samples.missingNote))
+@Suite("Yahoo Finance parsers", .onTestThreads, .enabled(if: Samples.available, Samples.missingNote))
 struct YahooParserTests {
     let chart = parseContext("yahoo_finance", "chart")
 

@@ -2,8 +2,9 @@ import Events
 import Foundation
 import Ingest
 import Testing
+import TickfoldTesting
 
-@Suite("Ingest configuration: plans as data")
+@Suite("Ingest configuration: plans as data", .onTestThreads)
 struct IngestConfigurationTests {
     /// What decoding `json` as the file `t.json` says: "accepted" or the error.
     private func message(_ json: String) -> String {

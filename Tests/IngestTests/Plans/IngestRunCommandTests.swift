@@ -20,7 +20,7 @@ private func totals(_ stdout: String) -> (appended: Int, duplicates: Int, reject
     return (cells[1], cells[2], cells[3])
 }
 
-@Suite("tickfold ingest run / ingest file (the built binary)", .serialized,
+@Suite("tickfold ingest run / ingest file (the built binary)", .onTestThreads, .serialized,
        .enabled(if: TickfoldBinary.path != nil, "no .build/debug/tickfold; run swift build first"))
 struct IngestRunCommandTests {
     /// Keys planted in the environment; none may show up anywhere.

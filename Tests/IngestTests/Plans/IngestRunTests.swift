@@ -4,7 +4,7 @@ import Ingest
 import Testing
 import TickfoldTesting
 
-@Suite("ingest run: every plan against the bundled fixtures through the fixture server", .serialized)
+@Suite("ingest run: every plan against the bundled fixtures through the fixture server", .onTestThreads, .serialized)
 struct IngestRunTests {
     /// Event types each plan must produce from the bundled fixtures.
     static let expectedTypes: [String: Set<String>] = [

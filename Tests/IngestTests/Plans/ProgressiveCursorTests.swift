@@ -4,7 +4,7 @@ import Ingest
 import Testing
 import TickfoldTesting
 
-@Suite("Progressive collection: the cursor is an event and no symbol is ever skipped", .serialized)
+@Suite("Progressive collection: the cursor is an event and no symbol is ever skipped", .onTestThreads, .serialized)
 struct ProgressiveCursorTests {
     static let symbols = ["AAA", "BBB", "CCC", "DDD", "EEE"]
 
