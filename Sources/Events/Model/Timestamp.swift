@@ -97,7 +97,7 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         let date = try LocalDate.parse(utf8[0..<10], text: text)
         guard [UInt8(ascii: "T"), UInt8(ascii: "t"), UInt8(ascii: " ")].contains(utf8[10]),
               utf8[13] == UInt8(ascii: ":"), utf8[16] == UInt8(ascii: ":"),
-              let hour = digits(utf8, 11, 2), let minute = digits(utf8, 14, 2), let second = digits(utf8, 17, 2)
+              let hour = decimalDigits(utf8, 11, 2), let minute = decimalDigits(utf8, 14, 2), let second = decimalDigits(utf8, 17, 2)
         else { throw TimeFormatError(text: text, detail: shape) }
         guard hour < 24, minute < 60, second < 61 else {
             throw TimeFormatError(text: text, detail: "hour, minute or second out of range")
@@ -107,7 +107,7 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         if utf8[i] == UInt8(ascii: ".") {
             i += 1
             var count = 0
-            while i < utf8.count, let d = digits(utf8, i, 1) {
+            while i < utf8.count, let d = decimalDigits(utf8, i, 1) {
                 if count < 3 { milli = milli * 10 + d }
                 count += 1
                 i += 1
@@ -122,7 +122,7 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
             i += 1
         case UInt8(ascii: "+"), UInt8(ascii: "-"):
             guard i + 6 == utf8.count, utf8[i + 3] == UInt8(ascii: ":"),
-                  let oh = digits(utf8, i + 1, 2), let om = digits(utf8, i + 4, 2), oh < 24, om < 60
+                  let oh = decimalDigits(utf8, i + 1, 2), let om = decimalDigits(utf8, i + 4, 2), oh < 24, om < 60
             else { throw TimeFormatError(text: text, detail: "expected a ±HH:MM offset") }
             offsetMinutes = (oh * 60 + om) * (utf8[i] == UInt8(ascii: "-") ? -1 : 1)
             i += 6
@@ -278,7 +278,9 @@ public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible
     }
 }
 
-private func digits(_ b: [UInt8], _ start: Int, _ count: Int) -> Int? {
+/// The decimal number written by `count` ASCII digits of `b` from `start`; nil when one of
+/// them is not a digit or the bytes end first.
+public func decimalDigits(_ b: [UInt8], _ start: Int, _ count: Int) -> Int? {
     guard start + count <= b.count else { return nil }
     var value = 0
     for i in start..<(start + count) {

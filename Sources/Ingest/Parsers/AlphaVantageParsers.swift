@@ -297,16 +297,7 @@ enum AlphaVantageTime {
     static func published(_ node: JSONNode) throws(FieldError) -> Timestamp {
         let text = try node.string()
         let b = Array(text.utf8)
-        func number(_ start: Int, _ count: Int) -> Int? {
-            guard start + count <= b.count else { return nil }
-            var value = 0
-            for i in start..<(start + count) {
-                let d = b[i] &- UInt8(ascii: "0")
-                guard d < 10 else { return nil }
-                value = value * 10 + Int(d)
-            }
-            return value
-        }
+        func number(_ start: Int, _ count: Int) -> Int? { decimalDigits(b, start, count) }
         guard b.count == 15 || b.count == 13, b[8] == UInt8(ascii: "T"),
               let year = number(0, 4), let month = number(4, 2), let day = number(6, 2),
               let hour = number(9, 2), let minute = number(11, 2), hour < 24, minute < 60,

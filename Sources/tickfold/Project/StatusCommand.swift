@@ -116,7 +116,8 @@ extension ProjectCommand {
                 }
                 let kafkaStatus = kafkaPositions.sorted(by: { ($0.key.source, $0.key.partition) < ($1.key.source, $1.key.partition) }).map { kafka.status($0.key, $0.value) }
                 // One read of the checkpointed messages, for the anchors' check and the event time.
-                let reached = kafkaStatus.isEmpty ? [:] : kafka.probe(kafka.reachedOffsets(kafkaStatus)) ?? [:]
+                let toRead = kafka.reachedOffsets(kafkaStatus, anchored: (anchors[projection.name] ?? [:]).keys)
+                let reached = toRead.isEmpty ? [:] : kafka.probe(toRead) ?? [:]
                 let rewritten = kafka.rewritten(anchors[projection.name] ?? [:], found: reached)
                 // A rewritten partition's checkpointed offset holds another event now: no event time from it.
                 let rewrittenKeys = Set(rewritten.map(\.0))
@@ -446,12 +447,13 @@ private final class KafkaView {
         }
     }
 
-    /// The offsets whose messages `withEventTimeLag` measures from: each checkpointed offset,
-    /// and the oldest held for a partition never checkpointed.
-    func reachedOffsets(_ positions: [PositionStatus]) -> [CheckpointKey: Int64] {
+    /// The offsets to read for `withEventTimeLag` and `rewritten`: the checkpointed offset of
+    /// each partition behind or `anchored`, and the oldest held for one never checkpointed.
+    func reachedOffsets(_ positions: [PositionStatus], anchored: some Collection<CheckpointKey>) -> [CheckpointKey: Int64] {
         var offsets: [CheckpointKey: Int64] = [:]
         for position in positions {
             let key = CheckpointKey(source: position.source, partition: position.partition)
+            guard (position.lagEvents ?? 0) > 0 || anchored.contains(key) else { continue }
             if position.position != Self.noCheckpoint {
                 offsets[key] = position.position
             } else if let low = marks[key]?.low {
