@@ -107,12 +107,16 @@ struct KafkaRewriteTests {
 
         // Partitions longer than their checkpoints, with other events at the checkpointed offsets.
         var rewritten = 0
+        var rewrittenPartitions: Set<String> = []
         for row in checkpointed {
             let partition = KafkaTopicPartition(topic: row[0] ?? "", partition: Int32(row[1] ?? "") ?? -1)
             let position = try #require(Int64(row[2] ?? ""))
             guard case .message = try Self.probe(partition, at: position + 1, config: config),
                   case .message(let record) = try Self.probe(partition, at: position, config: config) else { continue }
-            if KafkaEventReader.seqHeader(record) != UInt64(row[3] ?? "") { rewritten += 1 }
+            if KafkaEventReader.seqHeader(record) != UInt64(row[3] ?? "") {
+                rewritten += 1
+                rewrittenPartitions.insert("\(partition.topic)/\(partition.partition)")
+            }
         }
         try #require(rewritten > 0, "re-published partitions longer than their checkpoints hold other events at the checkpointed offsets")
         // project status names them.
@@ -120,6 +124,13 @@ struct KafkaRewriteTests {
                                                    "--kafka", scenario.broker.address, "--log", setup.logPath])
         #expect(status.status == 0, "\(status.stderr)")
         #expect(status.stdout.components(separatedBy: "was written again since it was read").count - 1 >= rewritten, "\(status.stdout)")
+        // Their checkpointed offsets hold other events: no event-time lag is made from those.
+        let json = try await TickfoldBinary.run(["project", "status", "--schema", setup.target.schema, "--pg", setup.target.conninfo,
+                                                 "--kafka", scenario.broker.address, "--log", setup.logPath, "--json"])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any], "\(json.stderr)")
+        let collected = try #require((report["projections"] as? [[String: Any]])?.first { $0["name"] as? String == "collected" })
+        let shown = (collected["positions"] as? [[String: Any]] ?? []).filter { rewrittenPartitions.contains("\($0["source"] as? String ?? "")/\($0["partition"] as? Int ?? -1)") }
+        #expect(shown.count == rewrittenPartitions.count && shown.allSatisfy { $0["lagSeconds"] is NSNull }, "\(shown)")
 
         let resumed = try await Projector(engine: setup.target.engine(), source: source()).run()
         #expect(resumed.reason == .caughtUp)

@@ -5,7 +5,9 @@ import Testing
 /// processes, generating and logging events). Swift Testing starts every test at once on the
 /// cooperative pool, which has one thread per core: two blocking tests hold it, and every
 /// other test, including the awaits of timing-sensitive ones, queues behind them for tens of
-/// seconds. Suites marked `.onTestThreads` run their tests here instead.
+/// seconds. Suites marked `.onTestThreads` run their tests here instead. (`Task.sleep`
+/// resumes on the cooperative pool whatever the preference, swiftlang/swift#74395: code
+/// that blocks right after a sleep runs there until its next suspension.)
 public final class TestThreadPool: TaskExecutor, @unchecked Sendable {
     // @unchecked Sendable: `jobs` and `next` are only touched while holding `condition`.
     public static let shared = TestThreadPool(threads: 12)
@@ -37,8 +39,13 @@ public final class TestThreadPool: TaskExecutor, @unchecked Sendable {
             while next == jobs.count { condition.wait() }
             let job = jobs[next]
             next += 1
+            // Drop the jobs taken: all of them once drained, or the taken prefix once it is
+            // large, so a queue that never drains does not grow without bound.
             if next == jobs.count {
                 jobs.removeAll(keepingCapacity: true)
+                next = 0
+            } else if next >= 1_024 {
+                jobs.removeFirst(next)
                 next = 0
             }
             condition.unlock()

@@ -280,7 +280,7 @@ public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible
 
 /// The decimal number written by `count` ASCII digits of `b` from `start`; nil when one of
 /// them is not a digit or the bytes end first.
-public func decimalDigits(_ b: [UInt8], _ start: Int, _ count: Int) -> Int? {
+package func decimalDigits(_ b: [UInt8], _ start: Int, _ count: Int) -> Int? {
     guard start + count <= b.count else { return nil }
     var value = 0
     for i in start..<(start + count) {

@@ -119,9 +119,7 @@ extension ProjectCommand {
                 let toRead = kafka.reachedOffsets(kafkaStatus, anchored: (anchors[projection.name] ?? [:]).keys)
                 let reached = toRead.isEmpty ? [:] : kafka.probe(toRead) ?? [:]
                 let rewritten = kafka.rewritten(anchors[projection.name] ?? [:], found: reached)
-                // A rewritten partition's checkpointed offset holds another event now: no event time from it.
-                let rewrittenKeys = Set(rewritten.map(\.0))
-                positions += kafka.withEventTimeLag(kafkaStatus, found: reached.filter { !rewrittenKeys.contains($0.key) })
+                positions += kafka.withEventTimeLag(kafkaStatus, found: reached, rewritten: Set(rewritten.map(\.0)))
                 for (key, found) in rewritten {
                     let anchor = anchors[projection.name]![key]!
                     notes.append("\(projection.name): Kafka partition \(key) was written again since it was read (offset \(anchor.offset) held seq \(anchor.seq), "
@@ -141,7 +139,7 @@ extension ProjectCommand {
                     name: projection.name, version: projection.version, positions: positions, rejects: rejects[projection.name] ?? 0, tables: rows,
                     redis: keys))
             }
-            if let note = kafka.note { notes.append(note) }
+            notes += [kafka.note, kafka.probeNote].compactMap { $0 }
             for name in checkpoints.keys where ProjectionRegistry.standard.projection(named: name) == nil {
                 notes.append("checkpoints of an unknown projection \(name) (another tickfold version?)")
             }
@@ -315,6 +313,20 @@ struct PositionStatus: Encodable {
     /// Event time between the checkpointed event (a Kafka partition never checkpointed: its
     /// oldest message) and the newest one; nil when one of them cannot be read.
     let lagSeconds: Double?
+
+    /// Every key present, unknown lags as null (like the other reports).
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(source, forKey: .source)
+        try container.encode(partition, forKey: .partition)
+        try container.encode(position, forKey: .position)
+        try container.encode(lagEvents, forKey: .lagEvents)
+        try container.encode(lagSeconds, forKey: .lagSeconds)
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case source, partition, position, lagEvents, lagSeconds
+    }
 }
 
 struct TableCount: Encodable {
@@ -363,6 +375,8 @@ private final class KafkaView {
     /// The client settings, for the consumer that reads checkpointed messages.
     private let config: KafkaConfig?
     private(set) var note: String?
+    /// Why the messages at checkpoints were not read (the watermarks may still have been).
+    private(set) var probeNote: String?
     /// Topic → partition count, read once.
     private var topics: [String: Int]?
     /// Each partition's watermarks, as `status` read them.
@@ -389,11 +403,12 @@ private final class KafkaView {
         }
     }
 
-    /// What the broker holds at each offset asked, read by one short-lived consumer. Offsets
-    /// of partitions the broker does not serve are left out (the source warns about missing
-    /// topics itself); nil, with a note, when the broker did not answer.
+    /// What the broker holds at each offset asked, read by a short-lived consumer of its own.
+    /// Offsets of partitions the broker does not serve are left out (the source warns about
+    /// missing topics itself); nil, with `probeNote`, when a read failed (later ones are not
+    /// tried).
     func probe(_ offsets: [CheckpointKey: Int64]) -> [CheckpointKey: KafkaOffsetProbe]? {
-        guard let config, note == nil else { return nil }
+        guard let config, note == nil, probeNote == nil else { return nil }
         var served: [KafkaTopicPartition: Int64] = [:]
         for (key, offset) in offsets where (topics?[key.source] ?? 0) > key.partition {
             served[KafkaTopicPartition(topic: key.source, partition: Int32(key.partition))] = offset
@@ -405,7 +420,7 @@ private final class KafkaView {
                 (CheckpointKey(source: partition.topic, partition: Int(partition.partition)), found[partition] ?? .unanswered)
             })
         } catch {
-            note = "Kafka messages not read: \(error)"
+            probeNote = "Kafka messages not read (no event-time lag, no rewrite check): \(error)"
             return nil
         }
     }
@@ -425,8 +440,9 @@ private final class KafkaView {
     /// approximate as the watermark) minus that of the message at the checkpointed offset, or
     /// of the oldest message held for a partition never checkpointed; never below 0 (event
     /// time is not ordered by offset). `found` is what a `probe` of `reachedOffsets` read. Nil
-    /// when a message is gone or is not an event.
-    func withEventTimeLag(_ positions: [PositionStatus], found: [CheckpointKey: KafkaOffsetProbe]) -> [PositionStatus] {
+    /// when a message is gone or is not an event, and for the `rewritten` partitions (their
+    /// checkpointed offset holds another event now).
+    func withEventTimeLag(_ positions: [PositionStatus], found: [CheckpointKey: KafkaOffsetProbe], rewritten: Set<CheckpointKey>) -> [PositionStatus] {
         let behind = positions.filter { ($0.lagEvents ?? 0) > 0 }.map { CheckpointKey(source: $0.source, partition: $0.partition) }
         let unread = behind.filter { newest[$0] == nil }
         if !unread.isEmpty, let probed = probe(Dictionary(uniqueKeysWithValues: unread.compactMap { key in marks[key].map { (key, $0.high - 1) } })) {
@@ -436,7 +452,7 @@ private final class KafkaView {
             let key = CheckpointKey(source: position.source, partition: position.partition)
             var seconds: Double?
             switch position.lagEvents {
-            case nil: seconds = nil
+            case _ where rewritten.contains(key), nil: seconds = nil
             case 0: seconds = 0
             default:
                 if let newest = newest[key] ?? nil, let reached = Self.occurredAt(found[key]) {
@@ -448,7 +464,8 @@ private final class KafkaView {
     }
 
     /// The offsets to read for `withEventTimeLag` and `rewritten`: the checkpointed offset of
-    /// each partition behind or `anchored`, and the oldest held for one never checkpointed.
+    /// each partition behind or `anchored` (the anchor check needs that very offset; a message
+    /// retention removed has no event time), and the oldest held for one never checkpointed.
     func reachedOffsets(_ positions: [PositionStatus], anchored: some Collection<CheckpointKey>) -> [CheckpointKey: Int64] {
         var offsets: [CheckpointKey: Int64] = [:]
         for position in positions {
