@@ -356,6 +356,13 @@ struct ProjectorTests {
         try #require(lagSeconds > 0, "the fixture's newest event is later than the checkpointed one")
         #expect(positions.first?["lagSeconds"] as? Double == lagSeconds)
         #expect(collected["rejects"] as? Int == 3)
+        // Redis not answering: every key still present, null where nothing is known.
+        let noRedis = try await TickfoldBinary.run(["project", "status", "--log", logPath, "--json", "--schema", target.schema, "--pg", target.conninfo,
+                                                    "--redis", "redis://127.0.0.1:\(try closedLocalPort())/0"])
+        let unanswered = try #require(try JSONSerialization.jsonObject(with: Data(noRedis.stdout.utf8)) as? [String: Any], "\(noRedis.stderr)")
+        let redis = try #require(((unanswered["projections"] as? [[String: Any]])?.first { $0["name"] as? String == "collected" })?["redis"] as? [String: Any])
+        #expect(redis["state"] as? String == "unknown" && redis["remedy"] is NSNull && redis["markerBatch"] is NSNull, "\(redis)")
+        #expect(redis.keys.sorted() == ["batches", "keyPrefix", "marker", "markerBatch", "remedy", "state"], "\(redis)")
         let tables = try #require(collected["tables"] as? [[String: Any]])
         #expect(tables.count == CollectedTables.all.count)
         for table in tables {

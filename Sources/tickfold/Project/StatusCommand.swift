@@ -225,26 +225,11 @@ struct RedisKeysStatus: Encodable {
     /// The full marker key.
     let marker: String
     /// The command that rebuilds lost keys; nil unless `lost` or `stale`.
-    let remedy: String?
+    @NullWhenAbsent var remedy: String?
     /// The batch count the marker holds; nil without one (absent, or written before counts).
-    var markerBatch: Int64? = nil
+    @NullWhenAbsent var markerBatch: Int64? = nil
     /// PostgreSQL's batch count of the projection (`projection_batches`).
     var batches: Int64 = 0
-
-    /// Every key present, `remedy` as null when there is none (like the other reports).
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(state, forKey: .state)
-        try container.encode(keyPrefix, forKey: .keyPrefix)
-        try container.encode(marker, forKey: .marker)
-        try container.encode(remedy, forKey: .remedy)
-        try container.encode(markerBatch, forKey: .markerBatch)
-        try container.encode(batches, forKey: .batches)
-    }
-
-    private enum CodingKeys: String, CodingKey {
-        case state, keyPrefix, marker, remedy, markerBatch, batches
-    }
 
     /// The text report's line.
     var line: String {
@@ -309,24 +294,10 @@ struct PositionStatus: Encodable {
     /// The checkpointed position; -1 for a Kafka partition never checkpointed.
     let position: Int64
     /// Events (log) or messages (Kafka) not yet applied; nil when the source is unreachable.
-    let lagEvents: Int64?
+    @NullWhenAbsent var lagEvents: Int64?
     /// Event time between the checkpointed event (a Kafka partition never checkpointed: its
     /// oldest message) and the newest one; nil when one of them cannot be read.
-    let lagSeconds: Double?
-
-    /// Every key present, unknown lags as null (like the other reports).
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(source, forKey: .source)
-        try container.encode(partition, forKey: .partition)
-        try container.encode(position, forKey: .position)
-        try container.encode(lagEvents, forKey: .lagEvents)
-        try container.encode(lagSeconds, forKey: .lagSeconds)
-    }
-
-    private enum CodingKeys: String, CodingKey {
-        case source, partition, position, lagEvents, lagSeconds
-    }
+    @NullWhenAbsent var lagSeconds: Double?
 }
 
 struct TableCount: Encodable {
