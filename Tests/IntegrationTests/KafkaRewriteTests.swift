@@ -178,4 +178,59 @@ struct KafkaRewriteTests {
         #expect(try setup.target.dump() == reference.tables)
         #expect(try setup.target.redisDump(keys) == reference.keys)
     }
+
+    @Test("topics deleted under a following `project run --source kafka`, new events, and a relay pass publishing everything again: librdkafka 2.16 may die with SIGSEGV (its Fetch of a deleted topic; confluent-kafka alone does the same against Tansu); restarted as a supervisor would, the projector resumes from its checkpoints and ends equal to the log-fed projection")
+    func topicsDeletedUnderFollowingProjector() async throws {
+        let scenario = try await RelayedTwice("kafka-delete-follow", prefix: "deletef")
+        defer { scenario.cleanUp() }
+        let (setup, config, naming, again) = (scenario.setup, scenario.config, scenario.naming, scenario.again)
+        let arguments = ["project", "run", "--source", "kafka", "--follow", "--kafka", scenario.broker.address] + setup.target.cliArguments
+        let environment = ["TICKFOLD_TOPIC_PREFIX": naming.prefix]
+        var child = try await TickfoldChild.service(arguments, environment: environment)
+        let messages = Int64(setup.logged.count + again.count)
+        #expect(try await eventually { try setup.target.checkpoints().values.reduce(0) { $0 + $1 + 1 } == messages })
+
+        // The topics (with the events sent twice in them) go away under the running projector.
+        let admin = try KafkaAdmin(config: config)
+        let topics = try admin.metadata(timeoutMs: 5_000).topics.map(\.name).filter { $0.hasPrefix(naming.prefix + ".") }
+        try #require(!topics.isEmpty)
+        for topic in topics { try admin.deleteTopic(topic) }
+        #expect(try await eventually { try admin.metadata(timeoutMs: 5_000).topics.allSatisfy { !topics.contains($0.name) } })
+        // New events; the relay finds its topics gone and publishes every event once, at other
+        // offsets than before (no duplicates now), then the new ones.
+        _ = try await setup.log.append(events: try ProjectorEvents.mixed(count: 1_000, seed: 93_000))
+        let later = try setup.log.events(from: scenario.firstLast + 1, limit: 10_000)
+        setup.target.track(try ProjectorTarget.keys(of: later))
+        let republished = try await scenario.relay()
+        #expect(Set(republished.lostTopics) == Set(topics) && republished.checkpoint == later.last?.seq, "\(republished)")
+
+        let keys = try ProjectorTarget.keys(of: setup.logged + later)
+        let reference = try await Self.reference(setup.log, keys: keys)
+        defer { reference.target.cleanUp() }
+        // A projector that died is started again, as its supervisor would.
+        var ends: [String] = []
+        var converged = false
+        let deadline = ContinuousClock.now + .seconds(150)
+        while ContinuousClock.now < deadline {
+            if !child.process.isRunning {
+                let dead = child
+                let result = try await onThread { try dead.finish(timeout: .seconds(10)) }
+                ends.append("\(dead.process.terminationReason == .uncaughtSignal ? "signal" : "exit status") \(result.status)")
+                try #require(ends.count <= 3, "the projector keeps dying: \(ends); its last log:\n\(result.stderr.suffix(3_000))")
+                child = try await TickfoldChild.service(arguments, environment: environment)
+            }
+            if try setup.target.dump() == reference.tables {
+                converged = true
+                break
+            }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        print("projector ends before the restart: \(ends.isEmpty ? "none (it survived)" : ends.joined(separator: ", "))")
+        let (stopped, took) = try await child.terminate()
+        #expect(converged, "the projector reaches the log-fed tables (ends: \(ends)); its log:\n\(stopped.stderr.suffix(3_000))")
+        #expect(stopped.status == 0, "\(stopped.stderr.suffix(3_000))")
+        TickfoldChild.expectStopped(stopped, took: took, within: TickfoldChild.promptStop)
+        #expect(try setup.target.dump() == reference.tables)
+        #expect(try setup.target.redisDump(keys) == reference.keys)
+    }
 }
