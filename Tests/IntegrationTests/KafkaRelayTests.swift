@@ -221,9 +221,19 @@ struct KafkaRelayTests {
         var events = try RelayFixtures.events(0..<600)
         _ = try await log.append(events: events)
         let logs = LogCapture()
-        let relay = try KafkaRelay(log: log, kafka: RelayFixtures.kafkaConfig, options: KafkaRelay.Options(
-            naming: naming, partitions: 3, batchSize: 700, checkpointIntervalMs: 100, lossCheckIntervalMs: 300),
-            logger: logs.logger("relay"))
+        var options = KafkaRelay.Options(naming: naming, partitions: 3, batchSize: 700, checkpointIntervalMs: 100, lossCheckIntervalMs: 300)
+        // Every stored state in which the lost topic's marks are erased must also hold the
+        // record of its re-publication: a crash right after any checkpoint must resume it.
+        let unrecorded = Mutex<[String]>([])
+        let (markPrefix, republishPrefix, barTopic) = ("relay/\(naming.prefix)/mark/\(barTopic)/", "relay/\(naming.prefix)/republish/", barTopic)
+        options.onCheckpoint = { value in
+            guard let stored = try? log.checkpoints(prefixed: "relay/\(naming.prefix)/") else { return }
+            let erased = stored.contains { $0.name.hasPrefix(markPrefix) && $0.name.hasSuffix("/offset") && $0.seq == UInt64.max }
+            let recorded = stored.contains { $0.name == republishPrefix + "topic/" + barTopic && $0.seq == 1 }
+                && stored.contains { $0.name == republishPrefix + "through" && $0.seq > 0 }
+            if erased && !recorded { unrecorded.withLock { $0.append("checkpoint \(value)") } }
+        }
+        let relay = try KafkaRelay(log: log, kafka: RelayFixtures.kafkaConfig, options: options, logger: logs.logger("relay"))
         let stop = StopFlag()
         async let following = relay.run(following: true, until: { stop.isSet })
         #expect(try await eventually { try relay.checkpoint() == 600 })
@@ -241,6 +251,7 @@ struct KafkaRelayTests {
         let report = try await following
         #expect(report.lostTopics == [barTopic], "\(report)")
         #expect(report.republished == expected(Array(events[..<600]), in: barTopic).count, "\(report)")
+        #expect(unrecorded.withLock { $0 }.isEmpty, "stored with the marks erased but no re-publication record: \(unrecorded.withLock { $0 })")
         try await checkBothTopics(events)
     }
 

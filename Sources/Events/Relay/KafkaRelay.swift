@@ -177,17 +177,20 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
             if stopped { drainAfterStop() } else { try flushAll() }
             try throwIfFailed()
         } catch let restart as LossFound {
-            // Start over: keep what was acknowledged, then record the new re-publication
-            // (with the topics of one under way) and run a pass that resumes it.
+            // Start over: keep what was acknowledged, record the new re-publication (with the
+            // topics of one under way) and run a pass that resumes it. One write holds the
+            // lost topics' erased marks and the record, as at the start of a pass: written
+            // apart, a crash between them would leave the marks erased and no record, and the
+            // restart would find nothing lost.
             try flushAll()
             try throwIfFailed()
-            checkpoint = try saveCheckpoint(atLeast: checkpoint)
+            let acknowledged = max(checkpoint, contiguousAcknowledged)
             report.lostTopics = Array(Set(report.lostTopics).union(restart.topics)).sorted()
             logger.warning("broker lost acknowledged events; publishing their topics again", metadata: [
-                "topics": "\(restart.topics.sorted().joined(separator: ","))", "checkpoint": "\(checkpoint)"])
-            republishing = Republication(topics: restart.topics.union(republishing?.topics ?? []), through: checkpoint, next: 1)
+                "topics": "\(restart.topics.sorted().joined(separator: ","))", "checkpoint": "\(acknowledged)"])
+            republishing = Republication(topics: restart.topics.union(republishing?.topics ?? []), through: acknowledged, next: 1)
             resetWindow(at: 1)
-            _ = try saveCheckpoint(atLeast: checkpoint)
+            _ = try saveCheckpoint(atLeast: acknowledged)
             return try publishPass(into: &report, following: following, shouldStop: shouldStop)
         } catch let error as KafkaError where error.code == .interrupted {
             // Stopped while waiting on the broker: a stop like any other, but without waiting
