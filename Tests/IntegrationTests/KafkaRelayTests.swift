@@ -255,6 +255,45 @@ struct KafkaRelayTests {
         try await checkBothTopics(events)
     }
 
+    @Test("a topic deleted and created again (same partitions) under an idle following relay, then more new events than it held: their acknowledgements at offsets already passed reveal the loss at once, with no periodic check, and the lost events are published again")
+    func emptiedTopicWhileFollowing() async throws {
+        let directory = try TemporaryDirectory("relay-emptied")
+        let log = try EventLog(directory: directory.path)
+        defer { try? admin.deleteTopic(barTopic); try? admin.deleteTopic(macroTopic) }
+        var events = try RelayFixtures.events(0..<600)
+        _ = try await log.append(events: events)
+        let logs = LogCapture()
+        // No periodic loss check during the test: only the acknowledgements can show the loss.
+        let relay = try KafkaRelay(log: log, kafka: RelayFixtures.kafkaConfig, options: KafkaRelay.Options(
+            naming: naming, partitions: 3, batchSize: 700, checkpointIntervalMs: 100, lossCheckIntervalMs: 600_000),
+            logger: logs.logger("relay"))
+        let stop = StopFlag()
+        async let following = relay.run(following: true, until: { stop.isSet })
+        #expect(try await eventually { try relay.checkpoint() == 600 })
+        try admin.deleteTopic(barTopic)
+        #expect(try await eventually { try admin.metadata(timeoutMs: 5_000).topic(barTopic) == nil })
+        #expect(try admin.createTopic(barTopic, partitions: 3) == .created)
+        // Twice as many as before: the new messages pass the offsets of the old ones.
+        let more = try RelayFixtures.events(600..<1_800)
+        _ = try await log.append(events: more)
+        events += more
+        #expect(try await eventually { try relay.checkpoint() == 1_800 })
+        #expect(try await eventually { try log.checkpoint(named: "relay/\(naming.prefix)/republish/through") ?? 0 == 0 })
+        stop.set()
+        let report = try await following
+        #expect(report.lostTopics == [barTopic], "\(report)")
+        #expect(logs.contains("acknowledged messages at offsets already passed"), "\(logs.all.suffix(20))")
+        // Every event at least once: new events acknowledged before the check go out again too.
+        let (check, logged) = (self, events)
+        try await onThread {
+            for topic in [check.barTopic, check.macroTopic] {
+                let seqs = Set(try RelayFixtures.readAll(topic, partitions: 3).compactMap(KafkaEventReader.seqHeader))
+                let missing = Set(check.expected(logged, in: topic).keys).subtracting(seqs)
+                #expect(missing.isEmpty, "\(topic): \(missing.count) events missing")
+            }
+        }
+    }
+
     @Test("an event larger than the producer's message limit stops the relay with its seq; everything acknowledged before it is checkpointed")
     func oversizedEvent() async throws {
         let directory = try TemporaryDirectory("relay-oversized")

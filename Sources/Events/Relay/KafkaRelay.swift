@@ -77,6 +77,12 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
     private var marks: [KafkaTopicPartition: (offset: Int64, seq: UInt64)] = [:]
     /// Marks of lost topics, erased in storage at the next checkpoint.
     private var erasedMarks: Set<KafkaTopicPartition> = []
+    /// Topics with a message acknowledged at or below its partition's mark. A partition the
+    /// broker kept only grows, so it was emptied meanwhile (the topic deleted and created
+    /// again, a broker restarted without its data) and refilled. Their marks stay as they are
+    /// (advancing them to the new messages would hide the loss from the check) until a loss
+    /// check, which such a topic makes due at once.
+    private var emptiedTopics: Set<String> = []
     private static let erasedOffset = UInt64.max
     private var scratch: [UInt8] = []
     private var subject: [UInt8] = []
@@ -133,6 +139,7 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
         stopRequested = shouldStop
         defer { stopRequested = { false } }
         try loadMarks()
+        emptiedTopics = []  // the start's loss check below covers every mark
         var checkpoint = try self.checkpoint()
         republishing = try loadRepublication()
         let lost: Set<String>
@@ -176,6 +183,9 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
                 report: &report, following: following, shouldStop: shouldStop)
             if stopped { drainAfterStop() } else { try flushAll() }
             try throwIfFailed()
+            // The last acknowledgements may show an emptied topic too; a stopping relay leaves
+            // it to the next pass's start (the marks were kept).
+            if !stopped { try checkLossIfDue(following: false, lastLossCheckAt: &lastLossCheckAt, now: DispatchTime.now()) }
         } catch let restart as LossFound {
             // Start over: keep what was acknowledged, record the new re-publication (with the
             // topics of one under way) and run a pass that resumes it. One write holds the
@@ -261,11 +271,7 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
                 checkpoint = try saveCheckpoint(atLeast: checkpoint)
                 lastCheckpointAt = now
             }
-            if following, elapsedMs(since: lastLossCheckAt, now) >= options.lossCheckIntervalMs {
-                lastLossCheckAt = now
-                let lost = try lostTopics()
-                if !lost.isEmpty { throw LossFound(topics: lost) }
-            }
+            try checkLossIfDue(following: following, lastLossCheckAt: &lastLossCheckAt, now: now)
             if shouldStop() { return true }
         }
     }
@@ -363,7 +369,24 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
 
     private func advanceMark(_ mark: (topic: String, partition: Int32, offset: Int64, seq: UInt64)) {
         let partition = KafkaTopicPartition(topic: mark.topic, partition: mark.partition)
-        if (marks[partition]?.offset ?? -1) < mark.offset { marks[partition] = (mark.offset, mark.seq) }
+        if let current = marks[partition], mark.offset <= current.offset { emptiedTopics.insert(mark.topic) }
+        guard !emptiedTopics.contains(mark.topic) else { return }
+        marks[partition] = (mark.offset, mark.seq)
+    }
+
+    /// Runs a loss check when one is due (a following pass's interval, or an emptied topic
+    /// seen in the acknowledgements) and throws `LossFound` for what it finds lost.
+    private func checkLossIfDue(following: Bool, lastLossCheckAt: inout DispatchTime, now: DispatchTime) throws {
+        let periodic = following && elapsedMs(since: lastLossCheckAt, now) >= options.lossCheckIntervalMs
+        guard periodic || !emptiedTopics.isEmpty else { return }
+        if !emptiedTopics.isEmpty {
+            logger.warning("the broker acknowledged messages at offsets already passed: checking for lost data", metadata: [
+                "topics": "\(emptiedTopics.sorted().joined(separator: ","))"])
+        }
+        lastLossCheckAt = now
+        emptiedTopics = []
+        let lost = try lostTopics()
+        if !lost.isEmpty { throw LossFound(topics: lost) }
     }
 
     /// The drain after a stop request: waits for acknowledgements while they keep coming (up
