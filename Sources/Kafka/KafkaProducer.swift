@@ -82,7 +82,7 @@ public final class KafkaProducer: Sendable {
     /// is full this serves delivery reports and retries instead of failing.
     public func send(
         topic: String, partition: Int32? = nil, key: [UInt8]?, value: [UInt8],
-        headers: [(String, [UInt8])] = [], tag: UInt64
+        headers: [(String, [UInt8])] = [], tag: UInt64, interrupted: () -> Bool = { false }
     ) throws(KafkaError) {
         let fieldCount = 4 + (partition == nil ? 0 : 1) + (key == nil ? 0 : 1) + headers.count
         let failure: KafkaError? = topic.withCString { topicName in
@@ -112,7 +112,7 @@ public final class KafkaProducer: Sendable {
                         add(RD_KAFKA_VTYPE_MSGFLAGS) { $0.u.i = RD_KAFKA_MSG_F_COPY }
                         add(RD_KAFKA_VTYPE_OPAQUE) { $0.u.ptr = UnsafeMutableRawPointer(bitPattern: UInt(tag)) }
                         return withHeaderFields(headers, from: 0, into: fields, at: count) { total in
-                            produce(UnsafeBufferPointer(rebasing: fields[..<total]), topic: topic)
+                            produce(UnsafeBufferPointer(rebasing: fields[..<total]), topic: topic, interrupted: interrupted)
                         }
                     }
                 }
@@ -159,13 +159,20 @@ public final class KafkaProducer: Sendable {
         try handle.watermarks(topic: topic, partition: partition, timeoutMs: timeoutMs)
     }
 
-    private func produce(_ fields: UnsafeBufferPointer<rd_kafka_vu_t>, topic: String) -> KafkaError? {
+    /// Queues one message. While librdkafka's queue is full (the broker slow or gone) it
+    /// waits for room, serving delivery callbacks, until `interrupted` says to stop: without
+    /// a broker that wait would last until the queued messages time out (`message.timeout.ms`).
+    private func produce(_ fields: UnsafeBufferPointer<rd_kafka_vu_t>, topic: String, interrupted: () -> Bool) -> KafkaError? {
         while let error = rd_kafka_produceva(handle.pointer, fields.baseAddress, fields.count) {
             let code = rd_kafka_error_code(error)
             let text = String(cString: rd_kafka_error_string(error))
             rd_kafka_error_destroy(error)
             guard code == RD_KAFKA_RESP_ERR__QUEUE_FULL else {
                 return handle.error(code, operation: "produce to \(topic)", timeoutMs: 0, text: text)
+            }
+            if interrupted() {
+                return KafkaError(code: .interrupted, operation: "produce to \(topic)",
+                                  message: "stopped while the producer's queue was full (\(outstandingMessages) messages not yet acknowledged)")
             }
             rd_kafka_poll(handle.pointer, 10)
         }

@@ -294,6 +294,37 @@ struct KafkaRelayTests {
         }
     }
 
+    @Test("a stop request ends a relay whose producer queue is full while the broker is gone within seconds, not after librdkafka's message timeout (5 min); what the broker acknowledged before is checkpointed",
+          .enabled(if: PrivateBroker.binary != nil))
+    func stopWithFullQueue() async throws {
+        let broker = try await PrivateBroker.start()
+        defer { broker.kill() }
+        let directory = try TemporaryDirectory("relay-full-queue")
+        let log = try EventLog(directory: directory.path)
+        _ = try await log.append(events: try RelayFixtures.events(0..<100))
+        var config = KafkaConfig(bootstrapServers: broker.address)
+        config["queue.buffering.max.messages"] = "200"
+        let relay = try KafkaRelay(log: log, kafka: config, options: KafkaRelay.Options(
+            naming: naming, partitions: 3, batchSize: 700, checkpointIntervalMs: 100, lossCheckIntervalMs: 600_000))
+        let (stop, returned) = (StopFlag(), StopFlag())
+        let running = Task {
+            defer { returned.set() }
+            return try await relay.run(following: true, until: { stop.isSet })
+        }
+        #expect(try await eventually { try relay.checkpoint() == 100 })
+        // The broker goes away; more events than the queue holds wait to be sent.
+        broker.kill()
+        _ = try await log.append(events: try RelayFixtures.events(100..<1_000))
+        try await Task.sleep(for: .seconds(1))
+        let asked = ContinuousClock.now
+        stop.set()
+        let ended = try await eventually(timeout: .seconds(30)) { returned.isSet }
+        #expect(ended, "the relay still runs \(ContinuousClock.now - asked) after the stop request")
+        guard ended else { return }  // it would return only after librdkafka's message timeout
+        #expect(try await running.value.checkpoint == 100)
+        #expect(try relay.checkpoint() == 100)
+    }
+
     @Test("an event larger than the producer's message limit stops the relay with its seq; everything acknowledged before it is checkpointed")
     func oversizedEvent() async throws {
         let directory = try TemporaryDirectory("relay-oversized")

@@ -290,7 +290,8 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
         headers[3].1.removeAll(keepingCapacity: true)
         EnvelopeTail.appendDecimal(view.seq, to: &headers[3].1)
         do {
-            try producer.send(topic: topic, key: subject, value: scratch, headers: headers, tag: view.seq)
+            // A full queue (the broker gone) waits for room only until a stop is requested.
+            try producer.send(topic: topic, key: subject, value: scratch, headers: headers, tag: view.seq, interrupted: { stopRequested() })
         } catch {
             guard error.librdkafkaErrorName == "MSG_SIZE_TOO_LARGE" else { throw error }
             throw RelayError(
