@@ -59,6 +59,12 @@ struct RelayCommand: AsyncParsableCommand {
         var total = KafkaRelay.Report()
         var stoppedWhileFailing = false
         var failures = 0
+        // Stopped while failing: the failed relay checkpointed what the broker acknowledged.
+        func stopWhileFailing(_ error: any Error) throws {
+            logger.warning("relay stopped while the broker was failing", metadata: ["error": "\(error)"])
+            total.checkpoint = try log.checkpoint(named: checkpointName) ?? 0
+            stoppedWhileFailing = true
+        }
         while true {
             let attemptStarted = ContinuousClock.now
             do {
@@ -78,9 +84,7 @@ struct RelayCommand: AsyncParsableCommand {
                 // following relay (a service) waits and tries again, as SPEC §10 asks.
                 guard !once else { throw CLIError("relay to Kafka at \(servers): \(error)") }
                 if shutdown.isRequested {
-                    // Stopped while failing: what the broker acknowledged is checkpointed.
-                    logger.warning("relay stopped while the broker was failing", metadata: ["error": "\(error)"])
-                    total.checkpoint = (try? log.checkpoint(named: checkpointName)) ?? 0
+                    try stopWhileFailing(error)
                     break
                 }
                 // A relay that ran a while before failing starts its backoff over.
@@ -93,10 +97,7 @@ struct RelayCommand: AsyncParsableCommand {
                 ])
                 try await shutdown.wait(atMost: delay)
                 if shutdown.isRequested {
-                    // The failed relay checkpointed what the broker acknowledged; stop there.
-                    logger.warning("relay stopped while the broker was failing", metadata: ["error": "\(error)"])
-                    total.checkpoint = try log.checkpoint(named: checkpointName) ?? 0
-                    stoppedWhileFailing = true
+                    try stopWhileFailing(error)
                     break
                 }
             }

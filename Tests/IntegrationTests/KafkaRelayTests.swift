@@ -325,6 +325,30 @@ struct KafkaRelayTests {
         #expect(try relay.checkpoint() == 100)
     }
 
+    @Test("tickfold relay --json stopped by SIGTERM while the broker keeps failing exits 0 and says so (stoppedWhileFailing) with the checkpoint it had")
+    func relayStoppedWhileFailing() async throws {
+        let directory = try TemporaryDirectory("relay-stopped-failing")
+        let logPath = directory.file("log")
+        let log = try EventLog(directory: logPath)
+        _ = try await log.append(events: try RelayFixtures.events(0..<10))
+        log.close()
+        let metrics = try closedLocalPort()
+        let relay = try TickfoldChild(["relay", "--log", logPath, "--kafka", "127.0.0.1:\(try closedLocalPort())", "--json",
+                                       "--metrics-address", "127.0.0.1:\(metrics)"], environment: ["TICKFOLD_TOPIC_PREFIX": naming.prefix])
+        // Not ready while it retries: the broker refuses every attempt (the first one fails
+        // once its topic creation times out, 10 s).
+        let retrying = try await eventually {
+            guard let ready = await LocalHTTP.get(port: metrics, "/ready") else { return false }
+            return ready.status == 503 && ready.body.contains("retrying")
+        }
+        let (result, took) = try await relay.terminate()
+        #expect(retrying, "\(result.stderr.suffix(3_000))")
+        #expect(result.status == 0, "\(result.stderr.suffix(3_000))")
+        #expect(result.stdout == #"{"checkpoint":0,"lostTopics":[],"published":0,"republished":0,"stoppedWhileFailing":true}"# + "\n", "\(result.stdout)")
+        #expect(result.stderr.contains("relay stopped while the broker was failing"), "\(result.stderr.suffix(3_000))")
+        TickfoldChild.expectStopped(result, took: took, within: TickfoldChild.promptStop)
+    }
+
     @Test("an event larger than the producer's message limit stops the relay with its seq; everything acknowledged before it is checkpointed")
     func oversizedEvent() async throws {
         let directory = try TemporaryDirectory("relay-oversized")
