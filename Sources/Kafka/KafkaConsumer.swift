@@ -166,14 +166,14 @@ public final class KafkaConsumer: @unchecked Sendable {  // librdkafka's consume
     }
 
     /// Up to `max` records: waits up to `timeoutMs` for the first, then takes what is
-    /// already fetched without waiting. An error after some records is thrown by the next call.
+    /// already fetched without waiting. An error among them is thrown by the next call (at
+    /// once when no record came): see `gather`.
     public func poll(max: Int, timeoutMs: Int32) throws(KafkaError) -> [KafkaRecord] {
         precondition(max > 0, "poll(max:) needs a positive max")
         if let error = takePendingError() { throw error }
         guard let first = rd_kafka_consumer_poll(handle.pointer, timeoutMs) else { return [] }
-        var records: [KafkaRecord] = []
-        records.reserveCapacity(max)
-        var failure: KafkaError?
+        var polled: [Polled] = []
+        polled.reserveCapacity(max)
         withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<rd_kafka_message_t>?.self, capacity: max) { messages in
             messages.initialize(repeating: nil)
             messages[0] = first
@@ -185,19 +185,32 @@ public final class KafkaConsumer: @unchecked Sendable {  // librdkafka's consume
             for index in 0..<count {
                 guard let message = messages[index] else { continue }
                 defer { rd_kafka_message_destroy(message) }
-                guard failure == nil else { continue }
-                switch classify(message) {
-                case .record(let record): records.append(record)
-                case .partitionEnd: break
-                case .failure(let error): failure = error
-                }
+                polled.append(classify(message))
             }
         }
+        let (records, failure) = Self.gather(polled)
         if let failure {
             if records.isEmpty { throw failure }
             lock.withLock { pendingError = failure }
         }
         return records
+    }
+
+    /// One poll's records, in order, and its first error. A consumer error concerns one
+    /// partition: the records of other partitions after it are kept, since librdkafka's
+    /// fetch positions have moved past them and a caller that reads on would never see them.
+    static func gather(_ polled: [Polled]) -> (records: [KafkaRecord], failure: KafkaError?) {
+        var records: [KafkaRecord] = []
+        records.reserveCapacity(polled.count)
+        var failure: KafkaError?
+        for item in polled {
+            switch item {
+            case .record(let record): records.append(record)
+            case .partitionEnd: break
+            case .failure(let error): if failure == nil { failure = error }
+            }
+        }
+        return (records, failure)
     }
 
     /// Topics and partition counts, from the broker.
@@ -210,7 +223,8 @@ public final class KafkaConsumer: @unchecked Sendable {  // librdkafka's consume
         try handle.watermarks(topic: topic, partition: partition, timeoutMs: timeoutMs)
     }
 
-    private enum Polled {
+    /// One message of a poll, classified.
+    enum Polled {
         case record(KafkaRecord)
         case partitionEnd
         case failure(KafkaError)

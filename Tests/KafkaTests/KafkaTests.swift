@@ -1,5 +1,5 @@
 import Foundation
-import Kafka
+@testable import Kafka
 import Logging
 import Testing
 import TickfoldTesting
@@ -7,6 +7,21 @@ import TickfoldTesting
 /// Checks that need no broker: they must pass with any reachable librdkafka build.
 @Suite("Kafka client without a broker", .onTestThreads)
 struct KafkaOfflineTests {
+    @Test("a poll keeps the records after a consumer error (it concerns one partition; the fetch positions have passed them) and reports the first error")
+    func pollKeepsRecordsAfterAnError() {
+        func record(_ partition: Int32, _ offset: Int64) -> KafkaConsumer.Polled {
+            .record(KafkaRecord(topic: "t", partition: partition, offset: offset, value: Array("\(offset)".utf8)))
+        }
+        let first = KafkaError(code: .unknownTopicOrPartition, operation: "consume gone[0]", message: "unknown topic")
+        let second = KafkaError(code: .brokerUnreachable, operation: "consume t[1]", message: "down")
+        let (records, failure) = KafkaConsumer.gather([
+            record(0, 7), .failure(first), record(1, 3), .partitionEnd, record(0, 8), .failure(second), record(1, 4),
+        ])
+        #expect(records.map { "\($0.partition)/\($0.offset)" } == ["0/7", "1/3", "0/8", "1/4"])
+        #expect(failure?.code == .unknownTopicOrPartition && failure?.operation == "consume gone[0]")
+        #expect(KafkaConsumer.gather([.partitionEnd]).records.isEmpty && KafkaConsumer.gather([.partitionEnd]).failure == nil)
+    }
+
     @Test("the loaded librdkafka is 2.16 or newer (Debian's 2.0.2 cannot talk to Tansu)")
     func runtimeVersion() {
         let (major, minor, _) = Kafka.runtimeVersionComponents
