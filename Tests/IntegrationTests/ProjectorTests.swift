@@ -115,6 +115,11 @@ struct ProjectorTests {
         #expect(run.reason == .caughtUp)
         #expect(run.progress.events == events.count)
         #expect(run.progress.invalidMessages == 2)
+        // Every checkpoint names a seq, the one of its message: the tampered message has a
+        // seq header (its offset anchors partition 0); "not json" has none, so partition 1's
+        // checkpoint stays at the message before it (a restart reads "not json" again).
+        let rows = try target.rows("SELECT partition, position, seq FROM $schema.projection_checkpoints WHERE projection = 'collected' ORDER BY 1")
+        #expect(rows.count == 2 && rows.allSatisfy { $0[2] != nil }, "\(rows)")
         #expect(try target.checkpoints().count == 2)
         #expect(try target.count("collected_daily_bars") == Set(events.map { "\($0.subject) \($0.payload.objectValue?["date"]?.stringValue ?? "")" }).count)
         guard TickfoldBinary.path != nil else { return }

@@ -170,7 +170,7 @@ public final class KafkaEventSource: ProjectorSource, @unchecked Sendable {
         emptyPolls = messages.isEmpty ? emptyPolls + 1 : 0
         var events: [Event] = []
         events.reserveCapacity(messages.count)
-        var advanced: [KafkaTopicPartition: (offset: Int64, seq: UInt64?)] = [:]
+        var advanced: [KafkaTopicPartition: (offset: Int64, seq: UInt64)] = [:]
         var invalid = 0
         for message in messages {
             let partition = KafkaTopicPartition(topic: message.topic, partition: message.partition)
@@ -191,8 +191,15 @@ public final class KafkaEventSource: ProjectorSource, @unchecked Sendable {
                 ])
             }
             next[partition] = message.offset + 1
-            lastRead[partition] = message.seq.map { KafkaPartitionAnchor(offset: message.offset, seq: $0) }
-            advanced[partition] = (message.offset, message.seq)
+            // Only a message with a seq anchors the checkpoint (a restart checks that the
+            // broker still holds that seq at that offset). After one without, the checkpoint
+            // stays at the last that had one, and a restart reads the rest again: skipped
+            // again, which is harmless, where an unanchored checkpoint would be trusted by
+            // offset and a partition written again since would go unnoticed.
+            if let seq = message.seq {
+                lastRead[partition] = KafkaPartitionAnchor(offset: message.offset, seq: seq)
+                advanced[partition] = (message.offset, seq)
+            }
         }
         let positions = advanced.sorted { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }.map {
             CheckpointPosition(source: $0.key.topic, partition: Int($0.key.partition), position: $0.value.offset, seq: $0.value.seq)
