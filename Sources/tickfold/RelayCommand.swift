@@ -76,6 +76,8 @@ struct RelayCommand: AsyncParsableCommand {
                 total.republished += report.republished
                 total.lostTopics = Array(Set(total.lostTopics).union(report.lostTopics)).sorted()
                 total.checkpoint = report.checkpoint
+                // Stopped in a wait on a broker that had already failed this run: a stop while failing too.
+                stoppedWhileFailing = report.stoppedWhileWaiting && failures > 0
                 break
             } catch let error as EventLogError {
                 throw CLIError("relay: \(error)")

@@ -50,6 +50,8 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
         public var lostTopics: [String] = []
         /// The checkpoint after the pass: every seq up to it is acknowledged.
         public var checkpoint: UInt64 = 0
+        /// The stop request ended a wait on the broker (which had not answered for `stopGrace`).
+        public var stoppedWhileWaiting = false
 
         public init() {}
     }
@@ -147,6 +149,7 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
             lost = try lostTopics()
         } catch let error as KafkaError where error.code == .interrupted {
             report.checkpoint = checkpoint
+            report.stoppedWhileWaiting = true
             return
         }
         if !lost.isEmpty {
@@ -207,6 +210,8 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
             // long for acknowledgements a broker that keeps silent will not send.
             logger.info("relay stopped while waiting for the broker", metadata: ["operation": "\(error.operation)"])
             _ = try? flushAll(timeoutMs: 500)
+            drain(producer.poll(timeoutMs: 0))  // what did arrive, when the flush timed out
+            report.stoppedWhileWaiting = true
             report.checkpoint = try saveCheckpoint(atLeast: checkpoint)
             return
         } catch {
@@ -290,8 +295,15 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
         headers[3].1.removeAll(keepingCapacity: true)
         EnvelopeTail.appendDecimal(view.seq, to: &headers[3].1)
         do {
-            // A full queue (the broker gone) waits for room only until a stop is requested.
-            try producer.send(topic: topic, key: subject, value: scratch, headers: headers, tag: view.seq, interrupted: { stopRequested() })
+            // A full queue waits for room; once it has waited `stopGrace` (a healthy broker
+            // makes room well within it), a stop request ends the wait.
+            var fullSince: ContinuousClock.Instant?
+            try producer.send(topic: topic, key: subject, value: scratch, headers: headers, tag: view.seq, interrupted: {
+                let now = ContinuousClock.now
+                let since = fullSince ?? now
+                fullSince = since
+                return now - since >= Self.stopGrace && stopRequested()
+            })
         } catch {
             guard error.librdkafkaErrorName == "MSG_SIZE_TOO_LARGE" else { throw error }
             throw RelayError(
@@ -350,7 +362,7 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
     /// runs of one partition (librdkafka reports a message batch at a time), so a mark is
     /// looked up once per run rather than once per message.
     private func drain(_ reports: [DeliveryReport]) {
-        var run: (topic: String, partition: Int32, offset: Int64, seq: UInt64)?
+        var run: Run?
         for report in reports {
             if report.error != nil {
                 if failure == nil { failure = report }
@@ -359,20 +371,32 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
             acknowledge(report.tag)
             guard let offset = report.offset else { continue }
             if let current = run, current.partition == report.partition, current.topic == report.topic {
-                if current.offset < offset { run = (current.topic, current.partition, offset, report.tag) }
+                if current.offset < offset { run = Run(topic: current.topic, partition: current.partition, first: min(current.first, offset), offset: offset, seq: report.tag) }
             } else {
                 if let current = run { advanceMark(current) }
-                run = (report.topic, report.partition, offset, report.tag)
+                run = Run(topic: report.topic, partition: report.partition, first: offset, offset: offset, seq: report.tag)
             }
         }
         if let current = run { advanceMark(current) }
     }
 
-    private func advanceMark(_ mark: (topic: String, partition: Int32, offset: Int64, seq: UInt64)) {
-        let partition = KafkaTopicPartition(topic: mark.topic, partition: mark.partition)
-        if let current = marks[partition], mark.offset <= current.offset { emptiedTopics.insert(mark.topic) }
-        guard !emptiedTopics.contains(mark.topic) else { return }
-        marks[partition] = (mark.offset, mark.seq)
+    /// A run of delivery reports of one partition: its lowest and highest offsets, and the
+    /// seq at the highest.
+    private struct Run {
+        let topic: String
+        let partition: Int32
+        let first: Int64
+        let offset: Int64
+        let seq: UInt64
+    }
+
+    private func advanceMark(_ run: Run) {
+        let partition = KafkaTopicPartition(topic: run.topic, partition: run.partition)
+        // The run's lowest offset: a burst into an emptied partition may already end past the
+        // old mark, but it starts at or below it.
+        if let current = marks[partition], run.first <= current.offset { emptiedTopics.insert(run.topic) }
+        guard !emptiedTopics.contains(run.topic) else { return }
+        marks[partition] = (run.offset, run.seq)
     }
 
     /// Runs a loss check when one is due (a following pass's interval, or an emptied topic

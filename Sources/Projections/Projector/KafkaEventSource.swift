@@ -69,9 +69,6 @@ public final class KafkaEventSource: ProjectorSource, @unchecked Sendable {
     private var pendingResets: Set<CheckpointKey> = []
     /// Whether the next read checks every anchor before polling.
     private var checkDue = false
-    /// Whether the next read assigns every partition at `next` again before polling (after a
-    /// failed poll: librdkafka's fetch positions may have moved past messages not taken).
-    private var reassignDue = false
     /// `KafkaEventReader.reportedErrors` when last looked at.
     private var errorsSeen = 0
     /// Partitions that reached the stop seq.
@@ -142,19 +139,9 @@ public final class KafkaEventSource: ProjectorSource, @unchecked Sendable {
             try refreshAssignment()
         }
         if checkDue { try startOverRewritten() }
-        if reassignDue {
-            try assign(next)
-            reassignDue = false
-        }
-        let messages: [KafkaEventReader.Message]
-        do {
-            messages = try reader.poll(max: max, timeoutMs: options.pollTimeoutMs)
-        } catch {
-            // The failed poll may have dropped fetched messages of other partitions, which
-            // the fetch positions have passed: the next read starts again from what was taken.
-            reassignDue = true
-            throw error
-        }
+        // A poll hands over every record it took (`KafkaConsumer.gather`): an error comes
+        // alone, so the retry of an outage reads on from where the records stopped.
+        let messages = try reader.poll(max: max, timeoutMs: options.pollTimeoutMs)
         var skipped: Set<KafkaTopicPartition> = []
         if reader.reportedErrors != errorsSeen {
             // The broker connection failed during the poll: these messages may come from a
