@@ -233,11 +233,19 @@ struct KafkaRelayTests {
                 && stored.contains { $0.name == republishPrefix + "through" && $0.seq > 0 }
             if erased && !recorded { unrecorded.withLock { $0.append("checkpoint \(value)") } }
         }
+        // The topic goes between loss checks, never under the probe's consumer (librdkafka
+        // 2.16 dies fetching a topic deleted under it, and this test process with it).
+        let lossChecks = NSLock()
+        options.lossCheckLock = lossChecks
         let relay = try KafkaRelay(log: log, kafka: RelayFixtures.kafkaConfig, options: options, logger: logs.logger("relay"))
         let stop = StopFlag()
         async let following = relay.run(following: true, until: { stop.isSet })
         #expect(try await eventually { try relay.checkpoint() == 600 })
-        try admin.deleteTopic(barTopic)
+        // Loss checks wait for the lock: none sees the topic gone while it is held.
+        try await Self.deleteTopic(barTopic, admin: admin, between: lossChecks) {
+            Thread.sleep(forTimeInterval: 1)
+            #expect(!logs.contains("broker lost acknowledged events"), "a loss check ran while the lock was held")
+        }
         // New events only once a loss check has seen the topic gone (a busy machine may take
         // far longer than the 300 ms between checks).
         #expect(try await eventually { logs.contains("broker lost acknowledged events") }, "\(logs.all)")
@@ -268,15 +276,14 @@ struct KafkaRelayTests {
         // delivery reports form one run that already ends past the old offsets.
         var config = RelayFixtures.kafkaConfig
         config["linger.ms"] = "1000"
-        let relay = try KafkaRelay(log: log, kafka: config, options: KafkaRelay.Options(
-            naming: naming, partitions: 3, batchSize: 1_200, checkpointIntervalMs: 100, lossCheckIntervalMs: 600_000),
-            logger: logs.logger("relay"))
+        var options = KafkaRelay.Options(naming: naming, partitions: 3, batchSize: 1_200, checkpointIntervalMs: 100, lossCheckIntervalMs: 600_000)
+        let lossChecks = NSLock()
+        options.lossCheckLock = lossChecks
+        let relay = try KafkaRelay(log: log, kafka: config, options: options, logger: logs.logger("relay"))
         let stop = StopFlag()
         async let following = relay.run(following: true, until: { stop.isSet })
         #expect(try await eventually { try relay.checkpoint() == 600 })
-        try admin.deleteTopic(barTopic)
-        #expect(try await eventually { try admin.metadata(timeoutMs: 5_000).topic(barTopic) == nil })
-        #expect(try admin.createTopic(barTopic, partitions: 3) == .created)
+        try await Self.deleteTopic(barTopic, admin: admin, between: lossChecks, thenCreate: 3)
         // Twice as many as before: the new messages pass the offsets of the old ones.
         let more = try RelayFixtures.events(600..<1_800)
         _ = try await log.append(events: more)
@@ -491,6 +498,28 @@ struct KafkaRelayTests {
         #expect(result.stdout.contains("checkpoint 300"), "\(result.stdout)")
         #expect(result.stderr.contains("not acknowledged"), "\(result.stderr)")
         #expect(try log.checkpoint(named: checkpointName) == 300)
+    }
+
+    /// Deletes `topic` while holding the relay's loss-check lock, and waits until the broker
+    /// no longer lists it (then creates it again with `partitions`, when given): no loss
+    /// check's probe consumer reads the topic as it goes (librdkafka 2.16 dies fetching a
+    /// topic deleted under it, and would take this test process with it).
+    static func deleteTopic(
+        _ topic: String, admin: KafkaAdmin, between lossChecks: NSLock, thenCreate partitions: Int32? = nil,
+        whileHeld: @escaping @Sendable () throws -> Void = {}
+    ) async throws {
+        try await onThread {
+            lossChecks.lock()
+            defer { lossChecks.unlock() }
+            try admin.deleteTopic(topic)
+            let deadline = ContinuousClock.now + .seconds(30)
+            while try admin.metadata(timeoutMs: 5_000).topic(topic) != nil {
+                try #require(ContinuousClock.now < deadline, "\(topic) is still listed 30 s after its deletion")
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+            if let partitions { #expect(try admin.createTopic(topic, partitions: partitions) == .created) }
+            try whileHeld()
+        }
     }
 
     @Test("the reader accepts a genuine message and rejects one whose id header was altered")

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import Kafka
 import Logging
 
@@ -29,6 +30,11 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
         public var lossCheckIntervalMs: Int
         /// Called after every checkpoint written during a pass, with its value (metrics).
         public var onCheckpoint: (@Sendable (UInt64) -> Void)?
+        /// Held for each loss check (its metadata request and the probe's consumer). Whoever
+        /// deletes topics under a running relay can hold it meanwhile: librdkafka 2.16 dies
+        /// (SIGSEGV) when a consumer's topic is deleted on Tansu while it fetches, and a
+        /// test process must not die with it.
+        public var lossCheckLock: NSLock?
 
         public init(naming: TopicNaming = TopicNaming(), partitions: Int = 6, batchSize: Int = 20_000,
                     checkpointIntervalMs: Int = 1_000, lossCheckIntervalMs: Int = 30_000) {
@@ -551,6 +557,8 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
     /// Topics with a partition whose last acknowledged message is no longer on the broker.
     private func lostTopics() throws -> Set<String> {
         guard !marks.isEmpty else { return [] }
+        options.lossCheckLock?.lock()
+        defer { options.lossCheckLock?.unlock() }
         let metadata = try admin.metadata(timeoutMs: 10_000, interrupted: stopWhileWaiting())
         var lost: Set<String> = []
         var toFetch: [KafkaTopicPartition: (offset: Int64, seq: UInt64)] = [:]
