@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TickfoldTesting"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "HTTPServing"]),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd", "Events"]),
-        .testTarget(name: "EventsTests", dependencies: ["Events", "LMDB", "TickfoldTesting"]),
+        .testTarget(name: "EventsTests", dependencies: ["Events", "Kafka", "LMDB", "TickfoldTesting"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "TickfoldTesting", logging]),
         .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "Kafka", "TickfoldTesting"]),
         .testTarget(name: "ReplayTests", dependencies: ["Replay", "Events", "Postgres", "Redis", "TickfoldTesting"]),

@@ -60,49 +60,86 @@ public final class KafkaAdmin: Sendable {
         try handle.watermarks(topic: topic, partition: partition, timeoutMs: timeoutMs)
     }
 
-    /// Creates a topic; an existing topic of that name is reported, not thrown.
+    /// Creates a topic with topic-level `config` (e.g. `retention.ms`); an existing topic of
+    /// that name is reported, not thrown (its settings are left as they are). A
+    /// `replicationFactor` of -1 takes the broker's `default.replication.factor`.
     public func createTopic(
-        _ name: String, partitions: Int32, replicationFactor: Int32 = 1, timeoutMs: Int32 = 10_000,
+        _ name: String, partitions: Int32, replicationFactor: Int32 = 1, config: [String: String] = [:], timeoutMs: Int32 = 10_000,
         interrupted: () -> Bool = { false }
     ) throws(KafkaError) -> KafkaTopicCreation {
         let operation = "createTopic \(name)"
         var errorText = [CChar](repeating: 0, count: 512)
         guard let newTopic = rd_kafka_NewTopic_new(name, partitions, replicationFactor, &errorText, errorText.count) else {
-            throw KafkaError(
-                code: .librdkafka, operation: operation,
-                message: String(decoding: errorText.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            throw KafkaError(code: .librdkafka, operation: operation, message: Self.text(errorText))
         }
         defer { rd_kafka_NewTopic_destroy(newTopic) }
-        let code = try runTopicOperation(
-            operation: operation, kind: RD_KAFKA_ADMIN_OP_CREATETOPICS, timeoutMs: timeoutMs, interrupted: interrupted,
-            start: { client, options, queue in
-                var topics: [OpaquePointer?] = [newTopic]
-                rd_kafka_CreateTopics(client, &topics, 1, options, queue)
-            },
-            results: { event, count in rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), count) })
+        for (key, value) in config.sorted(by: { $0.key < $1.key }) {
+            let code = rd_kafka_NewTopic_set_config(newTopic, key, value)
+            guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code, operation: operation + " (setting \(key)=\(value))") }
+        }
+        let event = try runAdminRequest(operation: operation, kind: RD_KAFKA_ADMIN_OP_CREATETOPICS, timeoutMs: timeoutMs, interrupted: interrupted) {
+            client, options, queue in
+            var topics: [OpaquePointer?] = [newTopic]
+            rd_kafka_CreateTopics(client, &topics, 1, options, queue)
+        }
+        defer { rd_kafka_event_destroy(event) }
+        var count = 0
+        let code = try Self.singleTopicResult(rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &count), count: count, operation: operation)
         return code == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS ? .alreadyExisted : .created
+    }
+
+    /// The topic's settings as the broker describes them (DescribeConfigs), by name: those
+    /// set on the topic and, where the broker lists them, its defaults.
+    public func topicConfig(_ name: String, timeoutMs: Int32 = 10_000) throws(KafkaError) -> [String: String] {
+        let operation = "describeConfigs \(name)"
+        let resource = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name)!
+        defer { rd_kafka_ConfigResource_destroy(resource) }
+        let event = try runAdminRequest(operation: operation, kind: RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeoutMs: timeoutMs, interrupted: { false }) {
+            client, options, queue in
+            var resources: [OpaquePointer?] = [resource]
+            rd_kafka_DescribeConfigs(client, &resources, 1, options, queue)
+        }
+        defer { rd_kafka_event_destroy(event) }
+        var count = 0
+        guard let resources = rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(event), &count),
+              count == 1, let described = resources[0] else {
+            throw KafkaError(code: .librdkafka, operation: operation, message: "the broker returned \(count) results for one topic")
+        }
+        let code = rd_kafka_ConfigResource_error(described)
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(code, operation: operation, text: rd_kafka_ConfigResource_error_string(described).map { String(cString: $0) })
+        }
+        var entryCount = 0
+        guard let entries = rd_kafka_ConfigResource_configs(described, &entryCount) else { return [:] }
+        var settings: [String: String] = [:]
+        for index in 0..<entryCount {
+            guard let entry = entries[index], let key = rd_kafka_ConfigEntry_name(entry) else { continue }
+            settings[String(cString: key)] = rd_kafka_ConfigEntry_value(entry).map { String(cString: $0) } ?? ""
+        }
+        return settings
     }
 
     /// Deletes a topic and all its messages; `.unknownTopicOrPartition` if there is none.
     public func deleteTopic(_ name: String, timeoutMs: Int32 = 10_000, interrupted: () -> Bool = { false }) throws(KafkaError) {
+        let operation = "deleteTopic \(name)"
         let deletion = rd_kafka_DeleteTopic_new(name)!
         defer { rd_kafka_DeleteTopic_destroy(deletion) }
-        _ = try runTopicOperation(
-            operation: "deleteTopic \(name)", kind: RD_KAFKA_ADMIN_OP_DELETETOPICS, timeoutMs: timeoutMs, interrupted: interrupted,
-            start: { client, options, queue in
-                var topics: [OpaquePointer?] = [deletion]
-                rd_kafka_DeleteTopics(client, &topics, 1, options, queue)
-            },
-            results: { event, count in rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(event), count) })
+        let event = try runAdminRequest(operation: operation, kind: RD_KAFKA_ADMIN_OP_DELETETOPICS, timeoutMs: timeoutMs, interrupted: interrupted) {
+            client, options, queue in
+            var topics: [OpaquePointer?] = [deletion]
+            rd_kafka_DeleteTopics(client, &topics, 1, options, queue)
+        }
+        defer { rd_kafka_event_destroy(event) }
+        var count = 0
+        _ = try Self.singleTopicResult(rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(event), &count), count: count, operation: operation)
     }
 
-    /// Runs one single-topic admin request and returns its topic result code when that is
-    /// success or "already exists"; throws anything else.
-    private func runTopicOperation(
+    /// Runs one admin request and returns its result event (the caller destroys it) when the
+    /// request as a whole succeeded; throws its error otherwise.
+    private func runAdminRequest(
         operation: String, kind: rd_kafka_admin_op_t, timeoutMs: Int32, interrupted: () -> Bool,
-        start: (OpaquePointer, OpaquePointer, OpaquePointer) -> Void,
-        results: (OpaquePointer, UnsafeMutablePointer<Int>) -> UnsafeMutablePointer<OpaquePointer?>?
-    ) throws(KafkaError) -> rd_kafka_resp_err_t {
+        start: (OpaquePointer, OpaquePointer, OpaquePointer) -> Void
+    ) throws(KafkaError) -> OpaquePointer {
         rd_kafka_poll(handle.pointer, 0)  // serve queued error callbacks; nobody else polls an admin client
         let options = rd_kafka_AdminOptions_new(handle.pointer, kind)!
         defer { rd_kafka_AdminOptions_destroy(options) }
@@ -126,15 +163,23 @@ public final class KafkaAdmin: Sendable {
             if interrupted() { throw Self.interruption(operation) }
         }
         guard let event = result else { throw handle.error(RD_KAFKA_RESP_ERR__TIMED_OUT, operation: operation, timeoutMs: timeoutMs) }
-        defer { rd_kafka_event_destroy(event) }
         let eventCode = rd_kafka_event_error(event)
         guard eventCode == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            throw handle.error(
+            let error = handle.error(
                 eventCode, operation: operation, timeoutMs: timeoutMs,
                 text: rd_kafka_event_error_string(event).map { String(cString: $0) })
+            rd_kafka_event_destroy(event)
+            throw error
         }
-        var count = 0
-        guard let topics = results(event, &count), count == 1, let topic = topics[0] else {
+        return event
+    }
+
+    /// The result code of a single-topic request's one topic when that is success or
+    /// "already exists"; throws anything else.
+    private static func singleTopicResult(
+        _ topics: UnsafeMutablePointer<OpaquePointer?>?, count: Int, operation: String
+    ) throws(KafkaError) -> rd_kafka_resp_err_t {
+        guard let topics, count == 1, let topic = topics[0] else {
             throw KafkaError(code: .librdkafka, operation: operation, message: "the broker returned \(count) topic results for one topic")
         }
         let code = rd_kafka_topic_result_error(topic)
@@ -144,6 +189,10 @@ public final class KafkaAdmin: Sendable {
         default:
             throw KafkaError(code, operation: operation, text: rd_kafka_topic_result_error_string(topic).map { String(cString: $0) })
         }
+    }
+
+    private static func text(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     private static func interruption(_ operation: String) -> KafkaError {

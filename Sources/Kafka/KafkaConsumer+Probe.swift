@@ -5,9 +5,14 @@ import Logging
 public enum KafkaOffsetProbe: Sendable {
     /// The message at the offset.
     case message(KafkaRecord)
-    /// No message there: the partition ends at or before the offset (`end`, when known), or
-    /// its next message from there has a later offset.
+    /// No message there: the partition ends at or before the offset (`end`, when known).
     case absent(end: Int64?)
+    /// No message there, but the partition goes on after it: the first message from the
+    /// offset has the later offset `next`. A broker removes messages from a partition's head
+    /// (retention, `DeleteRecords`) or, for a compacted topic, ones a later message of the same
+    /// key replaces; offsets are never reused, so what was at the offset is gone by policy and
+    /// the partition was not emptied.
+    case removed(next: Int64)
     /// The broker told nothing about the partition within the time given.
     case unanswered
 }
@@ -26,7 +31,8 @@ extension KafkaConsumer {
         var probeConfig = config
         probeConfig["enable.partition.eof"] = "true"
         // An offset the broker no longer has (retention, or past a shorter partition's end on
-        // a real Kafka) reads from the oldest message on: the verdict is then `.absent`.
+        // a real Kafka) reads from the oldest message on: the verdict is then `.removed` (the
+        // oldest message is later) or `.absent` (it is earlier: the partition ends first).
         probeConfig["auto.offset.reset"] = "earliest"
         let consumer = try KafkaConsumer(config: probeConfig, logger: logger)
         try consumer.assign(offsets.map { KafkaTopicPartitionOffset(topic: $0.key.topic, partition: $0.key.partition, offset: .at($0.value)) })
@@ -39,7 +45,7 @@ extension KafkaConsumer {
             for record in try consumer.poll(max: 1000, timeoutMs: 100) {
                 let key = KafkaTopicPartition(topic: record.topic, partition: record.partition)
                 guard let offset = offsets[key], found[key] == nil, record.offset >= offset else { continue }
-                found[key] = record.offset == offset ? .message(record) : .absent(end: nil)
+                found[key] = record.offset == offset ? .message(record) : .removed(next: record.offset)
             }
             let ends = consumer.partitionsAtEnd
             for (key, offset) in offsets where found[key] == nil {

@@ -25,6 +25,14 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "Partitions of topics the relay creates.")
     var partitions = 6
 
+    @Option(help: "Replication factor of topics the relay creates; -1 takes the broker's default.replication.factor.")
+    var replicationFactor = -1
+
+    @Option(name: .customLong("topic-config"), help: ArgumentHelp(
+        "A topic-level setting of topics the relay creates, as KEY=VALUE (repeatable).",
+        discussion: "Defaults: retention.ms=-1, retention.bytes=-1 (keep every message); a KEY given here replaces its default."))
+    var topicConfig: [String] = []
+
     @Flag(help: "Print the final summary as JSON.")
     var json = false
 
@@ -39,6 +47,10 @@ struct RelayCommand: AsyncParsableCommand {
         guard (1...Int(Int32.max)).contains(partitions) else {
             throw ValidationError("--partitions must be between 1 and \(Int32.max)")
         }
+        guard replicationFactor == -1 || (1...Int(Int16.max)).contains(replicationFactor) else {
+            throw ValidationError("--replication-factor must be -1 (the broker's default) or between 1 and \(Int16.max)")
+        }
+        let topicSettings = try Self.topicSettings(topicConfig)
         let log = try connection.openLog(.checkpointer)
         let servers = try connection.kafkaServers()
         let prefix = try connection.topicPrefix().value
@@ -55,6 +67,8 @@ struct RelayCommand: AsyncParsableCommand {
         }
         let failuresTotal = telemetry.registry.counter("tickfold_relay_failures_total", help: "Relay passes that failed (broker unreachable, delivery refused) and were retried.")
         var options = KafkaRelay.Options(naming: TopicNaming(prefix: prefix), partitions: partitions)
+        options.replicationFactor = replicationFactor
+        options.topicConfig = topicSettings
         options.onCheckpoint = { [health = telemetry.health] _ in health.update(.healthy) }
         var total = KafkaRelay.Report()
         var stoppedWhileFailing = false
@@ -132,6 +146,21 @@ private struct RelaySummary: Encodable {
 
 /// How long a following relay waits after its `n`-th consecutive failure: 0.5 s, doubling
 /// up to 30 s.
+extension RelayCommand {
+    /// The relay's default topic settings with each `--topic-config KEY=VALUE` applied.
+    static func topicSettings(_ arguments: [String]) throws -> [String: String] {
+        var settings = KafkaRelay.Options.keepEverything
+        for argument in arguments {
+            let parts = argument.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty, !parts[0].contains(where: \.isWhitespace) else {
+                throw ValidationError("--topic-config wants KEY=VALUE (e.g. retention.ms=604800000), not '\(argument)'")
+            }
+            settings[String(parts[0])] = String(parts[1])
+        }
+        return settings
+    }
+}
+
 enum RelayBackoff {
     static func delay(afterFailure failures: Int) -> Duration {
         .milliseconds(min(30_000, 500 << min(max(failures - 1, 0), 6)))

@@ -186,6 +186,40 @@ struct KafkaRelayTests {
         #expect(idle.stdout == #"{"checkpoint":20900,"lostTopics":[],"published":0,"republished":0,"stoppedWhileFailing":false}"# + "\n", "\(idle.stdout)")
     }
 
+    @Test("topics the relay creates keep every message (retention.ms and retention.bytes -1) unless --topic-config replaces a default; a malformed --topic-config or --replication-factor is refused before anything is sent")
+    func relayTopicSettings() async throws {
+        try #require(TickfoldBinary.path != nil, "build the tickfold binary first")
+        let directory = try TemporaryDirectory("relay-topic-config")
+        let logPath = directory.file("log")
+        let log = try EventLog(directory: logPath)
+        defer { log.close() }
+        defer { try? admin.deleteTopic(barTopic); try? admin.deleteTopic(macroTopic) }
+        let events = try RelayFixtures.events(0..<50)
+        _ = try await log.append(events: events)
+        let arguments = ["--log", logPath, "--kafka", try #require(TestServices.kafka), "--partitions", "2"]
+        let environment = ["TICKFOLD_TOPIC_PREFIX": naming.prefix]
+        for (bad, complaint) in [(["--topic-config", "retention.ms"], "KEY=VALUE"), (["--topic-config", "=5"], "KEY=VALUE"),
+                                 (["--topic-config", "retention.ms="], "KEY=VALUE"), (["--replication-factor", "0"], "--replication-factor")] {
+            let refused = try await TickfoldBinary.run(["relay", "--once"] + arguments + bad, environment: environment)
+            #expect(refused.status != 0 && refused.stderr.contains(complaint), "\(bad): \(refused.stderr)")
+        }
+        #expect(try log.checkpoint(named: "relay/\(naming.prefix)") == nil, "a refused relay sent nothing")
+
+        // Library default: everything kept.
+        _ = try await makeRelay(log).run(following: false, until: { false })
+        let kept = try admin.topicConfig(barTopic)
+        #expect(kept["retention.ms"] == "-1" && kept["retention.bytes"] == "-1", "\(kept)")
+        // The CLI: one default replaced, another setting added, the rest kept.
+        try admin.deleteTopic(macroTopic)
+        let relayed = try await TickfoldBinary.run(
+            ["relay", "--once", "--topic-config", "retention.ms=604800000", "--topic-config", "max.message.bytes=2000000", "--replication-factor", "1"] + arguments,
+            environment: environment)
+        #expect(relayed.status == 0, "\(relayed.stderr)")
+        let configured = try admin.topicConfig(macroTopic)
+        #expect(configured["retention.ms"] == "604800000" && configured["retention.bytes"] == "-1" && configured["max.message.bytes"] == "2000000", "\(configured)")
+        #expect(try admin.metadata(timeoutMs: 5_000).topic(macroTopic)?.partitionCount == 2)
+    }
+
     @Test("a re-publication stopped midway is resumed by the next pass, even though the re-created topic's marks were saved")
     func interruptedRepublication() async throws {
         let directory = try TemporaryDirectory("relay-republish")

@@ -22,6 +22,15 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
         public var naming: TopicNaming
         /// Partitions of topics the relay creates.
         public var partitions: Int
+        /// Replication factor of topics the relay creates; -1 takes the broker's
+        /// `default.replication.factor` (Kafka 2.4 or later).
+        public var replicationFactor: Int = -1
+        /// Topic-level settings of topics the relay creates. By default they keep every
+        /// message: the log is the history, a projector rebuilding from Kafka reads each
+        /// partition from offset 0, and a broker's default retention (7 days) would take the
+        /// events of a quiet partition away.
+        public var topicConfig: [String: String] = KafkaRelay.Options.keepEverything
+        public static let keepEverything = ["retention.ms": "-1", "retention.bytes": "-1"]
         /// Events read from the log per step.
         public var batchSize: Int
         /// How often the relay checkpoints during a pass, and how often a following relay
@@ -82,7 +91,10 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
     private var windowHead = 0
     private var failure: DeliveryReport?
     /// Per topic and partition, the last acknowledged message: (offset, seq).
-    private var marks: [KafkaTopicPartition: (offset: Int64, seq: UInt64)] = [:]
+    private var marks: [KafkaTopicPartition: KafkaPartitionAnchor] = [:]
+    /// The mark of each partition whose marked message the broker was last found to have
+    /// removed by policy (logged once a mark, not at every loss check).
+    private var removedMarks: [KafkaTopicPartition: KafkaPartitionAnchor] = [:]
     /// Marks of lost topics, erased in storage at the next checkpoint.
     private var erasedMarks: Set<KafkaTopicPartition> = []
     /// Topics with a message acknowledged at or below its partition's mark. A partition the
@@ -334,7 +346,9 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
     }
 
     private func ensureTopic(_ topic: String) throws {
-        let outcome = try admin.createTopic(topic, partitions: Int32(options.partitions), timeoutMs: 10_000, interrupted: stopWhileWaiting())
+        let outcome = try admin.createTopic(
+            topic, partitions: Int32(options.partitions), replicationFactor: Int32(options.replicationFactor), config: options.topicConfig,
+            timeoutMs: 10_000, interrupted: stopWhileWaiting())
         if outcome == .created { logger.info("created topic", metadata: ["topic": "\(topic)", "partitions": "\(options.partitions)"]) }
         knownTopics.insert(topic)
     }
@@ -402,7 +416,7 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
         // old mark, but it starts at or below it.
         if let current = marks[partition], run.first <= current.offset { emptiedTopics.insert(run.topic) }
         guard !emptiedTopics.contains(run.topic) else { return }
-        marks[partition] = (run.offset, run.seq)
+        marks[partition] = KafkaPartitionAnchor(offset: run.offset, seq: run.seq)
     }
 
     /// Runs a loss check when one is due (a following pass's interval, or an emptied topic
@@ -550,18 +564,22 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
             if parts[2] == "offset" { offsets[key] = value } else if parts[2] == "seq" { seqs[key] = value }
         }
         for (key, offset) in offsets where offset != Self.erasedOffset {
-            if let seq = seqs[key] { marks[key] = (Int64(offset), seq) }
+            if let seq = seqs[key] { marks[key] = KafkaPartitionAnchor(offset: Int64(offset), seq: seq) }
         }
     }
 
     /// Topics with a partition whose last acknowledged message is no longer on the broker.
+    /// A partition the broker does not answer for within 10 s fails the check (`.timedOut`):
+    /// the pass fails and is retried, rather than publishing a whole topic again for a slow
+    /// broker. A message the broker removed by policy (retention) is not a loss: the partition
+    /// goes on, and events published again would be removed the same way.
     private func lostTopics() throws -> Set<String> {
         guard !marks.isEmpty else { return [] }
         options.lossCheckLock?.lock()
         defer { options.lossCheckLock?.unlock() }
         let metadata = try admin.metadata(timeoutMs: 10_000, interrupted: stopWhileWaiting())
         var lost: Set<String> = []
-        var toFetch: [KafkaTopicPartition: (offset: Int64, seq: UInt64)] = [:]
+        var toFetch: [KafkaTopicPartition: KafkaPartitionAnchor] = [:]
         for (partition, mark) in marks {
             guard let topic = metadata.topic(partition.topic), topic.error == nil, Int(partition.partition) < Int(topic.partitionCount) else {
                 lost.insert(partition.topic)
@@ -569,12 +587,15 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
             }
             toFetch[partition] = mark
         }
-        // Unchecked partitions are not lost ones: a stop ends the pass before any verdict. A
-        // message gone, another message there, or no answer within 10 s counts as lost.
+        // Unchecked partitions are not lost ones: a stop ends the pass before any verdict.
         let found = try KafkaConsumer.probe(toFetch.mapValues(\.offset), config: config, timeoutMs: 10_000, logger: logger, interrupted: stopWhileWaiting())
-        for (key, mark) in toFetch {
-            if case .message(let record) = found[key], KafkaEventReader.seqHeader(record) == mark.seq { continue }
-            lost.insert(key.topic)
+        let verdict = try Self.judge(toFetch, found: found, timeoutMs: 10_000)
+        lost.formUnion(verdict.lost)
+        for (key, next) in verdict.removed.sorted(by: { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }) {
+            guard let mark = toFetch[key], removedMarks[key] != mark else { continue }
+            removedMarks[key] = mark
+            logger.warning("the broker removed the last acknowledged message of a partition by policy (retention or compaction); not a loss, nothing is published again", metadata: [
+                "topic": "\(key.topic)", "partition": "\(key.partition)", "offset": "\(mark.offset)", "next": "\(next)"])
         }
         if !lost.isEmpty {
             for key in marks.keys where lost.contains(key.topic) {
@@ -585,6 +606,32 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
             topicsByType.removeAll { lost.contains($0.topic) }
         }
         return lost
+    }
+
+    /// The loss check's verdict on the marked messages (`marks`) from what a probe `found` at
+    /// their offsets: the topics with a partition written again (another message at the mark,
+    /// or none: the partition ends before it), and the partitions whose marked message the
+    /// broker removed by policy, with the offset the partition goes on at. Throws `.timedOut`
+    /// for a partition the broker did not answer for within `timeoutMs`.
+    static func judge(
+        _ marks: [KafkaTopicPartition: KafkaPartitionAnchor], found: [KafkaTopicPartition: KafkaOffsetProbe], timeoutMs: Int
+    ) throws(KafkaError) -> (lost: Set<String>, removed: [KafkaTopicPartition: Int64]) {
+        var lost: Set<String> = []
+        var removed: [KafkaTopicPartition: Int64] = [:]
+        for (key, mark) in marks.sorted(by: { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }) {
+            switch mark.verdict(found[key] ?? .unanswered) {
+            case .same:
+                continue
+            case .rewritten:
+                lost.insert(key.topic)
+            case .removed(let next):
+                removed[key] = next
+            case .unanswered:
+                throw KafkaError(code: .timedOut, operation: "check the last acknowledged message in \(key)",
+                                 message: "no answer for offset \(mark.offset) within \(timeoutMs) ms")
+            }
+        }
+        return (lost, removed)
     }
 
     /// The stop check for a wait on the broker starting now: true once a stop is requested and

@@ -299,6 +299,12 @@ public final class KafkaEventSource: ProjectorSource, @unchecked Sendable {
             switch anchor.verdict(found[partition] ?? .unanswered) {
             case .same:
                 continue
+            case .removed(let next):
+                // Reading on from the offset after it: what the broker still holds comes next,
+                // and what it removed after the anchor, too, fails as out of range.
+                logger.notice("the Kafka message read last was removed by the broker (retention or compaction); the partition was not written again", metadata: [
+                    "topic": "\(partition.topic)", "partition": "\(partition.partition)", "offset": "\(anchor.offset)", "next": "\(next)",
+                ])
             case .unanswered:
                 throw KafkaError(code: .timedOut, operation: "check the message read last in \(partition)",
                                  message: "no answer for offset \(anchor.offset) within \(options.requestTimeoutMs) ms")

@@ -1,11 +1,11 @@
-import Events
 import Kafka
 
-/// The last message a Kafka projector read in a partition: its offset and the event seq of its
-/// `seq` header. While the broker keeps the partition, the same event stays at that offset; a
-/// broker that lost the partition (an in-memory broker restarted) and had it published again
-/// by the relay gives the offsets to other events, and reading on after the offset would pass
-/// over the events now below it. Checking the anchor before reading on tells the two apart.
+/// A message known to be in a partition: its offset and the event seq of its `seq` header (the
+/// last one a Kafka projector read, or the last one the broker acknowledged to the relay).
+/// While the broker keeps the partition, the same event stays at that offset; a broker that
+/// lost the partition (an in-memory broker restarted, a topic deleted) and had it published
+/// again gives the offsets to other events, and reading on after the offset would pass over
+/// the events now below it. Checking the anchor tells the two apart.
 public struct KafkaPartitionAnchor: Sendable, Hashable {
     public let offset: Int64
     public let seq: UInt64
@@ -19,6 +19,9 @@ public struct KafkaPartitionAnchor: Sendable, Hashable {
     public enum Verdict: Sendable, Hashable {
         /// The same event is at the offset: reading on after it misses nothing.
         case same
+        /// The broker removed the message by policy (retention, compaction, `DeleteRecords`)
+        /// and keeps the partition from offset `next` on: it was not written again.
+        case removed(next: Int64)
         /// Another message, or none, is at the offset: the partition was written again.
         case rewritten(found: String)
         /// The broker did not answer for the partition: no verdict.
@@ -35,6 +38,8 @@ public struct KafkaPartitionAnchor: Sendable, Hashable {
             return .rewritten(found: "no message: the partition ends at offset \(end)")
         case .absent(nil):
             return .rewritten(found: "no message at that offset")
+        case .removed(let next):
+            return .removed(next: next)
         case .unanswered:
             return .unanswered
         }
