@@ -62,6 +62,8 @@ public final class KafkaEventSource: ProjectorSource, @unchecked Sendable {
     /// Per assigned partition, the last message read with a seq header (from the checkpoint
     /// until a message is read): checked against the broker before reading on.
     private var lastRead: [KafkaTopicPartition: KafkaPartitionAnchor] = [:]
+    /// Anchors found removed by the broker's policy, so each is logged once, not at every check.
+    private var removedAnchors: [KafkaTopicPartition: KafkaPartitionAnchor] = [:]
     /// The checkpoints `start` was given, for partitions that appear later (a topic back).
     private var committed: [CheckpointKey: Int64] = [:]
     private var committedSeqs: [CheckpointKey: UInt64] = [:]
@@ -302,6 +304,8 @@ public final class KafkaEventSource: ProjectorSource, @unchecked Sendable {
             case .removed(let next):
                 // Reading on from the offset after it: what the broker still holds comes next,
                 // and what it removed after the anchor, too, fails as out of range.
+                guard removedAnchors[partition] != anchor else { continue }
+                removedAnchors[partition] = anchor
                 logger.notice("the Kafka message read last was removed by the broker (retention or compaction); the partition was not written again", metadata: [
                     "topic": "\(partition.topic)", "partition": "\(partition.partition)", "offset": "\(anchor.offset)", "next": "\(next)",
                 ])
