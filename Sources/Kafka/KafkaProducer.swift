@@ -143,6 +143,14 @@ public final class KafkaProducer: Sendable {
         return handle.context.takeDeliveryReports()
     }
 
+    /// Fails every message not yet delivered, queued or in flight (their reports say
+    /// `_PURGE_QUEUE` / `_PURGE_INFLIGHT`), without waiting: for a producer about to be
+    /// dropped whose broker will not acknowledge them. Returns the reports waiting by then.
+    public func purge() -> [DeliveryReport] {
+        _ = rd_kafka_purge(handle.pointer, Int32(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT))
+        return poll(timeoutMs: 0)
+    }
+
     /// Messages sent but not yet reported (queued, in flight, or with reports not yet polled by librdkafka).
     public var outstandingMessages: Int { Int(rd_kafka_outq_len(handle.pointer)) }
 

@@ -370,6 +370,50 @@ struct KafkaRelayTests {
         #expect(try relay.checkpoint() == 100)
     }
 
+    @Test("a following relay across an empty broker restart with new events: the loss is found, a new producer replaces the one the broker no longer knows, the relay creates the topics again (its partitions and settings, not the broker's auto-created ones) and every event is on the broker within seconds",
+          .enabled(if: PrivateBroker.binary != nil))
+    func followingAcrossEmptyRestart() async throws {
+        var broker = try await PrivateBroker.start()
+        defer { broker.kill() }
+        let directory = try TemporaryDirectory("relay-empty-restart")
+        let log = try EventLog(directory: directory.path)
+        var events = try RelayFixtures.events(0..<600)
+        _ = try await log.append(events: events)
+        let relay = try KafkaRelay(log: log, kafka: KafkaConfig(bootstrapServers: broker.address), options: KafkaRelay.Options(
+            naming: naming, partitions: 3, batchSize: 700, checkpointIntervalMs: 100, lossCheckIntervalMs: 1_000))
+        let stop = StopFlag()
+        async let following = relay.run(following: true, until: { stop.isSet })
+        #expect(try await eventually { try relay.checkpoint() == 600 })
+        broker.kill()
+        broker = try await PrivateBroker.start(port: broker.port)
+        let more = try RelayFixtures.events(600..<700)
+        _ = try await log.append(events: more)
+        events += more
+        // Before, the producer the restarted broker no longer knew kept its messages until a
+        // 30-s flush failed the run (librdkafka retries them for message.timeout.ms, 5 min).
+        let republished = try await eventually(timeout: .seconds(60)) {
+            try relay.checkpoint() == 700 && (try log.checkpoint(named: "relay/\(naming.prefix)/republish/through") ?? 0) == 0
+        }
+        let reached = try relay.checkpoint()
+        stop.set()
+        let report = try await following
+        #expect(republished, "checkpoint \(reached), report \(report)")
+        #expect(Set(report.lostTopics) == [barTopic, macroTopic], "\(report)")
+        let admin = try KafkaAdmin(config: KafkaConfig(bootstrapServers: broker.address))
+        for topic in [barTopic, macroTopic] {
+            #expect(try admin.metadata(timeoutMs: 5_000).topic(topic)?.partitionCount == 3, "\(topic) was created by the relay")
+            #expect(try admin.topicConfig(topic)["retention.ms"] == "-1", "\(topic) was created by the relay")
+        }
+        let (check, logged, address) = (self, events, broker.address)
+        try await onThread {
+            for topic in [check.barTopic, check.macroTopic] {
+                let records = try RelayFixtures.readAll(topic, partitions: 3, config: KafkaConfig(bootstrapServers: address))
+                let missing = Set(check.expected(logged, in: topic).keys).subtracting(records.compactMap(KafkaEventReader.seqHeader))
+                #expect(missing.isEmpty, "\(topic): \(missing.count) events missing")
+            }
+        }
+    }
+
     @Test("tickfold relay --json stopped by SIGTERM while the broker keeps failing exits 0 and says so (stoppedWhileFailing) with the checkpoint it had")
     func relayStoppedWhileFailing() async throws {
         let directory = try TemporaryDirectory("relay-stopped-failing")

@@ -38,7 +38,9 @@ enum RelayFixtures {
     /// Every record of `topic` (all `partitions`) from offset 0 to the partition ends. A busy
     /// shared broker can be slow to answer, so it waits long; if the ends still were not
     /// reached it throws saying how far it got, rather than hand back a partial read.
-    static func readAll(_ topic: String, partitions: Int32, patience: Duration = .seconds(120)) throws -> [KafkaRecord] {
+    static func readAll(_ topic: String, partitions: Int32, config: KafkaConfig = kafkaConfig, patience: Duration = .seconds(120)) throws -> [KafkaRecord] {
+        var eofConfig = config
+        eofConfig["enable.partition.eof"] = "true"
         let consumer = try KafkaConsumer(config: eofConfig)
         try consumer.assign((0..<partitions).map { KafkaTopicPartitionOffset(topic: topic, partition: $0, offset: .beginning) })
         var records: [KafkaRecord] = []

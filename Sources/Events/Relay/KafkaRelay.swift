@@ -74,7 +74,8 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
     public let options: Options
     private let log: EventLog
     private let config: KafkaConfig
-    private let producer: KafkaProducer
+    /// Replaced after a loss (see `publishPass`); one per relay otherwise.
+    private var producer: KafkaProducer
     private let admin: KafkaAdmin
     private let logger: Logger
     private let queue = DispatchQueue(label: "tickfold.relay")
@@ -120,8 +121,17 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
         self.config = config
         self.options = options
         self.logger = logger
-        producer = try KafkaProducer(config: config, idempotent: true, logger: logger)
+        producer = try KafkaProducer(config: Self.producerConfig(config), idempotent: true, logger: logger)
         admin = try KafkaAdmin(config: config, logger: logger)
+    }
+
+    /// The producer's settings: the caller's, where librdkafka's producer default would let
+    /// the broker create a missing topic on a produce's metadata request (with the broker's
+    /// partition count and settings, not the relay's), topics are only created by the relay.
+    private static func producerConfig(_ config: KafkaConfig) -> KafkaConfig {
+        var producerConfig = config
+        if producerConfig["allow.auto.create.topics"] == nil { producerConfig["allow.auto.create.topics"] = "false" }
+        return producerConfig
     }
 
     /// The checkpoint name under which this relay's progress is kept (one per topic prefix).
@@ -202,7 +212,11 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
                 from: &next, through: passEnd, checkpoint: &checkpoint, republishTopics: republishTopics, republishThrough: republishThrough,
                 lastCheckpointAt: &lastCheckpointAt, lastLossCheckAt: &lastLossCheckAt,
                 report: &report, following: following, shouldStop: shouldStop)
-            if stopped { drainAfterStop() } else { try flushAll() }
+            if stopped {
+                drainWhileAcknowledged(else: "stopping with messages the broker has not acknowledged; the next run publishes them again")
+            } else {
+                try flushAll()
+            }
             try throwIfFailed()
             // The last acknowledgements may show an emptied topic too; a stopping relay leaves
             // it to the next pass's start (the marks were kept).
@@ -213,8 +227,14 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
             // lost topics' erased marks and the record, as at the start of a pass: written
             // apart, a crash between them would leave the marks erased and no record, and the
             // restart would find nothing lost.
-            try flushAll()
-            try throwIfFailed()
+            // A broker that lost data may have lost this producer's idempotence state too (an
+            // in-memory broker restarted empty answers its next sequence numbers with errors
+            // librdkafka retries until message.timeout.ms, 5 min): the old producer is kept
+            // only while acknowledgements come, then dropped for a new one. Anything it did not
+            // get acknowledged lies past the checkpoint and is sent again.
+            drainWhileAcknowledged(else: "dropping the producer with messages the broker has not acknowledged; they are sent again")
+            drain(producer.purge())
+            producer = try KafkaProducer(config: Self.producerConfig(config), idempotent: true, logger: logger)
             let acknowledged = max(checkpoint, contiguousAcknowledged)
             report.lostTopics = Array(Set(report.lostTopics).union(restart.topics)).sorted()
             logger.warning("broker lost acknowledged events; publishing their topics again", metadata: [
@@ -434,11 +454,12 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
         if !lost.isEmpty { throw LossFound(topics: lost) }
     }
 
-    /// The drain after a stop request: waits for acknowledgements while they keep coming (up
-    /// to `flushAll`'s 30 s), but not once none came for 2 s: a broker that silent is down,
-    /// and a stopping service should not sit out the timeout. What it did acknowledge is
-    /// checkpointed; the rest is published again by the next run.
-    private func drainAfterStop() {
+    /// The drain after a stop request or a loss: waits for acknowledgements while they keep
+    /// coming (up to `flushAll`'s 30 s), but not once none came for 2 s (logging `warning`):
+    /// a broker that silent is down or will not acknowledge them, and neither a stopping
+    /// service nor a re-publication should sit out the timeout. What it did acknowledge is
+    /// checkpointed; the rest is published again.
+    private func drainWhileAcknowledged(else warning: String) {
         let started = DispatchTime.now()
         var lastProgress = started
         while producer.outstandingMessages > 0 {
@@ -451,8 +472,7 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
             let now = DispatchTime.now()
             if producer.outstandingMessages < before { lastProgress = now }
             if producer.outstandingMessages > 0, elapsedMs(since: lastProgress, now) >= 2_000 || elapsedMs(since: started, now) >= 30_000 {
-                logger.warning("stopping with messages the broker has not acknowledged; the next run publishes them again",
-                               metadata: ["messages": "\(producer.outstandingMessages)"])
+                logger.warning("\(warning)", metadata: ["messages": "\(producer.outstandingMessages)"])
                 break
             }
         }
