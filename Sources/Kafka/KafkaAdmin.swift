@@ -77,14 +77,13 @@ public final class KafkaAdmin: Sendable {
             let code = rd_kafka_NewTopic_set_config(newTopic, key, value)
             guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code, operation: operation + " (setting \(key)=\(value))") }
         }
-        let event = try runAdminRequest(operation: operation, kind: RD_KAFKA_ADMIN_OP_CREATETOPICS, timeoutMs: timeoutMs, interrupted: interrupted) {
-            client, options, queue in
-            var topics: [OpaquePointer?] = [newTopic]
-            rd_kafka_CreateTopics(client, &topics, 1, options, queue)
-        }
-        defer { rd_kafka_event_destroy(event) }
-        var count = 0
-        let code = try Self.singleTopicResult(rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &count), count: count, operation: operation)
+        let code = try runTopicOperation(
+            operation: operation, kind: RD_KAFKA_ADMIN_OP_CREATETOPICS, timeoutMs: timeoutMs, interrupted: interrupted,
+            start: { client, options, queue in
+                var topics: [OpaquePointer?] = [newTopic]
+                rd_kafka_CreateTopics(client, &topics, 1, options, queue)
+            },
+            results: { event, count in rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), count) })
         return code == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS ? .alreadyExisted : .created
     }
 
@@ -124,14 +123,35 @@ public final class KafkaAdmin: Sendable {
         let operation = "deleteTopic \(name)"
         let deletion = rd_kafka_DeleteTopic_new(name)!
         defer { rd_kafka_DeleteTopic_destroy(deletion) }
-        let event = try runAdminRequest(operation: operation, kind: RD_KAFKA_ADMIN_OP_DELETETOPICS, timeoutMs: timeoutMs, interrupted: interrupted) {
-            client, options, queue in
-            var topics: [OpaquePointer?] = [deletion]
-            rd_kafka_DeleteTopics(client, &topics, 1, options, queue)
-        }
+        _ = try runTopicOperation(
+            operation: operation, kind: RD_KAFKA_ADMIN_OP_DELETETOPICS, timeoutMs: timeoutMs, interrupted: interrupted,
+            start: { client, options, queue in
+                var topics: [OpaquePointer?] = [deletion]
+                rd_kafka_DeleteTopics(client, &topics, 1, options, queue)
+            },
+            results: { event, count in rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(event), count) })
+    }
+
+    /// Runs one single-topic admin request and returns its topic result code when that is
+    /// success or "already exists"; throws anything else.
+    private func runTopicOperation(
+        operation: String, kind: rd_kafka_admin_op_t, timeoutMs: Int32, interrupted: () -> Bool,
+        start: (OpaquePointer, OpaquePointer, OpaquePointer) -> Void,
+        results: (OpaquePointer, UnsafeMutablePointer<Int>) -> UnsafeMutablePointer<OpaquePointer?>?
+    ) throws(KafkaError) -> rd_kafka_resp_err_t {
+        let event = try runAdminRequest(operation: operation, kind: kind, timeoutMs: timeoutMs, interrupted: interrupted, start: start)
         defer { rd_kafka_event_destroy(event) }
         var count = 0
-        _ = try Self.singleTopicResult(rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(event), &count), count: count, operation: operation)
+        guard let topics = results(event, &count), count == 1, let topic = topics[0] else {
+            throw KafkaError(code: .librdkafka, operation: operation, message: "the broker returned \(count) topic results for one topic")
+        }
+        let code = rd_kafka_topic_result_error(topic)
+        switch code {
+        case RD_KAFKA_RESP_ERR_NO_ERROR, RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS:
+            return code
+        default:
+            throw KafkaError(code, operation: operation, text: rd_kafka_topic_result_error_string(topic).map { String(cString: $0) })
+        }
     }
 
     /// Runs one admin request and returns its result event (the caller destroys it) when the
@@ -172,23 +192,6 @@ public final class KafkaAdmin: Sendable {
             throw error
         }
         return event
-    }
-
-    /// The result code of a single-topic request's one topic when that is success or
-    /// "already exists"; throws anything else.
-    private static func singleTopicResult(
-        _ topics: UnsafeMutablePointer<OpaquePointer?>?, count: Int, operation: String
-    ) throws(KafkaError) -> rd_kafka_resp_err_t {
-        guard let topics, count == 1, let topic = topics[0] else {
-            throw KafkaError(code: .librdkafka, operation: operation, message: "the broker returned \(count) topic results for one topic")
-        }
-        let code = rd_kafka_topic_result_error(topic)
-        switch code {
-        case RD_KAFKA_RESP_ERR_NO_ERROR, RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS:
-            return code
-        default:
-            throw KafkaError(code, operation: operation, text: rd_kafka_topic_result_error_string(topic).map { String(cString: $0) })
-        }
     }
 
     private static func text(_ buffer: [CChar]) -> String {
