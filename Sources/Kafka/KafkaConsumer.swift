@@ -145,10 +145,17 @@ public final class KafkaConsumer: @unchecked Sendable {  // librdkafka's consume
     /// Tansu 0.6.0, and it is reported even when the fetch position lies past the end, where
     /// Tansu answers empty fetches and librdkafka reports no partition end.
     public func fetchedHighWatermark(_ partition: KafkaTopicPartition) -> Int64? {
+        fetchedWatermarks(partition).high
+    }
+
+    /// The partition's first offset (`low`: its log start, from fetch responses) and end
+    /// (`high`, see `fetchedHighWatermark`) as last fetched; nil where none is known yet.
+    public func fetchedWatermarks(_ partition: KafkaTopicPartition) -> (low: Int64?, high: Int64?) {
         var low: Int64 = 0
         var high: Int64 = 0
         let status = rd_kafka_get_watermark_offsets(handle.pointer, partition.topic, partition.partition, &low, &high)
-        return status == RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0 ? high : nil
+        guard status == RD_KAFKA_RESP_ERR_NO_ERROR else { return (nil, nil) }
+        return (low >= 0 ? low : nil, high >= 0 ? high : nil)
     }
 
     /// The next record, waiting up to `timeoutMs`; nil when none arrived in time or a

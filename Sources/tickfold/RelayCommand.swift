@@ -144,8 +144,6 @@ private struct RelaySummary: Encodable {
     let stoppedWhileFailing: Bool
 }
 
-/// How long a following relay waits after its `n`-th consecutive failure: 0.5 s, doubling
-/// up to 30 s.
 extension RelayCommand {
     /// The relay's default topic settings with each `--topic-config KEY=VALUE` applied.
     static func topicSettings(_ arguments: [String]) throws -> [String: String] {
@@ -161,6 +159,8 @@ extension RelayCommand {
     }
 }
 
+/// How long a following relay waits after its `n`-th consecutive failure: 0.5 s, doubling
+/// up to 30 s.
 enum RelayBackoff {
     static func delay(afterFailure failures: Int) -> Duration {
         .milliseconds(min(30_000, 500 << min(max(failures - 1, 0), 6)))

@@ -210,7 +210,7 @@ struct KafkaRelayTests {
         let kept = try admin.topicConfig(barTopic)
         #expect(kept["retention.ms"] == "-1" && kept["retention.bytes"] == "-1", "\(kept)")
         // The CLI: one default replaced, another setting added, the rest kept.
-        try admin.deleteTopic(macroTopic)
+        try await Self.deleteTopic(macroTopic, admin: admin)
         let relayed = try await TickfoldBinary.run(
             ["relay", "--once", "--topic-config", "retention.ms=604800000", "--topic-config", "max.message.bytes=2000000", "--replication-factor", "1"] + arguments,
             environment: environment)
@@ -379,13 +379,20 @@ struct KafkaRelayTests {
         let log = try EventLog(directory: directory.path)
         var events = try RelayFixtures.events(0..<600)
         _ = try await log.append(events: events)
-        let relay = try KafkaRelay(log: log, kafka: KafkaConfig(bootstrapServers: broker.address), options: KafkaRelay.Options(
-            naming: naming, partitions: 3, batchSize: 700, checkpointIntervalMs: 100, lossCheckIntervalMs: 1_000))
+        var options = KafkaRelay.Options(naming: naming, partitions: 3, batchSize: 700, checkpointIntervalMs: 100, lossCheckIntervalMs: 1_000)
+        // The restart happens between loss checks: a probe's consumer that met the topics gone
+        // would die in librdkafka 2.16 (see `deleteTopic(_:admin:between:)`).
+        let lossChecks = NSLock()
+        options.lossCheckLock = lossChecks
+        let relay = try KafkaRelay(log: log, kafka: KafkaConfig(bootstrapServers: broker.address), options: options)
         let stop = StopFlag()
+        defer { stop.set() }  // a failure below must not leave the relay running
         async let following = relay.run(following: true, until: { stop.isSet })
         #expect(try await eventually { try relay.checkpoint() == 600 })
-        broker.kill()
-        broker = try await PrivateBroker.start(port: broker.port)
+        broker = try await Self.holding(lossChecks) { [broker] in
+            broker.kill()
+            return try await PrivateBroker.start(port: broker.port)
+        }
         let more = try RelayFixtures.events(600..<700)
         _ = try await log.append(events: more)
         events += more
@@ -578,12 +585,27 @@ struct KafkaRelayTests {
         #expect(try log.checkpoint(named: checkpointName) == 300)
     }
 
-    /// Deletes `topic` while holding the relay's loss-check lock, and waits until the broker
-    /// no longer lists it (then creates it again with `partitions`, when given): no loss
-    /// check's probe consumer reads the topic as it goes (librdkafka 2.16 dies fetching a
+    /// Runs `body` while a thread of its own holds `lock` (an NSLock is unlocked by the thread
+    /// that locked it, and `body` may resume on any).
+    static func holding<T: Sendable>(_ lock: NSLock, during body: () async throws -> T) async throws -> T {
+        let (held, release) = (DispatchSemaphore(value: 0), DispatchSemaphore(value: 0))
+        Thread.detachNewThread {
+            lock.lock()
+            held.signal()
+            release.wait()
+            lock.unlock()
+        }
+        try await onThread { held.wait() }
+        defer { release.signal() }
+        return try await body()
+    }
+
+    /// Deletes `topic` while holding the relay's loss-check lock (when it runs one in this
+    /// process), and waits until the broker no longer lists it (then creates it again with
+    /// `partitions`, when given): no loss check's probe consumer reads the topic as it goes (librdkafka 2.16 dies fetching a
     /// topic deleted under it, and would take this test process with it).
     static func deleteTopic(
-        _ topic: String, admin: KafkaAdmin, between lossChecks: NSLock, thenCreate partitions: Int32? = nil,
+        _ topic: String, admin: KafkaAdmin, between lossChecks: NSLock = NSLock(), thenCreate partitions: Int32? = nil,
         whileHeld: @escaping @Sendable () throws -> Void = {}
     ) async throws {
         try await onThread {

@@ -102,6 +102,31 @@ struct KafkaOfflineTests {
         #expect(report.error?.code == .timedOut)
     }
 
+    @Test("a probe's verdict at an offset: the message there; removed only when the partition's log starts after it (retention, also when it emptied the partition); absent when the partition ends first or has a gap its start does not explain; undecided until one of these is seen")
+    func probeVerdicts() {
+        let at = KafkaRecord(topic: "t", partition: 0, offset: 41, value: [])
+        let later = KafkaRecord(topic: "t", partition: 0, offset: 50, value: [])
+        func describe(_ probe: KafkaOffsetProbe?) -> String {
+            switch probe {
+            case .message(let record)?: "message \(record.offset)"
+            case .absent(let end)?: "absent \(end.map(String.init) ?? "-")"
+            case .removed(let next)?: "removed \(next)"
+            case .unanswered?: "unanswered"
+            case nil: "undecided"
+            }
+        }
+        #expect(describe(KafkaConsumer.probeVerdict(at: 41, first: at, end: nil, start: 0)) == "message 41")
+        #expect(describe(KafkaConsumer.probeVerdict(at: 41, first: later, end: nil, start: 50)) == "removed 50")
+        #expect(describe(KafkaConsumer.probeVerdict(at: 41, first: later, end: nil, start: 0)) == "absent -")
+        #expect(describe(KafkaConsumer.probeVerdict(at: 41, first: later, end: nil, start: nil)) == "absent -")
+        // Retention emptied the partition: it starts and ends at 60, past the offset.
+        #expect(describe(KafkaConsumer.probeVerdict(at: 41, first: nil, end: 60, start: 60)) == "removed 60")
+        #expect(describe(KafkaConsumer.probeVerdict(at: 41, first: nil, end: 41, start: 0)) == "absent 41")
+        #expect(describe(KafkaConsumer.probeVerdict(at: 41, first: nil, end: 30, start: nil)) == "absent 30")
+        #expect(describe(KafkaConsumer.probeVerdict(at: 41, first: nil, end: 60, start: 0)) == "undecided")
+        #expect(describe(KafkaConsumer.probeVerdict(at: 41, first: nil, end: nil, start: nil)) == "undecided")
+    }
+
     /// Connection-refused errors are expected here; keep them out of the test output.
     private var quietLogger: Logger {
         var logger = Logger(label: "tickfold.kafka.test")

@@ -181,6 +181,7 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
             return
         }
         if !lost.isEmpty {
+            try replaceProducer()
             report.lostTopics = Array(Set(report.lostTopics).union(lost)).sorted()
             logger.warning("broker lost acknowledged events; publishing their topics again", metadata: [
                 "topics": "\(lost.sorted().joined(separator: ","))", "checkpoint": "\(checkpoint)"])
@@ -227,14 +228,7 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
             // lost topics' erased marks and the record, as at the start of a pass: written
             // apart, a crash between them would leave the marks erased and no record, and the
             // restart would find nothing lost.
-            // A broker that lost data may have lost this producer's idempotence state too (an
-            // in-memory broker restarted empty answers its next sequence numbers with errors
-            // librdkafka retries until message.timeout.ms, 5 min): the old producer is kept
-            // only while acknowledgements come, then dropped for a new one. Anything it did not
-            // get acknowledged lies past the checkpoint and is sent again.
-            drainWhileAcknowledged(else: "dropping the producer with messages the broker has not acknowledged; they are sent again")
-            drain(producer.purge())
-            producer = try KafkaProducer(config: Self.producerConfig(config), idempotent: true, logger: logger)
+            try replaceProducer()
             let acknowledged = max(checkpoint, contiguousAcknowledged)
             report.lostTopics = Array(Set(report.lostTopics).union(restart.topics)).sorted()
             logger.warning("broker lost acknowledged events; publishing their topics again", metadata: [
@@ -452,6 +446,17 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
         emptiedTopics = []
         let lost = try lostTopics()
         if !lost.isEmpty { throw LossFound(topics: lost) }
+    }
+
+    /// After a loss: a broker that lost data may have lost this producer's idempotence state
+    /// too (an in-memory broker restarted empty answers its next sequence numbers with errors
+    /// librdkafka retries until message.timeout.ms, 5 min). The producer is kept only while
+    /// acknowledgements come, then dropped for a new one; anything it did not get acknowledged
+    /// lies past the checkpoint and is sent again.
+    private func replaceProducer() throws {
+        drainWhileAcknowledged(else: "dropping the producer with messages the broker has not acknowledged; they are sent again")
+        drain(producer.purge())
+        producer = try KafkaProducer(config: Self.producerConfig(config), idempotent: true, logger: logger)
     }
 
     /// The drain after a stop request or a loss: waits for acknowledgements while they keep
