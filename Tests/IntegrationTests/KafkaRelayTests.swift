@@ -186,7 +186,7 @@ struct KafkaRelayTests {
         #expect(idle.stdout == #"{"checkpoint":20900,"lostTopics":[],"published":0,"republished":0,"stoppedWhileFailing":false}"# + "\n", "\(idle.stdout)")
     }
 
-    @Test("topics the relay creates keep every message (retention.ms and retention.bytes -1) unless --topic-config replaces a default; a malformed --topic-config or --replication-factor is refused before anything is sent")
+    @Test("topics the relay creates keep every message (retention.ms and retention.bytes -1) unless --topic-config replaces a default; a topic already there keeps its settings and those that differ are logged; a malformed --topic-config or --replication-factor is refused before anything is sent")
     func relayTopicSettings() async throws {
         try #require(TickfoldBinary.path != nil, "build the tickfold binary first")
         let directory = try TemporaryDirectory("relay-topic-config")
@@ -205,10 +205,19 @@ struct KafkaRelayTests {
         }
         #expect(try log.checkpoint(named: "relay/\(naming.prefix)") == nil, "a refused relay sent nothing")
 
-        // Library default: everything kept.
-        _ = try await makeRelay(log).run(following: false, until: { false })
-        let kept = try admin.topicConfig(barTopic)
+        // Library default: everything kept. A topic already there keeps its settings, and
+        // those that differ are logged.
+        #expect(try admin.createTopic(barTopic, partitions: 3, config: ["retention.ms": "604800000"]) == .created)
+        let logs = LogCapture()
+        let relay = try KafkaRelay(log: log, kafka: RelayFixtures.kafkaConfig, options: KafkaRelay.Options(naming: naming, partitions: 3),
+                                   logger: logs.logger("relay"))
+        _ = try await relay.run(following: false, until: { false })
+        let kept = try admin.topicConfig(macroTopic)
         #expect(kept["retention.ms"] == "-1" && kept["retention.bytes"] == "-1", "\(kept)")
+        #expect(try admin.topicConfig(barTopic)["retention.ms"] == "604800000")
+        #expect(logs.contains("an existing topic keeps settings other than the relay's") && logs.contains("retention.ms=604800000 (the relay's: -1)"),
+                "\(logs.all)")
+        #expect(!logs.all.contains { $0.contains("keeps settings") && $0.contains(macroTopic) }, "\(logs.all)")
         // The CLI: one default replaced, another setting added, the rest kept.
         try await Self.deleteTopic(macroTopic, admin: admin)
         let relayed = try await TickfoldBinary.run(

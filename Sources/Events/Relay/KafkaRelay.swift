@@ -364,7 +364,28 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
             topic, partitions: Int32(options.partitions), replicationFactor: Int32(options.replicationFactor), config: options.topicConfig,
             timeoutMs: 10_000, interrupted: stopWhileWaiting())
         if outcome == .created { logger.info("created topic", metadata: ["topic": "\(topic)", "partitions": "\(options.partitions)"]) }
+        if outcome == .alreadyExisted { warnOfOtherSettings(topic) }
         knownTopics.insert(topic)
+    }
+
+    /// A topic that was already there keeps its settings; those that differ from the relay's
+    /// (a broker's default retention above all: a projector rebuilding from Kafka would miss
+    /// what it removed) are logged for the operator. Settings the broker does not describe,
+    /// or a description it refuses, say nothing.
+    private func warnOfOtherSettings(_ topic: String) {
+        let settings: [String: String]
+        do {
+            settings = try admin.topicConfig(topic, timeoutMs: 5_000)
+        } catch {
+            logger.debug("could not read an existing topic's settings", metadata: ["topic": "\(topic)", "error": "\(error)"])
+            return
+        }
+        let differing = options.topicConfig.sorted { $0.key < $1.key }.compactMap { key, wanted in
+            settings[key].flatMap { $0 == wanted ? nil : "\(key)=\($0) (the relay's: \(wanted))" }
+        }
+        guard !differing.isEmpty else { return }
+        logger.warning("an existing topic keeps settings other than the relay's", metadata: [
+            "topic": "\(topic)", "settings": "\(differing.joined(separator: ", "))"])
     }
 
     // MARK: acknowledgements
