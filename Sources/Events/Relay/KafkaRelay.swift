@@ -640,7 +640,7 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
         for (key, next) in verdict.removed.sorted(by: { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }) {
             guard let mark = toFetch[key], removedMarks[key] != mark else { continue }
             removedMarks[key] = mark
-            logger.warning("the broker removed the last acknowledged message of a partition by policy (retention or compaction); not a loss, nothing is published again", metadata: [
+            logger.warning("the broker removed the last acknowledged message of a partition by policy (retention or DeleteRecords: the log starts after it); not a loss, nothing is published again", metadata: [
                 "topic": "\(key.topic)", "partition": "\(key.partition)", "offset": "\(mark.offset)", "next": "\(next)"])
         }
         if !lost.isEmpty {

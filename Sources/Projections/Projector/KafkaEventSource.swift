@@ -306,7 +306,7 @@ public final class KafkaEventSource: ProjectorSource, @unchecked Sendable {
                 // and what it removed after the anchor, too, fails as out of range.
                 guard removedAnchors[partition] != anchor else { continue }
                 removedAnchors[partition] = anchor
-                logger.notice("the Kafka message read last was removed by the broker (retention or compaction); the partition was not written again", metadata: [
+                logger.notice("the Kafka message read last was removed by the broker (retention or DeleteRecords: the log starts after it); the partition was not written again", metadata: [
                     "topic": "\(partition.topic)", "partition": "\(partition.partition)", "offset": "\(anchor.offset)", "next": "\(next)",
                 ])
             case .unanswered:
