@@ -19,8 +19,9 @@ public struct KafkaPartitionAnchor: Sendable, Hashable {
     public enum Verdict: Sendable, Hashable {
         /// The same event is at the offset: reading on after it misses nothing.
         case same
-        /// The broker removed the message by policy (retention, `DeleteRecords`: the log now starts after it)
-        /// and keeps the partition from offset `next` on: it was not written again.
+        /// The broker removed the message by policy (retention, `DeleteRecords`: the log now
+        /// starts after it) and keeps the partition from offset `next` on: it was not written
+        /// again.
         case removed(next: Int64)
         /// Another message, or none, is at the offset: the partition was written again.
         case rewritten(found: String)
