@@ -89,11 +89,11 @@ public final class KafkaAdmin: Sendable {
 
     /// The topic's settings as the broker describes them (DescribeConfigs), by name: those
     /// set on the topic and, where the broker lists them, its defaults.
-    public func topicConfig(_ name: String, timeoutMs: Int32 = 10_000) throws(KafkaError) -> [String: String] {
+    public func topicConfig(_ name: String, timeoutMs: Int32 = 10_000, interrupted: () -> Bool = { false }) throws(KafkaError) -> [String: String] {
         let operation = "describeConfigs \(name)"
         let resource = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name)!
         defer { rd_kafka_ConfigResource_destroy(resource) }
-        let event = try runAdminRequest(operation: operation, kind: RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeoutMs: timeoutMs, interrupted: { false }) {
+        let event = try runAdminRequest(operation: operation, kind: RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeoutMs: timeoutMs, interrupted: interrupted) {
             client, options, queue in
             var resources: [OpaquePointer?] = [resource]
             rd_kafka_DescribeConfigs(client, &resources, 1, options, queue)

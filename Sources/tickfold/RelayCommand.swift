@@ -150,10 +150,11 @@ extension RelayCommand {
         var settings = KafkaRelay.Options.keepEverything
         for argument in arguments {
             let parts = argument.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty, !parts[0].contains(where: \.isWhitespace) else {
+            guard parts.count == 2, !parts[0].isEmpty, !parts[0].contains(where: \.isWhitespace),
+                  !parts[1].trimmingCharacters(in: .whitespaces).isEmpty else {
                 throw ValidationError("--topic-config wants KEY=VALUE (e.g. retention.ms=604800000), not '\(argument)'")
             }
-            settings[String(parts[0])] = String(parts[1])
+            settings[String(parts[0])] = String(parts[1]).trimmingCharacters(in: .whitespaces)
         }
         return settings
     }

@@ -368,24 +368,33 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
         knownTopics.insert(topic)
     }
 
-    /// A topic that was already there keeps its settings; those that differ from the relay's
-    /// (a broker's default retention above all: a projector rebuilding from Kafka would miss
-    /// what it removed) are logged for the operator. Settings the broker does not describe,
-    /// or a description it refuses, say nothing.
+    /// A topic that was already there keeps its settings; those of the relay's own settings
+    /// that differ (a broker's default retention above all: a projector rebuilding from Kafka
+    /// would miss what it removed) are logged for the operator, at every start of a relay that
+    /// uses the topic. Settings the broker does not describe, a description it refuses, or a
+    /// stop while waiting for it say nothing.
     private func warnOfOtherSettings(_ topic: String) {
         let settings: [String: String]
         do {
-            settings = try admin.topicConfig(topic, timeoutMs: 5_000)
+            settings = try admin.topicConfig(topic, timeoutMs: 2_000, interrupted: stopWhileWaiting())
         } catch {
             logger.debug("could not read an existing topic's settings", metadata: ["topic": "\(topic)", "error": "\(error)"])
             return
         }
         let differing = options.topicConfig.sorted { $0.key < $1.key }.compactMap { key, wanted in
-            settings[key].flatMap { $0 == wanted ? nil : "\(key)=\($0) (the relay's: \(wanted))" }
+            settings[key].flatMap { Self.sameSetting($0, wanted) ? nil : "\(key)=\($0) (the relay's: \(wanted))" }
         }
         guard !differing.isEmpty else { return }
         logger.warning("an existing topic keeps settings other than the relay's", metadata: [
             "topic": "\(topic)", "settings": "\(differing.joined(separator: ", "))"])
+    }
+
+    /// Whether a broker's value of a topic setting is the one wanted: the same text, or the
+    /// same whole number written differently.
+    static func sameSetting(_ found: String, _ wanted: String) -> Bool {
+        let (found, wanted) = (found.trimmingCharacters(in: .whitespaces), wanted.trimmingCharacters(in: .whitespaces))
+        if let a = Int64(found), let b = Int64(wanted) { return a == b }
+        return found == wanted
     }
 
     // MARK: acknowledgements

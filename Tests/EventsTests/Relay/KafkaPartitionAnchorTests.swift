@@ -43,4 +43,11 @@ struct KafkaPartitionAnchorTests {
         // A partition missing from what the probe found counts as unanswered.
         #expect(throws: KafkaError.self) { try KafkaRelay.judge(marks, found: [bar0: .message(Self.record(seq: "907"))], timeoutMs: 10_000) }
     }
+
+    @Test("a broker's topic setting is the relay's when the text or the whole number is the same")
+    func sameTopicSettings() {
+        #expect(KafkaRelay.sameSetting("-1", "-1") && KafkaRelay.sameSetting(" -1", "-1 ") && KafkaRelay.sameSetting("0604800000", "604800000"))
+        #expect(KafkaRelay.sameSetting("delete", "delete"))
+        #expect(!KafkaRelay.sameSetting("604800000", "-1") && !KafkaRelay.sameSetting("compact", "delete"))
+    }
 }
