@@ -70,7 +70,7 @@ public final class KafkaAdmin: Sendable {
         let operation = "createTopic \(name)"
         var errorText = [CChar](repeating: 0, count: 512)
         guard let newTopic = rd_kafka_NewTopic_new(name, partitions, replicationFactor, &errorText, errorText.count) else {
-            throw KafkaError(code: .librdkafka, operation: operation, message: Self.text(errorText))
+            throw KafkaError(code: .librdkafka, operation: operation, message: String(cText: errorText))
         }
         defer { rd_kafka_NewTopic_destroy(newTopic) }
         for (key, value) in config.sorted(by: { $0.key < $1.key }) {
@@ -192,10 +192,6 @@ public final class KafkaAdmin: Sendable {
             throw error
         }
         return event
-    }
-
-    private static func text(_ buffer: [CChar]) -> String {
-        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     private static func interruption(_ operation: String) -> KafkaError {

@@ -47,7 +47,7 @@ public struct KafkaConfig: Sendable {
             let result = rd_kafka_conf_set(conf, key, value, &errorText, errorText.count)
             guard result == RD_KAFKA_CONF_OK else {
                 rd_kafka_conf_destroy(conf)
-                let text = String(decoding: errorText.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                let text = String(cText: errorText)
                 let what = result == RD_KAFKA_CONF_UNKNOWN ? "unknown property" : "invalid value for property"
                 throw KafkaError(
                     code: .invalidConfiguration, operation: "configure",

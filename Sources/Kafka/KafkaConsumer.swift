@@ -3,13 +3,18 @@ import Foundation
 import Logging
 
 /// A topic partition.
-public struct KafkaTopicPartition: Hashable, Sendable, CustomStringConvertible {
+public struct KafkaTopicPartition: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var topic: String
     public var partition: Int32
 
     public init(topic: String, partition: Int32) {
         self.topic = topic
         self.partition = partition
+    }
+
+    /// By topic, then partition: the order reports and checkpoints list partitions in.
+    public static func < (a: KafkaTopicPartition, b: KafkaTopicPartition) -> Bool {
+        (a.topic, a.partition) < (b.topic, b.partition)
     }
 
     public var description: String { "\(topic)[\(partition)]" }

@@ -90,3 +90,10 @@ extension KafkaError.Code {
         }
     }
 }
+
+extension String {
+    /// The text librdkafka wrote into `buffer` (an error-text buffer), up to its NUL.
+    init(cText buffer: [CChar]) {
+        self.init(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

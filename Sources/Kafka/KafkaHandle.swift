@@ -122,7 +122,7 @@ final class KafkaHandle: @unchecked Sendable {  // the C handle is thread safe a
             retained.release()
             throw KafkaError(
                 code: .clientCreation, operation: "create client",
-                message: String(decoding: errorText.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+                message: String(cText: errorText))
         }
         self.pointer = client
         self.context = context
@@ -160,7 +160,7 @@ final class KafkaHandle: @unchecked Sendable {  // the C handle is thread safe a
         return KafkaError(
             code: .fatal, operation: operation,
             message: "fatal client error, the client must be recreated: "
-                + String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
+                + String(cText: text),
             librdkafkaErrorName: String(cString: rd_kafka_err2name(code)))
     }
 

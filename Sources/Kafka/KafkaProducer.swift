@@ -56,7 +56,7 @@ public final class KafkaProducer: Sendable {
                     error = KafkaError(
                         code: .fatal, operation: "deliver",
                         message: "fatal producer error: "
-                            + String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
+                            + String(cText: text),
                         librdkafkaErrorName: String(cString: rd_kafka_err2name(cause)))
                 case let code:
                     var failure = KafkaError(code, operation: "deliver")

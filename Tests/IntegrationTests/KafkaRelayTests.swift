@@ -61,6 +61,19 @@ struct KafkaRelayTests {
         }
     }
 
+    /// Checks both families' topics (3 partitions, on the broker at `config`) hold each of
+    /// `events` (seq = index + 1) at least once: a re-publication may send some twice.
+    private func checkBothTopicsHoldEveryEvent(_ events: [Event], config: KafkaConfig = RelayFixtures.kafkaConfig) async throws {
+        let check = self
+        try await onThread {
+            for topic in [check.barTopic, check.macroTopic] {
+                let seqs = Set(try RelayFixtures.readAll(topic, partitions: 3, config: config).compactMap(KafkaEventReader.seqHeader))
+                let missing = Set(check.expected(events, in: topic).keys).subtracting(seqs)
+                #expect(missing.isEmpty, "\(topic): \(missing.count) events missing")
+            }
+        }
+    }
+
     private func expected(_ events: [Event], in topic: String) -> [UInt64: Event] {
         var result: [UInt64: Event] = [:]
         for (index, event) in events.enumerated() where self.topic(of: event) == topic { result[UInt64(index + 1)] = event }
@@ -339,14 +352,7 @@ struct KafkaRelayTests {
         #expect(report.lostTopics == [barTopic], "\(report)")
         #expect(logs.contains("acknowledged messages at offsets already passed"), "\(logs.all.suffix(20))")
         // Every event at least once: new events acknowledged before the check go out again too.
-        let (check, logged) = (self, events)
-        try await onThread {
-            for topic in [check.barTopic, check.macroTopic] {
-                let seqs = Set(try RelayFixtures.readAll(topic, partitions: 3).compactMap(KafkaEventReader.seqHeader))
-                let missing = Set(check.expected(logged, in: topic).keys).subtracting(seqs)
-                #expect(missing.isEmpty, "\(topic): \(missing.count) events missing")
-            }
-        }
+        try await checkBothTopicsHoldEveryEvent(events)
     }
 
     @Test("a stop request ends a relay whose producer queue is full while the broker is gone within seconds, not after librdkafka's message timeout (5 min); what the broker acknowledged before is checkpointed",
@@ -421,14 +427,7 @@ struct KafkaRelayTests {
             #expect(try admin.metadata(timeoutMs: 5_000).topic(topic)?.partitionCount == 3, "\(topic) was created by the relay")
             #expect(try admin.topicConfig(topic)["retention.ms"] == "-1", "\(topic) was created by the relay")
         }
-        let (check, logged, address) = (self, events, broker.address)
-        try await onThread {
-            for topic in [check.barTopic, check.macroTopic] {
-                let records = try RelayFixtures.readAll(topic, partitions: 3, config: KafkaConfig(bootstrapServers: address))
-                let missing = Set(check.expected(logged, in: topic).keys).subtracting(records.compactMap(KafkaEventReader.seqHeader))
-                #expect(missing.isEmpty, "\(topic): \(missing.count) events missing")
-            }
-        }
+        try await checkBothTopicsHoldEveryEvent(events, config: KafkaConfig(bootstrapServers: broker.address))
     }
 
     @Test("tickfold relay --json stopped by SIGTERM while the broker keeps failing exits 0 and says so (stoppedWhileFailing) with the checkpoint it had")

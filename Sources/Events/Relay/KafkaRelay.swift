@@ -534,7 +534,7 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
     private func saveCheckpoint(atLeast floor: UInt64) throws -> UInt64 {
         let value = max(floor, contiguousAcknowledged)
         var entries: [(name: String, seq: UInt64)] = [(checkpointName, value)]
-        for (partition, mark) in marks.sorted(by: { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }) {
+        for (partition, mark) in marks.sorted(by: { $0.key < $1.key }) {
             let name = "\(markPrefix)\(partition.topic)/\(partition.partition)"
             entries.append((name + "/offset", UInt64(mark.offset)))
             entries.append((name + "/seq", mark.seq))
@@ -646,7 +646,7 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
         let found = try KafkaConsumer.probe(toFetch.mapValues(\.offset), config: config, timeoutMs: 10_000, logger: logger, interrupted: stopWhileWaiting())
         let verdict = try Self.judge(toFetch, found: found, timeoutMs: 10_000)
         lost.formUnion(verdict.lost)
-        for (key, next) in verdict.removed.sorted(by: { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }) {
+        for (key, next) in verdict.removed.sorted(by: { $0.key < $1.key }) {
             guard let mark = toFetch[key], removedMarks[key] != mark else { continue }
             removedMarks[key] = mark
             logger.warning("the broker removed the last acknowledged message of a partition by policy (retention or DeleteRecords: the log starts after it); not a loss, nothing is published again", metadata: [
@@ -673,7 +673,7 @@ public final class KafkaRelay: @unchecked Sendable {  // used by one thread at a
     ) throws(KafkaError) -> (lost: Set<String>, removed: [KafkaTopicPartition: Int64]) {
         var lost: Set<String> = []
         var removed: [KafkaTopicPartition: Int64] = [:]
-        for (key, mark) in marks.sorted(by: { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }) {
+        for (key, mark) in marks.sorted(by: { $0.key < $1.key }) {
             switch mark.verdict(found[key] ?? .unanswered) {
             case .same:
                 continue

@@ -93,7 +93,7 @@ public final class KafkaEventSource: ProjectorSource, @unchecked Sendable {
 
     /// The partitions currently read, in order.
     public var assignedPartitions: [KafkaTopicPartition] {
-        next.keys.sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) }
+        next.keys.sorted()
     }
 
     /// `start(after:seqs:)` with checkpoints that carry no seqs (trusted by offset).
@@ -190,7 +190,7 @@ public final class KafkaEventSource: ProjectorSource, @unchecked Sendable {
                 advanced[partition] = (message.offset, seq)
             }
         }
-        let positions = advanced.sorted { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }.map {
+        let positions = advanced.sorted { $0.key < $1.key }.map {
             CheckpointPosition(source: $0.key.topic, partition: Int($0.key.partition), position: $0.value.offset, seq: $0.value.seq)
         }
         let status: SourceBatch.Status
@@ -297,7 +297,7 @@ public final class KafkaEventSource: ProjectorSource, @unchecked Sendable {
         let found = try KafkaConsumer.probe(
             anchors.mapValues(\.offset), config: config, timeoutMs: Int(options.requestTimeoutMs), logger: logger, interrupted: { self.isInterrupted })
         var rewritten: Set<KafkaTopicPartition> = []
-        for (partition, anchor) in anchors.sorted(by: { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }) {
+        for (partition, anchor) in anchors.sorted(by: { $0.key < $1.key }) {
             switch anchor.verdict(found[partition] ?? .unanswered) {
             case .same:
                 continue
